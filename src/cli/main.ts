@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+
+interface Command {
+  summary: string;
+  run(args: string[]): Promise<number>;
+}
+
+/** Each subcommand lives in its own module, loaded only when it runs. */
+const commands: Record<string, Command> = {};
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`);
+  return [
+    'eid: Erlang clusters across Docker hosts',
+    '',
+    'Usage: eid <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Options:',
+    '  --help     show this help',
+    '  --version  show the version',
+    '',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    process.stdout.write(usage());
+    return 0;
+  }
+  if (first === '--version' || first === '-v') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  const command = commands[first];
+  if (command === undefined) {
+    process.stderr.write(`eid: unknown command '${first}'\n\n${usage()}`);
+    return 2;
+  }
+  return command.run(rest);
+}

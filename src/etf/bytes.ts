@@ -1,0 +1,184 @@
+/**
+ * The codec building blocks shared by every wire format in eid (ETF, EPMD, distribution):
+ * one reader that walks a buffer with an offset and checks every length against the bytes
+ * actually left, and one growable writer that can fill in a length prefix last.
+ */
+import { DecodeError } from '../errors.ts';
+
+export class Reader {
+  offset: number;
+  readonly end: number;
+
+  constructor(
+    readonly buf: Uint8Array,
+    offset = 0,
+    end = buf.length,
+  ) {
+    this.offset = offset;
+    this.end = end;
+  }
+
+  get remaining(): number {
+    return this.end - this.offset;
+  }
+
+  /** Throws unless `n` more bytes are present; call before allocating anything sized by `n`. */
+  need(n: number, expected: string): void {
+    if (n > this.end - this.offset) {
+      throw new DecodeError(`truncated: ${expected} needs ${n} bytes, ${this.end - this.offset} left`, {
+        offset: this.offset,
+        expected,
+      });
+    }
+  }
+
+  u8(expected = 'u8'): number {
+    this.need(1, expected);
+    return this.buf[this.offset++]!;
+  }
+
+  u16(expected = 'u16'): number {
+    this.need(2, expected);
+    const b = this.buf;
+    const o = this.offset;
+    this.offset = o + 2;
+    return (b[o]! << 8) | b[o + 1]!;
+  }
+
+  u32(expected = 'u32'): number {
+    this.need(4, expected);
+    const b = this.buf;
+    const o = this.offset;
+    this.offset = o + 4;
+    return ((b[o]! << 24) >>> 0) + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
+  }
+
+  i32(expected = 'i32'): number {
+    return this.u32(expected) | 0;
+  }
+
+  u64(expected = 'u64'): bigint {
+    const hi = this.u32(expected);
+    const lo = this.u32(expected);
+    return (BigInt(hi) << 32n) | BigInt(lo);
+  }
+
+  f64(expected = 'f64'): number {
+    this.need(8, expected);
+    const view = new DataView(this.buf.buffer, this.buf.byteOffset + this.offset, 8);
+    this.offset += 8;
+    return view.getFloat64(0, false);
+  }
+
+  /** A view (not a copy) of the next `n` bytes. */
+  bytes(n: number, expected = 'bytes'): Uint8Array {
+    this.need(n, expected);
+    const out = this.buf.subarray(this.offset, this.offset + n);
+    this.offset += n;
+    return out;
+  }
+
+  fail(message: string, expected: string, at = this.offset): never {
+    throw new DecodeError(message, { offset: at, expected });
+  }
+}
+
+const INITIAL_CAPACITY = 256;
+
+export class Writer {
+  buf: Buffer;
+  offset = 0;
+
+  constructor(capacity = INITIAL_CAPACITY) {
+    this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  /** Makes room for `n` more bytes, doubling so appends stay amortised O(1). */
+  ensure(n: number): void {
+    const needed = this.offset + n;
+    if (needed <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < needed) size *= 2;
+    const grown = Buffer.allocUnsafe(size);
+    this.buf.copy(grown, 0, 0, this.offset);
+    this.buf = grown;
+  }
+
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.offset++] = v;
+  }
+
+  u16(v: number): void {
+    this.ensure(2);
+    this.buf.writeUInt16BE(v, this.offset);
+    this.offset += 2;
+  }
+
+  u32(v: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32BE(v >>> 0, this.offset);
+    this.offset += 4;
+  }
+
+  i32(v: number): void {
+    this.ensure(4);
+    this.buf.writeInt32BE(v, this.offset);
+    this.offset += 4;
+  }
+
+  u64(v: bigint): void {
+    this.ensure(8);
+    this.buf.writeBigUInt64BE(v, this.offset);
+    this.offset += 8;
+  }
+
+  f64(v: number): void {
+    this.ensure(8);
+    this.buf.writeDoubleBE(v, this.offset);
+    this.offset += 8;
+  }
+
+  bytes(src: Uint8Array): void {
+    this.ensure(src.length);
+    this.buf.set(src, this.offset);
+    this.offset += src.length;
+  }
+
+  /** Writes `s` as UTF-8 and returns the byte length written. */
+  utf8(s: string): number {
+    this.ensure(s.length * 3);
+    const n = this.buf.write(s, this.offset, 'utf8');
+    this.offset += n;
+    return n;
+  }
+
+  /** Reserves a length prefix of `size` bytes (2 or 4) and returns its position for {@link fillLength}. */
+  reserveLength(size: 2 | 4): number {
+    this.ensure(size);
+    const at = this.offset;
+    this.offset += size;
+    return at;
+  }
+
+  /** Fills a reserved prefix with the number of bytes written after it. */
+  fillLength(at: number, size: 2 | 4): void {
+    const length = this.offset - at - size;
+    if (size === 2) this.buf.writeUInt16BE(length, at);
+    else this.buf.writeUInt32BE(length, at);
+  }
+
+  /** A copy of what was written; the writer can be reset and reused. */
+  toBuffer(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.offset));
+  }
+
+  /** A view of what was written, valid until the next write. */
+  view(): Buffer {
+    return this.buf.subarray(0, this.offset);
+  }
+
+  reset(): void {
+    this.offset = 0;
+  }
+}
