@@ -1,2 +1,3 @@
 export * from './errors.ts';
 export * from './etf/terms.ts';
+export * from './etf/index.ts';

@@ -1,0 +1,509 @@
+/**
+ * External Term Format → Term. Every length is checked against the bytes actually left before
+ * anything sized by it is allocated; nesting and decompressed size are bounded; maps decode to
+ * `Map` (never plain objects), so untrusted keys cannot reach any prototype.
+ */
+import { inflateSync } from 'node:zlib';
+import { DecodeError } from '../errors.ts';
+import type { Reader } from './bytes.ts';
+import { Tag, MAX_ATOM_CHARACTERS, MAX_REFERENCE_IDS } from './tags.ts';
+import { decodeAtomBytes } from './atom-cache.ts';
+import {
+  Atom,
+  BitString,
+  ExportFun,
+  Float,
+  Fun,
+  ImproperList,
+  LocalTerm,
+  Pid,
+  Port,
+  Reference,
+  Tuple,
+  type Term,
+} from './terms.ts';
+import { encode } from './encode.ts';
+
+export interface DecodeOptions {
+  /** Expect the version byte 131 first (default true). */
+  versionByte?: boolean;
+  /** Distribution: ATOM_CACHE_REF index → atom. A reference with no table or entry is a DecodeError. */
+  atomCache?: readonly (Atom | undefined)[];
+  /** Deepest nesting of tuples, lists, maps and funs accepted (default 10 000). */
+  maxDepth?: number;
+  /** Largest uncompressed size a COMPRESSED_EXT may declare (default 64 MiB). */
+  maxDecompressedSize?: number;
+}
+
+export const DEFAULT_MAX_DEPTH = 10_000;
+export const DEFAULT_MAX_DECOMPRESSED_SIZE = 64 * 1024 * 1024;
+
+const MAX_SAFE_DIGIT_BYTES = 6;
+
+export function decode(buf: Uint8Array, options?: DecodeOptions): Term {
+  const d = new Decoder(buf, 0, buf.length, options);
+  if (options?.versionByte !== false) d.expectVersion();
+  const term = d.topTerm();
+  if (d.pos !== d.end) d.fail(`${d.end - d.pos} trailing bytes after the term`, 'end of input');
+  return term;
+}
+
+/** One term at `reader.offset` (no version byte); advances the reader past it. */
+export function decodeFrom(reader: Reader, options?: DecodeOptions): Term {
+  const d = new Decoder(reader.buf, reader.offset, reader.end, options);
+  const term = d.topTerm();
+  reader.offset = d.pos;
+  return term;
+}
+
+class Decoder {
+  pos: number;
+  private depth = 0;
+  private readonly maxDepth: number;
+  private readonly maxDecompressedSize: number;
+  private readonly atomCache: readonly (Atom | undefined)[] | undefined;
+
+  constructor(
+    private buf: Uint8Array,
+    start: number,
+    public end: number,
+    options: DecodeOptions | undefined,
+  ) {
+    this.pos = start;
+    this.maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH;
+    this.maxDecompressedSize = options?.maxDecompressedSize ?? DEFAULT_MAX_DECOMPRESSED_SIZE;
+    this.atomCache = options?.atomCache;
+  }
+
+  fail(message: string, expected: string, at = this.pos): never {
+    throw new DecodeError(message, { offset: at, expected });
+  }
+
+  /** Throws unless `n` bytes are left; called before anything sized by `n` is allocated. */
+  need(n: number, expected: string): void {
+    if (n > this.end - this.pos) {
+      this.fail(`truncated: ${expected} needs ${n} bytes, ${this.end - this.pos} left`, expected);
+    }
+  }
+
+  expectVersion(): void {
+    this.need(1, 'version byte 131');
+    if (this.buf[this.pos] !== Tag.Version)
+      this.fail(`version byte is ${this.buf[this.pos]}`, 'version byte 131');
+    this.pos++;
+  }
+
+  /** A whole term: the only place COMPRESSED_EXT and LOCAL_EXT may appear. */
+  topTerm(): Term {
+    this.need(1, 'tag');
+    const tag = this.buf[this.pos]!;
+    if (tag === Tag.Compressed) return this.compressed();
+    if (tag === Tag.Local) {
+      // The format after LOCAL_EXT is private to the emitting node and carries no length: it runs to the end.
+      const bytes = Buffer.from(this.buf.subarray(this.pos + 1, this.end));
+      this.pos = this.end;
+      return new LocalTerm(bytes);
+    }
+    try {
+      return this.term();
+    } catch (err) {
+      // A nesting limit above what the JS stack holds must still end in the codec's own error.
+      if (err instanceof RangeError) this.fail('nesting too deep for the stack', 'shallower term');
+      throw err;
+    }
+  }
+
+  private compressed(): Term {
+    const at = this.pos;
+    this.pos++;
+    this.need(4, 'uncompressed size');
+    const size = this.u32();
+    if (size > this.maxDecompressedSize) {
+      this.fail(
+        `declared uncompressed size ${size} exceeds ${this.maxDecompressedSize}`,
+        'smaller term',
+        at + 1,
+      );
+    }
+    let plain: Buffer;
+    try {
+      plain = inflateSync(this.buf.subarray(this.pos, this.end), { maxOutputLength: Math.max(size, 1) });
+    } catch (cause) {
+      throw new DecodeError('zlib data does not inflate to the declared size', {
+        offset: this.pos,
+        expected: `zlib stream of ${size} bytes`,
+        cause,
+      });
+    }
+    if (plain.length !== size) {
+      this.fail(`zlib data inflates to ${plain.length} bytes, header says ${size}`, 'declared size');
+    }
+    const inner = new Decoder(plain, 0, plain.length, {
+      maxDepth: this.maxDepth,
+      maxDecompressedSize: this.maxDecompressedSize,
+      atomCache: this.atomCache,
+    });
+    let term: Term;
+    try {
+      term = inner.term();
+      if (inner.pos !== inner.end)
+        inner.fail('trailing bytes inside compressed term', 'end of compressed data');
+    } catch (err) {
+      if (err instanceof DecodeError) {
+        this.fail(`in compressed data: ${err.message}`, err.expected ?? 'term', this.pos);
+      }
+      if (err instanceof RangeError) this.fail('nesting too deep for the stack', 'shallower term');
+      throw err;
+    }
+    this.pos = this.end;
+    return term;
+  }
+
+  private u32(): number {
+    const b = this.buf;
+    const o = this.pos;
+    this.pos = o + 4;
+    return b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
+  }
+
+  private u16(): number {
+    const b = this.buf;
+    const o = this.pos;
+    this.pos = o + 2;
+    return (b[o]! << 8) | b[o + 1]!;
+  }
+
+  private enter(): void {
+    if (++this.depth > this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`, 'shallower term');
+  }
+
+  term(): Term {
+    const b = this.buf;
+    if (this.pos >= this.end) this.fail('truncated: term needs a tag, 0 bytes left', 'tag');
+    const tagAt = this.pos;
+    const tag = b[this.pos++]!;
+    switch (tag) {
+      case Tag.SmallInteger:
+        this.need(1, 'SMALL_INTEGER_EXT value');
+        return b[this.pos++]!;
+      case Tag.Integer: {
+        this.need(4, 'INTEGER_EXT value');
+        return this.u32() | 0;
+      }
+      case Tag.SmallAtomUtf8:
+      case Tag.AtomUtf8:
+      case Tag.SmallAtom:
+      case Tag.Atom:
+      case Tag.AtomCacheRef: {
+        this.pos = tagAt;
+        const a = this.atom();
+        return a.name === 'true' ? true : a.name === 'false' ? false : a;
+      }
+      case Tag.SmallTuple:
+        this.need(1, 'SMALL_TUPLE_EXT arity');
+        return this.tuple(b[this.pos++]!);
+      case Tag.LargeTuple:
+        this.need(4, 'LARGE_TUPLE_EXT arity');
+        return this.tuple(this.u32());
+      case Tag.Nil:
+        return [];
+      case Tag.String: {
+        this.need(2, 'STRING_EXT length');
+        const length = this.u16();
+        this.need(length, 'STRING_EXT bytes');
+        const out = new Array<number>(length);
+        for (let i = 0, o = this.pos; i < length; i++) out[i] = b[o + i]!;
+        this.pos += length;
+        return out;
+      }
+      case Tag.List:
+        return this.list();
+      case Tag.Binary: {
+        this.need(4, 'BINARY_EXT length');
+        const length = this.u32();
+        this.need(length, 'BINARY_EXT bytes');
+        const out = Buffer.from(b.subarray(this.pos, this.pos + length));
+        this.pos += length;
+        return out;
+      }
+      case Tag.Map:
+        this.need(4, 'MAP_EXT arity');
+        return this.map(tagAt);
+      case Tag.NewFloat: {
+        this.need(8, 'NEW_FLOAT_EXT value');
+        const v = Buffer.from(b.buffer, b.byteOffset + this.pos, 8).readDoubleBE(0);
+        this.pos += 8;
+        return this.float(v, tagAt);
+      }
+      case Tag.Float:
+        return this.oldFloat(tagAt);
+      case Tag.SmallBig:
+        this.need(2, 'SMALL_BIG_EXT header');
+        return this.big(b[this.pos++]!);
+      case Tag.LargeBig:
+        this.need(5, 'LARGE_BIG_EXT header');
+        return this.big(this.u32());
+      case Tag.BitBinary:
+        return this.bitBinary(tagAt);
+      case Tag.NewPid:
+      case Tag.Pid:
+        this.pos = tagAt;
+        return this.pid();
+      case Tag.NewPort:
+      case Tag.V4Port:
+      case Tag.Port: {
+        const node = this.atom();
+        const wide = tag === Tag.V4Port;
+        this.need(wide ? 12 : tag === Tag.NewPort ? 8 : 5, 'port id and creation');
+        const id = wide ? (BigInt(this.u32()) << 32n) | BigInt(this.u32()) : BigInt(this.u32());
+        const creation = tag === Tag.Port ? b[this.pos++]! : this.u32();
+        return new Port(node, id, creation);
+      }
+      case Tag.NewerReference:
+      case Tag.NewReference: {
+        this.need(2, 'reference id count');
+        const count = this.u16();
+        if (count > MAX_REFERENCE_IDS)
+          this.fail(`reference with ${count} ids`, `at most ${MAX_REFERENCE_IDS} ids`);
+        const node = this.atom();
+        const newer = tag === Tag.NewerReference;
+        this.need((newer ? 4 : 1) + 4 * count, 'reference creation and ids');
+        const creation = newer ? this.u32() : b[this.pos++]!;
+        const ids = new Array<number>(count);
+        for (let i = 0; i < count; i++) ids[i] = this.u32();
+        return new Reference(node, creation, ids);
+      }
+      case Tag.Reference: {
+        const node = this.atom();
+        this.need(5, 'REFERENCE_EXT id and creation');
+        const id = this.u32();
+        return new Reference(node, b[this.pos++]!, [id]);
+      }
+      case Tag.Export: {
+        const module = this.atom();
+        const name = this.atom();
+        const arityAt = this.pos;
+        const arity = this.term();
+        if (typeof arity !== 'number' || arity < 0 || arity > 255) {
+          this.fail('EXPORT_EXT arity is not 0..255', 'SMALL_INTEGER_EXT arity', arityAt);
+        }
+        return new ExportFun(module, name, arity);
+      }
+      case Tag.NewFun:
+        return this.fun(tagAt);
+      case Tag.Compressed:
+      case Tag.Local:
+        return this.fail(`tag ${tag} may only start a whole term`, 'term tag', tagAt);
+    }
+    return this.fail(`unknown tag ${tag}`, 'term tag', tagAt);
+  }
+
+  /** Any atom encoding, for places (pid node, fun module) where only an atom may stand. */
+  atom(): Atom {
+    this.need(1, 'atom tag');
+    const at = this.pos;
+    const tag = this.buf[this.pos++]!;
+    let length: number;
+    switch (tag) {
+      case Tag.SmallAtomUtf8:
+      case Tag.SmallAtom:
+        this.need(1, 'atom length');
+        length = this.buf[this.pos++]!;
+        break;
+      case Tag.AtomUtf8:
+      case Tag.Atom:
+        this.need(2, 'atom length');
+        length = this.u16();
+        break;
+      case Tag.AtomCacheRef: {
+        this.need(1, 'atom cache index');
+        const index = this.buf[this.pos++]!;
+        const cached = this.atomCache?.[index];
+        if (cached === undefined) this.fail(`ATOM_CACHE_REF ${index} has no entry`, 'atom cache entry', at);
+        return cached;
+      }
+      default:
+        return this.fail(`tag ${tag} where an atom must be`, 'atom', at);
+    }
+    this.need(length, 'atom text');
+    const latin1 = tag === Tag.Atom || tag === Tag.SmallAtom;
+    if (latin1 && length > MAX_ATOM_CHARACTERS) {
+      this.fail(`atom of ${length} characters`, `at most ${MAX_ATOM_CHARACTERS} characters`, at);
+    }
+    const a = decodeAtomBytes(this.buf, this.pos, length, latin1);
+    if (a === undefined) this.fail('atom text is not valid UTF-8 of at most 255 characters', 'atom text', at);
+    this.pos += length;
+    return a;
+  }
+
+  private pid(): Pid {
+    const tag = this.buf[this.pos++]!;
+    const node = this.atom();
+    const newer = tag === Tag.NewPid;
+    this.need(newer ? 12 : 9, 'pid id, serial and creation');
+    const id = this.u32();
+    const serial = this.u32();
+    const creation = newer ? this.u32() : this.buf[this.pos++]!;
+    return new Pid(node, id, serial, creation);
+  }
+
+  private float(v: number, at: number): Term {
+    if (!Number.isFinite(v)) this.fail(`float ${v} is not an Erlang float`, 'finite float', at);
+    return Number.isInteger(v) ? new Float(v) : v;
+  }
+
+  private oldFloat(at: number): Term {
+    this.need(31, 'FLOAT_EXT text');
+    const raw = Buffer.from(this.buf.buffer, this.buf.byteOffset + this.pos, 31).toString('latin1');
+    this.pos += 31;
+    const text = raw.replace(/\0+$/, '');
+    if (!/^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text))
+      this.fail('FLOAT_EXT text is not a float', 'float text', at);
+    return this.float(Number(text), at);
+  }
+
+  private big(count: number): Term {
+    this.need(1 + count, 'big integer digits');
+    const b = this.buf;
+    const sign = b[this.pos++]!;
+    if (sign > 1) this.fail(`big integer sign byte ${sign}`, 'sign 0 or 1', this.pos - 1);
+    const start = this.pos;
+    this.pos += count;
+    if (count <= MAX_SAFE_DIGIT_BYTES) {
+      let v = 0;
+      for (let i = count - 1; i >= 0; i--) v = v * 256 + b[start + i]!;
+      return sign && v !== 0 ? -v : v;
+    }
+    let hex = '';
+    for (let i = count - 1; i >= 0; i--) hex += HEX[b[start + i]!];
+    const magnitude = BigInt('0x' + hex);
+    const v = sign ? -magnitude : magnitude;
+    return v >= -MAX_SAFE && v <= MAX_SAFE ? Number(v) : v;
+  }
+
+  private tuple(arity: number): Tuple {
+    // Each element takes at least one byte: a lying arity fails here, before the array exists.
+    this.need(arity, 'tuple elements');
+    this.enter();
+    const elements = new Array<Term>(arity);
+    for (let i = 0; i < arity; i++) elements[i] = this.term();
+    this.depth--;
+    return new Tuple(elements);
+  }
+
+  /**
+   * LIST_EXT. A tail that is itself a list is folded in (OTP never writes one, but `[1 | [2]]`
+   * is the proper list `[1, 2]`), so proper lists always come back as arrays.
+   */
+  private list(): Term {
+    this.enter();
+    const elements: Term[] = [];
+    const b = this.buf;
+    let tail: Term;
+    for (;;) {
+      this.need(4, 'LIST_EXT length');
+      const length = this.u32();
+      this.need(length + 1, 'list elements and tail');
+      for (let i = 0; i < length; i++) elements.push(this.term());
+      this.need(1, 'list tail');
+      const next = b[this.pos]!;
+      if (next === Tag.List) {
+        this.pos++;
+        continue;
+      }
+      tail = this.term();
+      if (Array.isArray(tail)) {
+        for (const element of tail) elements.push(element);
+        tail = [];
+      }
+      break;
+    }
+    this.depth--;
+    if (Array.isArray(tail)) return elements;
+    return elements.length === 0 ? tail : new ImproperList(elements, tail);
+  }
+
+  private map(at: number): Map<Term, Term> {
+    const count = this.u32();
+    this.need(count * 2, 'map keys and values');
+    this.enter();
+    const map = new Map<Term, Term>();
+    let structuralKeys: Set<string> | undefined;
+    for (let i = 0; i < count; i++) {
+      const keyAt = this.pos;
+      const key = this.term();
+      if (typeof key === 'object' && !(key instanceof Atom)) {
+        // Distinct objects can be the same Erlang term; compare their canonical encodings.
+        structuralKeys ??= new Set();
+        const canonical = encode(key, { versionByte: false }).toString('latin1');
+        if (structuralKeys.has(canonical)) this.fail('duplicate map key', 'distinct map keys', keyAt);
+        structuralKeys.add(canonical);
+      } else if (map.has(key)) {
+        this.fail('duplicate map key', 'distinct map keys', keyAt);
+      }
+      map.set(key, this.term());
+    }
+    this.depth--;
+    if (map.size !== count) this.fail('duplicate map key', 'distinct map keys', at);
+    return map;
+  }
+
+  private bitBinary(at: number): Term {
+    this.need(5, 'BIT_BINARY_EXT header');
+    const length = this.u32();
+    const bits = this.buf[this.pos++]!;
+    if (bits < 1 || bits > 8 || length === 0) {
+      this.fail(
+        `BIT_BINARY_EXT of ${length} bytes with ${bits} bits in the last`,
+        '1..8 bits in a last byte',
+        at,
+      );
+    }
+    this.need(length, 'BIT_BINARY_EXT bytes');
+    const bytes = Buffer.from(this.buf.subarray(this.pos, this.pos + length));
+    this.pos += length;
+    if (bits === 8) return bytes;
+    // Bits past the end are not part of the term; OTP ignores them, so they are cleared.
+    bytes[length - 1] = bytes[length - 1]! & ((0xff << (8 - bits)) & 0xff);
+    return new BitString(bytes, bits);
+  }
+
+  /** NEW_FUN_EXT: kept byte for byte (its size field says where it ends); the fields are parsed for inspection. */
+  private fun(at: number): Fun {
+    this.need(4, 'NEW_FUN_EXT size');
+    const start = this.pos;
+    const size = this.u32();
+    // Size counts itself and everything after the tag.
+    const fixed = 4 + 1 + 16 + 4 + 4;
+    if (size < fixed) this.fail(`NEW_FUN_EXT size ${size}`, `size of at least ${fixed}`, start);
+    this.need(size - 4, 'NEW_FUN_EXT body');
+    const end = start + size;
+    const savedEnd = this.end;
+    this.end = end;
+    this.enter();
+    const arity = this.buf[this.pos]!;
+    this.pos += 1 + 16 + 4;
+    const freeCount = this.u32();
+    const module = this.atom();
+    for (const field of ['old index', 'old uniq']) {
+      const fieldAt = this.pos;
+      if (typeof this.term() !== 'number')
+        this.fail(`NEW_FUN_EXT ${field} is not an integer`, 'integer', fieldAt);
+    }
+    this.need(1, 'NEW_FUN_EXT pid');
+    const pidTag = this.buf[this.pos];
+    if (pidTag !== Tag.NewPid && pidTag !== Tag.Pid) this.fail('NEW_FUN_EXT pid is not a pid', 'pid');
+    const pid = this.pid();
+    this.need(freeCount, 'NEW_FUN_EXT free variables');
+    const free = new Array<Term>(freeCount);
+    for (let i = 0; i < freeCount; i++) free[i] = this.term();
+    this.depth--;
+    if (this.pos !== end)
+      this.fail(`NEW_FUN_EXT size ${size} does not match its contents`, 'consistent size', at);
+    this.end = savedEnd;
+    return new Fun(Buffer.from(this.buf.subarray(start, end)), module, arity, pid, free);
+  }
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
