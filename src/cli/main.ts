@@ -6,7 +6,12 @@ interface Command {
 }
 
 /** Each subcommand lives in its own module, loaded only when it runs. */
-const commands: Record<string, Command> = {};
+const commands: Record<string, Command> = {
+  daemon: {
+    summary: 'serve EPMD for this Docker host and its containers',
+    run: async (args) => (await import('./daemon.ts')).runDaemon(args),
+  },
+};
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {

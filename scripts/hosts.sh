@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# Two Docker hosts on one machine: two network namespaces joined by a veth pair, one dockerd in each.
+#
+#   scripts/hosts.sh up                 create both hosts (tears down leftovers of a crashed run first)
+#   scripts/hosts.sh down               remove everything `up` created; safe to run any number of times
+#   scripts/hosts.sh exec N CMD...      run CMD in host N's network namespace
+#   scripts/hosts.sh docker N ARGS...   the docker CLI against host N's dockerd
+#   scripts/hosts.sh image N KIND       import test image eid-KIND (otp25, otp27, otp29) into host N
+#   scripts/hosts.sh env                print the host addresses and sockets as shell variables
+#
+# EID_SET (0-9, default 0) picks an independent set of names and subnets, so two test files can
+# each have their own pair of hosts at the same time. Must run as root.
+set -euo pipefail
+
+SET=${EID_SET:-0}
+[[ $SET =~ ^[0-9]$ ]] || { echo "hosts.sh: EID_SET must be a digit" >&2; exit 2; }
+CACHE=${EID_CACHE:-/var/cache/eid}
+STATE=/var/lib/eid/hosts
+RUNDIR=/run/eid
+MIRROR=${EID_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+netns() { echo "eid${SET}h$1"; }
+veth() { echo "eid${SET}v$1"; }
+host_ip() { echo "10.213.${SET}.$1"; }
+bridge_cidr() { echo "172.31.$((SET * 2 + $1)).1/24"; }
+run_dir() { echo "$RUNDIR/${SET}h$1"; }
+data_dir() { echo "$STATE/${SET}h$1"; }
+socket() { echo "$(run_dir "$1")/docker.sock"; }
+# Containers go under their own cgroup parent, so a crashed run's containers can be found and stopped.
+cgroup_parent() { echo "eid-${SET}h$1"; }
+
+in_host() {
+  local n=$1
+  shift
+  # nsenter, not `ip netns exec`: the latter remounts /sys and dockerd then finds no cgroups.
+  nsenter --net="/run/netns/$(netns "$n")" "$@"
+}
+
+host_docker() {
+  local n=$1
+  shift
+  docker -H "unix://$(socket "$n")" "$@"
+}
+
+wait_for_socket() {
+  local n=$1 launcher
+  launcher=$(cat "$(run_dir "$n")/launcher.pid")
+  for _ in $(seq 1 150); do
+    host_docker "$n" version >/dev/null 2>&1 && return 0
+    kill -0 "$launcher" 2>/dev/null || break
+    sleep 0.2
+  done
+  echo "hosts.sh: dockerd of host $n did not come up; log: $(run_dir "$n")/dockerd.log" >&2
+  tail -20 "$(run_dir "$n")/dockerd.log" >&2 || true
+  return 1
+}
+
+start_dockerd() {
+  local n=$1 rd dd
+  rd=$(run_dir "$n")
+  dd=$(data_dir "$n")
+  mkdir -p "$rd" "$dd"
+  # Without a system containerd socket, dockerd 20.10 starts its own containerd under --exec-root,
+  # so each host has an independent containerd. Refuse to share a system one by accident.
+  if [[ -S /run/containerd/containerd.sock ]]; then
+    echo "hosts.sh: a system containerd is running; each test host needs its own" >&2
+    return 1
+  fi
+  in_host "$n" setsid dockerd \
+    --data-root "$dd/data" --exec-root "$rd/exec" --pidfile "$rd/dockerd.pid" \
+    -H "unix://$(socket "$n")" --bip "$(bridge_cidr "$n")" --iptables=true \
+    --cgroup-parent "$(cgroup_parent "$n")" --log-level warn \
+    >"$rd/dockerd.log" 2>&1 </dev/null &
+  echo $! >"$rd/launcher.pid"
+}
+
+up() {
+  down
+  ip netns add "$(netns 1)"
+  ip netns add "$(netns 2)"
+  ip link add "$(veth 1)" type veth peer name "$(veth 2)"
+  for n in 1 2; do
+    ip link set "$(veth "$n")" netns "$(netns "$n")"
+    ip -n "$(netns "$n")" addr add "$(host_ip "$n")/24" dev "$(veth "$n")"
+    ip -n "$(netns "$n")" link set lo up
+    ip -n "$(netns "$n")" link set "$(veth "$n")" up
+  done
+  start_dockerd 1
+  start_dockerd 2
+  wait_for_socket 1
+  wait_for_socket 2
+}
+
+# Stops every process of one host: dockerd first (it stops its containers), then whatever is left
+# in the host's namespace or cgroup (shims and containers of a crashed run, daemons the tests ran).
+stop_host() {
+  local n=$1 rd ns pid
+  rd=$(run_dir "$n")
+  ns=$(netns "$n")
+  if [[ -S $(socket "$n") ]]; then
+    mapfile -t ids < <(timeout 20 docker -H "unix://$(socket "$n")" ps -aq 2>/dev/null || true)
+    if ((${#ids[@]})); then timeout 60 docker -H "unix://$(socket "$n")" rm -f "${ids[@]}" >/dev/null 2>&1 || true; fi
+  fi
+  pid=$(cat "$rd/dockerd.pid" 2>/dev/null || true)
+  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  if [[ -e /run/netns/$ns ]]; then
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+  fi
+  for procs in /sys/fs/cgroup/*/"$(cgroup_parent "$n")"/*/cgroup.procs; do
+    [[ -f $procs ]] || continue
+    while read -r pid; do kill -KILL "$pid" 2>/dev/null || true; done <"$procs"
+  done
+}
+
+down() {
+  local n dir
+  stop_host 1
+  stop_host 2
+  sleep 0.2
+  for n in 1 2; do
+    # Overlay and netns mounts a killed dockerd left behind, deepest first.
+    for dir in "$(data_dir "$n")" "$(run_dir "$n")"; do
+      { grep -F " $dir/" /proc/mounts || true; } | awk '{print $2}' | sort -r | while read -r m; do
+        umount -l "$m" 2>/dev/null || true
+      done
+    done
+    rm -rf "$(data_dir "$n")" "$(run_dir "$n")"
+    for cg in /sys/fs/cgroup/*/"$(cgroup_parent "$n")"; do
+      [[ -d $cg ]] || continue
+      find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    done
+    ip netns del "$(netns "$n")" 2>/dev/null || true
+    ip link del "$(veth "$n")" 2>/dev/null || true
+  done
+}
+
+# A tiny rootfs: the directories and /etc files Erlang needs; /usr (and /bin, /lib... where they are
+# not symlinks into /usr) come from the host read-only at run time, see mount_args.
+otp25_rootfs() {
+  local out=$CACHE/otp25-rootfs.tar dir d
+  if [[ ! -s $out ]]; then
+    mkdir -p "$CACHE"
+    dir=$(mktemp -d)
+    mkdir -p "$dir"/{etc,tmp,root,proc,sys,dev,usr,run,var/tmp}
+    chmod 1777 "$dir/tmp" "$dir/var/tmp"
+    for d in bin sbin lib lib64; do
+      if [[ -L /$d ]]; then ln -s "$(readlink "/$d")" "$dir/$d"; elif [[ -d /$d ]]; then mkdir "$dir/$d"; fi
+    done
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n' >"$dir/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/etc/group"
+    printf 'hosts: files dns\n' >"$dir/etc/nsswitch.conf"
+    tar -C "$dir" -cf "$out.tmp" .
+    mv "$out.tmp" "$out"
+    rm -rf "$dir"
+  fi
+  echo "$out"
+}
+
+# A debootstrapped Debian with its own OTP (trixie: OTP 27, sid: OTP 29), built once and cached.
+debian_rootfs() {
+  local suite=$1 out=$CACHE/$2-rootfs.tar dir
+  if [[ ! -s $out ]]; then
+    mkdir -p "$CACHE"
+    dir=$(mktemp -d)
+    debootstrap --variant=minbase --include=erlang-base "$suite" "$dir" "$MIRROR" >"$CACHE/$2-debootstrap.log" 2>&1 ||
+      { echo "hosts.sh: debootstrap $suite failed; see $CACHE/$2-debootstrap.log" >&2; rm -rf "$dir"; return 1; }
+    rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
+    tar -C "$dir" -cf "$out.tmp" .
+    mv "$out.tmp" "$out"
+    rm -rf "$dir"
+  fi
+  echo "$out"
+}
+
+image() {
+  local n=$1 kind=$2 tarball
+  case $kind in
+    otp25) tarball=$(otp25_rootfs) ;;
+    otp27) tarball=$(debian_rootfs trixie otp27) ;;
+    otp29) tarball=$(debian_rootfs sid otp29) ;;
+    *) echo "hosts.sh: unknown image kind '$kind' (otp25, otp27, otp29)" >&2; return 2 ;;
+  esac
+  host_docker "$n" import -c 'ENV HOME=/root' -c 'ENV LANG=C.UTF-8' "$tarball" "eid-$kind" >/dev/null
+}
+
+env_vars() {
+  for n in 1 2; do
+    echo "EID_HOST${n}_NETNS=$(netns "$n")"
+    echo "EID_HOST${n}_IP=$(host_ip "$n")"
+    echo "EID_HOST${n}_SOCKET=$(socket "$n")"
+    echo "EID_HOST${n}_BRIDGE=$(bridge_cidr "$n")"
+  done
+}
+
+cmd=${1:-}
+shift || true
+case $cmd in
+  up) up ;;
+  down) down ;;
+  # exec: nsenter replaces this shell and execs CMD, so the caller's child pid is CMD's pid.
+  exec) n=$1; shift; exec nsenter --net="/run/netns/$(netns "$n")" "$@" ;;
+  docker) n=$1; shift; host_docker "$n" "$@" ;;
+  image) image "$@" ;;
+  env) env_vars ;;
+  *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+esac

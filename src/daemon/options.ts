@@ -1,0 +1,110 @@
+/** `eid daemon` settings from flags, each with an EID_* environment equivalent (flags win). */
+import { EidError } from '../errors.ts';
+import { defaultEndpoint } from '../docker/client.ts';
+import { DEFAULT_NODE_PORT } from '../docker/catalog.ts';
+import { DEFAULT_EPMD_PORT } from '../epmd/server.ts';
+import { LogLevels, type LogFormat, type LogLevel } from '../log.ts';
+import type { DaemonOptions } from './daemon.ts';
+import { parseListenAddress } from './metrics.ts';
+
+export interface DaemonSettings extends DaemonOptions {
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+}
+
+export const DAEMON_USAGE = `Usage: eid daemon [options]
+
+Serves EPMD on this Docker host and answers for the containers that publish the node port.
+
+Options (environment variable in brackets):
+  --port N            EPMD port (4369) [EID_PORT]
+  --address ADDR      listen address, repeatable (default: all) [EID_ADDRESS, comma-separated]
+  --docker ENDPOINT   unix:///path or tcp://host:port (default: DOCKER_HOST, else the local socket) [EID_DOCKER]
+  --node-port N       container port Erlang nodes listen on (12345); alias --erlang_port [EID_NODE_PORT, EID_ERLANG_PORT]
+  --metrics ADDR:PORT serve Prometheus /metrics and /healthz there (off) [EID_METRICS]
+  --log-level LEVEL   debug, info, warn, error, silent (info) [EID_LOG_LEVEL]
+  --log-format FMT    pretty or json (pretty) [EID_LOG_FORMAT]
+`;
+
+const FLAGS = {
+  port: 'port',
+  address: 'address',
+  docker: 'docker',
+  'node-port': 'nodePort',
+  node_port: 'nodePort',
+  'erlang-port': 'nodePort',
+  erlang_port: 'nodePort',
+  metrics: 'metrics',
+  'log-level': 'logLevel',
+  'log-format': 'logFormat',
+} as const;
+
+type Setting = (typeof FLAGS)[keyof typeof FLAGS];
+
+const ENV: Record<Setting, readonly string[]> = {
+  port: ['EID_PORT'],
+  address: ['EID_ADDRESS'],
+  docker: ['EID_DOCKER'],
+  nodePort: ['EID_NODE_PORT', 'EID_ERLANG_PORT'],
+  metrics: ['EID_METRICS'],
+  logLevel: ['EID_LOG_LEVEL'],
+  logFormat: ['EID_LOG_FORMAT'],
+};
+
+function bad(message: string): EidError {
+  return new EidError('CLI_USAGE', message);
+}
+
+function portNumber(setting: string, text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > 65535) throw bad(`${setting}: not a port number: '${text}'`);
+  return n;
+}
+
+/** Reads flags (`--flag value` or `--flag=value`) over environment defaults. */
+export function parseDaemonArgs(
+  args: readonly string[],
+  env: Record<string, string | undefined>,
+): DaemonSettings {
+  const given = new Map<Setting, string[]>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const m = /^--([a-z_-]+)(?:=(.*))?$/.exec(arg);
+    const setting = m === null ? undefined : FLAGS[m[1] as keyof typeof FLAGS];
+    if (m === null || setting === undefined) throw bad(`unknown option '${arg}'`);
+    const value = m[2] ?? args[++i];
+    if (value === undefined) throw bad(`${arg} needs a value`);
+    given.set(setting, [...(given.get(setting) ?? []), value]);
+  }
+  const get = (setting: Setting): string | undefined => {
+    const flag = given.get(setting);
+    if (flag !== undefined) return flag[flag.length - 1];
+    for (const name of ENV[setting]) {
+      const value = env[name];
+      if (value !== undefined && value !== '') return value;
+    }
+    return undefined;
+  };
+
+  const port = get('port');
+  const nodePort = get('nodePort');
+  const addresses = given.get('address') ?? (get('address') ?? '').split(/[\s,]+/).filter((a) => a !== '');
+  const metricsText = get('metrics');
+  const metrics = metricsText === undefined ? undefined : parseListenAddress(metricsText);
+  if (metricsText !== undefined && metrics === undefined)
+    throw bad(`--metrics: expected ADDR:PORT, got '${metricsText}'`);
+  const logLevel = get('logLevel') ?? 'info';
+  if (!(logLevel in LogLevels)) throw bad(`--log-level: one of ${Object.keys(LogLevels).join(', ')}`);
+  const logFormat = get('logFormat') ?? 'pretty';
+  if (logFormat !== 'pretty' && logFormat !== 'json') throw bad(`--log-format: pretty or json`);
+
+  return {
+    port: port === undefined ? DEFAULT_EPMD_PORT : portNumber('--port', port),
+    addresses,
+    docker: get('docker') ?? defaultEndpoint(env),
+    nodePort: nodePort === undefined ? DEFAULT_NODE_PORT : portNumber('--node-port', nodePort),
+    metrics,
+    logLevel: logLevel as LogLevel,
+    logFormat,
+  };
+}

@@ -1,0 +1,437 @@
+/**
+ * The containers of one Docker host that publish an Erlang node port, kept in memory so a lookup
+ * never waits on Docker. Built from the container list, kept current by the `/events` stream,
+ * rebuilt whole after the stream breaks (with backoff between attempts).
+ */
+import type Docker from 'dockerode';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DockerError } from '../errors.ts';
+import { silentLogger, type Logger } from '../log.ts';
+import type { NameSource, NodeEntry } from '../epmd/types.ts';
+import { connectDocker, type DockerConnection } from './client.ts';
+import { LineSplitter, parseEvent } from './events.ts';
+
+export const DEFAULT_NODE_PORT = 12345;
+/** Label overriding the node port for one container. */
+export const PORT_LABEL = 'eid.port';
+/** Label giving a container an extra node name. */
+export const NAME_LABEL = 'eid.name';
+
+/** What PORT_PLEASE2 answers for a container: a normal node speaking distribution versions 5 to 6, like OTP 23+. */
+export const CONTAINER_NODE = { nodeType: 77, protocol: 0, highestVersion: 6, lowestVersion: 5 } as const;
+
+/** Events after which a container's names or published ports may have changed. */
+const REFRESH_ACTIONS = new Set([
+  'create',
+  'start',
+  'restart',
+  'die',
+  'stop',
+  'kill',
+  'destroy',
+  'rename',
+  'pause',
+  'unpause',
+  'update',
+  'connect',
+  'disconnect',
+]);
+
+/** Shortest ID prefix accepted, so that short node names that happen to be hex do not hit a container. */
+export const MIN_ID_PREFIX = 6;
+
+/**
+ * Names that can reach the index: container names, hostnames, IDs and label values all fit.
+ * Anything else is a miss before it touches anything.
+ */
+const VALID_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
+const HEX = /^[0-9a-f]+$/;
+
+export function isValidLookupName(name: string): boolean {
+  return VALID_NAME.test(name);
+}
+
+export interface CatalogEntry {
+  id: string;
+  name: string;
+  hostname: string;
+  labelName: string | undefined;
+  /** The container port the node listens on. */
+  nodePort: number;
+  /** The host port Docker published it on. */
+  hostPort: number;
+}
+
+interface PortBinding {
+  HostIp?: string;
+  HostPort?: string;
+}
+
+const IPV4_ANY = new Set(['', '0.0.0.0']);
+const IPV6_ANY = '::';
+
+/**
+ * The published port reachable on the addresses the daemon serves: a binding on one of those
+ * addresses first, then the IPv4 wildcard, then the IPv6 wildcard (dual-stack); bindings on other
+ * specific addresses (127.0.0.1, say) are not reachable from other hosts.
+ */
+export function chooseBinding(
+  bindings: readonly PortBinding[],
+  served: readonly string[],
+): number | undefined {
+  const port = (b: PortBinding | undefined) => {
+    const n = Number(b?.HostPort);
+    return Number.isInteger(n) && n > 0 && n < 65536 ? n : undefined;
+  };
+  const exact = bindings.find(
+    (b) => b.HostIp !== undefined && served.includes(b.HostIp) && port(b) !== undefined,
+  );
+  if (exact !== undefined) return port(exact);
+  const v4 = bindings.find((b) => IPV4_ANY.has(b.HostIp ?? '') && port(b) !== undefined);
+  if (v4 !== undefined) return port(v4);
+  const v6 = bindings.find((b) => b.HostIp === IPV6_ANY && port(b) !== undefined);
+  return port(v6);
+}
+
+/** A catalog entry from `docker inspect` output, or undefined when the container publishes no node port. */
+export function entryFromInspect(
+  info: Docker.ContainerInspectInfo,
+  defaultNodePort: number,
+  served: readonly string[],
+): CatalogEntry | undefined {
+  if (info.State?.Running !== true || info.State.Paused === true) return undefined;
+  const labels = info.Config?.Labels ?? {};
+  const labelPort = labels[PORT_LABEL];
+  const nodePort = labelPort === undefined ? defaultNodePort : Number(labelPort);
+  if (!Number.isInteger(nodePort) || nodePort <= 0 || nodePort >= 65536) return undefined;
+  const ports = (info.NetworkSettings?.Ports ?? {}) as Record<string, PortBinding[] | null>;
+  const hostPort = chooseBinding(ports[`${nodePort}/tcp`] ?? [], served);
+  if (hostPort === undefined) return undefined;
+  const labelName = labels[NAME_LABEL];
+  return {
+    id: info.Id,
+    name: info.Name.replace(/^\//, ''),
+    hostname: info.Config?.Hostname ?? info.Id.slice(0, 12),
+    labelName: labelName !== undefined && isValidLookupName(labelName) ? labelName : undefined,
+    nodePort,
+    hostPort,
+  };
+}
+
+/** Name → container ids; a name two containers share answers neither. */
+class NameIndex {
+  readonly #ids = new Map<string, Set<string>>();
+
+  add(name: string | undefined, id: string): void {
+    if (name === undefined || name === '') return;
+    let set = this.#ids.get(name);
+    if (set === undefined) this.#ids.set(name, (set = new Set()));
+    set.add(id);
+  }
+
+  delete(name: string | undefined, id: string): void {
+    if (name === undefined) return;
+    const set = this.#ids.get(name);
+    set?.delete(id);
+    if (set?.size === 0) this.#ids.delete(name);
+  }
+
+  unique(name: string): string | undefined {
+    const set = this.#ids.get(name);
+    if (set === undefined || set.size !== 1) return undefined;
+    return set.values().next().value;
+  }
+}
+
+/** The in-memory part: entries and their indexes. No I/O. */
+export class ContainerTable {
+  readonly #byId = new Map<string, CatalogEntry>();
+  readonly #names = new NameIndex();
+  readonly #hostnames = new NameIndex();
+  readonly #labels = new NameIndex();
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  entries(): IterableIterator<CatalogEntry> {
+    return this.#byId.values();
+  }
+
+  set(entry: CatalogEntry): void {
+    this.delete(entry.id);
+    this.#byId.set(entry.id, entry);
+    this.#names.add(entry.name, entry.id);
+    this.#hostnames.add(entry.hostname, entry.id);
+    this.#labels.add(entry.labelName, entry.id);
+  }
+
+  delete(id: string): void {
+    const old = this.#byId.get(id);
+    if (old === undefined) return;
+    this.#byId.delete(id);
+    this.#names.delete(old.name, id);
+    this.#hostnames.delete(old.hostname, id);
+    this.#labels.delete(old.labelName, id);
+  }
+
+  clear(): void {
+    for (const id of [...this.#byId.keys()]) this.delete(id);
+  }
+
+  /** Full ID, name, hostname, `eid.name` label, then a unique ID prefix (12-char short IDs included). */
+  find(name: string): CatalogEntry | undefined {
+    if (!isValidLookupName(name)) return undefined;
+    const direct = this.#byId.get(name);
+    if (direct !== undefined) return direct;
+    const id = this.#names.unique(name) ?? this.#hostnames.unique(name) ?? this.#labels.unique(name);
+    if (id !== undefined) return this.#byId.get(id);
+    if (name.length < MIN_ID_PREFIX || !HEX.test(name)) return undefined;
+    let match: CatalogEntry | undefined;
+    for (const [fullId, entry] of this.#byId) {
+      if (!fullId.startsWith(name)) continue;
+      if (match !== undefined) return undefined;
+      match = entry;
+    }
+    return match;
+  }
+}
+
+export interface CatalogOptions {
+  /** DOCKER_HOST-style endpoint. */
+  endpoint: string;
+  nodePort?: number;
+  /** Addresses the daemon serves; picks among several published bindings. Empty: all. */
+  addresses?: readonly string[];
+  logger?: Logger;
+  /** First reconnect delay; doubles up to maxBackoffMs. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  env?: Record<string, string | undefined>;
+}
+
+export interface CatalogStats {
+  size: number;
+  reconnects: number;
+  connected: boolean;
+  syncs: number;
+}
+
+/** How many inspect calls a full sync runs at once. */
+const SYNC_CONCURRENCY = 8;
+
+/**
+ * The Docker catalog as the EPMD server's NameSource. `start()` returns at once; the catalog
+ * connects, lists, follows events and reconnects in the background. Lookups read memory only.
+ */
+export class DockerCatalog implements NameSource {
+  readonly #table = new ContainerTable();
+  readonly #options: Required<Omit<CatalogOptions, 'env'>> & { env: Record<string, string | undefined> };
+  readonly #log: Logger;
+  #running = false;
+  #connected = false;
+  #reconnects = 0;
+  #syncs = 0;
+  #stream: NodeJS.ReadableStream | undefined;
+  #loop: Promise<void> | undefined;
+  #abort = new AbortController();
+  #waiters: (() => void)[] = [];
+  #warnedUnreachable = false;
+  readonly #refreshing = new Map<string, Promise<void>>();
+
+  constructor(options: CatalogOptions) {
+    this.#options = {
+      endpoint: options.endpoint,
+      nodePort: options.nodePort ?? DEFAULT_NODE_PORT,
+      addresses: options.addresses ?? [],
+      logger: options.logger ?? silentLogger,
+      minBackoffMs: options.minBackoffMs ?? 250,
+      maxBackoffMs: options.maxBackoffMs ?? 10_000,
+      env: options.env ?? process.env,
+    };
+    this.#log = this.#options.logger;
+  }
+
+  lookup(name: string): NodeEntry | undefined {
+    const entry = this.#table.find(name);
+    if (entry === undefined) return undefined;
+    return { name, port: entry.hostPort, ...CONTAINER_NODE, extra: new Uint8Array(0) };
+  }
+
+  /** Container nodes by the name a node in a container uses by default: its hostname. */
+  *names(): Iterable<{ name: string; port: number }> {
+    for (const entry of this.#table.entries()) yield { name: entry.hostname, port: entry.hostPort };
+  }
+
+  entries(): CatalogEntry[] {
+    return [...this.#table.entries()];
+  }
+
+  stats(): CatalogStats {
+    return {
+      size: this.#table.size,
+      reconnects: this.#reconnects,
+      connected: this.#connected,
+      syncs: this.#syncs,
+    };
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#abort.abort();
+    this.#closeStream();
+    await this.#loop;
+    this.#connected = false;
+  }
+
+  /** Resolves after the next completed full sync (tests and start-up use it). */
+  synced(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  async #run(): Promise<void> {
+    let delay = this.#options.minBackoffMs;
+    for (let attempt = 0; this.#running; attempt++) {
+      if (attempt > 0) this.#reconnects += 1;
+      try {
+        await this.#session(() => {
+          delay = this.#options.minBackoffMs;
+        });
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        if (this.#running && !this.#connected && !this.#warnedUnreachable) {
+          this.#warnedUnreachable = true;
+          this.#log.warn('Docker is not reachable; serving as plain EPMD (registered nodes only), retrying', {
+            endpoint: this.#options.endpoint,
+            error,
+          });
+        } else {
+          this.#log.debug('Docker connection ended', { error });
+        }
+      }
+      this.#connected = false;
+      if (!this.#running) break;
+      try {
+        await sleep(delay + Math.floor(Math.random() * (delay / 4)), undefined, {
+          signal: this.#abort.signal,
+        });
+      } catch {
+        break;
+      }
+      delay = Math.min(delay * 2, this.#options.maxBackoffMs);
+    }
+  }
+
+  /** One connection: follow events, sync everything, then apply events until the stream ends. */
+  async #session(onConnected: () => void): Promise<void> {
+    const connection = await connectDocker(this.#options.endpoint, this.#options.env);
+    const stream = await connection.docker.getEvents({
+      filters: { type: ['container', 'network'] },
+    } as Docker.GetEventsOptions);
+    this.#stream = stream;
+    const splitter = new LineSplitter();
+    // Events that arrive while the full sync runs are applied after it, so they win over the list.
+    let pending: string[] | undefined = [];
+    const ended = new Promise<void>((resolve, reject) => {
+      stream.on('data', (chunk: Buffer) => {
+        let lines: string[];
+        try {
+          lines = splitter.push(chunk);
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+          this.#closeStream();
+          return;
+        }
+        for (const line of lines) {
+          const event = parseEvent(line);
+          if (event?.containerId === undefined) continue;
+          if (event.type === 'container' && !REFRESH_ACTIONS.has(event.action)) continue;
+          if (pending !== undefined) pending.push(event.containerId);
+          else this.#scheduleRefresh(connection, event.containerId);
+        }
+      });
+      stream.on('end', () => resolve());
+      stream.on('close', () => resolve());
+      stream.on('error', (err: Error) => reject(err));
+    });
+    await this.#fullSync(connection);
+    const queued = pending;
+    pending = undefined;
+    this.#connected = true;
+    this.#warnedUnreachable = false;
+    onConnected();
+    this.#log.info('Docker catalog synced', {
+      endpoint: connection.endpoint,
+      api: connection.apiVersion,
+      containers: this.#table.size,
+    });
+    for (const id of new Set(queued)) this.#scheduleRefresh(connection, id);
+    for (const wake of this.#waiters.splice(0)) wake();
+    await ended;
+    if (this.#running) this.#log.warn('Docker event stream ended; keeping the catalog and reconnecting');
+    throw new DockerError('DOCKER_STREAM_ENDED', 'event stream ended', { peer: connection.endpoint });
+  }
+
+  async #fullSync(connection: DockerConnection): Promise<void> {
+    const list = await connection.docker.listContainers({ all: false });
+    const fresh = new ContainerTable();
+    const queue = list.map((c) => c.Id);
+    const worker = async () => {
+      for (let id = queue.pop(); id !== undefined; id = queue.pop()) {
+        const entry = await this.#inspect(connection, id);
+        if (entry !== undefined) fresh.set(entry);
+      }
+    };
+    await Promise.all(Array.from({ length: SYNC_CONCURRENCY }, worker));
+    this.#table.clear();
+    for (const entry of fresh.entries()) this.#table.set(entry);
+    this.#syncs += 1;
+  }
+
+  async #inspect(connection: DockerConnection, id: string): Promise<CatalogEntry | undefined> {
+    try {
+      const info = await connection.docker.getContainer(id).inspect();
+      return entryFromInspect(info, this.#options.nodePort, this.#options.addresses);
+    } catch (err) {
+      // Gone between the event (or list) and the inspect: not in the catalog.
+      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Refreshes of one container run in event order, so an older answer never overwrites a newer one. */
+  #scheduleRefresh(connection: DockerConnection, id: string): void {
+    const previous = this.#refreshing.get(id) ?? Promise.resolve();
+    const next = previous.then(() => this.#refresh(connection, id));
+    this.#refreshing.set(id, next);
+    void next.finally(() => {
+      if (this.#refreshing.get(id) === next) this.#refreshing.delete(id);
+    });
+  }
+
+  async #refresh(connection: DockerConnection, id: string): Promise<void> {
+    try {
+      const entry = await this.#inspect(connection, id);
+      if (entry === undefined) this.#table.delete(id);
+      else this.#table.set(entry);
+      this.#log.debug('catalog updated', { id: id.slice(0, 12), port: entry?.hostPort ?? null });
+    } catch (err) {
+      this.#log.debug('could not refresh a container; the next sync will', {
+        id: id.slice(0, 12),
+        error: String(err),
+      });
+    }
+  }
+
+  #closeStream(): void {
+    const stream = this.#stream as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined;
+    this.#stream = undefined;
+    stream?.destroy?.();
+  }
+}
