@@ -1,3 +1,4 @@
 export * from './errors.ts';
 export * from './etf/terms.ts';
 export * from './etf/index.ts';
+export * from './epmd/index.ts';

@@ -1,0 +1,4 @@
+export * from './types.ts';
+export * from './protocol.ts';
+export * from './client.ts';
+export * from './server.ts';

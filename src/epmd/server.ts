@@ -1,0 +1,469 @@
+/**
+ * A drop-in EPMD server with the semantics of OTP's epmd (epmd_srv.c): stock nodes register with
+ * it, stock clients look names up in it. Names it does not know are asked of an optional
+ * NameSource (the daemon plugs the Docker catalog in there); the server itself knows nothing of
+ * where those come from.
+ */
+import net from 'node:net';
+import { EpmdError } from '../errors.ts';
+import { silentLogger } from '../log.ts';
+import type { Logger } from '../log.ts';
+import {
+  EpmdDistVersion,
+  EpmdLimits,
+  EpmdResult,
+  EpmdKillReply,
+  EPMD_REFUSED_CREATION,
+  RequestFramer,
+  EpmdStopReply,
+  decodeRequest,
+  dumpLine,
+  encodeAlive2Reply,
+  encodeNamesReply,
+  encodePort2Reply,
+  encodePortPrefix,
+} from './protocol.ts';
+import type { Alive2Request, EpmdRequest } from './protocol.ts';
+import type { NameSource, NodeEntry } from './types.ts';
+
+export const DEFAULT_EPMD_PORT = 4369;
+
+export interface EpmdServerOptions {
+  /** Default: ERL_EPMD_PORT, else 4369. */
+  port?: number;
+  /**
+   * Addresses to listen on. Default: ERL_EPMD_ADDRESS (comma or space separated, like epmd), else
+   * all interfaces (IPv4 and IPv6 where available). As with epmd, a given list always gets the
+   * loopback addresses added.
+   */
+  addresses?: string[];
+  /** Consulted for names not registered locally (local registrations win). */
+  source?: NameSource;
+  logger?: Logger;
+  /** Open connections at most (registered nodes included); more are closed at once. Default 1024. */
+  maxConnections?: number;
+  /** A connection that has not sent a whole request after this long is closed. Default 60 s, like epmd. */
+  packetTimeoutMs?: number;
+  /** Largest request body accepted. Default (and maximum useful) is epmd's: 3057 bytes. */
+  maxRequestSize?: number;
+  /** Allow KILL with live nodes and STOP (epmd -relaxed_command_check). Default: ERL_EPMD_RELAXED_COMMAND_CHECK set. */
+  relaxedCommandCheck?: boolean;
+}
+
+/** A locally registered node, as `registered()` reports it. */
+export interface RegisteredNode extends NodeEntry {
+  creation: number;
+  /** Remote address of the registering connection as `host:port`. */
+  peer: string;
+}
+
+interface Registration {
+  entry: NodeEntry;
+  /** epmd's creation counter for this name; `creation` is derived from it. */
+  counter: number;
+  creation: number;
+  socket: net.Socket;
+  peer: string;
+  /** Stands in for epmd's file descriptor in DUMP replies. */
+  id: number;
+}
+
+/** Names whose creation counter is remembered after they unregister (epmd's MAX_UNREG_COUNT). */
+const MAX_REMEMBERED_NAMES = 1000;
+const DEFAULT_MAX_CONNECTIONS = 1024;
+const DEFAULT_PACKET_TIMEOUT_MS = 60_000;
+
+/** epmd's creation rules: a counter seeded from the clock, bumped on reuse, never below 4. */
+function bumpCreation(counter: number): number {
+  const next = (counter + 1) >>> 0;
+  return next < 4 ? 4 : next;
+}
+
+/** Nodes speaking distribution version 6+ get the 32-bit counter; older ones get 1..3. */
+function creationFor(counter: number, highestVersion: number): number {
+  return highestVersion >= EpmdDistVersion.HIGHEST ? counter : (counter % 3) + 1;
+}
+
+function unmapped(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+/** epmd's notion of a local peer: 127.0.0.0/8, ::1, or the very address the connection came in on. */
+export function isLocalPeer(remote: string | undefined, local: string | undefined): boolean {
+  if (remote === undefined) return false;
+  const peer = unmapped(remote);
+  if (net.isIPv4(peer) && peer.startsWith('127.')) return true;
+  if (peer === '::1') return true;
+  return local !== undefined && unmapped(local) === peer;
+}
+
+function isLoopback(address: string): boolean {
+  return isLocalPeer(address, undefined);
+}
+
+function envPort(): number | undefined {
+  const raw = process.env['ERL_EPMD_PORT'];
+  if (raw === undefined || raw === '') return undefined;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new EpmdError('EPMD_CONFIG', `ERL_EPMD_PORT is not a port number: ${JSON.stringify(raw)}`);
+  }
+  return port;
+}
+
+function envAddresses(): string[] | undefined {
+  const raw = process.env['ERL_EPMD_ADDRESS'];
+  if (raw === undefined) return undefined;
+  const list = raw.split(/[ ,]+/).filter((a) => a !== '');
+  return list.length === 0 ? undefined : list;
+}
+
+interface ListenSpec {
+  host: string;
+  /** A failure to bind it is logged, not fatal (IPv6 may be unavailable). */
+  optional: boolean;
+}
+
+function listenSpecs(addresses: string[] | undefined): ListenSpec[] {
+  if (addresses === undefined || addresses.length === 0) {
+    return [
+      { host: '0.0.0.0', optional: false },
+      { host: '::', optional: true },
+    ];
+  }
+  for (const a of addresses) {
+    if (net.isIP(a) === 0) throw new EpmdError('EPMD_CONFIG', `cannot parse IP address ${JSON.stringify(a)}`);
+  }
+  return [
+    { host: '127.0.0.1', optional: true },
+    { host: '::1', optional: true },
+    ...addresses.filter((a) => !isLoopback(a)).map((host) => ({ host, optional: false })),
+  ];
+}
+
+const peerOf = (socket: net.Socket) =>
+  socket.remoteAddress === undefined
+    ? 'unknown'
+    : net.isIPv6(socket.remoteAddress)
+      ? `[${socket.remoteAddress}]:${socket.remotePort}`
+      : `${socket.remoteAddress}:${socket.remotePort}`;
+
+export class EpmdServer {
+  private readonly options: EpmdServerOptions;
+  private readonly logger: Logger;
+  private readonly maxConnections: number;
+  private readonly packetTimeoutMs: number;
+  private readonly maxRequestSize: number;
+  private readonly relaxed: boolean;
+  private listeners: net.Server[] = [];
+  private readonly connections = new Set<net.Socket>();
+  /** Live registrations by name, oldest first. */
+  private readonly nodes = new Map<string, Registration>();
+  /** Creation counters of names that unregistered, oldest first. */
+  private readonly remembered = new Map<string, { counter: number; port: number; id: number }>();
+  private nextId = 1;
+  private state: 'new' | 'listening' | 'closed' = 'new';
+  private resolveClosed!: () => void;
+  /** Resolves once the server has stopped: by close() or by a KILL request. */
+  readonly closed: Promise<void>;
+  /** The port listened on (known after listen() when 0 was asked for). */
+  port: number;
+
+  constructor(options: EpmdServerOptions = {}) {
+    this.options = options;
+    this.logger = options.logger ?? silentLogger;
+    this.port = options.port ?? envPort() ?? DEFAULT_EPMD_PORT;
+    this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.packetTimeoutMs = options.packetTimeoutMs ?? DEFAULT_PACKET_TIMEOUT_MS;
+    this.maxRequestSize = Math.min(
+      options.maxRequestSize ?? EpmdLimits.MAX_REQUEST_LENGTH,
+      EpmdLimits.MAX_REQUEST_LENGTH,
+    );
+    this.relaxed = options.relaxedCommandCheck ?? process.env['ERL_EPMD_RELAXED_COMMAND_CHECK'] !== undefined;
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+  }
+
+  /** Binds every address; rejects with EPMD_ADDRESS_IN_USE or EPMD_LISTEN when a required one fails. */
+  async listen(): Promise<void> {
+    if (this.state !== 'new') throw new EpmdError('EPMD_STATE', `cannot listen: server is ${this.state}`);
+    this.state = 'listening';
+    const specs = listenSpecs(this.options.addresses ?? envAddresses());
+    try {
+      for (const spec of specs) {
+        const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+        try {
+          await new Promise<void>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen({ host: spec.host, port: this.port, ipv6Only: net.isIPv6(spec.host) }, () => {
+              server.off('error', reject);
+              resolve();
+            });
+          });
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (spec.optional && code !== 'EADDRINUSE') {
+            this.logger.debug('epmd: address not available, skipped', { address: spec.host, error: code });
+            continue;
+          }
+          throw new EpmdError(
+            code === 'EADDRINUSE' ? 'EPMD_ADDRESS_IN_USE' : 'EPMD_LISTEN',
+            code === 'EADDRINUSE'
+              ? `there is already an epmd running at port ${this.port} on ${spec.host}`
+              : `cannot listen on ${spec.host}:${this.port}: ${(err as Error).message}`,
+            { peer: `${spec.host}:${this.port}`, cause: err },
+          );
+        }
+        server.on('error', (err) => this.logger.error('epmd: listener error', { error: err }));
+        this.listeners.push(server);
+        // Port 0: every further address listens on the port the first one got.
+        if (this.port === 0) this.port = (server.address() as net.AddressInfo).port;
+      }
+      if (this.listeners.length === 0) throw new EpmdError('EPMD_LISTEN', 'unable to bind any address');
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    this.logger.info('epmd: listening', {
+      port: this.port,
+      addresses: this.addresses().map((a) => a.address),
+      relaxedCommandCheck: this.relaxed,
+    });
+  }
+
+  /** Bound addresses and ports. */
+  addresses(): net.AddressInfo[] {
+    return this.listeners.map((s) => s.address() as net.AddressInfo);
+  }
+
+  /** Locally registered nodes, newest first (epmd's order). */
+  registered(): RegisteredNode[] {
+    return [...this.nodes.values()]
+      .reverse()
+      .map((r) => ({ ...r.entry, creation: r.creation, peer: r.peer }));
+  }
+
+  /** What a PORT_PLEASE2 for `name` answers: a local registration, else the source's entry. */
+  lookup(name: string): NodeEntry | undefined {
+    const local = this.nodes.get(name);
+    if (local !== undefined) return local.entry;
+    if (this.options.source === undefined) return undefined;
+    try {
+      return this.options.source.lookup(name);
+    } catch (err) {
+      this.logger.error('epmd: name source failed on lookup', { name, error: err });
+      return undefined;
+    }
+  }
+
+  /** What a NAMES request lists: local registrations, then the source's names not registered here. */
+  names(): { name: string; port: number }[] {
+    const out = this.registered().map(({ name, port }) => ({ name, port }));
+    if (this.options.source === undefined) return out;
+    try {
+      for (const n of this.options.source.names()) if (!this.nodes.has(n.name)) out.push(n);
+    } catch (err) {
+      this.logger.error('epmd: name source failed on names', { error: err });
+    }
+    return out;
+  }
+
+  /** Stops listening and closes every connection (which unregisters every node). */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return this.closed;
+    this.state = 'closed';
+    const listeners = this.listeners;
+    this.listeners = [];
+    for (const socket of this.connections) socket.destroy();
+    this.connections.clear();
+    this.nodes.clear();
+    await Promise.all(listeners.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    this.logger.info('epmd: stopped', { port: this.port });
+    this.resolveClosed();
+    return this.closed;
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private accept(socket: net.Socket): void {
+    if (this.state !== 'listening' || this.connections.size >= this.maxConnections) {
+      this.logger.warn('epmd: connection refused: too many open connections', {
+        peer: peerOf(socket),
+        open: this.connections.size,
+      });
+      socket.destroy();
+      return;
+    }
+    this.connections.add(socket);
+    const framer = new RequestFramer(this.maxRequestSize);
+    let registration: Registration | undefined;
+    let answered = false;
+    socket.setTimeout(this.packetTimeoutMs);
+    socket.on('timeout', () => {
+      this.logger.debug('epmd: closing: timed out on receive', { peer: peerOf(socket) });
+      socket.destroy();
+    });
+    socket.on('error', (err) =>
+      this.logger.debug('epmd: connection error', { peer: peerOf(socket), error: err }),
+    );
+    socket.on('close', () => {
+      this.connections.delete(socket);
+      if (registration !== undefined) this.unregister(registration, 'connection closed');
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (answered) {
+        // A registered node's connection carries nothing more; epmd drops the node if it does.
+        if (registration !== undefined) {
+          this.logger.warn('epmd: unexpected data on a registration connection', {
+            node: registration.entry.name,
+            peer: registration.peer,
+          });
+        }
+        socket.destroy();
+        return;
+      }
+      let bodies: Buffer[];
+      try {
+        bodies = framer.push(chunk);
+      } catch (err) {
+        this.logger.warn('epmd: closing: bad request length', { peer: peerOf(socket), error: err });
+        socket.destroy();
+        return;
+      }
+      const body = bodies[0];
+      if (body === undefined) return;
+      if (bodies.length > 1 || framer.buffered > 0) {
+        // Like epmd: more bytes than the request declared means a confused peer.
+        this.logger.warn('epmd: closing: more bytes than the request length', { peer: peerOf(socket) });
+        socket.destroy();
+        return;
+      }
+      answered = true;
+      let request: EpmdRequest;
+      try {
+        request = decodeRequest(body);
+      } catch (err) {
+        this.logger.warn('epmd: closing: malformed request', { peer: peerOf(socket), error: err });
+        socket.destroy();
+        return;
+      }
+      registration = this.handle(socket, request);
+    });
+  }
+
+  /** Answers one request; returns the registration when the connection now holds one. */
+  private handle(socket: net.Socket, request: EpmdRequest): Registration | undefined {
+    const local = isLocalPeer(socket.remoteAddress, socket.localAddress);
+    switch (request.type) {
+      case 'alive2':
+        if (!local) return this.refuseRemote(socket, 'ALIVE2_REQ');
+        return this.register(socket, request);
+      case 'portPlease2':
+        this.reply(socket, encodePort2Reply(this.lookup(request.name)));
+        return undefined;
+      case 'names':
+        this.reply(socket, encodeNamesReply(this.port, this.names()));
+        return undefined;
+      case 'dump':
+        if (!local) return this.refuseRemote(socket, 'DUMP_REQ');
+        this.reply(socket, this.dump());
+        return undefined;
+      case 'kill':
+        if (!local) return this.refuseRemote(socket, 'KILL_REQ');
+        if (!this.relaxed && this.nodes.size > 0) {
+          this.logger.warn('epmd: KILL refused: live nodes', { peer: peerOf(socket) });
+          this.reply(socket, Buffer.from(EpmdKillReply.NO));
+          return undefined;
+        }
+        this.logger.info('epmd: killed by KILL request', { peer: peerOf(socket) });
+        socket.end(Buffer.from(EpmdKillReply.OK), () => void this.close());
+        return undefined;
+      case 'stop': {
+        if (!local) return this.refuseRemote(socket, 'STOP_REQ');
+        if (!this.relaxed) {
+          this.logger.warn('epmd: STOP refused: no relaxed command check', { peer: peerOf(socket) });
+          socket.destroy();
+          return undefined;
+        }
+        const target = this.nodes.get(request.name);
+        if (target === undefined) {
+          this.reply(socket, Buffer.from(EpmdStopReply.NOEXIST));
+          return undefined;
+        }
+        this.unregister(target, `stopped by ${peerOf(socket)}`);
+        target.socket.destroy();
+        this.reply(socket, Buffer.from(EpmdStopReply.STOPPED));
+        return undefined;
+      }
+    }
+  }
+
+  /** Sends a whole reply and closes the connection (stock clients read until the close). */
+  private reply(socket: net.Socket, bytes: Buffer): void {
+    socket.end(bytes, () => socket.destroy());
+  }
+
+  private refuseRemote(socket: net.Socket, what: string): undefined {
+    this.logger.warn(`epmd: ${what} from a non-local address refused`, { peer: peerOf(socket) });
+    socket.destroy();
+    return undefined;
+  }
+
+  private register(socket: net.Socket, req: Alive2Request): Registration | undefined {
+    const extended = req.highestVersion >= EpmdDistVersion.HIGHEST;
+    const peer = peerOf(socket);
+    const refusal = req.refusal ?? (this.nodes.has(req.name) ? 'name already registered' : undefined);
+    if (refusal !== undefined) {
+      this.logger.warn('epmd: registration refused', { node: req.name, peer, reason: refusal });
+      this.reply(
+        socket,
+        encodeAlive2Reply({ result: EpmdResult.ERROR, creation: EPMD_REFUSED_CREATION, extended }),
+      );
+      return undefined;
+    }
+    const previous = this.remembered.get(req.name);
+    this.remembered.delete(req.name);
+    const counter = bumpCreation(previous?.counter ?? Math.floor(Date.now() / 1000));
+    const { name, port, nodeType, protocol, highestVersion, lowestVersion, extra } = req;
+    const registration: Registration = {
+      entry: { name, port, nodeType, protocol, highestVersion, lowestVersion, extra },
+      counter,
+      creation: creationFor(counter, req.highestVersion),
+      socket,
+      peer,
+      id: this.nextId++,
+    };
+    this.nodes.set(name, registration);
+    // Registered nodes stay as long as their connection: no packet timeout for them.
+    socket.setTimeout(0);
+    socket.write(encodeAlive2Reply({ result: EpmdResult.OK, creation: registration.creation, extended }));
+    this.logger.info('epmd: registered', {
+      node: name,
+      port,
+      creation: registration.creation,
+      type: nodeType,
+      versions: `${lowestVersion}-${highestVersion}`,
+      peer,
+    });
+    return registration;
+  }
+
+  private unregister(registration: Registration, reason: string): void {
+    const { name, port } = registration.entry;
+    if (this.nodes.get(name) !== registration) return;
+    this.nodes.delete(name);
+    this.remembered.set(name, { counter: registration.counter, port, id: registration.id });
+    if (this.remembered.size > MAX_REMEMBERED_NAMES) {
+      const oldest = this.remembered.keys().next().value;
+      if (oldest !== undefined) this.remembered.delete(oldest);
+    }
+    this.logger.info('epmd: unregistered', { node: name, port, creation: registration.creation, reason });
+  }
+
+  private dump(): Buffer {
+    let text = '';
+    for (const r of [...this.nodes.values()].reverse())
+      text += dumpLine('active', r.entry.name, r.entry.port, r.id);
+    for (const [name, r] of this.remembered) text += dumpLine('old', name, r.port, r.id);
+    return Buffer.concat([encodePortPrefix(this.port), Buffer.from(text, 'utf8')]);
+  }
+}
