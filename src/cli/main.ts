@@ -11,6 +11,18 @@ const commands: Record<string, Command> = {
     summary: 'serve EPMD for this Docker host and its containers',
     run: async (args) => (await import('./daemon.ts')).runDaemon(args),
   },
+  epmd: {
+    summary: 'run an EPMD server in the foreground (a drop-in for epmd)',
+    run: async (args) => (await import('./epmd.ts')).run(args),
+  },
+  names: {
+    summary: 'list the names registered at an EPMD, like epmd -names',
+    run: async (args) => (await import('./names.ts')).run(args),
+  },
+  resolve: {
+    summary: "print a node's distribution port, asked of its host's EPMD",
+    run: async (args) => (await import('./resolve.ts')).run(args),
+  },
 };
 
 function packageVersion(): string {

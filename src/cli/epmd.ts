@@ -1,0 +1,113 @@
+/** `eid epmd`: the drop-in EPMD server in the foreground, logging to standard error. */
+import { parseArgs } from 'node:util';
+import { EidError } from '../errors.ts';
+import { LogLevels, createLogger } from '../log.ts';
+import type { LogFormat, LogLevel } from '../log.ts';
+import { EpmdServer } from '../epmd/server.ts';
+import type { EpmdServerOptions } from '../epmd/server.ts';
+
+/** A usage error: the command prints its message and exits 2. */
+export function cliError(message: string): EidError {
+  return new EidError('CLI_USAGE', message);
+}
+
+export function integerOption(name: string, raw: string, min: number, max: number): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < min || n > max) {
+    throw cliError(`${name} must be an integer from ${min} to ${max}, not '${raw}'`);
+  }
+  return n;
+}
+
+/**
+ * Runs a subcommand body: usage mistakes exit 2 and failures the library reports (EidError)
+ * exit 1, each with a one-line message on standard error instead of a stack trace.
+ */
+export async function runCommand(name: string, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (err) {
+    const usageError =
+      (err instanceof EidError && err.code === 'CLI_USAGE') ||
+      (typeof (err as { code?: unknown }).code === 'string' &&
+        (err as { code: string }).code.startsWith('ERR_PARSE_ARGS'));
+    if (usageError) {
+      process.stderr.write(`eid ${name}: ${(err as Error).message}\n(see eid ${name} --help)\n`);
+      return 2;
+    }
+    if (err instanceof EidError) {
+      process.stderr.write(`eid ${name}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+export const usage = `Usage: eid epmd [options]
+
+Runs an EPMD server in the foreground (a replacement for OTP's epmd).
+
+Options:
+  --port P                  port to listen on (default: ERL_EPMD_PORT or 4369)
+  --address A               address to listen on; repeat for several (default: ERL_EPMD_ADDRESS
+                            or all interfaces); loopback is always added, as epmd does
+  --relaxed-command-check   allow 'epmd -kill' with live nodes and 'epmd -stop'
+  --packet-timeout S        seconds a connection may take to send its request (default 60)
+  --max-connections N       open connections at most (default 1024)
+  --log-level L             debug, info, warn or error (default info)
+  --log-format F            pretty or json (default pretty)
+  --help                    show this help
+`;
+
+export function run(args: string[]): Promise<number> {
+  return runCommand('epmd', () => serve(args));
+}
+
+async function serve(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string' },
+      address: { type: 'string', multiple: true },
+      'relaxed-command-check': { type: 'boolean' },
+      'packet-timeout': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.help === true) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  const level = (values['log-level'] ?? 'info') as LogLevel;
+  const format = (values['log-format'] ?? 'pretty') as LogFormat;
+  if (!(level in LogLevels)) throw cliError(`unknown log level '${level}'`);
+  if (format !== 'pretty' && format !== 'json') throw cliError(`unknown log format '${String(format)}'`);
+  const logger = createLogger({ level, format });
+  const options: EpmdServerOptions = { logger };
+  if (values.port !== undefined) options.port = integerOption('--port', values.port, 0, 65535);
+  if (values.address !== undefined)
+    options.addresses = values.address.flatMap((a) => a.split(/[ ,]+/)).filter(Boolean);
+  if (values['relaxed-command-check'] === true) options.relaxedCommandCheck = true;
+  if (values['packet-timeout'] !== undefined) {
+    options.packetTimeoutMs = integerOption('--packet-timeout', values['packet-timeout'], 1, 86_400) * 1000;
+  }
+  if (values['max-connections'] !== undefined) {
+    options.maxConnections = integerOption('--max-connections', values['max-connections'], 1, 1_000_000);
+  }
+  const server = new EpmdServer(options);
+  await server.listen();
+  const stop = (signal: string) => {
+    logger.info('epmd: shutting down', { signal });
+    void server.close();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  await server.closed;
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+  return 0;
+}
