@@ -5,6 +5,7 @@
 #   scripts/hosts.sh down               remove everything `up` created; safe to run any number of times
 #   scripts/hosts.sh exec N CMD...      run CMD in host N's network namespace
 #   scripts/hosts.sh docker N ARGS...   the docker CLI against host N's dockerd
+#   scripts/hosts.sh restart-docker N   stop host N's dockerd and start it again
 #   scripts/hosts.sh image N KIND       import test image eid-KIND (otp25, otp27, otp29) into host N
 #   scripts/hosts.sh env                print the host addresses and sockets as shell variables
 #
@@ -89,6 +90,18 @@ up() {
   start_dockerd 2
   wait_for_socket 1
   wait_for_socket 2
+}
+
+# Stops one host's dockerd by pid and starts it again with the same state (containers stop with it;
+# those with a restart policy come back).
+restart_docker() {
+  local n=$1 pid
+  pid=$(cat "$(run_dir "$n")/dockerd.pid")
+  kill -TERM "$pid"
+  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  kill -0 "$pid" 2>/dev/null && { echo "hosts.sh: dockerd $pid did not stop" >&2; return 1; }
+  start_dockerd "$n"
+  wait_for_socket "$n"
 }
 
 # Stops every process of one host: dockerd first (it stops its containers), then whatever is left
@@ -205,6 +218,7 @@ case $cmd in
   exec) n=$1; shift; exec nsenter --net="/run/netns/$(netns "$n")" "$@" ;;
   docker) n=$1; shift; host_docker "$n" "$@" ;;
   image) image "$@" ;;
+  restart-docker) restart_docker "$1" ;;
   env) env_vars ;;
-  *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
 esac

@@ -23,9 +23,11 @@ export interface DaemonOptions {
 class CountingSource implements NameSource {
   readonly counters: DaemonCounters = { lookups: 0, hits: 0, misses: 0 };
   readonly #inner: NameSource;
+  readonly #log: Logger;
 
-  constructor(inner: NameSource) {
+  constructor(inner: NameSource, log: Logger) {
     this.#inner = inner;
+    this.#log = log;
   }
 
   lookup(name: string): NodeEntry | undefined {
@@ -33,6 +35,7 @@ class CountingSource implements NameSource {
     const entry = this.#inner.lookup(name);
     if (entry === undefined) this.counters.misses += 1;
     else this.counters.hits += 1;
+    this.#log.debug('container lookup', { name, port: entry?.port ?? null });
     return entry;
   }
 
@@ -58,7 +61,7 @@ export class Daemon {
       addresses: options.addresses ?? [],
       logger: this.#log,
     });
-    this.#source = new CountingSource(this.catalog);
+    this.#source = new CountingSource(this.catalog, this.#log);
     this.server = new EpmdServer({
       port: options.port ?? DEFAULT_EPMD_PORT,
       addresses: options.addresses ?? [],
