@@ -235,6 +235,11 @@ export class EpmdServer {
     return this.listeners.map((s) => s.address() as net.AddressInfo);
   }
 
+  /** Open client connections, registrations included. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
   /** Locally registered nodes, newest first (epmd's order). */
   registered(): RegisteredNode[] {
     return [...this.nodes.values()]

@@ -1,0 +1,315 @@
+/**
+ * Our EPMD server through real sockets: registration lifetime and creation rules, lookups and
+ * NAMES/DUMP, the NameSource extension point, bounds (connection cap, packet timeout, request
+ * size), and malformed requests at every split point and one byte at a time.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import fc from 'fast-check';
+import { EpmdServer, isLocalPeer } from '../../src/epmd/server.ts';
+import { names, portPlease, register } from '../../src/epmd/client.ts';
+import type { Registration } from '../../src/epmd/client.ts';
+import type { NameSource, NodeEntry } from '../../src/epmd/types.ts';
+import { EpmdError } from '../../src/errors.ts';
+import {
+  PortSlices,
+  exchange,
+  malformedRequests,
+  portAllocator,
+  splits,
+  unknownNameRequests,
+  waitFor,
+} from './helpers.ts';
+
+const nextPort = portAllocator(...PortSlices.server);
+const servers: EpmdServer[] = [];
+
+async function startServer(options: ConstructorParameters<typeof EpmdServer>[0] = {}): Promise<EpmdServer> {
+  const server = new EpmdServer({ port: await nextPort(), ...options });
+  servers.push(server);
+  await server.listen();
+  return server;
+}
+
+after(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+const isEpmdError = (code: string) => (err: unknown) => {
+  assert.ok(err instanceof EpmdError, `expected EpmdError, got ${String(err)}`);
+  assert.equal(err.code, code);
+  return true;
+};
+
+describe('registration', () => {
+  let server: EpmdServer;
+  before(async () => {
+    server = await startServer();
+  });
+
+  test('register keeps the name while the connection lives; close unregisters it', async () => {
+    const reg = await register('alpha', 43991, { epmdPort: server.port });
+    const entry = await portPlease('alpha', '127.0.0.1', { epmdPort: server.port });
+    assert.deepEqual(entry, {
+      name: 'alpha',
+      port: 43991,
+      nodeType: 77,
+      protocol: 0,
+      highestVersion: 6,
+      lowestVersion: 5,
+      extra: new Uint8Array(0),
+    });
+    assert.equal(server.registered()[0]?.creation, reg.creation);
+    await reg.close();
+    await waitFor(() => server.registered().length === 0, 'unregistration');
+    await assert.rejects(
+      portPlease('alpha', '127.0.0.1', { epmdPort: server.port }),
+      isEpmdError('EPMD_NOT_REGISTERED'),
+    );
+  });
+
+  test('a live name is refused to a second registrant; the first keeps it', async () => {
+    const first = await register('beta', 43992, { epmdPort: server.port });
+    await assert.rejects(register('beta', 43993, { epmdPort: server.port }), (err) => {
+      isEpmdError('EPMD_DUPLICATE_NAME')(err);
+      assert.equal((err as EpmdError).node, 'beta');
+      assert.equal((err as EpmdError).peer, `127.0.0.1:${server.port}`);
+      return true;
+    });
+    assert.equal((await portPlease('beta', '127.0.0.1', { epmdPort: server.port })).port, 43992);
+    await first.close();
+  });
+
+  test('creation changes each time a name registers again (32-bit for version 6 nodes)', async () => {
+    const seen: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const reg = await register('gamma', 43994, { epmdPort: server.port });
+      seen.push(reg.creation);
+      await reg.close();
+      await waitFor(() => server.registered().length === 0, 'unregistration');
+    }
+    assert.ok(seen[0]! >= 4, `creation ${seen[0]} is at least 4`);
+    assert.deepEqual(seen, [seen[0]!, seen[0]! + 1, seen[0]! + 2]);
+  });
+
+  test('nodes of distribution version 5 get ALIVE2_RESP with creation 1..3', async () => {
+    const seen = new Set<number>();
+    for (let i = 0; i < 3; i++) {
+      const reg = await register('delta', 43995, { epmdPort: server.port, highestVersion: 5 });
+      assert.ok(reg.creation >= 1 && reg.creation <= 3, `creation ${reg.creation}`);
+      seen.add(reg.creation);
+      await reg.close();
+      await waitFor(() => server.registered().length === 0, 'unregistration');
+    }
+    assert.equal(seen.size, 3, 'the 1..3 creation cycles');
+    const reply = await exchange(
+      server.port,
+      [Buffer.from('0010 78 0010 4d 00 0005 0005 0003 657073 0000'.replace(/ /g, ''), 'hex')],
+      {
+        settleMs: 300,
+      },
+    );
+    assert.equal(reply.reply.slice(0, 4), '7900', 'ALIVE2_RESP, result 0');
+    assert.equal(reply.reply.length, 8, '4-byte reply');
+  });
+
+  test('hidden nodes, extra bytes and UTF-8 names come back from PORT_PLEASE2 as registered', async () => {
+    const extra = Uint8Array.of(1, 2, 3, 0, 255);
+    const reg = await register('nöde-ü', 43996, { epmdPort: server.port, nodeType: 72, extra });
+    const entry = await portPlease('nöde-ü', 'localhost', { epmdPort: server.port });
+    assert.equal(entry.nodeType, 72);
+    assert.deepEqual(entry.extra, extra);
+    assert.deepEqual((await names('::1', { epmdPort: server.port })).nodes, [
+      { name: 'nöde-ü', port: 43996 },
+    ]);
+    await reg.close();
+  });
+
+  test('NAMES lists newest first with the epmd port; DUMP shows active and old names', async () => {
+    const a = await register('n1', 43001, { epmdPort: server.port });
+    const b = await register('n2', 43002, { epmdPort: server.port });
+    const reply = await names('127.0.0.1', { epmdPort: server.port });
+    assert.deepEqual(reply, {
+      epmdPort: server.port,
+      nodes: [
+        { name: 'n2', port: 43002 },
+        { name: 'n1', port: 43001 },
+      ],
+    });
+    await a.close();
+    await waitFor(() => server.registered().length === 1, 'unregistration');
+    const dump = await exchange(server.port, [Buffer.from('000164', 'hex')]);
+    assert.ok(dump.closed);
+    const bytes = Buffer.from(dump.reply, 'hex');
+    assert.equal(bytes.readUInt32BE(0), server.port);
+    const text = bytes.subarray(4).toString('utf8');
+    assert.match(text, /^active name {5}<n2> at port 43002, fd = \d+\n\0/);
+    assert.match(text, /old\/unused name <n1>, port = 43001, fd = \d+ \n\0/);
+    await b.close();
+  });
+
+  test('anything sent on a registration connection after the request drops the node, as epmd does', async () => {
+    const socket = net.connect({ port: server.port, host: '127.0.0.1' });
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(Buffer.from('0011 78 0010 4d 00 0006 0005 0004 666f6f6f 0000'.replace(/ /g, ''), 'hex'));
+    await new Promise((r) => socket.once('data', r));
+    assert.ok(server.registered().some((n) => n.name === 'fooo'));
+    socket.write(Buffer.from('00', 'hex'));
+    await new Promise((r) => socket.once('close', r));
+    await waitFor(() => !server.registered().some((n) => n.name === 'fooo'), 'unregistration');
+  });
+});
+
+describe('name source extension point', () => {
+  test('answers names not registered locally; local registrations win; a failing source is contained', async () => {
+    const entry = (name: string, port: number): NodeEntry => ({
+      name,
+      port,
+      nodeType: 77,
+      protocol: 0,
+      highestVersion: 6,
+      lowestVersion: 5,
+      extra: new Uint8Array(0),
+    });
+    let failing = false;
+    const catalog = new Map([
+      ['web', entry('web', 43100)],
+      ['shared', entry('shared', 43101)],
+    ]);
+    const source: NameSource = {
+      lookup: (name) => {
+        if (failing) throw new Error('catalog down');
+        return catalog.get(name);
+      },
+      names: () => {
+        if (failing) throw new Error('catalog down');
+        return [...catalog.values()].map(({ name, port }) => ({ name, port }));
+      },
+    };
+    const server = await startServer({ source });
+    const reg = await register('shared', 43102, { epmdPort: server.port });
+    assert.equal((await portPlease('web', '127.0.0.1', { epmdPort: server.port })).port, 43100);
+    assert.equal((await portPlease('shared', '127.0.0.1', { epmdPort: server.port })).port, 43102);
+    assert.deepEqual((await names('127.0.0.1', { epmdPort: server.port })).nodes, [
+      { name: 'shared', port: 43102 },
+      { name: 'web', port: 43100 },
+    ]);
+    failing = true;
+    await assert.rejects(
+      portPlease('web', '127.0.0.1', { epmdPort: server.port }),
+      isEpmdError('EPMD_NOT_REGISTERED'),
+    );
+    assert.deepEqual((await names('127.0.0.1', { epmdPort: server.port })).nodes, [
+      { name: 'shared', port: 43102 },
+    ]);
+    await reg.close();
+  });
+});
+
+describe('bounds', () => {
+  test('connections over the cap are closed at once; registered nodes are untouched', async () => {
+    const server = await startServer({ maxConnections: 3 });
+    const reg = await register('capped', 43103, { epmdPort: server.port });
+    const idle = await Promise.all(
+      [0, 1].map(
+        () =>
+          new Promise<net.Socket>((resolve) => {
+            const s = net.connect({ port: server.port, host: '127.0.0.1' }, () => resolve(s));
+          }),
+      ),
+    );
+    await waitFor(() => server.connectionCount === 3, 'three open connections');
+    const refused = await exchange(server.port, [Buffer.from('00017a', 'hex')]);
+    assert.deepEqual(refused, { reply: '', closed: true });
+    for (const s of idle) s.destroy();
+    await waitFor(() => server.connectionCount === 1, 'idle connections gone');
+    assert.equal((await portPlease('capped', '127.0.0.1', { epmdPort: server.port })).port, 43103);
+    await reg.close();
+  });
+
+  test('a connection that sends too little is closed after the packet timeout; a registration is not', async () => {
+    const server = await startServer({ packetTimeoutMs: 200 });
+    const reg = await register('patient', 43104, { epmdPort: server.port });
+    const partial = await exchange(server.port, [Buffer.from('00057a', 'hex')]);
+    assert.deepEqual(partial, { reply: '', closed: true });
+    assert.equal((await portPlease('patient', '127.0.0.1', { epmdPort: server.port })).port, 43104);
+    await reg.close();
+  });
+
+  test('a request longer than maxRequestSize is closed before it is read', async () => {
+    const server = await startServer({ maxRequestSize: 16 });
+    assert.deepEqual(await exchange(server.port, [Buffer.from('00117a', 'hex')]), {
+      reply: '',
+      closed: true,
+    });
+    assert.deepEqual(await exchange(server.port, [Buffer.from('00057a6e6f6e65', 'hex')]), {
+      reply: '7701',
+      closed: true,
+    });
+  });
+
+  test('isLocalPeer: loopback and same-address peers only (as epmd decides who may register)', () => {
+    assert.ok(isLocalPeer('127.0.0.1', '127.0.0.1'));
+    assert.ok(isLocalPeer('127.1.2.3', '192.0.2.2'));
+    assert.ok(isLocalPeer('::ffff:127.0.0.1', '::ffff:127.0.0.1'));
+    assert.ok(isLocalPeer('::1', '::1'));
+    assert.ok(isLocalPeer('192.0.2.2', '192.0.2.2'));
+    assert.ok(isLocalPeer('::ffff:192.0.2.2', '192.0.2.2'));
+    assert.ok(!isLocalPeer('192.0.2.3', '192.0.2.2'));
+    assert.ok(!isLocalPeer('fd00::3', 'fd00::2'));
+    assert.ok(!isLocalPeer(undefined, '127.0.0.1'));
+  });
+});
+
+describe('malformed requests', () => {
+  let server: EpmdServer;
+  let survivor: Registration;
+  before(async () => {
+    server = await startServer();
+    survivor = await register('survivor', 43105, { epmdPort: server.port });
+  });
+  after(async () => {
+    await survivor.close();
+  });
+
+  for (const c of [...malformedRequests, ...unknownNameRequests]) {
+    test(`${c.name}: epmd's answer whole, at every split point and one byte at a time`, async () => {
+      const expected = { reply: c.reply, closed: true };
+      assert.deepEqual(await exchange(server.port, [c.bytes]), expected, 'whole');
+      for (const chunks of splits(c.bytes)) {
+        assert.deepEqual(
+          await exchange(server.port, chunks),
+          expected,
+          `split ${chunks.map((x) => x.length).join('+')}`,
+        );
+      }
+      assert.equal((await portPlease('survivor', '127.0.0.1', { epmdPort: server.port })).port, 43105);
+    });
+  }
+
+  test('a valid lookup split at every byte is answered', async () => {
+    const request = Buffer.from('00097a' + Buffer.from('survivor').toString('hex'), 'hex');
+    const reply = await exchange(server.port, [request]);
+    assert.match(reply.reply, /^7700a861/);
+    for (const chunks of splits(request)) assert.deepEqual(await exchange(server.port, chunks), reply);
+  });
+
+  test('fuzz: random requests never crash the server or drop a registration', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.boolean(), async (body, framed) => {
+        const bytes = framed
+          ? Buffer.concat([Buffer.from([body.length >> 8, body.length]), body])
+          : Buffer.from(body);
+        const outcome = await exchange(server.port, [bytes], { settleMs: 300 });
+        assert.ok(
+          outcome.closed || outcome.reply === '' || outcome.reply.startsWith('76'),
+          JSON.stringify(outcome),
+        );
+      }),
+      { numRuns: 150 },
+    );
+    assert.equal((await portPlease('survivor', '127.0.0.1', { epmdPort: server.port })).port, 43105);
+    assert.ok(server.registered().some((n) => n.name === 'survivor'));
+  });
+});
