@@ -59,7 +59,23 @@ children(Size) ->
 
 pairs(Size) ->
     Children = children(Size),
-    [{term(2), V} || V <- Children].
+    [{key(), V} || V <- Children].
+
+%% OTP 25 quirk: a map of more than 32 keys whose key holds an external reference is not =:= to
+%% itself after a second binary_to_term, so keys here hold no references.
+key() ->
+    Key = term(2),
+    case has_reference(Key) of
+        true -> key();
+        false -> Key
+    end.
+
+has_reference(T) when is_reference(T) -> true;
+has_reference([H | T]) -> has_reference(H) orelse has_reference(T);
+has_reference(T) when is_tuple(T) -> has_reference(tuple_to_list(T));
+has_reference(T) when is_map(T) -> has_reference(maps:to_list(T));
+has_reference(T) when is_function(T) -> has_reference(element(2, erlang:fun_info(T, env)));
+has_reference(_) -> false.
 
 improper(Size) ->
     Elements = [term(Size div 3) || _ <- lists:seq(1, rand:uniform(3))],
