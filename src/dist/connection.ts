@@ -1,0 +1,242 @@
+/**
+ * One distribution connection: the handshake, then framed messages and ticks, over a small
+ * transport interface (a net.Socket fits it; tests feed bytes by hand at every split point).
+ */
+import { DistError } from '../errors.ts';
+import { Writer } from '../etf/bytes.ts';
+import { silentLogger, type Logger } from '../log.ts';
+import { decodeSignal, encodeSignal, type Signal } from './control.ts';
+import { DistFlags, hasFlag } from './flags.ts';
+import { DEFAULT_MAX_FRAME, FrameDecoder, MAX_HANDSHAKE_FRAME, TICK_FRAME, encodeHandshakeFrame } from './framing.ts';
+import { Handshake, HandshakeError, type HandshakeOptions, type HandshakeResult } from './handshake.ts';
+import { HeaderDecoder, HeaderEncoder, type HeaderDecoderOptions } from './header.ts';
+
+/** What a connection needs from its byte stream. */
+export interface Transport {
+  write(data: Uint8Array): unknown;
+  destroy(): void;
+}
+
+export interface ConnectionHandlers {
+  /** The handshake succeeded; signals may flow. */
+  up(conn: Connection, result: HandshakeResult): void;
+  signal(conn: Connection, signal: Signal): void;
+  /** The connection is gone (once), with why. `error` is set for failures. */
+  down(conn: Connection, reason: string, error?: DistError): void;
+}
+
+export interface ConnectionOptions extends HeaderDecoderOptions {
+  role: 'initiator' | 'acceptor';
+  handshake: HandshakeOptions;
+  /** net_ticktime in ms: ticks every quarter, a peer silent for the whole period is down. */
+  tickTimeMs: number;
+  /** Largest frame accepted once connected. */
+  maxFrame?: number;
+  /** Peer address for logs and errors. */
+  peer?: string;
+  logger?: Logger;
+}
+
+/** Flush small batches by copying; hand larger ones over and start a fresh buffer. */
+const HANDOVER_BYTES = 64 * 1024;
+const TICKS_PER_PERIOD = 4;
+
+export class Connection {
+  readonly role: 'initiator' | 'acceptor';
+  readonly peer: string | undefined;
+  /** Set once up. */
+  peerName = '';
+  flags = 0n;
+  peerCreation = 0;
+  private state: 'handshake' | 'up' | 'closed' = 'handshake';
+  private readonly frames: FrameDecoder;
+  private readonly handshake: Handshake;
+  private readonly headers: HeaderDecoder;
+  private encoder: HeaderEncoder | undefined;
+  private out = new Writer(HANDOVER_BYTES);
+  private flushScheduled = false;
+  private ticker: NodeJS.Timeout | undefined;
+  private readSinceTick = false;
+  private wroteSinceTick = false;
+  private silentTicks = 0;
+  private readonly logger: Logger;
+  private readonly maxFrame: number;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly options: ConnectionOptions,
+    private readonly handlers: ConnectionHandlers,
+  ) {
+    this.role = options.role;
+    this.peer = options.peer;
+    this.logger = options.logger ?? silentLogger;
+    this.maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
+    this.frames = new FrameDecoder({ prefixSize: 2, maxFrame: MAX_HANDSHAKE_FRAME });
+    this.handshake = new Handshake(options.role, options.handshake);
+    this.headers = new HeaderDecoder(options);
+  }
+
+  get isUp(): boolean {
+    return this.state === 'up';
+  }
+
+  /** Whether the handshake ever completed (also after close). */
+  get isUpOnce(): boolean {
+    return this.peerName !== '' && this.encoder !== undefined;
+  }
+
+  /** Initiator: the node this connection was dialled to. */
+  get dialled(): string {
+    return this.options.handshake.peerName ?? '';
+  }
+
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** Bytes held for unfinished fragmented messages (for tests and metrics). */
+  get reassemblyBytes(): number {
+    return this.headers.pendingBytes;
+  }
+
+  start(): void {
+    for (const body of this.handshake.start()) this.transport.write(encodeHandshakeFrame(body));
+  }
+
+  /** Feeds bytes read from the transport. Never throws: bad input closes the connection. */
+  feed(chunk: Uint8Array): void {
+    if (this.state === 'closed') return;
+    this.readSinceTick = true;
+    try {
+      if (this.state === 'handshake') {
+        // One frame at a time: the frame that completes the handshake switches the framing.
+        let frames = this.frames.push(chunk, true);
+        while (frames.length > 0 && this.state === 'handshake') {
+          this.onHandshakeFrame(frames[0]!);
+          if (this.isUp) break;
+          frames = this.frames.drain(true);
+        }
+        if (this.isUp) this.onFrames(this.frames.drain());
+        return;
+      }
+      this.onFrames(this.frames.push(chunk));
+    } catch (err) {
+      const error =
+        err instanceof DistError
+          ? err
+          : new DistError('DIST_INTERNAL', `connection failed: ${(err as Error).message}`, { cause: err });
+      if (err instanceof HandshakeError) for (const f of err.send) this.transport.write(encodeHandshakeFrame(f));
+      this.close(error.code, error);
+    }
+  }
+
+  /** The transport closed or failed under us. */
+  transportClosed(error?: Error): void {
+    if (this.state === 'closed') return;
+    const code = this.state === 'handshake' ? 'DIST_HANDSHAKE_CLOSED' : 'connection_closed';
+    const message =
+      this.state === 'handshake'
+        ? `connection closed during the handshake${error === undefined ? '' : `: ${error.message}`}`
+        : 'connection closed';
+    this.close(code, new DistError(code, message, this.context(error)));
+  }
+
+  private context(cause?: unknown): { peer?: string; node?: string; cause?: unknown } {
+    const ctx: { peer?: string; node?: string; cause?: unknown } = {};
+    if (this.peer !== undefined) ctx.peer = this.peer;
+    if (this.peerName !== '') ctx.node = this.peerName;
+    if (cause !== undefined) ctx.cause = cause;
+    return ctx;
+  }
+
+  private onHandshakeFrame(frame: Buffer): void {
+    const step = this.handshake.receive(frame);
+    for (const body of step.send) this.transport.write(encodeHandshakeFrame(body));
+    if (step.done === undefined) return;
+    const result = step.done;
+    this.peerName = result.peerName;
+    this.flags = result.flags;
+    this.peerCreation = result.peerCreation;
+    this.frames.setMode(4, this.maxFrame);
+    this.encoder = new HeaderEncoder({
+      atomCache: hasFlag(this.flags, DistFlags.DIST_HDR_ATOM_CACHE),
+      fragments: hasFlag(this.flags, DistFlags.FRAGMENTS),
+    });
+    this.state = 'up';
+    this.startTicker();
+    this.handlers.up(this, result);
+  }
+
+  private onFrames(frames: Buffer[]): void {
+    for (const frame of frames) {
+      if (this.state !== 'up') return;
+      if (frame.length === 0) continue; // tick
+      const message = this.headers.decode(frame);
+      if (message === undefined) continue;
+      this.handlers.signal(this, decodeSignal(message));
+    }
+  }
+
+  /** Queues a signal; frames of one event-loop turn go out in one write. */
+  send(signal: Signal): void {
+    if (this.state !== 'up' || this.encoder === undefined) return;
+    const { control, payload } = encodeSignal(signal, this.flags);
+    this.encoder.encode(this.out, control, payload);
+    this.wroteSinceTick = true;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const out = this.out;
+    if (out.offset === 0 || this.state !== 'up') return;
+    if (out.offset < HANDOVER_BYTES) {
+      this.transport.write(out.toBuffer());
+      out.reset();
+    } else {
+      this.transport.write(out.view());
+      this.out = new Writer(HANDOVER_BYTES);
+    }
+  };
+
+  private startTicker(): void {
+    const interval = Math.max(1, Math.floor(this.options.tickTimeMs / TICKS_PER_PERIOD));
+    this.ticker = setInterval(() => this.tick(), interval);
+    this.ticker.unref();
+  }
+
+  private tick(): void {
+    if (this.readSinceTick) {
+      this.silentTicks = 0;
+      this.readSinceTick = false;
+    } else if (++this.silentTicks >= TICKS_PER_PERIOD) {
+      this.logger.warn('node not responding, removing the connection', { node: this.peerName, peer: this.peer });
+      this.close('net_tick_timeout', new DistError('DIST_TICK_TIMEOUT', `${this.peerName} not responding (net_tick_timeout)`, this.context()));
+      return;
+    }
+    if (!this.wroteSinceTick) this.transport.write(TICK_FRAME);
+    this.wroteSinceTick = false;
+  }
+
+  /** Closes the connection (idempotent). `reason` becomes the nodedown reason. */
+  close(reason = 'disconnect', error?: DistError): void {
+    if (this.state === 'closed') return;
+    const wasUp = this.state === 'up';
+    if (wasUp) this.flush();
+    this.state = 'closed';
+    if (this.ticker !== undefined) clearInterval(this.ticker);
+    if (error !== undefined && reason !== 'connection_closed') {
+      this.logger.warn('distribution connection closed', {
+        node: this.peerName || undefined,
+        peer: this.peer,
+        reason,
+        error: error.message,
+      });
+    }
+    this.transport.destroy();
+    this.handlers.down(this, reason, error);
+  }
+}

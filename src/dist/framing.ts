@@ -1,0 +1,118 @@
+/**
+ * Length-prefixed frames of the distribution protocol: 2-byte lengths during the handshake,
+ * 4-byte lengths once connected (where a zero-length frame is a tick). No I/O here: bytes go
+ * in with {@link FrameDecoder.push}, whole frames come out.
+ */
+import { DistError } from '../errors.ts';
+
+export type PrefixSize = 2 | 4;
+
+/** Largest handshake frame we accept: a name (up to 255 bytes by OTP) plus fixed fields. */
+export const MAX_HANDSHAKE_FRAME = 1024;
+/** Default cap on one connected frame (fragments are 64 KiB; unfragmented messages may be larger). */
+export const DEFAULT_MAX_FRAME = 128 * 1024 * 1024;
+
+export interface FrameDecoderOptions {
+  prefixSize: PrefixSize;
+  maxFrame: number;
+}
+
+/**
+ * Splits a byte stream into frames. Keeps a partial frame across pushes, never allocates
+ * more than a declared length that passed the cap, and passes on only whole frames.
+ */
+export class FrameDecoder {
+  private prefixSize: PrefixSize;
+  private maxFrame: number;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Declared length of the frame being collected, or -1 while the prefix is incomplete. */
+  private needed = -1;
+
+  constructor(options: FrameDecoderOptions) {
+    this.prefixSize = options.prefixSize;
+    this.maxFrame = options.maxFrame;
+  }
+
+  /** Switches to 4-byte frames after the handshake; leftover bytes are kept and reparsed. */
+  setMode(prefixSize: PrefixSize, maxFrame: number): void {
+    this.prefixSize = prefixSize;
+    this.maxFrame = maxFrame;
+    this.needed = -1;
+  }
+
+  get buffered(): number {
+    return this.pendingBytes;
+  }
+
+  /**
+   * Adds bytes and returns the whole frames now available (ticks as empty buffers).
+   * When `stopAfterFirst` is set, returns at most one frame so the caller can switch modes.
+   * Throws {@link DistError} (DIST_FRAME_TOO_LARGE) when a declared length exceeds the cap.
+   */
+  push(chunk: Uint8Array, stopAfterFirst = false): Buffer[] {
+    if (chunk.length > 0) {
+      this.pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+      this.pendingBytes += chunk.length;
+    }
+    return this.drain(stopAfterFirst);
+  }
+
+  /** Returns frames already buffered (after a mode switch). */
+  drain(stopAfterFirst = false): Buffer[] {
+    const frames: Buffer[] = [];
+    for (;;) {
+      if (this.needed < 0) {
+        if (this.pendingBytes < this.prefixSize) break;
+        const prefix = this.take(this.prefixSize);
+        const length = this.prefixSize === 2 ? prefix.readUInt16BE(0) : prefix.readUInt32BE(0);
+        if (length > this.maxFrame) {
+          throw new DistError('DIST_FRAME_TOO_LARGE', `frame of ${length} bytes exceeds the limit of ${this.maxFrame}`);
+        }
+        this.needed = length;
+      }
+      if (this.pendingBytes < this.needed) break;
+      frames.push(this.take(this.needed));
+      this.needed = -1;
+      if (stopAfterFirst) break;
+    }
+    return frames;
+  }
+
+  /** Removes and returns the first `n` buffered bytes (a view when they sit in one chunk). */
+  private take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
+    const first = this.pending[0]!;
+    if (first.length >= n) {
+      const out = first.subarray(0, n);
+      if (first.length === n) this.pending.shift();
+      else this.pending[0] = first.subarray(n);
+      this.pendingBytes -= n;
+      return out;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const head = this.pending[0]!;
+      const part = Math.min(head.length, n - filled);
+      head.copy(out, filled, 0, part);
+      filled += part;
+      if (part === head.length) this.pending.shift();
+      else this.pending[0] = head.subarray(part);
+    }
+    this.pendingBytes -= n;
+    return out;
+  }
+}
+
+/** A handshake frame: 2-byte length, then `body`. */
+export function encodeHandshakeFrame(body: Uint8Array): Buffer {
+  if (body.length > 0xffff) throw new DistError('DIST_FRAME_TOO_LARGE', `handshake frame of ${body.length} bytes`);
+  const out = Buffer.allocUnsafe(2 + body.length);
+  out.writeUInt16BE(body.length, 0);
+  out.set(body, 2);
+  return out;
+}
+
+/** The 4-byte zero-length frame that keeps a quiet connection alive. */
+export const TICK_FRAME: Buffer = Buffer.alloc(4);

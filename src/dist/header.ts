@@ -1,0 +1,353 @@
+/**
+ * Distribution headers (erl_ext_dist.md, "Distribution Header"): the normal header 'D' with
+ * its atom cache references, the fragmented headers 'E' (first fragment) and 'F' (the rest),
+ * and the pass-through form 'p'. Incoming: one {@link HeaderDecoder} per connection (it owns
+ * that connection's atom cache and fragment reassembly). Outgoing: one {@link HeaderEncoder}.
+ * Codecs only: frames in, terms out, and back.
+ */
+import { DistError } from '../errors.ts';
+import { Reader, Writer } from '../etf/bytes.ts';
+import { decodeFrom, encodeInto } from '../etf/index.ts';
+import { atom, type Atom, type Term } from '../etf/terms.ts';
+
+export const HeaderTag = {
+  VERSION: 131,
+  NORMAL: 68, // 'D'
+  FRAGMENT_FIRST: 69, // 'E'
+  FRAGMENT_NEXT: 70, // 'F'
+  PASS_THROUGH: 112, // 'p'
+} as const;
+
+/** Atom cache geometry: 8 segments of 256 entries, as in OTP. */
+export const ATOM_CACHE_SIZE = 2048;
+const SEGMENT_SIZE = 256;
+/** At most 255 atom cache references fit in one header (the count is one byte). */
+const MAX_REFS_PER_MESSAGE = 255;
+/** Flag nibble bits. */
+const NEW_ENTRY = 0x8;
+const SEGMENT_MASK = 0x7;
+const LONG_ATOMS = 0x1;
+/** Atom names we cache outgoing are under this many UTF-8 bytes (one length byte). */
+const SHORT_ATOM_BYTES = 256;
+
+/** Fragment size OTP uses (ERTS_DIST_FRAGMENT_SIZE). */
+export const DEFAULT_FRAGMENT_SIZE = 64 * 1024;
+
+export interface DistMessage {
+  control: Term;
+  payload: Term | undefined;
+}
+
+export interface HeaderDecoderOptions {
+  /** Reassembly budget across all sequences of the connection, in bytes. */
+  maxReassemblyBytes?: number;
+  /** Fragmented messages in flight at once. */
+  maxSequences?: number;
+  /** Largest fragment count a first fragment may announce. */
+  maxFragments?: number;
+  /** ETF nesting limit. */
+  maxDepth?: number;
+}
+
+interface Reassembly {
+  refs: (Atom | undefined)[];
+  chunks: Uint8Array[];
+  bytes: number;
+  /** The fragment id the next 'F' must carry (they count down to 1). */
+  next: bigint;
+}
+
+function headerError(code: string, message: string, cause?: unknown): DistError {
+  return new DistError(code, message, cause === undefined ? {} : { cause });
+}
+
+export class HeaderDecoder {
+  private readonly cache: (Atom | undefined)[] = new Array<Atom | undefined>(ATOM_CACHE_SIZE);
+  private readonly sequences = new Map<bigint, Reassembly>();
+  private reassemblyBytes = 0;
+  private readonly maxReassemblyBytes: number;
+  private readonly maxSequences: number;
+  private readonly maxFragments: number;
+  private readonly maxDepth: number | undefined;
+
+  constructor(options: HeaderDecoderOptions = {}) {
+    this.maxReassemblyBytes = options.maxReassemblyBytes ?? 256 * 1024 * 1024;
+    this.maxSequences = options.maxSequences ?? 64;
+    this.maxFragments = options.maxFragments ?? 1 << 16;
+    this.maxDepth = options.maxDepth;
+  }
+
+  /** Bytes held for unfinished fragmented messages. */
+  get pendingBytes(): number {
+    return this.reassemblyBytes;
+  }
+
+  get pendingSequences(): number {
+    return this.sequences.size;
+  }
+
+  /**
+   * Decodes one connected-mode frame body (not a tick). Returns the message, or undefined
+   * while a fragmented message is incomplete. Throws {@link DistError} on bad input.
+   */
+  decode(frame: Uint8Array): DistMessage | undefined {
+    const r = new Reader(frame);
+    try {
+      if (r.u8('version') !== HeaderTag.VERSION) r.fail('distribution message without version 131', 'version', 0);
+      const kind = r.u8('header kind');
+      switch (kind) {
+        case HeaderTag.PASS_THROUGH:
+          return this.decodePassThrough(r);
+        case HeaderTag.NORMAL:
+          return this.decodeBody(r, this.readAtomCacheRefs(r));
+        case HeaderTag.FRAGMENT_FIRST:
+          return this.firstFragment(r);
+        case HeaderTag.FRAGMENT_NEXT:
+          return this.nextFragment(r);
+        default:
+          return r.fail(`unknown distribution header ${kind}`, 'header kind', 1);
+      }
+    } catch (err) {
+      if (err instanceof DistError) throw err;
+      throw headerError('DIST_BAD_MESSAGE', `bad distribution message: ${(err as Error).message}`, err);
+    }
+  }
+
+  private decodePassThrough(r: Reader): DistMessage {
+    const opts = this.depthOptions();
+    if (r.u8('version') !== HeaderTag.VERSION) r.fail('control message without version 131', 'version');
+    const control = decodeFrom(r, opts);
+    if (r.remaining === 0) return { control, payload: undefined };
+    if (r.u8('version') !== HeaderTag.VERSION) r.fail('payload without version 131', 'version');
+    const payload = decodeFrom(r, opts);
+    this.expectEnd(r);
+    return { control, payload };
+  }
+
+  private decodeBody(r: Reader, refs: (Atom | undefined)[]): DistMessage {
+    const opts = { ...this.depthOptions(), atomCache: refs };
+    const control = decodeFrom(r, opts);
+    const payload = r.remaining === 0 ? undefined : decodeFrom(r, opts);
+    this.expectEnd(r);
+    return { control, payload };
+  }
+
+  private expectEnd(r: Reader): void {
+    if (r.remaining !== 0) r.fail(`${r.remaining} bytes after the message`, 'end of message');
+  }
+
+  private depthOptions(): { maxDepth?: number } {
+    return this.maxDepth === undefined ? {} : { maxDepth: this.maxDepth };
+  }
+
+  /** Reads the atom cache section of a 'D' or 'E' header, updating the connection's cache. */
+  private readAtomCacheRefs(r: Reader): (Atom | undefined)[] {
+    const count = r.u8('atom cache ref count');
+    if (count === 0) return [];
+    const flagBytes = r.bytes((count >> 1) + 1, 'atom cache flags');
+    const long = ((count & 1) === 0 ? flagBytes[count >> 1]! & 0xf : flagBytes[count >> 1]! >> 4) & LONG_ATOMS;
+    const refs: (Atom | undefined)[] = new Array<Atom | undefined>(count);
+    for (let i = 0; i < count; i++) {
+      const nibble = (i & 1) === 0 ? flagBytes[i >> 1]! & 0xf : flagBytes[i >> 1]! >> 4;
+      const index = (nibble & SEGMENT_MASK) * SEGMENT_SIZE + r.u8('atom cache index');
+      if ((nibble & NEW_ENTRY) !== 0) {
+        const length = long !== 0 ? r.u16('atom length') : r.u8('atom length');
+        const name = Buffer.from(r.bytes(length, 'atom text')).toString('utf8');
+        const a = atom(name);
+        this.cache[index] = a;
+        refs[i] = a;
+      } else {
+        const a = this.cache[index];
+        if (a === undefined) r.fail(`atom cache reference to empty entry ${index}`, 'cached atom');
+        refs[i] = a;
+      }
+    }
+    return refs;
+  }
+
+  private firstFragment(r: Reader): DistMessage | undefined {
+    const seq = r.u64('sequence id');
+    const fragments = r.u64('fragment id');
+    if (fragments === 0n) r.fail('fragment id 0', 'fragment id');
+    if (fragments > BigInt(this.maxFragments)) {
+      throw headerError('DIST_FRAGMENT_LIMIT', `message announces ${fragments} fragments (limit ${this.maxFragments})`);
+    }
+    const refs = this.readAtomCacheRefs(r);
+    if (fragments === 1n) return this.decodeBody(r, refs);
+    if (this.sequences.has(seq)) throw headerError('DIST_FRAGMENT_ORDER', `sequence ${seq} started twice`);
+    if (this.sequences.size >= this.maxSequences) {
+      throw headerError('DIST_FRAGMENT_LIMIT', `more than ${this.maxSequences} fragmented messages in flight`);
+    }
+    const chunk = Buffer.from(r.bytes(r.remaining));
+    this.charge(chunk.length);
+    this.sequences.set(seq, { refs, chunks: [chunk], bytes: chunk.length, next: fragments - 1n });
+    return undefined;
+  }
+
+  private nextFragment(r: Reader): DistMessage | undefined {
+    const seq = r.u64('sequence id');
+    const id = r.u64('fragment id');
+    const entry = this.sequences.get(seq);
+    if (entry === undefined) throw headerError('DIST_FRAGMENT_ORDER', `fragment ${id} of unknown sequence ${seq}`);
+    if (id !== entry.next) {
+      throw headerError('DIST_FRAGMENT_ORDER', `sequence ${seq}: fragment ${id} arrived, expected ${entry.next}`);
+    }
+    const data = r.bytes(r.remaining);
+    if (id !== 1n) {
+      const chunk = Buffer.from(data);
+      this.charge(chunk.length);
+      entry.chunks.push(chunk);
+      entry.bytes += chunk.length;
+      entry.next = id - 1n;
+      return undefined;
+    }
+    this.sequences.delete(seq);
+    this.reassemblyBytes -= entry.bytes;
+    entry.chunks.push(data);
+    const whole = Buffer.concat(entry.chunks, entry.bytes + data.length);
+    return this.decodeBody(new Reader(whole), entry.refs);
+  }
+
+  private charge(n: number): void {
+    this.reassemblyBytes += n;
+    if (this.reassemblyBytes > this.maxReassemblyBytes) {
+      throw headerError('DIST_FRAGMENT_LIMIT', `fragment reassembly exceeds ${this.maxReassemblyBytes} bytes`);
+    }
+  }
+}
+
+export interface HeaderEncoderOptions {
+  /** Use the 'D' header and the atom cache (DFLAG_DIST_HDR_ATOM_CACHE); else the 'p' form. */
+  atomCache: boolean;
+  /** Split messages larger than `fragmentSize` (DFLAG_FRAGMENTS). */
+  fragments: boolean;
+  fragmentSize?: number;
+}
+
+/**
+ * Builds outgoing frames (4-byte length prefix included). The atom cache maps each atom to a
+ * slot by a hash of its name; a slot is (re)announced as a new entry the first time an atom
+ * lands there, then sent as a one-byte reference.
+ */
+export class HeaderEncoder {
+  private readonly slots: (Atom | undefined)[] = new Array<Atom | undefined>(ATOM_CACHE_SIZE);
+  private readonly useCache: boolean;
+  private readonly fragments: boolean;
+  private readonly fragmentSize: number;
+  private readonly body = new Writer(64 * 1024);
+  private nextSequence = 1n;
+  // Per message: which atoms got a reference, in order.
+  private refAtoms: Atom[] = [];
+  private refSlots: number[] = [];
+  private refNew: boolean[] = [];
+  private readonly refIndex = new Map<Atom, number>();
+  private readonly lookup = (a: Atom): number | undefined => this.refFor(a);
+
+  constructor(options: HeaderEncoderOptions) {
+    this.useCache = options.atomCache;
+    this.fragments = options.fragments;
+    this.fragmentSize = options.fragmentSize ?? DEFAULT_FRAGMENT_SIZE;
+  }
+
+  /** Appends the frames (4-byte length prefix included) of one message to `out`. */
+  encode(out: Writer, control: Term, payload?: Term): void {
+    this.refAtoms = [];
+    this.refSlots = [];
+    this.refNew = [];
+    this.refIndex.clear();
+    if (!this.useCache) {
+      const at = out.reserveLength(4);
+      out.u8(HeaderTag.VERSION);
+      out.u8(HeaderTag.PASS_THROUGH);
+      out.u8(HeaderTag.VERSION);
+      encodeInto(out, control);
+      if (payload !== undefined) {
+        out.u8(HeaderTag.VERSION);
+        encodeInto(out, payload);
+      }
+      out.fillLength(at, 4);
+      return;
+    }
+    const body = this.body;
+    body.reset();
+    const opts = { atomCache: this.lookup };
+    try {
+      encodeInto(body, control, opts);
+      if (payload !== undefined) encodeInto(body, payload, opts);
+    } catch (err) {
+      // Nothing is sent, so the peer never learns the entries this message announced.
+      for (let i = 0; i < this.refSlots.length; i++) if (this.refNew[i]!) this.slots[this.refSlots[i]!] = undefined;
+      throw err;
+    }
+    const data = body.view();
+    const count = this.fragments && data.length > this.fragmentSize ? Math.ceil(data.length / this.fragmentSize) : 1;
+    const seq = count > 1 ? this.nextSequence++ : 0n;
+    for (let i = 0; i < count; i++) {
+      const chunk = count === 1 ? data : data.subarray(i * this.fragmentSize, (i + 1) * this.fragmentSize);
+      const at = out.reserveLength(4);
+      out.u8(HeaderTag.VERSION);
+      if (count === 1) {
+        out.u8(HeaderTag.NORMAL);
+      } else {
+        out.u8(i === 0 ? HeaderTag.FRAGMENT_FIRST : HeaderTag.FRAGMENT_NEXT);
+        out.u64(seq);
+        out.u64(BigInt(count - i));
+      }
+      if (i === 0) this.writeRefs(out);
+      out.bytes(chunk);
+      out.fillLength(at, 4);
+    }
+  }
+
+  private writeRefs(w: Writer): void {
+    const n = this.refAtoms.length;
+    w.u8(n);
+    if (n === 0) return;
+    const flagsAt = w.offset;
+    const flagBytes = (n >> 1) + 1;
+    w.ensure(flagBytes);
+    w.buf.fill(0, flagsAt, flagsAt + flagBytes);
+    w.offset += flagBytes;
+    for (let i = 0; i < n; i++) {
+      const slot = this.refSlots[i]!;
+      const nibble = (slot >> 8) | (this.refNew[i]! ? NEW_ENTRY : 0);
+      w.buf[flagsAt + (i >> 1)]! |= (i & 1) === 0 ? nibble : nibble << 4;
+      w.u8(slot & 0xff);
+      if (this.refNew[i]!) {
+        const text = Buffer.from(this.refAtoms[i]!.name, 'utf8');
+        w.u8(text.length);
+        w.bytes(text);
+      }
+    }
+    // The last nibble holds LongAtoms, left 0: only short atoms are cached.
+  }
+
+  private refFor(a: Atom): number | undefined {
+    const known = this.refIndex.get(a);
+    if (known !== undefined) return known;
+    if (this.refAtoms.length >= MAX_REFS_PER_MESSAGE) return undefined;
+    if (Buffer.byteLength(a.name, 'utf8') >= SHORT_ATOM_BYTES) return undefined;
+    const slot = slotOf(a.name);
+    const current = this.slots[slot];
+    // Two atoms of one message on the same slot: only the first gets the slot.
+    if (current !== undefined && current.name !== a.name && this.refSlots.includes(slot)) return undefined;
+    const isNew = current?.name !== a.name;
+    if (isNew) this.slots[slot] = a;
+    const index = this.refAtoms.length;
+    this.refAtoms.push(a);
+    this.refSlots.push(slot);
+    this.refNew.push(isNew);
+    this.refIndex.set(a, index);
+    return index;
+  }
+}
+
+/** FNV-1a over the UTF-16 code units, folded onto the cache size. */
+function slotOf(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % ATOM_CACHE_SIZE;
+}

@@ -1,0 +1,217 @@
+/**
+ * A JavaScript process on a {@link Node}: a pid, a mailbox with selective receive, links,
+ * monitors and exit signals with Erlang's semantics. The node does the routing.
+ */
+import { DistError } from '../errors.ts';
+import { atom, ImproperList, Pid, Reference, Tuple, type Atom, type Term } from '../etf/terms.ts';
+
+/** What a process can address: a pid, a local registered name, `{Name, Node}`, or an alias. */
+export type Destination = Pid | Atom | string | Tuple | Reference;
+
+/** `{Pid, Tag}` of a gen_server-style call, as the request carried it. */
+export type From = Tuple;
+
+export const ATOM_NORMAL: Atom = atom('normal');
+export const ATOM_KILL: Atom = atom('kill');
+export const ATOM_KILLED: Atom = atom('killed');
+
+/** Rejects a pending or later `receive` once the process is dead; `reason` is its exit reason. */
+export class ProcessExit extends DistError {
+  constructor(readonly reason: Term) {
+    super('DIST_PROCESS_EXIT', `process exited: ${describe(reason)}`);
+  }
+}
+
+/** `receive` timed out (`after` clause). */
+export class ReceiveTimeout extends DistError {
+  constructor(ms: number) {
+    super('DIST_RECEIVE_TIMEOUT', `nothing matched within ${ms} ms`);
+  }
+}
+
+export function describe(t: Term): string {
+  if (t instanceof Tuple) return `{${t.elements.map(describe).join(',')}}`;
+  if (Array.isArray(t)) return `[${t.map(describe).join(',')}]`;
+  if (t instanceof Pid) return `<${t.node.name}.${t.id}.${t.serial}>`;
+  if (t instanceof Reference) return `#Ref<${t.node.name}.${t.ids.join('.')}>`;
+  if (t instanceof ImproperList) return `[${t.elements.map(describe).join(',')}|${describe(t.tail)}]`;
+  if (typeof t === 'string') return JSON.stringify(t);
+  if (typeof t === 'bigint') return t.toString();
+  if (t instanceof Uint8Array) return `<<${t.length} bytes>>`;
+  if (t instanceof Map) return `#{${t.size} keys}`;
+  return String(t);
+}
+
+export function pidKey(p: Pid): string {
+  return `${p.node.name}/${p.id}.${p.serial}.${p.creation}`;
+}
+
+export function refKey(r: Reference): string {
+  return `${r.node.name}/${r.creation}/${r.ids.join('.')}`;
+}
+
+interface Waiter {
+  match: (m: Term) => boolean;
+  resolve: (m: Term) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** The operations a process asks its node for (implemented by Node). */
+export interface ProcessHost {
+  send(dest: Destination, message: Term, from: Pid): void;
+  link(self: Process, other: Pid): void;
+  unlink(self: Process, other: Pid): void;
+  monitor(self: Process, target: Destination): Reference;
+  demonitor(self: Process, ref: Reference): void;
+  exitSignal(from: Pid, to: Pid, reason: Term): void;
+  processDied(self: Process, reason: Term): void;
+  reply(from: From, reply: Term, sender: Pid): void;
+  callFrom(self: Process, dest: Destination, request: Term, timeoutMs: number): Promise<Term>;
+  makeRef(): Reference;
+}
+
+/** Link state toward one pid; `unlinking` holds the id of our UNLINK_ID awaiting its ack. */
+export interface LinkState {
+  pid: Pid;
+  unlinking: bigint | undefined;
+}
+
+export class Process {
+  /** Receive exit signals as `{'EXIT', From, Reason}` messages instead of dying. */
+  trapExit = false;
+  /** @internal links by pid key */
+  readonly links = new Map<string, LinkState>();
+  /** @internal monitors this process holds: ref key → what and where */
+  readonly monitoring = new Map<string, { ref: Reference; target: Pid | Tuple; node: string }>();
+  /** @internal monitors others hold on this process: ref key → watcher */
+  readonly monitoredBy = new Map<string, { ref: Reference; watcher: Pid; byName: Atom | undefined }>();
+  /** @internal active aliases (ref keys) */
+  readonly aliases = new Set<string>();
+  private readonly mailbox: Term[] = [];
+  private waiter: Waiter | undefined;
+  private dead: Term | undefined;
+
+  constructor(
+    readonly pid: Pid,
+    private readonly host: ProcessHost,
+  ) {}
+
+  get alive(): boolean {
+    return this.dead === undefined;
+  }
+
+  /** The exit reason once the process is dead. */
+  get exitReason(): Term | undefined {
+    return this.dead;
+  }
+
+  get queueLength(): number {
+    return this.mailbox.length;
+  }
+
+  /**
+   * The first message that `match` accepts (any message without one), waiting up to
+   * `timeoutMs` (forever by default). Rejects with {@link ReceiveTimeout} or {@link ProcessExit}.
+   */
+  receive(match?: (m: Term) => boolean, timeoutMs?: number): Promise<Term> {
+    if (this.dead !== undefined) return Promise.reject(new ProcessExit(this.dead));
+    if (this.waiter !== undefined) return Promise.reject(new DistError('DIST_RECEIVE_BUSY', 'a receive is already pending'));
+    const accept = match ?? (() => true);
+    for (let i = 0; i < this.mailbox.length; i++) {
+      const m = this.mailbox[i]!;
+      if (accept(m)) {
+        this.mailbox.splice(i, 1);
+        return Promise.resolve(m);
+      }
+    }
+    if (timeoutMs === 0) return Promise.reject(new ReceiveTimeout(0));
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { match: accept, resolve, reject, timer: undefined };
+      if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
+        waiter.timer = setTimeout(() => {
+          if (this.waiter === waiter) this.waiter = undefined;
+          reject(new ReceiveTimeout(timeoutMs));
+        }, timeoutMs);
+      }
+      this.waiter = waiter;
+    });
+  }
+
+  /** @internal the node delivers a message */
+  deliver(message: Term): void {
+    if (this.dead !== undefined) return;
+    const w = this.waiter;
+    if (w !== undefined && w.match(message)) {
+      this.waiter = undefined;
+      if (w.timer !== undefined) clearTimeout(w.timer);
+      w.resolve(message);
+      return;
+    }
+    this.mailbox.push(message);
+  }
+
+  /** @internal marks the process dead; the node then tells links and monitors */
+  terminate(reason: Term): boolean {
+    if (this.dead !== undefined) return false;
+    this.dead = reason;
+    this.mailbox.length = 0;
+    const w = this.waiter;
+    this.waiter = undefined;
+    if (w !== undefined) {
+      if (w.timer !== undefined) clearTimeout(w.timer);
+      w.reject(new ProcessExit(reason));
+    }
+    this.host.processDied(this, reason);
+    return true;
+  }
+
+  send(dest: Destination, message: Term): void {
+    this.host.send(dest, message, this.pid);
+  }
+
+  link(other: Pid): void {
+    this.host.link(this, other);
+  }
+
+  unlink(other: Pid): void {
+    this.host.unlink(this, other);
+  }
+
+  monitor(target: Destination): Reference {
+    return this.host.monitor(this, target);
+  }
+
+  demonitor(ref: Reference): void {
+    this.host.demonitor(this, ref);
+  }
+
+  /** erlang:exit(Pid, Reason): sends an exit signal (to itself too). */
+  exit(target: Pid, reason: Term): void {
+    this.host.exitSignal(this.pid, target, reason);
+  }
+
+  /** Ends this process with `reason` (links and monitors see it). */
+  stop(reason: Term = ATOM_NORMAL): void {
+    this.terminate(reason);
+  }
+
+  /** gen:reply: answers a `{'$gen_call', From, Request}` this process received. */
+  reply(from: From, reply: Term): void {
+    this.host.reply(from, reply, this.pid);
+  }
+
+  /** gen_server:call from this process. */
+  call(dest: Destination, request: Term, timeoutMs = 5000): Promise<Term> {
+    return this.host.callFrom(this, dest, request, timeoutMs);
+  }
+
+  /** gen_server:cast from this process. */
+  cast(dest: Destination, request: Term): void {
+    this.host.send(dest, new Tuple([atom('$gen_cast'), request]), this.pid);
+  }
+
+  makeRef(): Reference {
+    return this.host.makeRef();
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Finding where a node listens. Pluggable: EPMD (the default; with `eid daemon` on the target
+ * host this also makes `ContainerID@HostIP` names work), a static table, or the Docker Engine
+ * API of the target host (the original eid design: the published host port of the node port).
+ */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { DistError, DockerError } from '../errors.ts';
+import { portPlease, type EpmdCallOptions } from '../epmd/client.ts';
+import { splitNodeName } from './handshake.ts';
+
+export interface NodeAddress {
+  host: string;
+  port: number;
+}
+
+export interface Resolver {
+  resolve(node: string): Promise<NodeAddress>;
+}
+
+function parts(node: string): { alive: string; host: string } {
+  const p = splitNodeName(node);
+  if (p === undefined) throw new DistError('DIST_BAD_NODE_NAME', `'${node}' is not a node name (name@host)`, { node });
+  return p;
+}
+
+/** Asks the EPMD (or eid daemon) on the node's host. */
+export class EpmdResolver implements Resolver {
+  constructor(private readonly options: EpmdCallOptions = {}) {}
+
+  async resolve(node: string): Promise<NodeAddress> {
+    const { alive, host } = parts(node);
+    const entry = await portPlease(alive, host, this.options);
+    return { host, port: entry.port };
+  }
+}
+
+/** A fixed table: node name → address (tests, or clusters with known ports). */
+export class StaticResolver implements Resolver {
+  private readonly table: Map<string, NodeAddress>;
+
+  constructor(table: Record<string, NodeAddress> | Map<string, NodeAddress>) {
+    this.table = table instanceof Map ? new Map(table) : new Map(Object.entries(table));
+  }
+
+  set(node: string, address: NodeAddress): void {
+    this.table.set(node, address);
+  }
+
+  resolve(node: string): Promise<NodeAddress> {
+    const found = this.table.get(node);
+    if (found === undefined) {
+      return Promise.reject(new DistError('DIST_UNKNOWN_NODE', `no address known for ${node}`, { node }));
+    }
+    return Promise.resolve(found);
+  }
+}
+
+export interface DockerResolverOptions {
+  /** Docker Engine API port on the target host (the original design's `docker_daemon_port`). */
+  daemonPort?: number;
+  /** The node's port inside its container (`erlang_port`), whose published host port we read. */
+  erlangPort?: number;
+  /** TLS for the Engine API (https); plain http without. */
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized?: boolean };
+  timeoutMs?: number;
+}
+
+export const DEFAULT_DOCKER_DAEMON_PORT = 4243;
+export const DEFAULT_ERLANG_PORT = 12345;
+/** Container ids and names as the Engine API accepts them in a path. */
+const CONTAINER_REF = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const MAX_INSPECT_BYTES = 4 * 1024 * 1024;
+
+interface InspectReply {
+  NetworkSettings?: { Ports?: Record<string, { HostIp?: string; HostPort?: string }[] | null> };
+}
+
+/** `ContainerID@HostIP`: GET /containers/<id>/json on HostIP's Engine API, read the published port. */
+export class DockerResolver implements Resolver {
+  private readonly daemonPort: number;
+  private readonly erlangPort: number;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: DockerResolverOptions = {}) {
+    this.daemonPort = options.daemonPort ?? DEFAULT_DOCKER_DAEMON_PORT;
+    this.erlangPort = options.erlangPort ?? DEFAULT_ERLANG_PORT;
+    this.timeoutMs = options.timeoutMs ?? 5000;
+  }
+
+  async resolve(node: string): Promise<NodeAddress> {
+    const { alive: container, host } = parts(node);
+    if (!CONTAINER_REF.test(container)) {
+      throw new DockerError('DOCKER_BAD_NAME', `'${container}' is not a container id or name`, { node });
+    }
+    const body = await this.get(host, `/containers/${container}/json`, node);
+    let info: InspectReply;
+    try {
+      info = JSON.parse(body) as InspectReply;
+    } catch (err) {
+      throw new DockerError('DOCKER_BAD_REPLY', `Engine API on ${host} sent invalid JSON`, { node, cause: err });
+    }
+    const bindings = info.NetworkSettings?.Ports?.[`${this.erlangPort}/tcp`];
+    const hostPort = Number(bindings?.[0]?.HostPort);
+    if (!Number.isInteger(hostPort) || hostPort <= 0 || hostPort > 65535) {
+      throw new DockerError('DOCKER_NO_PORT', `container ${container} on ${host} does not publish port ${this.erlangPort}/tcp`, {
+        node,
+      });
+    }
+    return { host, port: hostPort };
+  }
+
+  private get(host: string, path: string, node: string): Promise<string> {
+    const tls = this.options.tls;
+    const peer = `${host}:${this.daemonPort}`;
+    return new Promise((resolve, reject) => {
+      const options = { host, port: this.daemonPort, path, method: 'GET', timeout: this.timeoutMs };
+      const req = tls === undefined ? httpRequest(options) : httpsRequest({ ...options, ...tls });
+      req.on('timeout', () => req.destroy(new DockerError('DOCKER_TIMEOUT', `Engine API on ${peer} timed out`, { node, peer })));
+      req.on('error', (err) =>
+        reject(err instanceof DockerError ? err : new DockerError('DOCKER_UNREACHABLE', `Engine API on ${peer}: ${err.message}`, { node, peer, cause: err })),
+      );
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_INSPECT_BYTES) req.destroy(new DockerError('DOCKER_BAD_REPLY', `Engine API reply over ${MAX_INSPECT_BYTES} bytes`, { node, peer }));
+          else chunks.push(c);
+        });
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode === 404) reject(new DockerError('DOCKER_NO_CONTAINER', `no container ${node.split('@')[0]} on ${host}`, { node, peer }));
+          else if (res.statusCode !== 200) reject(new DockerError('DOCKER_API', `Engine API on ${peer} answered ${res.statusCode}: ${text.slice(0, 200)}`, { node, peer }));
+          else resolve(text);
+        });
+      });
+      req.end();
+    });
+  }
+}

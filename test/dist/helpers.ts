@@ -1,0 +1,207 @@
+/**
+ * Shared helpers for the distribution tests: ports from this area's range (45000-45999), a
+ * stock `epmd` and real `erl`/`elixir` nodes that are always stopped by pid, and an agent in
+ * each Erlang node that evaluates expressions sent to it (so tests drive Erlang from TypeScript).
+ */
+import net from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Node, type NodeOptions } from '../../src/dist/node.ts';
+import { atom, tuple, type Term } from '../../src/etf/terms.ts';
+
+/** Each test file takes its own slice so files running in parallel never collide. */
+export const PortSlices = {
+  otp: [45000, 45199],
+  elixir: [45200, 45299],
+  faults: [45300, 45399],
+  cluster: [45400, 45499],
+  cli: [45500, 45599],
+  containers: [45600, 45699],
+  bench: [45900, 45999],
+} as const;
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ port, host: '0.0.0.0' }, () => s.close(() => resolve(true)));
+  });
+}
+
+export function portAllocator(slice: readonly [number, number]): () => Promise<number> {
+  let next = slice[0];
+  return async () => {
+    while (next <= slice[1]) {
+      const port = next++;
+      if (await canBind(port)) return port;
+    }
+    throw new Error(`no free port left in ${slice[0]}-${slice[1]}`);
+  };
+}
+
+export const COOKIE = 'eid-dist-test-cookie';
+
+/** An expression evaluator registered as `eid_agent`: answers {'$gen_call', From, {eval, Src}}. */
+const AGENT = [
+  'Agent = fun Loop() ->',
+  '  receive',
+  "    {'$gen_call', From, {eval, Src}} ->",
+  '      spawn(fun() ->',
+  '        R = try',
+  '          {ok, Ts, _} = erl_scan:string(binary_to_list(Src)),',
+  '          {ok, Es} = erl_parse:parse_exprs(Ts),',
+  '          {value, V, _} = erl_eval:exprs(Es, erl_eval:new_bindings()),',
+  '          V',
+  '        catch C:E -> {agent_error, C, E} end,',
+  '        gen:reply(From, R)',
+  '      end),',
+  '      Loop()',
+  '  end',
+  'end,',
+  'register(eid_agent, spawn(Agent)),',
+  'io:format("READY~n").',
+].join('\n');
+
+export class Spawned {
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<number | null>;
+  constructor(readonly child: ChildProcess) {
+    child.stdout?.on('data', (d: Buffer) => (this.stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  async waitFor(text: string, timeoutMs = 20000): Promise<void> {
+    const start = Date.now();
+    while (!this.stdout.includes(text)) {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+        throw new Error(`process exited before printing ${text}: ${this.stdout} ${this.stderr}`);
+      }
+      if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${text}: ${this.stdout} ${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill(signal);
+    await this.exited;
+  }
+}
+
+/** Everything a test file starts, stopped by pid at the end even when a test fails. */
+export class Fixture {
+  private readonly children = new Set<Spawned>();
+  private readonly nodes = new Set<Node>();
+  readonly nextPort: () => Promise<number>;
+  epmdPort = 0;
+
+  constructor(slice: readonly [number, number]) {
+    this.nextPort = portAllocator(slice);
+  }
+
+  spawn(command: string, args: string[], env: Record<string, string> = {}): Spawned {
+    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const s = new Spawned(child);
+    this.children.add(s);
+    void s.exited.then(() => this.children.delete(s));
+    return s;
+  }
+
+  /** Starts this file's own `epmd` on a port of the slice. */
+  async startEpmd(): Promise<number> {
+    const port = await this.nextPort();
+    const epmd = this.spawn('epmd', ['-port', String(port)]);
+    const start = Date.now();
+    for (;;) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const s = net.connect({ port, host: '127.0.0.1' });
+        s.once('connect', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.once('error', () => resolve(false));
+      });
+      if (ok) break;
+      if (epmd.child.exitCode !== null || Date.now() - start > 10000) throw new Error(`epmd did not start: ${epmd.stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.epmdPort = port;
+    return port;
+  }
+
+  /** A real OTP node on 127.0.0.1 with the eval agent, registered with this file's epmd. */
+  async startErl(
+    alive: string,
+    options: { cookie?: string; ticktime?: number; extra?: string[]; command?: string } = {},
+  ): Promise<ErlNode> {
+    const port = await this.nextPort();
+    const name = `${alive}@127.0.0.1`;
+    const args = [
+      '-noshell',
+      '-name',
+      name,
+      '-setcookie',
+      options.cookie ?? COOKIE,
+      '-start_epmd',
+      'false',
+      '-kernel',
+      'inet_dist_listen_min',
+      String(port),
+      'inet_dist_listen_max',
+      String(port),
+      ...(options.ticktime === undefined ? [] : ['-kernel', 'net_ticktime', String(options.ticktime)]),
+      ...(options.extra ?? []),
+      '-eval',
+      AGENT,
+    ];
+    const erl = this.spawn(options.command ?? 'erl', args, { ERL_EPMD_PORT: String(this.epmdPort) });
+    await erl.waitFor('READY');
+    return new ErlNode(name, erl, port);
+  }
+
+  /** A TypeScript node registered with this file's epmd. */
+  async startNode(alive: string, options: Partial<NodeOptions> = {}): Promise<Node> {
+    const node = await Node.start({
+      name: `${alive}@127.0.0.1`,
+      cookie: COOKIE,
+      epmd: { port: this.epmdPort },
+      port: await this.nextPort(),
+      ...options,
+    });
+    this.nodes.add(node);
+    return node;
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.all([...this.nodes].map((n) => n.stop().catch(() => undefined)));
+    await Promise.all([...this.children].map((c) => c.kill()));
+  }
+}
+
+export class ErlNode {
+  constructor(
+    readonly name: string,
+    readonly proc: Spawned,
+    readonly port: number,
+  ) {}
+
+  /** Evaluates Erlang expressions on this node (through `node`), returning the value. */
+  async eval(node: Node, source: string, timeoutMs = 15000): Promise<Term> {
+    const src = source.trim().endsWith('.') ? source : `${source}.`;
+    return node.call(tuple(atom('eid_agent'), atom(this.name)), tuple(atom('eval'), Buffer.from(src)), timeoutMs);
+  }
+}
+
+/** Polls `check` until it is true (state that settles asynchronously), failing after `timeoutMs`. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10000, what = 'condition'): Promise<void> {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
