@@ -39,6 +39,10 @@ export const DEFAULT_MAX_DEPTH = 10_000;
 export const DEFAULT_MAX_DECOMPRESSED_SIZE = 64 * 1024 * 1024;
 
 const MAX_SAFE_DIGIT_BYTES = 6;
+/** The pre-OTP-23 forms (PID_EXT, PORT_EXT, REFERENCE_EXT, NEW_REFERENCE_EXT) carry a 2-bit creation... */
+const LEGACY_MAX_CREATION = 3;
+/** ...and their references only 18 significant bits in the first id word; OTP rejects more. */
+const LEGACY_MAX_FIRST_REFERENCE_ID = (1 << 18) - 1;
 
 export function decode(buf: Uint8Array, options?: DecodeOptions): Term {
   const d = new Decoder(buf, 0, buf.length, options);
@@ -256,7 +260,7 @@ class Decoder {
         const wide = tag === Tag.V4Port;
         this.need(wide ? 12 : tag === Tag.NewPort ? 8 : 5, 'port id and creation');
         const id = wide ? (BigInt(this.u32()) << 32n) | BigInt(this.u32()) : BigInt(this.u32());
-        const creation = tag === Tag.Port ? b[this.pos++]! : this.u32();
+        const creation = tag === Tag.Port ? this.legacyCreation() : this.u32();
         return new Port(node, id, creation);
       }
       case Tag.NewerReference:
@@ -268,16 +272,18 @@ class Decoder {
         const node = this.atom();
         const newer = tag === Tag.NewerReference;
         this.need((newer ? 4 : 1) + 4 * count, 'reference creation and ids');
-        const creation = newer ? this.u32() : b[this.pos++]!;
+        const creation = newer ? this.u32() : this.legacyCreation();
         const ids = new Array<number>(count);
         for (let i = 0; i < count; i++) ids[i] = this.u32();
+        if (!newer && count > 0) this.checkLegacyReferenceId(ids[0]!);
         return new Reference(node, creation, ids);
       }
       case Tag.Reference: {
         const node = this.atom();
         this.need(5, 'REFERENCE_EXT id and creation');
         const id = this.u32();
-        return new Reference(node, b[this.pos++]!, [id]);
+        this.checkLegacyReferenceId(id);
+        return new Reference(node, this.legacyCreation(), [id]);
       }
       case Tag.Export: {
         const module = this.atom();
@@ -290,7 +296,7 @@ class Decoder {
         return new ExportFun(module, name, arity);
       }
       case Tag.NewFun:
-        return this.fun(tagAt);
+        return this.fun();
       case Tag.Compressed:
       case Tag.Local:
         return this.fail(`tag ${tag} may only start a whole term`, 'term tag', tagAt);
@@ -343,8 +349,22 @@ class Decoder {
     this.need(newer ? 12 : 9, 'pid id, serial and creation');
     const id = this.u32();
     const serial = this.u32();
-    const creation = newer ? this.u32() : this.buf[this.pos++]!;
+    const creation = newer ? this.u32() : this.legacyCreation();
     return new Pid(node, id, serial, creation);
+  }
+
+  private legacyCreation(): number {
+    const creation = this.buf[this.pos]!;
+    if (creation > LEGACY_MAX_CREATION)
+      this.fail(`legacy creation ${creation}`, `creation 0..${LEGACY_MAX_CREATION}`);
+    this.pos++;
+    return creation;
+  }
+
+  private checkLegacyReferenceId(id: number): void {
+    if (id > LEGACY_MAX_FIRST_REFERENCE_ID) {
+      this.fail(`legacy reference id ${id}`, `first id below 2^18`, this.pos - 4);
+    }
   }
 
   private float(v: number, at: number): Term {
@@ -356,17 +376,20 @@ class Decoder {
     this.need(31, 'FLOAT_EXT text');
     const raw = Buffer.from(this.buf.buffer, this.buf.byteOffset + this.pos, 31).toString('latin1');
     this.pos += 31;
-    const text = raw.replace(/\0+$/, '');
-    if (!/^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text))
-      this.fail('FLOAT_EXT text is not a float', 'float text', at);
-    return this.float(Number(text), at);
+    // The text ends at the first NUL; OTP ignores what the 31-byte field holds after it.
+    const nul = raw.indexOf('\0');
+    const text = nul === -1 ? raw : raw.slice(0, nul);
+    // OTP's syntax: digits on both sides of the point (which may be a comma), optional exponent.
+    const match = /^([+-]?\d+)[.,](\d+(?:[eE][+-]?\d+)?)$/.exec(text);
+    if (match === null) this.fail('FLOAT_EXT text is not a float', 'float text', at);
+    return this.float(Number(`${match[1]}.${match[2]}`), at);
   }
 
   private big(count: number): Term {
     this.need(1 + count, 'big integer digits');
     const b = this.buf;
+    // Like OTP, any non-zero sign byte means negative.
     const sign = b[this.pos++]!;
-    if (sign > 1) this.fail(`big integer sign byte ${sign}`, 'sign 0 or 1', this.pos - 1);
     const start = this.pos;
     this.pos += count;
     if (count <= MAX_SAFE_DIGIT_BYTES) {
@@ -468,19 +491,14 @@ class Decoder {
     return new BitString(bytes, bits);
   }
 
-  /** NEW_FUN_EXT: kept byte for byte (its size field says where it ends); the fields are parsed for inspection. */
-  private fun(at: number): Fun {
-    this.need(4, 'NEW_FUN_EXT size');
+  /**
+   * NEW_FUN_EXT: kept byte for byte; the fields are parsed for inspection and to find where it
+   * ends. Like OTP, the size field is not trusted for that (OTP ignores it), only copied.
+   */
+  private fun(): Fun {
     const start = this.pos;
-    const size = this.u32();
-    // Size counts itself and everything after the tag.
-    const fixed = 4 + 1 + 16 + 4 + 4;
-    if (size < fixed) this.fail(`NEW_FUN_EXT size ${size}`, `size of at least ${fixed}`, start);
-    this.need(size - 4, 'NEW_FUN_EXT body');
-    const end = start + size;
-    const savedEnd = this.end;
-    this.end = end;
-    this.enter();
+    this.need(4 + 1 + 16 + 4 + 4, 'NEW_FUN_EXT header');
+    this.pos += 4;
     const arity = this.buf[this.pos]!;
     this.pos += 1 + 16 + 4;
     const freeCount = this.u32();
@@ -495,13 +513,11 @@ class Decoder {
     if (pidTag !== Tag.NewPid && pidTag !== Tag.Pid) this.fail('NEW_FUN_EXT pid is not a pid', 'pid');
     const pid = this.pid();
     this.need(freeCount, 'NEW_FUN_EXT free variables');
+    this.enter();
     const free = new Array<Term>(freeCount);
     for (let i = 0; i < freeCount; i++) free[i] = this.term();
     this.depth--;
-    if (this.pos !== end)
-      this.fail(`NEW_FUN_EXT size ${size} does not match its contents`, 'consistent size', at);
-    this.end = savedEnd;
-    return new Fun(Buffer.from(this.buf.subarray(start, end)), module, arity, pid, free);
+    return new Fun(Buffer.from(this.buf.subarray(start, this.pos)), module, arity, pid, free);
   }
 }
 

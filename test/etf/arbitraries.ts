@@ -82,7 +82,7 @@ const leafArb: fc.Arbitrary<Term> = fc.oneof(
   atomArb,
   binaryArb,
   bitStringArb,
-  fc.constant([]),
+  fc.constant<Term>([]),
   fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 30 }),
   pidArb,
   portArb,
