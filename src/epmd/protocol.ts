@@ -108,6 +108,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Number of characters in strict UTF-8 `bytes`, or -1 when it is not valid UTF-8 (as epmd checks). */
 function utf8Chars(bytes: Uint8Array): number {
+  let ascii = true;
+  for (const b of bytes) if (b >= 0x80) ascii = false;
+  if (ascii) return bytes.length;
   try {
     let n = 0;
     for (const _ of utf8.decode(bytes)) n++;
@@ -127,7 +130,7 @@ function checkLookupName(bytes: Uint8Array, offset: number): string {
   if (chars < 1 || chars + 1 > EpmdLimits.MAX_NAME_CHARS) {
     throw malformed('node name is empty, too long or not UTF-8', offset, 'node name');
   }
-  return utf8.decode(bytes);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
 }
 
 // ---------------------------------------------------------------------------------------------

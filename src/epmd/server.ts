@@ -59,6 +59,8 @@ export interface RegisteredNode extends NodeEntry {
 
 interface Registration {
   entry: NodeEntry;
+  /** The PORT2_RESP for this node, encoded once. */
+  port2Reply: Buffer;
   /** epmd's creation counter for this name; `creation` is derived from it. */
   counter: number;
   creation: number;
@@ -66,6 +68,16 @@ interface Registration {
   peer: string;
   /** Stands in for epmd's file descriptor in DUMP replies. */
   id: number;
+}
+
+interface Connection {
+  socket: net.Socket;
+  /** Only allocated when a request arrives in pieces. */
+  framer: RequestFramer | undefined;
+  lastActivity: number;
+  /** The one request of this connection has been read. */
+  answered: boolean;
+  registration?: Registration | undefined;
 }
 
 /** Names whose creation counter is remembered after they unregister (epmd's MAX_UNREG_COUNT). */
@@ -156,7 +168,8 @@ export class EpmdServer {
   private readonly maxRequestSize: number;
   private readonly relaxed: boolean;
   private listeners: net.Server[] = [];
-  private readonly connections = new Set<net.Socket>();
+  private readonly connections = new Map<net.Socket, Connection>();
+  private sweeper: NodeJS.Timeout | undefined;
   /** Live registrations by name, oldest first. */
   private readonly nodes = new Map<string, Registration>();
   /** Creation counters of names that unregistered, oldest first. */
@@ -219,6 +232,9 @@ export class EpmdServer {
         if (this.port === 0) this.port = (server.address() as net.AddressInfo).port;
       }
       if (this.listeners.length === 0) throw new EpmdError('EPMD_LISTEN', 'unable to bind any address');
+      // One timer for all connections rather than one per socket: lookups stay cheap.
+      this.sweeper = setInterval(() => this.sweep(), Math.min(1000, Math.max(10, this.packetTimeoutMs / 4)));
+      this.sweeper.unref();
     } catch (err) {
       await this.close();
       throw err;
@@ -278,7 +294,8 @@ export class EpmdServer {
     this.state = 'closed';
     const listeners = this.listeners;
     this.listeners = [];
-    for (const socket of this.connections) socket.destroy();
+    clearInterval(this.sweeper);
+    for (const socket of this.connections.keys()) socket.destroy();
     this.connections.clear();
     this.nodes.clear();
     await Promise.all(listeners.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
@@ -298,82 +315,104 @@ export class EpmdServer {
       socket.destroy();
       return;
     }
-    this.connections.add(socket);
-    const framer = new RequestFramer(this.maxRequestSize);
-    let registration: Registration | undefined;
-    let answered = false;
-    socket.setTimeout(this.packetTimeoutMs);
-    socket.on('timeout', () => {
-      this.logger.debug('epmd: closing: timed out on receive', { peer: peerOf(socket) });
-      socket.destroy();
-    });
+    const conn: Connection = { socket, framer: undefined, lastActivity: Date.now(), answered: false };
+    this.connections.set(socket, conn);
+    socket.on('data', (chunk: Buffer) => this.receive(conn, chunk));
     socket.on('error', (err) =>
       this.logger.debug('epmd: connection error', { peer: peerOf(socket), error: err }),
     );
     socket.on('close', () => {
       this.connections.delete(socket);
-      if (registration !== undefined) this.unregister(registration, 'connection closed');
+      if (conn.registration !== undefined) this.unregister(conn.registration, 'connection closed');
     });
-    socket.on('data', (chunk: Buffer) => {
-      if (answered) {
-        // A registered node's connection carries nothing more; epmd drops the node if it does.
-        if (registration !== undefined) {
-          this.logger.warn('epmd: unexpected data on a registration connection', {
-            node: registration.entry.name,
-            peer: registration.peer,
-          });
-        }
-        socket.destroy();
-        return;
+  }
+
+  private receive(conn: Connection, chunk: Buffer): void {
+    const socket = conn.socket;
+    if (conn.answered) {
+      // A registered node's connection carries nothing more; epmd drops the node if it does.
+      if (conn.registration !== undefined) {
+        this.logger.warn('epmd: unexpected data on a registration connection', {
+          node: conn.registration.entry.name,
+          peer: conn.registration.peer,
+        });
       }
+      socket.destroy();
+      return;
+    }
+    conn.lastActivity = Date.now();
+    let body: Buffer | undefined;
+    // Fast path: the whole request in one chunk, as clients send it.
+    const declared = conn.framer === undefined && chunk.length >= 2 ? chunk.readUInt16BE(0) : -1;
+    if (declared >= 1 && declared <= this.maxRequestSize && chunk.length === declared + 2) {
+      body = chunk.subarray(2);
+    } else {
+      conn.framer ??= new RequestFramer(this.maxRequestSize);
       let bodies: Buffer[];
       try {
-        bodies = framer.push(chunk);
+        bodies = conn.framer.push(chunk);
       } catch (err) {
         this.logger.warn('epmd: closing: bad request length', { peer: peerOf(socket), error: err });
         socket.destroy();
         return;
       }
-      const body = bodies[0];
+      body = bodies[0];
       if (body === undefined) return;
-      if (bodies.length > 1 || framer.buffered > 0) {
+      if (bodies.length > 1 || conn.framer.buffered > 0) {
         // Like epmd: more bytes than the request declared means a confused peer.
         this.logger.warn('epmd: closing: more bytes than the request length', { peer: peerOf(socket) });
         socket.destroy();
         return;
       }
-      answered = true;
-      let request: EpmdRequest;
-      try {
-        request = decodeRequest(body);
-      } catch (err) {
-        this.logger.warn('epmd: closing: malformed request', { peer: peerOf(socket), error: err });
-        socket.destroy();
-        return;
+    }
+    conn.answered = true;
+    let request: EpmdRequest;
+    try {
+      request = decodeRequest(body);
+    } catch (err) {
+      this.logger.warn('epmd: closing: malformed request', { peer: peerOf(socket), error: err });
+      socket.destroy();
+      return;
+    }
+    conn.registration = this.handle(socket, request);
+  }
+
+  /** Closes connections that have not completed a request within the packet timeout (epmd's sweep). */
+  private sweep(): void {
+    const cutoff = Date.now() - this.packetTimeoutMs;
+    for (const conn of this.connections.values()) {
+      if (!conn.answered && conn.lastActivity <= cutoff) {
+        this.logger.debug('epmd: closing: timed out on receive', { peer: peerOf(conn.socket) });
+        conn.socket.destroy();
       }
-      registration = this.handle(socket, request);
-    });
+    }
   }
 
   /** Answers one request; returns the registration when the connection now holds one. */
   private handle(socket: net.Socket, request: EpmdRequest): Registration | undefined {
-    const local = isLocalPeer(socket.remoteAddress, socket.localAddress);
+    // Only asked for requests restricted to local peers: lookups skip the getpeername call.
+    const local = () => isLocalPeer(socket.remoteAddress, socket.localAddress);
     switch (request.type) {
       case 'alive2':
-        if (!local) return this.refuseRemote(socket, 'ALIVE2_REQ');
+        if (!local()) return this.refuseRemote(socket, 'ALIVE2_REQ');
         return this.register(socket, request);
-      case 'portPlease2':
-        this.reply(socket, encodePort2Reply(this.lookup(request.name)));
+      case 'portPlease2': {
+        const local = this.nodes.get(request.name);
+        this.reply(
+          socket,
+          local !== undefined ? local.port2Reply : encodePort2Reply(this.lookup(request.name)),
+        );
         return undefined;
+      }
       case 'names':
         this.reply(socket, encodeNamesReply(this.port, this.names()));
         return undefined;
       case 'dump':
-        if (!local) return this.refuseRemote(socket, 'DUMP_REQ');
+        if (!local()) return this.refuseRemote(socket, 'DUMP_REQ');
         this.reply(socket, this.dump());
         return undefined;
       case 'kill':
-        if (!local) return this.refuseRemote(socket, 'KILL_REQ');
+        if (!local()) return this.refuseRemote(socket, 'KILL_REQ');
         if (!this.relaxed && this.nodes.size > 0) {
           this.logger.warn('epmd: KILL refused: live nodes', { peer: peerOf(socket) });
           this.reply(socket, Buffer.from(EpmdKillReply.NO));
@@ -383,7 +422,7 @@ export class EpmdServer {
         socket.end(Buffer.from(EpmdKillReply.OK), () => void this.close());
         return undefined;
       case 'stop': {
-        if (!local) return this.refuseRemote(socket, 'STOP_REQ');
+        if (!local()) return this.refuseRemote(socket, 'STOP_REQ');
         if (!this.relaxed) {
           this.logger.warn('epmd: STOP refused: no relaxed command check', { peer: peerOf(socket) });
           socket.destroy();
@@ -431,6 +470,7 @@ export class EpmdServer {
     const { name, port, nodeType, protocol, highestVersion, lowestVersion, extra } = req;
     const registration: Registration = {
       entry: { name, port, nodeType, protocol, highestVersion, lowestVersion, extra },
+      port2Reply: encodePort2Reply({ name, port, nodeType, protocol, highestVersion, lowestVersion, extra }),
       counter,
       creation: creationFor(counter, req.highestVersion),
       socket,
@@ -438,8 +478,6 @@ export class EpmdServer {
       id: this.nextId++,
     };
     this.nodes.set(name, registration);
-    // Registered nodes stay as long as their connection: no packet timeout for them.
-    socket.setTimeout(0);
     socket.write(encodeAlive2Reply({ result: EpmdResult.OK, creation: registration.creation, extended }));
     this.logger.info('epmd: registered', {
       node: name,
