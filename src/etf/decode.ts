@@ -29,13 +29,16 @@ export interface DecodeOptions {
   versionByte?: boolean;
   /** Distribution: ATOM_CACHE_REF index → atom. A reference with no table or entry is a DecodeError. */
   atomCache?: readonly (Atom | undefined)[];
-  /** Deepest nesting of tuples, lists, maps and funs accepted (default 10 000). */
+  /**
+   * Deepest nesting of tuples, lists, maps and funs accepted (default 1000). Decoding recurses, so
+   * a much higher limit meets the JS stack first; that also ends in DecodeError.
+   */
   maxDepth?: number;
   /** Largest uncompressed size a COMPRESSED_EXT may declare (default 64 MiB). */
   maxDecompressedSize?: number;
 }
 
-export const DEFAULT_MAX_DEPTH = 10_000;
+export const DEFAULT_MAX_DEPTH = 1000;
 export const DEFAULT_MAX_DECOMPRESSED_SIZE = 64 * 1024 * 1024;
 
 const MAX_SAFE_DIGIT_BYTES = 6;

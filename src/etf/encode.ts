@@ -41,13 +41,16 @@ const TWO_POW_32 = 0x100000000;
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 /** One writer reused by every top-level encode; a nested call (from an atomCache callback) gets its own. */
-const shared = new Writer(64 * 1024);
+const SHARED_CAPACITY = 64 * 1024;
+/** After encoding something huge, the shared writer is replaced so it does not pin that memory. */
+const SHARED_RETAIN_LIMIT = 1024 * 1024;
+let shared = new Writer(SHARED_CAPACITY);
 let sharedBusy = false;
 
 export function encode(term: Term, options?: EncodeOptions): Buffer {
-  const writer = sharedBusy ? new Writer() : shared;
-  sharedBusy = writer === shared || sharedBusy;
-  const ownsShared = writer === shared;
+  const ownsShared = !sharedBusy;
+  const writer = ownsShared ? shared : new Writer();
+  sharedBusy = true;
   try {
     writer.reset();
     if (options?.versionByte !== false) writer.u8(Tag.Version);
@@ -62,14 +65,27 @@ export function encode(term: Term, options?: EncodeOptions): Buffer {
     }
     writeTerm(writer, term, options?.atomCache);
     return writer.toBuffer();
+  } catch (err) {
+    throw err instanceof RangeError
+      ? new EncodeError('term nested too deeply for the stack', { cause: err })
+      : err;
   } finally {
-    if (ownsShared) sharedBusy = false;
+    if (ownsShared) {
+      sharedBusy = false;
+      if (shared.buf.length > SHARED_RETAIN_LIMIT) shared = new Writer(SHARED_CAPACITY);
+    }
   }
 }
 
 /** One term, without version byte, appended to `writer` (distribution frames hold several). */
 export function encodeInto(writer: Writer, term: Term, options?: EncodeOptions): void {
-  writeTerm(writer, term, options?.atomCache);
+  try {
+    writeTerm(writer, term, options?.atomCache);
+  } catch (err) {
+    throw err instanceof RangeError
+      ? new EncodeError('term nested too deeply for the stack', { cause: err })
+      : err;
+  }
 }
 
 function encodeCompressed(writer: Writer, term: Term, level: number, options: EncodeOptions): Buffer {
