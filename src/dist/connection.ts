@@ -133,11 +133,16 @@ export class Connection {
   /** The transport closed or failed under us. */
   transportClosed(error?: Error): void {
     if (this.state === 'closed') return;
-    const code = this.state === 'handshake' ? 'DIST_HANDSHAKE_CLOSED' : 'connection_closed';
-    const message =
-      this.state === 'handshake'
-        ? `connection closed during the handshake${error === undefined ? '' : `: ${error.message}`}`
-        : 'connection closed';
+    let code = 'connection_closed';
+    let message = 'connection closed';
+    if (this.state === 'handshake') {
+      // OTP closes without a word when our digest is wrong.
+      const rejected = this.handshake.awaitingAck;
+      code = rejected ? 'DIST_HANDSHAKE_REJECTED' : 'DIST_HANDSHAKE_CLOSED';
+      message = rejected
+        ? 'peer closed the connection after our challenge reply: the cookies differ (or it refused us)'
+        : `connection closed during the handshake${error === undefined ? '' : `: ${error.message}`}`;
+    }
     this.close(code, new DistError(code, message, this.context(error)));
   }
 

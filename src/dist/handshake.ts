@@ -104,6 +104,11 @@ export class Handshake {
     this.opts = options;
   }
 
+  /** The peer has our challenge reply and has not acknowledged it (so a close now means a cookie mismatch). */
+  get awaitingAck(): boolean {
+    return this.state === 'ack';
+  }
+
   get finished(): boolean {
     return this.state === 'done';
   }

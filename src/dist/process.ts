@@ -88,6 +88,9 @@ export class Process {
   readonly monitoredBy = new Map<string, { ref: Reference; watcher: Pid; byName: Atom | undefined }>();
   /** @internal active aliases (ref keys) */
   readonly aliases = new Set<string>();
+  /** Resolves with the exit reason when the process ends. */
+  readonly exited: Promise<Term>;
+  private resolveExited: (reason: Term) => void = () => undefined;
   private readonly mailbox: Term[] = [];
   private waiter: Waiter | undefined;
   private dead: Term | undefined;
@@ -95,7 +98,9 @@ export class Process {
   constructor(
     readonly pid: Pid,
     private readonly host: ProcessHost,
-  ) {}
+  ) {
+    this.exited = new Promise((resolve) => (this.resolveExited = resolve));
+  }
 
   get alive(): boolean {
     return this.dead === undefined;
@@ -163,6 +168,7 @@ export class Process {
       w.reject(new ProcessExit(reason));
     }
     this.host.processDied(this, reason);
+    this.resolveExited(reason);
     return true;
   }
 

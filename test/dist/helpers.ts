@@ -4,8 +4,10 @@
  * each Erlang node that evaluates expressions sent to it (so tests drive Erlang from TypeScript).
  */
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Node, type NodeOptions } from '../../src/dist/node.ts';
+import { describe, type Process } from '../../src/dist/process.ts';
 import { atom, tuple, type Term } from '../../src/etf/terms.ts';
 
 /** Each test file takes its own slice so files running in parallel never collide. */
@@ -44,12 +46,13 @@ export const COOKIE = 'eid-dist-test-cookie';
 const AGENT = [
   'Agent = fun Loop() ->',
   '  receive',
-  "    {'$gen_call', From, {eval, Src}} ->",
+  "    {'$gen_call', From, {eval, Src, Binds}} ->",
   '      spawn(fun() ->',
   '        R = try',
   '          {ok, Ts, _} = erl_scan:string(binary_to_list(Src)),',
   '          {ok, Es} = erl_parse:parse_exprs(Ts),',
-  '          {value, V, _} = erl_eval:exprs(Es, erl_eval:new_bindings()),',
+  '          B = lists:foldl(fun({K, V0}, Acc) -> erl_eval:add_binding(K, V0, Acc) end, erl_eval:new_bindings(), Binds),',
+  '          {value, V, _} = erl_eval:exprs(Es, B),',
   '          V',
   '        catch C:E -> {agent_error, C, E} end,',
   '        gen:reply(From, R)',
@@ -105,7 +108,11 @@ export class Fixture {
   }
 
   spawn(command: string, args: string[], env: Record<string, string> = {}): Spawned {
-    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      env: { ...process.env, ERL_CRASH_DUMP_SECONDS: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: tmpdir(),
+    });
     const s = new Spawned(child);
     this.children.add(s);
     void s.exited.then(() => this.children.delete(s));
@@ -190,11 +197,25 @@ export class ErlNode {
     readonly port: number,
   ) {}
 
-  /** Evaluates Erlang expressions on this node (through `node`), returning the value. */
-  async eval(node: Node, source: string, timeoutMs = 15000): Promise<Term> {
+  /** Evaluates Erlang expressions on this node (through `node`), with variables bound to terms. */
+  async eval(node: Node, source: string, bindings: Record<string, Term> = {}, timeoutMs = 15000): Promise<Term> {
     const src = source.trim().endsWith('.') ? source : `${source}.`;
-    return node.call(tuple(atom('eid_agent'), atom(this.name)), tuple(atom('eval'), Buffer.from(src)), timeoutMs);
+    const binds = Object.entries(bindings).map(([k, v]) => tuple(atom(k), v));
+    return node.call(tuple(atom('eid_agent'), atom(this.name)), tuple(atom('eval'), Buffer.from(src), binds), timeoutMs);
   }
+}
+
+/** Runs `body` as a process of `node` and returns what it returned (rejecting if it exited otherwise). */
+export async function run<T>(node: Node, body: (self: Process) => Promise<T>, options: { trapExit?: boolean } = {}): Promise<T> {
+  let value: T | undefined;
+  let done = false;
+  const p = node.spawn(async (self) => {
+    value = await body(self);
+    done = true;
+  }, options);
+  const reason = await p.exited;
+  if (!done) throw new Error(`process exited with ${describe(reason)}`);
+  return value as T;
 }
 
 /** Polls `check` until it is true (state that settles asynchronously), failing after `timeoutMs`. */
