@@ -5,7 +5,7 @@
 #   scripts/hosts.sh down               remove everything `up` created; safe to run any number of times
 #   scripts/hosts.sh exec N CMD...      run CMD in host N's network namespace
 #   scripts/hosts.sh docker N ARGS...   the docker CLI against host N's dockerd
-#   scripts/hosts.sh restart-docker N   stop host N's dockerd and start it again
+#   scripts/hosts.sh stop-docker N      stop host N's dockerd (start-docker N starts it again)
 #   scripts/hosts.sh image N KIND       import test image eid-KIND (otp25, otp27, otp29) into host N
 #   scripts/hosts.sh env                print the host addresses and sockets as shell variables
 #
@@ -70,7 +70,7 @@ start_dockerd() {
   in_host "$n" setsid dockerd \
     --data-root "$dd/data" --exec-root "$rd/exec" --pidfile "$rd/dockerd.pid" \
     -H "unix://$(socket "$n")" --bip "$(bridge_cidr "$n")" --iptables=true \
-    --cgroup-parent "$(cgroup_parent "$n")" --log-level warn \
+    --cgroup-parent "$(cgroup_parent "$n")" --live-restore --log-level warn \
     >"$rd/dockerd.log" 2>&1 </dev/null &
   echo $! >"$rd/launcher.pid"
 }
@@ -92,16 +92,19 @@ up() {
   wait_for_socket 2
 }
 
-# Stops one host's dockerd by pid and starts it again with the same state (containers stop with it;
-# those with a restart policy come back).
-restart_docker() {
+# Stops one host's dockerd by pid. Its containers keep running (--live-restore, as production hosts
+# often run) and it finds them again when start-docker starts it with the same state.
+stop_docker() {
   local n=$1 pid
   pid=$(cat "$(run_dir "$n")/dockerd.pid")
   kill -TERM "$pid"
   for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-  kill -0 "$pid" 2>/dev/null && { echo "hosts.sh: dockerd $pid did not stop" >&2; return 1; }
-  start_dockerd "$n"
-  wait_for_socket "$n"
+  if kill -0 "$pid" 2>/dev/null; then echo "hosts.sh: dockerd $pid did not stop" >&2; return 1; fi
+}
+
+start_docker() {
+  start_dockerd "$1"
+  wait_for_socket "$1"
 }
 
 # Stops every process of one host: dockerd first (it stops its containers), then whatever is left
@@ -218,7 +221,8 @@ case $cmd in
   exec) n=$1; shift; exec nsenter --net="/run/netns/$(netns "$n")" "$@" ;;
   docker) n=$1; shift; host_docker "$n" "$@" ;;
   image) image "$@" ;;
-  restart-docker) restart_docker "$1" ;;
+  stop-docker) stop_docker "$1" ;;
+  start-docker) start_docker "$1" ;;
   env) env_vars ;;
   *) sed -n '2,13p' "$0" >&2; exit 2 ;;
 esac

@@ -307,10 +307,12 @@ export class DockerCatalog implements NameSource {
         const error = err instanceof Error ? err.message : String(err);
         if (this.#running && !this.#connected && !this.#warnedUnreachable) {
           this.#warnedUnreachable = true;
-          this.#log.warn('Docker is not reachable; serving as plain EPMD (registered nodes only), retrying', {
-            endpoint: this.#options.endpoint,
-            error,
-          });
+          this.#log.warn(
+            this.#table.size === 0
+              ? 'Docker is not reachable; serving as plain EPMD (registered nodes only) and retrying'
+              : 'Docker is not reachable; answering from the last known containers and retrying',
+            { endpoint: this.#options.endpoint, containers: this.#table.size, error },
+          );
         } else {
           this.#log.debug('Docker connection ended', { error });
         }

@@ -4,7 +4,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildDaemonImage } from '../harness/daemon-image.ts';
 import {
+  HOST_MOUNTS,
+  evalOnHost,
   upHosts,
   type DaemonProcess,
   type Host,
@@ -33,6 +37,21 @@ after(async () => {
 /** Lines printed by `io:format("~p~n", [Term])` for each term, as Erlang text. */
 const show = (...terms: string[]) =>
   `io:format("${terms.map(() => '~p~n').join('')}", [${terms.join(', ')}])`;
+
+/** The hostnames (node names before the @) of the containers running on `host`. */
+async function nodeHostnames(host: Host): Promise<string[]> {
+  const ids = (await host.docker(['ps', '-q'])).split('\n');
+  return (await host.docker(['inspect', '-f', '{{.Config.Hostname}}', ...ids])).split('\n');
+}
+
+/** Polls `condition` (every 200 ms, 30 s at most): for state that settles in the background. */
+async function waitFor(condition: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    if (await condition()) return;
+    await sleep(200);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
 
 async function metric(host: Host, name: string): Promise<number> {
   const text = await host.exec('curl', ['-sf', `http://${METRICS}/metrics`]);
@@ -76,3 +95,267 @@ test('1. containers on different hosts ping, message and rpc:call each other, bo
   assert.deepEqual(await reach(b, a), ['pong', `'${a.node}'`, `'${a.node}'`]);
   assert.ok((await metric(hosts.h1, 'eid_lookup_hits_total')) > h1Hits, 'host 1 daemon answered for a');
 });
+
+const SCENARIO = { timeout: 300_000 };
+
+test(
+  '2. two containers on the same host reach each other through the host address and published port',
+  SCENARIO,
+  async () => {
+    const a = await hosts.h1.startNode({ cookie: COOKIE });
+    const c = await hosts.h1.startNode({ cookie: COOKIE });
+    assert.deepEqual(await reach(a, c), ['pong', `'${c.node}'`, `'${c.node}'`]);
+    assert.deepEqual(await reach(c, a), ['pong', `'${a.node}'`, `'${a.node}'`]);
+  },
+);
+
+test(
+  '3a. a container recreated with a new published port is reachable again without touching the daemon',
+  SCENARIO,
+  async () => {
+    const peer = await hosts.h1.startNode({ cookie: COOKIE });
+    const first = await hosts.h2.startNode({
+      cookie: COOKIE,
+      name: 'moving',
+      hostname: 'moving',
+      hostPort: 40001,
+    });
+    assert.deepEqual(await reach(peer, first), ['pong', `'${first.node}'`, `'${first.node}'`]);
+    await hosts.h2.docker(['rm', '-f', first.id]);
+    const second = await hosts.h2.startNode({
+      cookie: COOKIE,
+      name: 'moving',
+      hostname: 'moving',
+      hostPort: 40002,
+    });
+    assert.equal(second.node, first.node);
+    assert.deepEqual(await reach(peer, second), ['pong', `'${second.node}'`, `'${second.node}'`]);
+    assert.match(daemons.get(hosts.h2)!.log(), /container lookup component=eid name=moving port=40002/);
+  },
+);
+
+test('3b. a container restarted by Docker (new ephemeral port) is reachable again', SCENARIO, async () => {
+  const peer = await hosts.h1.startNode({ cookie: COOKIE });
+  const node = await hosts.h2.startNode({ cookie: COOKIE });
+  assert.deepEqual(await reach(peer, node), ['pong', `'${node.node}'`, `'${node.node}'`]);
+  await hosts.h2.docker(['restart', '-t', '1', node.id]);
+  await hosts.h2.waitForNode(node);
+  assert.deepEqual(await reach(peer, node), ['pong', `'${node.node}'`, `'${node.node}'`]);
+});
+
+test(
+  '3c. a container created after the daemon started is reachable; a removed one fails fast with pang',
+  SCENARIO,
+  async () => {
+    const syncedWith = /Docker catalog synced .*containers=(\d+)/.exec(daemons.get(hosts.h2)!.log());
+    assert.ok(syncedWith !== null);
+    const peer = await hosts.h1.startNode({ cookie: COOKIE });
+    const late = await hosts.h2.startNode({ cookie: COOKIE });
+    assert.deepEqual(await reach(peer, late), ['pong', `'${late.node}'`, `'${late.node}'`]);
+
+    await hosts.h2.docker(['rm', '-f', late.id]);
+    const misses = await metric(hosts.h2, 'eid_lookup_misses_total');
+    const out = await peer.host.evalIn(
+      peer,
+      COOKIE,
+      `rpc:call('${peer.node}', erlang, disconnect_node, ['${late.node}']), ${show(`rpc:call('${peer.node}', net_adm, ping, ['${late.node}'])`)}`,
+    );
+    assert.equal(out, 'pang');
+    // Fails fast: the daemon answered "no such node" from its catalog, no connection attempt to a dead port.
+    assert.ok((await metric(hosts.h2, 'eid_lookup_misses_total')) > misses);
+    assert.match(
+      daemons.get(hosts.h2)!.log(),
+      new RegExp(`container lookup component=eid name=${late.hostname} port=null`),
+    );
+  },
+);
+
+test(
+  '4. dockerd restarted under a running daemon: the catalog resyncs and lookups resume',
+  SCENARIO,
+  async () => {
+    const peer = await hosts.h1.startNode({ cookie: COOKIE });
+    const node = await hosts.h2.startNode({ cookie: COOKIE });
+    assert.deepEqual(await reach(peer, node), ['pong', `'${node.node}'`, `'${node.node}'`]);
+    const reconnects = await metric(hosts.h2, 'eid_docker_reconnects_total');
+
+    await hosts.stopDocker(hosts.h2);
+    try {
+      await waitFor(
+        async () => (await metric(hosts.h2, 'eid_docker_connected')) === 0,
+        'daemon to see Docker gone',
+      );
+      // While Docker is away the daemon answers from what it knew (the container lives on).
+      assert.deepEqual(await reach(peer, node), ['pong', `'${node.node}'`, `'${node.node}'`]);
+    } finally {
+      await hosts.startDocker(hosts.h2);
+    }
+    await waitFor(async () => (await metric(hosts.h2, 'eid_docker_connected')) === 1, 'catalog to resync');
+    assert.ok((await metric(hosts.h2, 'eid_docker_reconnects_total')) > reconnects);
+    assert.match(daemons.get(hosts.h2)!.log(), /Docker catalog synced[^\n]*\n(.|\n)*Docker catalog synced/);
+
+    // Changes made after the resync are followed again.
+    await hosts.h2.docker(['restart', '-t', '1', node.id]);
+    await hosts.h2.waitForNode(node);
+    assert.deepEqual(await reach(peer, node), ['pong', `'${node.node}'`, `'${node.node}'`]);
+  },
+);
+
+test(
+  '5. net_adm:names/1 lists the containers of the other host; net_adm:world/0 connects all nodes of both hosts',
+  SCENARIO,
+  async () => {
+    const a = await hosts.h1.startNode({ cookie: COOKIE });
+    const b = await hosts.h2.startNode({ cookie: COOKIE });
+    const names = await hosts.h1.evalIn(
+      a,
+      COOKIE,
+      `{ok, Names} = net_adm:names('${hosts.h2.ip}'), [io:format("~s~n", [N]) || {N, _} <- Names]`,
+    );
+    const listed = names.split('\n');
+    assert.ok(listed.includes(b.hostname));
+    for (const hostname of await nodeHostnames(hosts.h2)) {
+      assert.ok(listed.includes(hostname), `${hostname} not in ${names}`);
+    }
+
+    await hosts.h1.docker([
+      'exec',
+      a.id,
+      'sh',
+      '-c',
+      `printf "'${hosts.h1.ip}'.\\n'${hosts.h2.ip}'.\\n" > /root/.hosts.erlang`,
+    ]);
+    const world = await hosts.h1.evalIn(
+      a,
+      COOKIE,
+      `rpc:call('${a.node}', net_adm, world, []), [io:format("~s~n", [N]) || N <- rpc:call('${a.node}', erlang, nodes, [])]`,
+    );
+    const connected = world.split('\n');
+    for (const host of [hosts.h1, hosts.h2]) {
+      for (const hostname of await nodeHostnames(host)) {
+        const node = `${hostname}@${host.ip}`;
+        if (node !== a.node) assert.ok(connected.includes(node), `${node} not connected: ${world}`);
+      }
+    }
+  },
+);
+
+test('6. a node running directly on a host and container nodes reach each other', SCENARIO, async () => {
+  const hostNode = `hostnode@${hosts.h1.ip}`;
+  await hosts.h1.adopt(
+    hosts.h1.spawn('erl', [
+      '-noshell',
+      '-start_epmd',
+      'false',
+      '-name',
+      hostNode,
+      '-setcookie',
+      COOKIE,
+      '-eval',
+      'io:format("up~n")',
+    ]),
+    /^up$/m,
+  );
+  const local = await hosts.h1.startNode({ cookie: COOKIE });
+  const remote = await hosts.h2.startNode({ cookie: COOKIE });
+  const fromHost = await evalOnHost(
+    hosts.h1,
+    COOKIE,
+    show(
+      `rpc:call('${hostNode}', net_adm, ping, ['${local.node}'])`,
+      `rpc:call('${hostNode}', net_adm, ping, ['${remote.node}'])`,
+    ),
+  );
+  assert.deepEqual(fromHost.split('\n'), ['pong', 'pong']);
+  const toHost = { ...local, node: hostNode };
+  assert.deepEqual(await reach(remote, toHost), ['pong', `'${hostNode}'`, `'${hostNode}'`]);
+  assert.deepEqual(await reach(local, toHost), ['pong', `'${hostNode}'`, `'${hostNode}'`]);
+});
+
+test('7. an Elixir node in a container joins the same cluster', SCENARIO, async () => {
+  const erlang = await hosts.h1.startNode({ cookie: COOKIE });
+  const elixir = await hosts.h2.startNode({ cookie: COOKIE, elixir: true });
+  assert.deepEqual(await reach(erlang, elixir), ['pong', `'${elixir.node}'`, `'${elixir.node}'`]);
+  const version = await hosts.h1.evalIn(
+    erlang,
+    COOKIE,
+    show(`rpc:call('${elixir.node}', 'Elixir.System', version, [])`),
+  );
+  assert.match(version, /^<<"1\.\d+\.\d+">>$/);
+});
+
+test('8. 20 containers spread over both hosts form a full mesh', SCENARIO, async () => {
+  const count = 20;
+  const nodes: NodeContainer[] = [];
+  // A few at a time: every start boots a BEAM, and the machine has two cores.
+  for (let i = 0; i < count; i += 4) {
+    nodes.push(
+      ...(await Promise.all(
+        Array.from({ length: Math.min(4, count - i) }, (_, k) =>
+          ((i + k) % 2 === 0 ? hosts.h1 : hosts.h2).startNode({
+            cookie: COOKIE,
+            labels: { 'eid.test': 'mesh' },
+          }),
+        ),
+      )),
+    );
+  }
+  const all = `[${nodes.map((n) => `'${n.node}'`).join(', ')}]`;
+  const first = nodes[0]!;
+  // Every node pings every other one itself, then reports whom it is connected to.
+  const out = await first.host.evalIn(
+    first,
+    COOKIE,
+    [
+      `All = ${all}`,
+      `[rpc:call(N, lists, foreach, [fun(M) -> net_adm:ping(M) end, All]) || N <- All]`,
+      `[io:format("~s ~s~n", [N, lists:join(",", [atom_to_list(M) || M <- lists:sort(rpc:call(N, erlang, nodes, [])), lists:member(M, All)])]) || N <- All]`,
+    ].join(', '),
+    180_000,
+  );
+  const lines = out.split('\n');
+  assert.equal(lines.length, count);
+  for (const line of lines) {
+    const [node, peers] = line.split(' ');
+    const expected = nodes
+      .map((n) => n.node)
+      .filter((n) => n !== node)
+      .sort();
+    assert.deepEqual(peers?.split(',').sort(), expected, `${node} is not connected to every other node`);
+  }
+  await Promise.all(nodes.map((n) => n.host.docker(['rm', '-f', n.id])));
+});
+
+test(
+  '9. the daemon image, run with --net=host, serves a host as the plain process does',
+  SCENARIO,
+  async () => {
+    await buildDaemonImage(hosts.h1, 'eid-otp25');
+    await daemons.get(hosts.h1)!.stop();
+    const container = await hosts.h1.docker([
+      'run',
+      '-d',
+      '--name',
+      'eid-daemon',
+      '--net=host',
+      '-v',
+      `${hosts.h1.socket}:/var/run/docker.sock:ro`,
+      ...HOST_MOUNTS,
+      'eid-daemon',
+      '--log-level',
+      'debug',
+      '--metrics',
+      METRICS,
+    ]);
+    await waitFor(
+      async () => /Docker catalog synced/.test(await hosts.h1.logs(container)),
+      'the daemon container to sync',
+    );
+    const a = await hosts.h1.startNode({ cookie: COOKIE });
+    const b = await hosts.h2.startNode({ cookie: COOKIE });
+    assert.deepEqual(await reach(b, a), ['pong', `'${a.node}'`, `'${a.node}'`]);
+    assert.deepEqual(await reach(a, b), ['pong', `'${b.node}'`, `'${b.node}'`]);
+    const logs = await hosts.h1.logs(container);
+    assert.match(logs, new RegExp(`container lookup component=eid name=${a.hostname} port=\\d+`));
+  },
+);

@@ -84,6 +84,15 @@ export class Host {
     return stdout.trim();
   }
 
+  /** A container's output, standard output and error together. */
+  async logs(id: string): Promise<string> {
+    const { stdout, stderr } = await run('docker', ['-H', this.endpoint, 'logs', id], {
+      timeout: 30_000,
+      maxBuffer: MAX_BUFFER,
+    });
+    return stdout + stderr;
+  }
+
   /** Imports a test image (otp25, otp27, otp29) into this host. */
   async image(kind: string): Promise<void> {
     await hostsSh(this.#set, ['image', String(this.index), kind], 3_600_000);
@@ -196,8 +205,13 @@ export class Host {
     const id = await this.docker(args);
     const hostname = await this.docker(['inspect', '-f', '{{.Config.Hostname}}', id]);
     const container: NodeContainer = { id, hostname, node: `${hostname}@${this.ip}`, host: this };
-    await waitForNode(container, options.cookie);
+    await this.waitForNode(container);
     return container;
+  }
+
+  /** Waits until the node in `container` is up again (after a restart, say). */
+  waitForNode(container: NodeContainer): Promise<void> {
+    return waitForNode(container);
   }
 
   /**
@@ -231,7 +245,34 @@ export class Host {
   }
 }
 
-async function waitForNode(container: NodeContainer, cookie: string): Promise<void> {
+/** Runs a hidden helper node in the host's namespace (not in a container) that evaluates `expressions`. */
+export async function evalOnHost(
+  host: Host,
+  cookie: string,
+  expressions: string,
+  timeoutMs = 60_000,
+): Promise<string> {
+  const probe = `probe${randomBytes(4).toString('hex')}`;
+  return host.exec(
+    'erl',
+    // -start_epmd false: the daemon is this host's EPMD; never leave a stock one behind in its place.
+    [
+      '-noshell',
+      '-hidden',
+      '-start_epmd',
+      'false',
+      '-name',
+      `${probe}@${host.ip}`,
+      '-setcookie',
+      cookie,
+      '-eval',
+      `${expressions}, halt().`,
+    ],
+    timeoutMs,
+  );
+}
+
+async function waitForNode(container: NodeContainer): Promise<void> {
   // The node is up once the epmd inside its container knows it.
   for (let i = 0; i < 150; i++) {
     const names = await container.host
@@ -240,12 +281,12 @@ async function waitForNode(container: NodeContainer, cookie: string): Promise<vo
     if (names.includes(`name ${container.hostname} at port`)) return;
     const state = await container.host.docker(['inspect', '-f', '{{.State.Running}}', container.id]);
     if (state !== 'true') {
-      const logs = await container.host.docker(['logs', container.id]).catch(() => '');
+      const logs = await container.host.logs(container.id).catch(() => '');
       throw new Error(`node container ${container.hostname} exited: ${logs}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`node ${container.node} (cookie ${cookie}) did not start`);
+  throw new Error(`node ${container.node} did not start`);
 }
 
 async function hostsSh(set: number, args: string[], timeoutMs = 300_000): Promise<string> {
@@ -261,8 +302,9 @@ export interface TestHosts {
   set: number;
   h1: Host;
   h2: Host;
-  /** Restarts one host's dockerd (containers stop with it, as without live-restore). */
-  restartDocker(host: Host): Promise<void>;
+  /** Stops one host's dockerd; its containers keep running (the hosts run with --live-restore). */
+  stopDocker(host: Host): Promise<void>;
+  startDocker(host: Host): Promise<void>;
   down(): Promise<void>;
 }
 
@@ -288,8 +330,11 @@ export async function upHosts(set: number): Promise<TestHosts> {
       set,
       h1: new Host(set, 1, vars),
       h2: new Host(set, 2, vars),
-      restartDocker: async (host) => {
-        await hostsSh(set, ['restart-docker', String(host.index)]);
+      stopDocker: async (host) => {
+        await hostsSh(set, ['stop-docker', String(host.index)]);
+      },
+      startDocker: async (host) => {
+        await hostsSh(set, ['start-docker', String(host.index)]);
       },
       down,
     };
