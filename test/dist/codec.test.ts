@@ -1,0 +1,488 @@
+/**
+ * The distribution codecs without sockets: framing at every split point, the handshake state
+ * machine in both roles (including the old `n` form, dynamic names and refusals), headers with
+ * the atom cache and fragments, and every control message op.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FrameDecoder, encodeHandshakeFrame } from '../../src/dist/framing.ts';
+import { Handshake, HandshakeError, HandshakeTag, digest, type HandshakeOptions } from '../../src/dist/handshake.ts';
+import { HeaderDecoder, HeaderEncoder, HeaderTag } from '../../src/dist/header.ts';
+import { ControlOp, ControlShape, decodeSignal, encodeSignal, type Signal } from '../../src/dist/control.ts';
+import { DEFAULT_FLAGS, DIST_MANDATORY_25, DistFlags, missingMandatory } from '../../src/dist/flags.ts';
+import { Connection } from '../../src/dist/connection.ts';
+import { DistError } from '../../src/errors.ts';
+import { Writer } from '../../src/etf/bytes.ts';
+import { encode, termEquals } from '../../src/etf/index.ts';
+import { atom, Pid, Reference, Tuple, tuple, type Term } from '../../src/etf/terms.ts';
+
+function frames(...bodies: Buffer[]): Buffer {
+  const w = new Writer();
+  for (const b of bodies) {
+    w.u32(b.length);
+    w.bytes(b);
+  }
+  return w.toBuffer();
+}
+
+describe('framing', () => {
+  const stream = frames(Buffer.from('hello'), Buffer.alloc(0), Buffer.alloc(300, 1), Buffer.from('x'));
+
+  test('every split point yields the same whole frames, ticks included', () => {
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const d = new FrameDecoder({ prefixSize: 4, maxFrame: 1000 });
+      const got = [...d.push(stream.subarray(0, cut)), ...d.push(stream.subarray(cut))];
+      assert.deepEqual(
+        got.map((b) => b.length),
+        [5, 0, 300, 1],
+        `split at ${cut}`,
+      );
+      assert.equal(d.buffered, 0);
+    }
+  });
+
+  test('one byte at a time', () => {
+    const d = new FrameDecoder({ prefixSize: 4, maxFrame: 1000 });
+    const got: Buffer[] = [];
+    for (const byte of stream) got.push(...d.push(Buffer.of(byte)));
+    assert.deepEqual(got[0], Buffer.from('hello'));
+    assert.equal(got.length, 4);
+  });
+
+  test('a declared length over the cap is refused before anything is allocated', () => {
+    const d = new FrameDecoder({ prefixSize: 4, maxFrame: 1000 });
+    assert.throws(
+      () => d.push(Buffer.from([0xff, 0xff, 0xff, 0xff])),
+      (e: unknown) => e instanceof DistError && e.code === 'DIST_FRAME_TOO_LARGE',
+    );
+    const h = new FrameDecoder({ prefixSize: 2, maxFrame: 100 });
+    assert.throws(() => h.push(Buffer.from([0x01, 0x00])), /exceeds the limit/);
+  });
+
+  test('handshake frames have 2-byte lengths; a partial frame waits', () => {
+    const d = new FrameDecoder({ prefixSize: 2, maxFrame: 1024 });
+    const f = encodeHandshakeFrame(Buffer.from('sok'));
+    assert.deepEqual(d.push(f.subarray(0, 3)), []);
+    assert.deepEqual(d.push(f.subarray(3)), [Buffer.from('sok')]);
+  });
+});
+
+describe('flags', () => {
+  test('MANDATORY_25_DIGEST is 0x4000000 and stands for the OTP 25 set', () => {
+    assert.equal(DistFlags.MANDATORY_25_DIGEST, 0x4000000n);
+    assert.equal(missingMandatory(DistFlags.MANDATORY_25_DIGEST | DistFlags.V4_NC | DistFlags.UNLINK_ID), 0n);
+    assert.notEqual(missingMandatory(DIST_MANDATORY_25), 0n, 'OTP 26 added V4_NC and UNLINK_ID');
+    assert.equal(missingMandatory(DEFAULT_FLAGS), 0n);
+  });
+});
+
+/** Runs two handshakes against each other until both are done or one fails. */
+function converse(init: Handshake, acc: Handshake): { i?: unknown; a?: unknown; error?: unknown } {
+  const out: { i?: unknown; a?: unknown; error?: unknown } = {};
+  let toAcc = init.start();
+  acc.start();
+  try {
+    for (let round = 0; round < 10 && (toAcc.length > 0 || out.a === undefined); round++) {
+      const toInit: Buffer[] = [];
+      for (const f of toAcc) {
+        const step = acc.receive(f);
+        toInit.push(...step.send);
+        if (step.done) out.a = step.done;
+      }
+      toAcc = [];
+      for (const f of toInit) {
+        const step = init.receive(f);
+        toAcc.push(...step.send);
+        if (step.done) out.i = step.done;
+      }
+      if (out.i !== undefined && out.a !== undefined) break;
+    }
+  } catch (e) {
+    out.error = e;
+  }
+  return out;
+}
+
+function opts(name: string, extra: Partial<HandshakeOptions> = {}): HandshakeOptions {
+  return { thisName: name, cookie: 'c', flags: DEFAULT_FLAGS | DistFlags.PUBLISHED, creation: 7, ...extra };
+}
+
+describe('handshake', () => {
+  test('both roles complete and agree on flags, names and creations', () => {
+    const r = converse(new Handshake('initiator', opts('a@h', { peerName: 'b@h' })), new Handshake('acceptor', opts('b@h', { creation: 9 })));
+    assert.equal(r.error, undefined);
+    const i = r.i as { peerName: string; peerCreation: number; flags: bigint };
+    const a = r.a as { peerName: string; peerCreation: number; flags: bigint };
+    assert.equal(i.peerName, 'b@h');
+    assert.equal(i.peerCreation, 9);
+    assert.equal(a.peerName, 'a@h');
+    assert.equal(a.peerCreation, 7);
+    assert.equal(i.flags, a.flags);
+  });
+
+  test('a wrong cookie fails on the acceptor with DIST_HANDSHAKE_BAD_COOKIE', () => {
+    const r = converse(new Handshake('initiator', opts('a@h', { cookie: 'x' })), new Handshake('acceptor', opts('b@h')));
+    assert.ok(r.error instanceof DistError);
+    assert.equal(r.error.code, 'DIST_HANDSHAKE_BAD_COOKIE');
+  });
+
+  test('the digest is MD5(cookie ++ decimal challenge), and the challenge is used as unsigned', () => {
+    assert.equal(digest(0xffffffff, 'abc').toString('hex'), digest(-1, 'abc').toString('hex'));
+    assert.equal(digest(42, 'cookie').length, 16);
+  });
+
+  test('acceptor refusals go out as status frames: nok, not_allowed (missing flags)', () => {
+    const acc = new Handshake('acceptor', opts('b@h', { accept: () => ({ status: 'nok' }) }));
+    acc.start();
+    const init = new Handshake('initiator', opts('a@h'));
+    const [name] = init.start();
+    assert.throws(
+      () => acc.receive(name!),
+      (e: unknown) => e instanceof HandshakeError && e.code === 'DIST_HANDSHAKE_NOK' && e.send[0]!.toString() === 'snok',
+    );
+    assert.throws(() => init.receive(Buffer.from('snok')), (e: unknown) => e instanceof DistError && e.code === 'DIST_HANDSHAKE_NOK');
+
+    const strict = new Handshake('acceptor', opts('b@h'));
+    strict.start();
+    const old = new Handshake('initiator', opts('a@h', { flags: DistFlags.PUBLISHED }));
+    assert.throws(
+      () => strict.receive(old.start()[0]!),
+      (e: unknown) => e instanceof HandshakeError && e.code === 'DIST_HANDSHAKE_FLAGS' && e.send[0]!.toString() === 'snot_allowed',
+    );
+  });
+
+  test('status alive: the initiator answers true and goes on', () => {
+    let replaced: boolean | undefined;
+    const r = converse(
+      new Handshake('initiator', opts('a@h')),
+      new Handshake('acceptor', opts('b@h', { accept: () => ({ status: 'alive' }), onAliveReply: (x) => (replaced = x) })),
+    );
+    assert.equal(r.error, undefined);
+    assert.equal(replaced, true);
+  });
+
+  test('dynamic names: the acceptor names the initiator with status named:', () => {
+    const r = converse(
+      new Handshake('initiator', opts('h', { flags: DEFAULT_FLAGS | DistFlags.NAME_ME })),
+      new Handshake('acceptor', opts('b@h', { accept: (_n, _f, dynamic) => (dynamic ? { status: 'named', name: 'js1@h', creation: 5 } : { status: 'ok' }) })),
+    );
+    assert.equal(r.error, undefined);
+    const i = r.i as { assignedName: string; assignedCreation: number };
+    assert.equal(i.assignedName, 'js1@h');
+    assert.equal(i.assignedCreation, 5);
+    assert.equal((r.a as { peerName: string }).peerName, 'js1@h');
+  });
+
+  test('the old send_name `n` from OTP 23/24 gets the new challenge and a `c` complement', () => {
+    const acc = new Handshake('acceptor', opts('b@h'));
+    acc.start();
+    const w = new Writer();
+    w.u8(HandshakeTag.OLD_SEND_NAME);
+    w.u16(5);
+    w.u32(Number(DEFAULT_FLAGS & 0xffffffffn));
+    w.bytes(Buffer.from('old@h'));
+    const step = acc.receive(w.toBuffer());
+    assert.equal(step.send[0]!.toString(), 'sok');
+    const challenge = step.send[1]!;
+    assert.equal(challenge[0], HandshakeTag.CHALLENGE);
+    const ch = challenge.readUInt32BE(9);
+    const c = new Writer();
+    c.u8(HandshakeTag.COMPLEMENT);
+    c.u32(Number(DEFAULT_FLAGS >> 32n));
+    c.u32(77);
+    assert.deepEqual(acc.receive(c.toBuffer()).send, []);
+    const reply = new Writer();
+    reply.u8(HandshakeTag.CHALLENGE_REPLY);
+    reply.u32(1234);
+    reply.bytes(digest(ch, 'c'));
+    const done = acc.receive(reply.toBuffer());
+    assert.deepEqual(done.send[0], Buffer.concat([Buffer.of(HandshakeTag.CHALLENGE_ACK), digest(1234, 'c')]));
+    assert.equal(done.done?.peerName, 'old@h');
+    assert.equal(done.done?.peerCreation, 77);
+  });
+
+  test('truncated and garbage handshake messages are typed errors', () => {
+    for (const bad of [Buffer.alloc(0), Buffer.from('N'), Buffer.from('Nxxxxxxxxxxxxxxxxxxxxxxx'), Buffer.from('zzz')]) {
+      const acc = new Handshake('acceptor', opts('b@h'));
+      acc.start();
+      assert.throws(() => acc.receive(bad), DistError);
+    }
+  });
+
+  test('a Connection completes the handshake and reads a message, the stream split at every point', () => {
+    const fixed = () => 0x12345678;
+    // What an initiator sends (send_name, challenge_reply) to an acceptor using the fixed challenge.
+    const init = new Handshake('initiator', opts('a@h', { challenge: fixed }));
+    const acc = new Handshake('acceptor', opts('b@h', { challenge: fixed }));
+    acc.start();
+    const name = init.start()[0]!;
+    const parts = [encodeHandshakeFrame(name)];
+    for (const f of acc.receive(name).send) for (const g of init.receive(f).send) parts.push(encodeHandshakeFrame(g));
+    const w = new Writer();
+    const message = tuple(ControlOp.SEND, atom(''), new Pid(atom('b@h'), 1, 0, 7));
+    new HeaderEncoder({ atomCache: true, fragments: true }).encode(w, message, atom('hi'));
+    const stream = Buffer.concat([...parts, w.toBuffer(), Buffer.alloc(4)]);
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const log: string[] = [];
+      const c = new Connection(
+        { write: () => undefined, destroy: () => undefined },
+        { role: 'acceptor', handshake: opts('b@h', { challenge: fixed }), tickTimeMs: 60000 },
+        {
+          up: () => log.push('up'),
+          signal: (_c, sig) => log.push(sig.kind),
+          down: (_c, reason) => log.push(`down:${reason}`),
+        },
+      );
+      c.start();
+      c.feed(stream.subarray(0, cut));
+      c.feed(stream.subarray(cut));
+      assert.deepEqual(log, ['up', 'send'], `split at ${cut}`);
+      c.close();
+    }
+  });
+
+  test('a Connection fed garbage closes with a typed reason instead of throwing', () => {
+    const log: string[] = [];
+    const c = new Connection(
+      { write: () => undefined, destroy: () => log.push('destroyed') },
+      { role: 'acceptor', handshake: opts('b@h'), tickTimeMs: 60000 },
+      { up: () => log.push('up'), signal: () => log.push('signal'), down: (_c, reason) => log.push(`down:${reason}`) },
+    );
+    c.start();
+    c.feed(Buffer.from([0, 3, 0x7a, 0x7a, 0x7a]));
+    assert.deepEqual(log, ['destroyed', 'down:DIST_HANDSHAKE_PROTOCOL']);
+  });
+});
+
+describe('headers', () => {
+  const me = atom('a@h');
+  const pid = new Pid(me, 5, 0, 3);
+  const send = (msg: Term) => ({ control: tuple(ControlOp.SEND_SENDER, pid, pid) as Term, payload: msg });
+
+  function roundTrip(enc: HeaderEncoder, dec: HeaderDecoder, control: Term, payload: Term): { control: Term; payload: Term | undefined } {
+    const w = new Writer();
+    enc.encode(w, control, payload);
+    const fd = new FrameDecoder({ prefixSize: 4, maxFrame: 1 << 30 });
+    let got: { control: Term; payload: Term | undefined } | undefined;
+    for (const f of fd.push(w.toBuffer())) {
+      const m = dec.decode(f);
+      if (m !== undefined) got = m;
+    }
+    assert.ok(got !== undefined);
+    return got;
+  }
+
+  test('atom cache: new entries, then references, across many messages and slot collisions', () => {
+    const enc = new HeaderEncoder({ atomCache: true, fragments: true });
+    const dec = new HeaderDecoder();
+    for (let round = 0; round < 3; round++) {
+      for (let start = 0; start < 6000; start += 500) {
+        const atoms = Array.from({ length: 500 }, (_, i) => atom(`a${start + i}`));
+        const m = send(tuple(...atoms));
+        const got = roundTrip(enc, dec, m.control, m.payload);
+        assert.ok(termEquals(got.payload!, m.payload), `round ${round} start ${start}`);
+        assert.ok(termEquals(got.control, m.control));
+      }
+    }
+  });
+
+  test('the second message with the same atoms is smaller (references, not text)', () => {
+    const enc = new HeaderEncoder({ atomCache: true, fragments: true });
+    const m = send(tuple(atom('some_long_atom_name'), atom('another_long_atom_name')));
+    const w1 = new Writer();
+    enc.encode(w1, m.control, m.payload);
+    const w2 = new Writer();
+    enc.encode(w2, m.control, m.payload);
+    assert.ok(w2.offset < w1.offset - 30, `${w2.offset} vs ${w1.offset}`);
+  });
+
+  test('fragments: a 1 MB message goes in 64 KiB fragments and is reassembled', () => {
+    const enc = new HeaderEncoder({ atomCache: true, fragments: true });
+    const dec = new HeaderDecoder();
+    const big = Buffer.alloc(1024 * 1024, 9);
+    const w = new Writer();
+    enc.encode(w, send(big).control, big);
+    const fd = new FrameDecoder({ prefixSize: 4, maxFrame: 1 << 20 });
+    const fs = fd.push(w.toBuffer());
+    assert.equal(fs.length, 17);
+    assert.equal(fs[0]![1], HeaderTag.FRAGMENT_FIRST);
+    assert.equal(fs[1]![1], HeaderTag.FRAGMENT_NEXT);
+    const results = fs.map((f) => dec.decode(f));
+    assert.ok(results.slice(0, -1).every((r) => r === undefined));
+    assert.deepEqual(results.at(-1)!.payload, big);
+    assert.equal(dec.pendingBytes, 0);
+  });
+
+  test('pass-through form (no atom cache) both ways', () => {
+    const enc = new HeaderEncoder({ atomCache: false, fragments: false });
+    const m = send(tuple(atom('x'), 1));
+    const got = roundTrip(enc, new HeaderDecoder(), m.control, m.payload);
+    assert.ok(termEquals(got.payload!, m.payload));
+  });
+
+  function failsWith(code: string, ...frames: Buffer[]) {
+    const dec = new HeaderDecoder({ maxSequences: 2, maxReassemblyBytes: 1000, maxFragments: 100 });
+    assert.throws(
+      () => {
+        for (const f of frames) dec.decode(f);
+      },
+      (e: unknown) => e instanceof DistError && e.code === code,
+    );
+  }
+
+  const ctl = encode(tuple(ControlOp.SEND, atom(''), pid), { versionByte: false });
+  const body = encode(atom('hi'), { versionByte: false });
+  function fragment(kind: number, seq: number, id: number, data: Buffer, withRefs = true): Buffer {
+    const w = new Writer();
+    w.u8(131);
+    w.u8(kind);
+    w.u64(BigInt(seq));
+    w.u64(BigInt(id));
+    if (kind === HeaderTag.FRAGMENT_FIRST && withRefs) w.u8(0);
+    w.bytes(data);
+    return w.toBuffer();
+  }
+
+  test('bad input: unknown header, refs to empty cache entries, refs out of range', () => {
+    failsWith('DIST_BAD_MESSAGE', Buffer.from([131, 99, 0]));
+    failsWith('DIST_BAD_MESSAGE', Buffer.from([1, 68, 0]));
+    // One ref, not new, to an entry never filled.
+    failsWith('DIST_BAD_MESSAGE', Buffer.concat([Buffer.from([131, 68, 1, 0x00, 5]), ctl, body]));
+    // ATOM_CACHE_REF index 3 with only one ref in the header.
+    const w = new Writer();
+    w.bytes(Buffer.from([131, 68, 1, 0x08, 5, 1, 0x61]));
+    w.bytes(Buffer.from([104, 3, 97, ControlOp.SEND, 82, 3, 82, 0]));
+    failsWith('DIST_BAD_MESSAGE', w.toBuffer());
+    // Trailing garbage after the message.
+    failsWith('DIST_BAD_MESSAGE', Buffer.concat([Buffer.from([131, 68, 0]), ctl, body, Buffer.from([1, 2])]));
+  });
+
+  test('bad input: fragments out of order, unknown sequence, duplicate start, limits', () => {
+    const data = Buffer.concat([ctl, body]);
+    const a = data.subarray(0, 5);
+    const b = data.subarray(5);
+    failsWith('DIST_FRAGMENT_ORDER', fragment(HeaderTag.FRAGMENT_NEXT, 1, 1, b));
+    failsWith('DIST_FRAGMENT_ORDER', fragment(HeaderTag.FRAGMENT_FIRST, 1, 3, a), fragment(HeaderTag.FRAGMENT_NEXT, 1, 1, b));
+    failsWith('DIST_FRAGMENT_ORDER', fragment(HeaderTag.FRAGMENT_FIRST, 1, 3, a), fragment(HeaderTag.FRAGMENT_FIRST, 1, 3, a));
+    failsWith(
+      'DIST_FRAGMENT_LIMIT',
+      fragment(HeaderTag.FRAGMENT_FIRST, 1, 3, a),
+      fragment(HeaderTag.FRAGMENT_FIRST, 2, 3, a),
+      fragment(HeaderTag.FRAGMENT_FIRST, 3, 3, a),
+    );
+    failsWith('DIST_FRAGMENT_LIMIT', fragment(HeaderTag.FRAGMENT_FIRST, 1, 1_000_000, a));
+    // Never finished: the reassembly budget bounds memory.
+    failsWith(
+      'DIST_FRAGMENT_LIMIT',
+      fragment(HeaderTag.FRAGMENT_FIRST, 1, 50, Buffer.alloc(600)),
+      fragment(HeaderTag.FRAGMENT_NEXT, 1, 49, Buffer.alloc(600)),
+    );
+    // In order, it works.
+    const dec = new HeaderDecoder();
+    assert.equal(dec.decode(fragment(HeaderTag.FRAGMENT_FIRST, 7, 2, a)), undefined);
+    assert.equal(dec.pendingSequences, 1);
+    const m = dec.decode(fragment(HeaderTag.FRAGMENT_NEXT, 7, 1, b));
+    assert.equal(m?.payload, atom('hi'));
+    assert.equal(dec.pendingSequences, 0);
+  });
+});
+
+describe('control messages', () => {
+  const n = atom('n@h');
+  const p1 = new Pid(n, 1, 0, 1);
+  const p2 = new Pid(n, 2, 0, 1);
+  const ref = new Reference(n, 1, [1, 2, 3]);
+  const tok = tuple(atom('token'));
+
+  test('every op 1..37 has a shape, and each decodes to its signal', () => {
+    const ops = Object.values(ControlOp);
+    for (const op of ops) assert.ok(ControlShape[op] !== undefined, `op ${op}`);
+    const cases: [Term[], Term | undefined, Signal['kind']][] = [
+      [[1, p1, p2], undefined, 'link'],
+      [[2, atom(''), p2], 'm', 'send'],
+      [[3, p1, p2, atom('r')], undefined, 'exit'],
+      [[4, p1, p2], undefined, 'unlink'],
+      [[6, p1, atom(''), atom('name')], 'm', 'reg_send'],
+      [[7, p1, p2], undefined, 'group_leader'],
+      [[8, p1, p2, atom('r')], undefined, 'exit2'],
+      [[12, atom(''), p2, tok], 'm', 'send'],
+      [[13, p1, p2, tok, atom('r')], undefined, 'exit'],
+      [[16, p1, atom(''), atom('name'), tok], 'm', 'reg_send'],
+      [[18, p1, p2, tok, atom('r')], undefined, 'exit2'],
+      [[19, p1, atom('name'), ref], undefined, 'monitor'],
+      [[20, p1, p2, ref], undefined, 'demonitor'],
+      [[21, p1, p2, ref, atom('r')], undefined, 'monitor_exit'],
+      [[22, p1, p2], 'm', 'send'],
+      [[23, p1, p2, tok], 'm', 'send'],
+      [[24, p1, p2], atom('r'), 'exit'],
+      [[25, p1, p2, tok], atom('r'), 'exit'],
+      [[26, p1, p2], atom('r'), 'exit2'],
+      [[27, p1, p2, tok], atom('r'), 'exit2'],
+      [[28, atom('name'), p2, ref], atom('r'), 'monitor_exit'],
+      [[29, ref, p1, p1, tuple(atom('m'), atom('f'), 1), [atom('monitor')]], [1], 'spawn_request'],
+      [[30, ref, p1, p1, tuple(atom('m'), atom('f'), 1), [], tok], [1], 'spawn_request'],
+      [[31, ref, p1, 2, p2], undefined, 'spawn_reply'],
+      [[32, ref, p1, 0, atom('badarg'), tok], undefined, 'spawn_reply'],
+      [[33, p1, ref], 'm', 'alias_send'],
+      [[34, p1, ref, tok], 'm', 'alias_send'],
+      [[35, 7, p1, p2], undefined, 'unlink_id'],
+      [[36, 7, p1, p2], undefined, 'unlink_id_ack'],
+      [[37, 4, p1, ref], 'm', 'altact_sig'],
+      [[37, 6, p1, ref, tok], 'm', 'altact_sig'],
+    ];
+    for (const [elements, payload, kind] of cases) {
+      const s = decodeSignal({ control: new Tuple(elements), payload });
+      assert.equal(s.kind, kind, `op ${String(elements[0])}`);
+    }
+  });
+
+  test('malformed control messages are DIST_BAD_CONTROL', () => {
+    const bad: [Term, Term | undefined][] = [
+      [atom('x'), undefined],
+      [tuple(99, p1), undefined],
+      [tuple(1, p1), undefined],
+      [tuple(1, p1, atom('notapid')), undefined],
+      [tuple(2, atom(''), p2), undefined],
+      [tuple(1, p1, p2), 'unexpected payload'],
+      [tuple(19, p1, 5, ref), undefined],
+      [tuple(29, ref, p1, p1, atom('nomfa'), []), []],
+    ];
+    for (const [control, payload] of bad) {
+      assert.throws(
+        () => decodeSignal({ control, payload }),
+        (e: unknown) => e instanceof DistError && e.code === 'DIST_BAD_CONTROL',
+      );
+    }
+  });
+
+  test('signals encode with the op the flags allow and decode back', () => {
+    const signals: Signal[] = [
+      { kind: 'link', from: p1, to: p2 },
+      { kind: 'unlink_id', id: 5n, from: p1, to: p2 },
+      { kind: 'unlink_id_ack', id: 5n, from: p1, to: p2 },
+      { kind: 'send', from: p1, to: p2, message: 'hello' },
+      { kind: 'send', from: p1, to: p2, message: 'hello', token: tok },
+      { kind: 'reg_send', from: p1, to: atom('rex'), message: 1 },
+      { kind: 'alias_send', from: p1, alias: ref, message: 1 },
+      { kind: 'exit', from: p1, to: p2, reason: atom('boom') },
+      { kind: 'exit2', from: p1, to: p2, reason: atom('kill'), token: tok },
+      { kind: 'monitor', from: p1, to: atom('net_kernel'), ref },
+      { kind: 'demonitor', from: p1, to: p2, ref },
+      { kind: 'monitor_exit', from: p2, to: p1, ref, reason: atom('noproc') },
+      { kind: 'spawn_request', reqId: ref, from: p1, groupLeader: p1, module: atom('m'), function: atom('f'), arity: 1, options: [], args: [1] },
+      { kind: 'spawn_reply', reqId: ref, to: p1, flags: 3, result: p2 },
+      { kind: 'altact_sig', flags: 4, from: p1, target: ref, payload: 'x' },
+    ];
+    for (const flags of [DEFAULT_FLAGS, DistFlags.HANDSHAKE_23]) {
+      for (const s of signals) {
+        const e = encodeSignal(s, flags);
+        const back = decodeSignal({ control: e.control, payload: e.payload });
+        assert.equal(back.kind, s.kind);
+      }
+    }
+    assert.equal(encodeSignal(signals[3]!, DEFAULT_FLAGS).control.elements[0], ControlOp.SEND_SENDER);
+    assert.equal(encodeSignal(signals[3]!, 0n).control.elements[0], ControlOp.SEND);
+    assert.equal(encodeSignal(signals[7]!, DEFAULT_FLAGS).control.elements[0], ControlOp.PAYLOAD_EXIT);
+    assert.equal(encodeSignal(signals[7]!, 0n).control.elements[0], ControlOp.EXIT);
+  });
+});
