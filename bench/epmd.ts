@@ -116,17 +116,35 @@ async function bench(): Promise<void> {
   const rounds = Number(values.rounds);
   const levels = values.levels.split(',').map(Number);
   const children: ChildProcess[] = [];
+  // Whatever happens (even an uncaught error), the servers this run started die with it.
+  process.once('exit', () => children.forEach((c) => c.kill('SIGKILL')));
   try {
+    for (const port of Object.values(BENCH_PORTS)) {
+      const taken = await names('127.0.0.1', { epmdPort: port, timeoutMs: 500 }).then(
+        () => true,
+        () => false,
+      );
+      if (taken) throw new Error(`something already answers on port ${port}: stop it first`);
+    }
     const self = fileURLToPath(import.meta.url);
-    children.push(
-      spawn(process.execPath, ['--import', 'tsx', self, '--serve', String(BENCH_PORTS.ours)], {
-        stdio: 'ignore',
-      }),
-    );
-    children.push(
-      spawn('epmd', ['-port', String(BENCH_PORTS.stock), '-address', '127.0.0.1'], { stdio: 'ignore' }),
-    );
-    await Promise.all([waitUntilAnswering(BENCH_PORTS.ours), waitUntilAnswering(BENCH_PORTS.stock)]);
+    const start = (command: string, args: string[]) => {
+      const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+      children.push(child);
+      // A server that exits early (port taken) must fail the run, not let it measure something else.
+      const exited = new Promise<never>((_, reject) =>
+        child.once('exit', (code) => reject(new Error(`${command} ${args.join(' ')} exited with ${code}`))),
+      );
+      return exited;
+    };
+    const early = Promise.race([
+      start(process.execPath, ['--import', 'tsx', self, '--serve', String(BENCH_PORTS.ours)]),
+      start('epmd', ['-port', String(BENCH_PORTS.stock), '-address', '127.0.0.1']),
+    ]);
+    early.catch(() => undefined);
+    await Promise.race([
+      early,
+      Promise.all([waitUntilAnswering(BENCH_PORTS.ours), waitUntilAnswering(BENCH_PORTS.stock)]),
+    ]);
     const registrations = await Promise.all(
       Object.values(BENCH_PORTS).map((epmdPort) => register(NODE_NAME, NODE_PORT, { epmdPort })),
     );
@@ -165,6 +183,7 @@ async function bench(): Promise<void> {
       );
     }
     await Promise.all(registrations.map((r) => r.close()));
+    if (children.some((c) => c.exitCode !== null)) throw new Error('a server exited during the run');
   } finally {
     for (const c of children) c.kill('SIGKILL');
   }

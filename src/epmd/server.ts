@@ -203,7 +203,7 @@ export class EpmdServer {
     const specs = listenSpecs(this.options.addresses ?? envAddresses());
     try {
       for (const spec of specs) {
-        const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+        const server = net.createServer((socket) => this.accept(socket));
         try {
           await new Promise<void>((resolve, reject) => {
             server.once('error', reject);
