@@ -1,0 +1,169 @@
+/**
+ * The catalog against a real dockerd (one test host from test/harness): built from the list, kept
+ * current by events, every way of naming a container. Needs root.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DockerCatalog } from '../../src/docker/catalog.ts';
+import { connectDocker } from '../../src/docker/client.ts';
+import { HOST_MOUNTS, upHosts, type Host, type TestHosts } from '../harness/hosts.ts';
+
+let hosts: TestHosts;
+let host: Host;
+let catalog: DockerCatalog;
+
+/** A container that publishes `ports` and just sleeps (no Erlang needed to be catalogued). */
+async function sleeper(args: string[], ports: string[] = ['12345']): Promise<string> {
+  const publish = ports.flatMap((p) => ['-p', p]);
+  return host.docker(['run', '-d', ...publish, ...HOST_MOUNTS, ...args, 'eid-otp25', 'sleep', '3600']);
+}
+
+/** Waits for the catalog to reach a state that events bring in the background. */
+async function until<T>(read: () => T, ok: (value: T) => boolean, what: string): Promise<T> {
+  for (let i = 0; i < 150; i++) {
+    const value = read();
+    if (ok(value)) return value;
+    await sleep(100);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+const publishedPort = async (id: string, port = 12345) =>
+  Number((await host.docker(['port', id, `${port}/tcp`])).split('\n')[0]!.split(':').pop());
+
+before(async () => {
+  hosts = await upHosts(2);
+  host = hosts.h1;
+});
+
+after(async () => {
+  await catalog?.stop();
+  await hosts?.down();
+});
+
+test('the API version is negotiated with the daemon, not hard-coded', async () => {
+  const { apiVersion } = await connectDocker(host.endpoint);
+  const server = await host.docker(['version', '-f', '{{.Server.APIVersion}}']);
+  assert.equal(apiVersion, server);
+});
+
+test('a catalog built from the container list finds containers by every name', async () => {
+  const id = await sleeper([
+    '--name',
+    'listed',
+    '--hostname',
+    'listedhost',
+    '--label',
+    'eid.name=listedlabel',
+  ]);
+  await sleeper(['--name', 'unpublished'], []);
+  catalog = new DockerCatalog({ endpoint: host.endpoint, minBackoffMs: 50, maxBackoffMs: 200 });
+  const synced = catalog.synced();
+  catalog.start();
+  await synced;
+  const port = await publishedPort(id);
+  for (const name of [id, id.slice(0, 12), id.slice(0, 8), 'listed', 'listedhost', 'listedlabel']) {
+    assert.equal(catalog.lookup(name)?.port, port, name);
+  }
+  assert.equal(catalog.lookup('unpublished'), undefined);
+  assert.deepEqual([...catalog.names()], [{ name: 'listedhost', port }]);
+});
+
+test('events: a started container appears, a renamed one changes name, a stopped one disappears', async () => {
+  const id = await sleeper(['--name', 'late']);
+  const port = await publishedPort(id);
+  await until(
+    () => catalog.lookup('late')?.port,
+    (p) => p === port,
+    'the started container',
+  );
+  assert.equal(catalog.lookup(id.slice(0, 12))?.port, port);
+
+  await host.docker(['rename', 'late', 'later']);
+  await until(
+    () => catalog.lookup('later'),
+    (e) => e !== undefined,
+    'the rename',
+  );
+  assert.equal(catalog.lookup('late'), undefined);
+
+  await host.docker(['pause', id]);
+  await until(
+    () => catalog.lookup('later'),
+    (e) => e === undefined,
+    'the pause',
+  );
+  await host.docker(['unpause', id]);
+  await until(
+    () => catalog.lookup('later'),
+    (e) => e !== undefined,
+    'the unpause',
+  );
+
+  await host.docker(['stop', '-t', '0', id]);
+  await until(
+    () => catalog.lookup('later'),
+    (e) => e === undefined,
+    'the stop',
+  );
+  await host.docker(['start', id]);
+  const newPort = await publishedPort(id);
+  await until(
+    () => catalog.lookup('later')?.port,
+    (p) => p === newPort,
+    'the restart',
+  );
+
+  await host.docker(['rm', '-f', id]);
+  await until(
+    () => catalog.lookup(id),
+    (e) => e === undefined,
+    'the removal',
+  );
+});
+
+test('the eid.port label picks the node port per container', async () => {
+  const id = await sleeper(['--name', 'custom', '--label', 'eid.port=9000'], ['12345', '9000']);
+  const port = await publishedPort(id, 9000);
+  await until(
+    () => catalog.lookup('custom')?.port,
+    (p) => p === port,
+    'the labelled container',
+  );
+});
+
+test('Docker going away: the catalog keeps its entries, reconnects and resyncs (changes made meanwhile included)', async () => {
+  const before = catalog.stats();
+  assert.equal(before.connected, true);
+  const known = catalog.lookup('listed');
+  assert.ok(known !== undefined);
+  const pid = Number(await host.docker(['inspect', '-f', '{{.State.Pid}}', 'listed']));
+
+  await hosts.stopDocker(host);
+  try {
+    await until(
+      () => catalog.stats().connected,
+      (c) => !c,
+      'the catalog to notice',
+    );
+    assert.deepEqual(catalog.lookup('listed'), known);
+    // The container dies while no dockerd watches (it lived on thanks to --live-restore):
+    // no event will ever say so; only the resync can notice.
+    process.kill(pid, 'SIGKILL');
+  } finally {
+    await hosts.startDocker(host);
+  }
+  await until(
+    () => catalog.stats().connected,
+    (c) => c,
+    'the reconnection',
+  );
+  await until(
+    () => catalog.lookup('listed'),
+    (e) => e === undefined,
+    'the resync',
+  );
+  assert.ok(catalog.stats().reconnects > before.reconnects);
+  assert.ok(catalog.stats().syncs > before.syncs);
+});
