@@ -3,6 +3,7 @@
  * that are always stopped by pid, raw socket exchanges, and the table of malformed requests.
  */
 import net from 'node:net';
+import os from 'node:os';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { names } from '../../src/epmd/client.ts';
@@ -146,12 +147,17 @@ export interface Outcome {
 export function exchange(
   port: number,
   chunks: Uint8Array[],
-  options: { host?: string; settleMs?: number; timeoutMs?: number } = {},
+  options: { host?: string; localAddress?: string; settleMs?: number } = {},
 ): Promise<Outcome> {
   const settleMs = options.settleMs ?? 10_000;
   return new Promise((resolve, reject) => {
     const received: Buffer[] = [];
-    const socket = net.connect({ port, host: options.host ?? '127.0.0.1', noDelay: true });
+    const socket = net.connect({
+      port,
+      host: options.host ?? '127.0.0.1',
+      noDelay: true,
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+    });
     let settled = false;
     const done = (closed: boolean) => {
       if (settled) return;
@@ -180,6 +186,18 @@ export function exchange(
       }
     });
   });
+}
+
+/**
+ * A non-loopback IPv4 address of this machine. A connection to 127.0.0.1 from this source address
+ * is, by epmd's rule, not from a local peer (neither 127.x nor the address it arrived on), which
+ * lets tests play a remote peer without another host.
+ */
+export function nonLoopbackAddress(): string {
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  throw new Error('this machine has no non-loopback IPv4 address to play a remote peer from');
 }
 
 /** Every way of cutting `bytes` in two, then one byte at a time. */

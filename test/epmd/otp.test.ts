@@ -13,6 +13,7 @@ import {
   Processes,
   exchange,
   malformedRequests,
+  nonLoopbackAddress,
   portAllocator,
   startStockEpmd,
   unknownNameRequests,
@@ -225,6 +226,50 @@ describe('our client against a stock epmd', () => {
       assert.equal(err.peer, `127.0.0.1:${port}`);
       return true;
     });
+  });
+});
+
+describe('requests from a non-local peer: our server answers as stock epmd does', () => {
+  test('ALIVE2, DUMP, KILL and STOP are refused with a close; PORT_PLEASE2 and NAMES are answered', async () => {
+    const ours = await startServer(true);
+    const stock = await nextPort();
+    await startStockEpmd(processes, stock, ['-relaxed_command_check']);
+    const regs = await Promise.all([
+      register('here', 43990, { epmdPort: ours.port }),
+      register('here', 43990, { epmdPort: stock }),
+    ]);
+    const localAddress = nonLoopbackAddress();
+    const requests = {
+      ALIVE2_REQ: '0011 78 0010 4d 00 0006 0005 0004 666f6f6f 0000',
+      PORT_PLEASE2_REQ: '0005 7a 68657265',
+      DUMP_REQ: '0001 64',
+      KILL_REQ: '0001 6b',
+      STOP_REQ: '0005 73 68657265',
+    };
+    const outcomes: Record<string, unknown> = {};
+    for (const [what, hex] of Object.entries(requests)) {
+      const bytes = Buffer.from(hex.replace(/ /g, ''), 'hex');
+      const [a, b] = await Promise.all([
+        exchange(ours.port, [bytes], { localAddress }),
+        exchange(stock, [bytes], { localAddress }),
+      ]);
+      assert.deepEqual(a, b, what);
+      outcomes[what] = a;
+    }
+    assert.deepEqual(outcomes, {
+      ALIVE2_REQ: { reply: '', closed: true },
+      PORT_PLEASE2_REQ: { reply: '7700abd64d00000600050004686572650000', closed: true },
+      DUMP_REQ: { reply: '', closed: true },
+      KILL_REQ: { reply: '', closed: true },
+      STOP_REQ: { reply: '', closed: true },
+    });
+    const remoteNames = await exchange(ours.port, [Buffer.from('00016e', 'hex')], { localAddress });
+    assert.equal(Buffer.from(remoteNames.reply, 'hex').subarray(4).toString(), 'name here at port 43990\n');
+    assert.ok(
+      ours.registered().some((n) => n.name === 'here'),
+      'a remote STOP does not unregister',
+    );
+    await Promise.all(regs.map((r) => r.close()));
   });
 });
 
