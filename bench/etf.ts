@@ -26,14 +26,17 @@ interface Case {
 const pid = new Pid(atom('worker@host-a'), 117, 0, 1700000000);
 const smallMap = { op: 2, pid: 123456789, name: 'cluster-worker-017', data: [1, 2, 3, 300], ok: true };
 const kilobyteMap = Object.fromEntries(
-  Array.from({ length: 43 }, (_, i) => [`field_${i}`, i % 3 === 0 ? `value number ${i} of the map` : i * 1000]),
+  Array.from({ length: 43 }, (_, i) => [
+    `field_${i}`,
+    i % 3 === 0 ? `value number ${i} of the map` : i * 1000,
+  ]),
 );
 const integers = Array.from({ length: 1000 }, (_, i) => (i * 7919) % 100_000);
 const binary = Buffer.alloc(64 * 1024, 0x61);
 
 const cases: Case[] = [
   {
-    name: 'control tuple {2, \'\', Pid}',
+    name: "control tuple {2, '', Pid}",
     ours: tuple(2, atom(''), pid),
     theirs: undefined,
     theirsMissing: 'no tuples, atoms or pids in pack; no NEW_PID_EXT in unpack',
@@ -50,51 +53,68 @@ const cases: Case[] = [
   },
 ];
 
-/** Median ops/s over ROUNDS rounds of ROUND_MS each, after a warm-up round. */
-function opsPerSecond(fn: () => unknown): number {
-  let sink: unknown;
-  const round = (): number => {
-    let ops = 0;
-    let batch = 1;
-    const start = performance.now();
-    let elapsed = 0;
-    while (elapsed < ROUND_MS) {
-      for (let i = 0; i < batch; i++) sink = fn();
-      ops += batch;
-      batch = Math.min(batch * 2, 4096);
-      elapsed = performance.now() - start;
-    }
-    return (ops * 1000) / elapsed;
+/** Ops/s of `fn` over one round of ROUND_MS. */
+function round(fn: () => unknown): number {
+  let ops = 0;
+  let batch = 1;
+  const start = performance.now();
+  let elapsed = 0;
+  while (elapsed < ROUND_MS) {
+    for (let i = 0; i < batch; i++) sink = fn();
+    ops += batch;
+    batch = Math.min(batch * 2, 4096);
+    elapsed = performance.now() - start;
+  }
+  return (ops * 1000) / elapsed;
+}
+let sink: unknown;
+
+const median = (values: number[]): number => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/**
+ * The two codecs run in alternating rounds so both see the same load (the machine is shared);
+ * reported are median ops/s and the median of the per-round ratios.
+ */
+function compare(
+  ours: () => unknown,
+  theirs: (() => unknown) | undefined,
+): { ours: number; theirs?: number; ratio?: number } {
+  round(ours);
+  if (theirs === undefined) return { ours: median(Array.from({ length: ROUNDS }, () => round(ours))) };
+  round(theirs);
+  const pairs = Array.from({ length: ROUNDS }, () => [round(ours), round(theirs)] as const);
+  return {
+    ours: median(pairs.map(([o]) => o)),
+    theirs: median(pairs.map(([, t]) => t)),
+    ratio: median(pairs.map(([o, t]) => o / t)),
   };
-  round();
-  const results = Array.from({ length: ROUNDS }, round).sort((a, b) => a - b);
-  if (sink === Symbol.for('never')) console.log(sink);
-  return results[Math.floor(ROUNDS / 2)]!;
 }
 
-const format = (n: number): string => Math.round(n).toLocaleString('en-US').padStart(11);
-const ratio = (ours: number, theirs: number | undefined): string =>
-  theirs === undefined ? '     n/a' : `${(ours / theirs).toFixed(2)}x`.padStart(8);
+const format = (n: number | undefined): string =>
+  (n === undefined ? 'n/a' : Math.round(n).toLocaleString('en-US')).padStart(12);
+const ratio = (r: number | undefined): string => (r === undefined ? 'n/a' : `${r.toFixed(2)}x`).padStart(8);
 
-console.log(`ETF codec vs erlpack — node ${process.version}, ${ROUNDS} rounds of ${ROUND_MS} ms, median ops/s`);
+console.log(`ETF codec vs erlpack — node ${process.version}, ${ROUNDS} alternating rounds of ${ROUND_MS} ms`);
 console.log(
-  `${'term'.padEnd(32)}${'bytes'.padStart(7)}${'eid enc'.padStart(12)}${'erlpack enc'.padStart(12)}${'ratio'.padStart(8)}` +
-    `${'eid dec'.padStart(12)}${'erlpack dec'.padStart(12)}${'ratio'.padStart(8)}`,
+  `${'term'.padEnd(32)}${'bytes'.padStart(7)}${'eid enc/s'.padStart(12)}${'erlpack'.padStart(12)}${'ratio'.padStart(8)}` +
+    `${'eid dec/s'.padStart(12)}${'erlpack'.padStart(12)}${'ratio'.padStart(8)}`,
 );
 for (const c of cases) {
   const ourBytes = encode(c.ours);
-  const ourEncode = opsPerSecond(() => encode(c.ours));
-  const ourDecode = opsPerSecond(() => decode(ourBytes));
-  let theirEncode: number | undefined;
-  let theirDecode: number | undefined;
-  if (c.theirsMissing === undefined) {
-    const theirBytes = erlpack.pack(c.theirs);
-    theirEncode = opsPerSecond(() => erlpack.pack(c.theirs));
-    theirDecode = opsPerSecond(() => erlpack.unpack(theirBytes));
-  }
-  console.log(
-    `${c.name.padEnd(32)}${String(ourBytes.length).padStart(7)}${format(ourEncode)} ${theirEncode === undefined ? '        n/a' : format(theirEncode)}${ratio(ourEncode, theirEncode)}` +
-      `${format(ourDecode)} ${theirDecode === undefined ? '        n/a' : format(theirDecode)}${ratio(ourDecode, theirDecode)}`,
+  const theirBytes = c.theirsMissing === undefined ? erlpack.pack(c.theirs) : undefined;
+  const enc = compare(
+    () => encode(c.ours),
+    theirBytes === undefined ? undefined : () => erlpack.pack(c.theirs),
   );
-  if (c.theirsMissing !== undefined) console.log(`${''.padEnd(32)}erlpack cannot express it: ${c.theirsMissing}`);
+  const dec = compare(
+    () => decode(ourBytes),
+    theirBytes === undefined ? undefined : () => erlpack.unpack(theirBytes),
+  );
+  console.log(
+    `${c.name.padEnd(32)}${String(ourBytes.length).padStart(7)}${format(enc.ours)}${format(enc.theirs)}${ratio(enc.ratio)}` +
+      `${format(dec.ours)}${format(dec.theirs)}${ratio(dec.ratio)}`,
+  );
+  if (c.theirsMissing !== undefined)
+    console.log(`${''.padEnd(39)}erlpack cannot express it: ${c.theirsMissing}`);
 }
+if (sink === Symbol.for('never')) console.log(sink);

@@ -36,12 +36,19 @@ export interface DecodeOptions {
   maxDepth?: number;
   /** Largest uncompressed size a COMPRESSED_EXT may declare (default 64 MiB). */
   maxDecompressedSize?: number;
+  /**
+   * Binaries become views into the input instead of copies (default false): much faster for large
+   * binaries, but the input must then never be modified or reused while they are alive.
+   */
+  binaryViews?: boolean;
 }
 
 export const DEFAULT_MAX_DEPTH = 1000;
 export const DEFAULT_MAX_DECOMPRESSED_SIZE = 64 * 1024 * 1024;
 
 const MAX_SAFE_DIGIT_BYTES = 6;
+/** Below this, TypedArray#slice (on-heap) copies faster than Buffer.from (pooled); above, the pool wins. */
+const SMALL_BINARY = 64;
 /** The pre-OTP-23 forms (PID_EXT, PORT_EXT, REFERENCE_EXT, NEW_REFERENCE_EXT) carry a 2-bit creation... */
 const LEGACY_MAX_CREATION = 3;
 /** ...and their references only 18 significant bits in the first id word; OTP rejects more. */
@@ -69,13 +76,18 @@ class Decoder {
   private readonly maxDepth: number;
   private readonly maxDecompressedSize: number;
   private readonly atomCache: readonly (Atom | undefined)[] | undefined;
+  private readonly binaryViews: boolean;
+  /** A Buffer view of the input, so slices of it are Buffers too. */
+  private readonly buf: Buffer;
 
   constructor(
-    private buf: Uint8Array,
+    input: Uint8Array,
     start: number,
     public end: number,
     options: DecodeOptions | undefined,
   ) {
+    this.buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.length);
+    this.binaryViews = options?.binaryViews ?? false;
     this.pos = start;
     this.maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.maxDecompressedSize = options?.maxDecompressedSize ?? DEFAULT_MAX_DECOMPRESSED_SIZE;
@@ -149,6 +161,7 @@ class Decoder {
       maxDepth: this.maxDepth,
       maxDecompressedSize: this.maxDecompressedSize,
       atomCache: this.atomCache,
+      binaryViews: this.binaryViews,
     });
     let term: Term;
     try {
@@ -229,13 +242,16 @@ class Decoder {
         this.need(4, 'BINARY_EXT length');
         const length = this.u32();
         this.need(length, 'BINARY_EXT bytes');
-        const out = Buffer.from(b.subarray(this.pos, this.pos + length));
+        const from = this.pos;
         this.pos += length;
-        return out;
+        if (this.binaryViews) return b.subarray(from, from + length);
+        return length <= SMALL_BINARY
+          ? (slice.call(b, from, from + length) as Buffer)
+          : Buffer.from(b.subarray(from, from + length));
       }
       case Tag.Map:
         this.need(4, 'MAP_EXT arity');
-        return this.map(tagAt);
+        return this.map();
       case Tag.NewFloat: {
         this.need(8, 'NEW_FLOAT_EXT value');
         const v = Buffer.from(b.buffer, b.byteOffset + this.pos, 8).readDoubleBE(0);
@@ -449,7 +465,7 @@ class Decoder {
     return elements.length === 0 ? tail : new ImproperList(elements, tail);
   }
 
-  private map(at: number): Map<Term, Term> {
+  private map(): Map<Term, Term> {
     const count = this.u32();
     this.need(count * 2, 'map keys and values');
     this.enter();
@@ -464,13 +480,12 @@ class Decoder {
         const canonical = encode(key, { versionByte: false }).toString('latin1');
         if (structuralKeys.has(canonical)) this.fail('duplicate map key', 'distinct map keys', keyAt);
         structuralKeys.add(canonical);
-      } else if (map.has(key)) {
-        this.fail('duplicate map key', 'distinct map keys', keyAt);
       }
+      const size = map.size;
       map.set(key, this.term());
+      if (map.size === size) this.fail('duplicate map key', 'distinct map keys', keyAt);
     }
     this.depth--;
-    if (map.size !== count) this.fail('duplicate map key', 'distinct map keys', at);
     return map;
   }
 
@@ -524,5 +539,6 @@ class Decoder {
   }
 }
 
+const slice = Uint8Array.prototype.slice;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));

@@ -361,13 +361,31 @@ function writeBinary(w: Writer, bytes: Uint8Array): void {
   w.offset = o;
 }
 
+/** Short strings are copied char by char while ASCII: cheaper than a call into the UTF-8 encoder. */
+const SHORT_STRING = 64;
+
 function writeStringBinary(w: Writer, s: string): void {
-  w.ensure(5 + s.length * 3);
+  const length = s.length;
+  w.ensure(5 + length * 3);
+  const b = w.buf;
   const start = w.offset;
-  w.buf[start] = Tag.Binary;
+  b[start] = Tag.Binary;
+  if (length <= SHORT_STRING) {
+    let o = start + 5;
+    let i = 0;
+    for (; i < length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      b[o++] = c;
+    }
+    if (i === length) {
+      b.writeUInt32BE(length, start + 1);
+      w.offset = o;
+      return;
+    }
+  }
   w.offset = start + 5;
-  const length = w.utf8(s);
-  w.buf.writeUInt32BE(length, start + 1);
+  b.writeUInt32BE(w.utf8(s), start + 1);
 }
 
 function writeBitString(w: Writer, bits: BitString): void {

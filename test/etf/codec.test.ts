@@ -194,3 +194,13 @@ test('decoded atoms are the interned instances, whatever the atom encoding', () 
   assert.equal(latin1, atom('é'));
   assert.equal(decode(Buffer.of(131, Tag.Atom, 0, 4, ...Buffer.from('true'))), true);
 });
+
+test('binaries are copies by default and views of the input with binaryViews', () => {
+  const input = encode(tuple(Buffer.from('tiny'), Buffer.alloc(1000, 1)));
+  const copied = decode(input) as ReturnType<typeof tuple>;
+  const viewed = decode(input, { binaryViews: true }) as ReturnType<typeof tuple>;
+  input.fill(0);
+  assert.deepStrictEqual(copied, tuple(Buffer.from('tiny'), Buffer.alloc(1000, 1)));
+  assert.deepStrictEqual(viewed, tuple(Buffer.alloc(4), Buffer.alloc(1000)));
+  assert.ok(Buffer.isBuffer(decode(new Uint8Array(encode(Buffer.from('x'))))));
+});
