@@ -21,6 +21,17 @@ export const HOST_MOUNTS = ['-v', '/usr:/usr:ro'];
 
 const MAX_BUFFER = 16 * 1024 * 1024;
 
+/** Node arguments that run the `eid` command from the TypeScript sources (add the command's own after them). */
+export function eidFromSource(): string[] {
+  return [
+    '--import',
+    'tsx',
+    '--input-type=module',
+    '--eval',
+    `import { main } from ${JSON.stringify(MAIN_TS)}; process.exitCode = await main(process.argv.slice(1));`,
+  ];
+}
+
 export interface NodeContainer {
   id: string;
   /** The container's hostname (its 12-character short ID unless set). */
@@ -118,11 +129,7 @@ export class Host {
   /** `eid daemon` on this host, as a process in its namespace; resolves once the catalog first synced. */
   async startDaemon(args: string[] = []): Promise<DaemonProcess> {
     const child = this.spawn(process.execPath, [
-      '--import',
-      'tsx',
-      '--input-type=module',
-      '--eval',
-      `import { main } from ${JSON.stringify(MAIN_TS)}; process.exitCode = await main(process.argv.slice(1));`,
+      ...eidFromSource(),
       'daemon',
       '--docker',
       this.endpoint,
