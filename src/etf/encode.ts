@@ -7,7 +7,7 @@
 import { deflateSync } from 'node:zlib';
 import { EncodeError } from '../errors.ts';
 import { Writer } from './bytes.ts';
-import { Tag, MAX_ATOM_CHARACTERS, MAX_STRING_EXT_LENGTH } from './tags.ts';
+import { Tag, MAX_ATOM_CHARACTERS, MAX_REFERENCE_IDS, MAX_STRING_EXT_LENGTH } from './tags.ts';
 import {
   atom,
   Atom,
@@ -227,6 +227,9 @@ function writeAtom(w: Writer, a: Atom, cache: EncodeOptions['atomCache']): void 
 function writeCachedAtom(w: Writer, a: Atom, cache: NonNullable<EncodeOptions['atomCache']>): boolean {
   const index = cache(a);
   if (index === undefined) return false;
+  if (!Number.isInteger(index) || index < 0 || index > 0xff) {
+    throw new EncodeError(`atom cache index must be 0..255, got ${index}`);
+  }
   w.ensure(2);
   w.buf[w.offset++] = Tag.AtomCacheRef;
   w.buf[w.offset++] = index;
@@ -429,32 +432,48 @@ function writeObject(
   }
 }
 
+/** Identifier fields are unsigned 32-bit on the wire; anything else would silently wrap. */
+function u32Field(w: Writer, value: number, what: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new EncodeError(`${what} must be an integer in 0..2^32-1, got ${value}`);
+  }
+  w.u32(value);
+}
+
 function writePid(w: Writer, pid: Pid, cache: EncodeOptions['atomCache']): void {
   w.u8(Tag.NewPid);
   writeAtom(w, pid.node, cache);
-  w.u32(pid.id);
-  w.u32(pid.serial);
-  w.u32(pid.creation);
+  u32Field(w, pid.id, 'pid id');
+  u32Field(w, pid.serial, 'pid serial');
+  u32Field(w, pid.creation, 'pid creation');
 }
 
 function writePort(w: Writer, port: Port, cache: EncodeOptions['atomCache']): void {
-  const wide = port.id > 0xffffffffn;
+  const id = BigInt(port.id);
+  if (id < 0n || id > 0xffffffffffffffffn) throw new EncodeError(`port id must fit in 64 bits, got ${id}`);
+  const wide = id > 0xffffffffn;
   w.u8(wide ? Tag.V4Port : Tag.NewPort);
   writeAtom(w, port.node, cache);
-  if (wide) w.u64(port.id);
-  else w.u32(Number(port.id));
-  w.u32(port.creation);
+  if (wide) w.u64(id);
+  else w.u32(Number(id));
+  u32Field(w, port.creation, 'port creation');
 }
 
 function writeReference(w: Writer, ref: Reference, cache: EncodeOptions['atomCache']): void {
+  if (ref.ids.length > MAX_REFERENCE_IDS) {
+    throw new EncodeError(`a reference has at most ${MAX_REFERENCE_IDS} ids, got ${ref.ids.length}`);
+  }
   w.u8(Tag.NewerReference);
   w.u16(ref.ids.length);
   writeAtom(w, ref.node, cache);
-  w.u32(ref.creation);
-  for (const id of ref.ids) w.u32(id);
+  u32Field(w, ref.creation, 'reference creation');
+  for (const id of ref.ids) u32Field(w, id, 'reference id');
 }
 
 function writeExport(w: Writer, fun: ExportFun, cache: EncodeOptions['atomCache']): void {
+  if (!Number.isInteger(fun.arity) || fun.arity < 0 || fun.arity > 255) {
+    throw new EncodeError(`fun arity must be 0..255, got ${fun.arity}`);
+  }
   w.u8(Tag.Export);
   writeAtom(w, fun.module, cache);
   writeAtom(w, fun.name, cache);

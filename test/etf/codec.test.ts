@@ -15,7 +15,10 @@ import {
   ImproperList,
   mapGet,
   Pid,
+  Port,
   Reader,
+  Reference,
+  ExportFun,
   Tag,
   termEquals,
   tuple,
@@ -142,9 +145,16 @@ test('encode rejects what Erlang cannot hold, with EncodeError', () => {
     atom('\ud800'),
     new BitString(Buffer.of(1), 0),
     [1, undefined],
+    new Pid(atom('a@b'), 2 ** 32, 0, 0),
+    new Pid(atom('a@b'), 1, -1, 0),
+    new Port(atom('a@b'), 2n ** 64n, 0),
+    new Reference(atom('a@b'), 0, [1, 2, 3, 4, 5, 6]),
+    new Reference(atom('a@b'), 0.5, [1]),
+    new ExportFun(atom('m'), atom('f'), 256),
   ];
   for (const value of bad) assert.throws(() => encode(value as Term), EncodeError, String(value));
   assert.equal(encode(atom('é'.repeat(255))).length, 1 + 3 + 510);
+  assert.throws(() => encode(atom('x'), { atomCache: () => 256 }), EncodeError);
 });
 
 test('JS values encode to their documented Erlang terms', () => {
