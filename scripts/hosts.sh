@@ -7,6 +7,7 @@
 #   scripts/hosts.sh docker N ARGS...   the docker CLI against host N's dockerd
 #   scripts/hosts.sh stop-docker N      stop host N's dockerd (start-docker N starts it again)
 #   scripts/hosts.sh image N KIND       import test image eid-KIND (otp25, otp27, otp29) into host N
+#   scripts/hosts.sh rootfs KIND        build (once) and print the cached rootfs tarball of eid-KIND
 #   scripts/hosts.sh env                print the host addresses and sockets as shell variables
 #
 # EID_SET (0-9, default 0) picks an independent set of names and subnets, so two test files can
@@ -192,14 +193,19 @@ debian_rootfs() {
   echo "$out"
 }
 
+# The cached rootfs tarball of an image kind (built on first use).
+rootfs() {
+  case $1 in
+    otp25) otp25_rootfs ;;
+    otp27) debian_rootfs trixie otp27 ;;
+    otp29) debian_rootfs sid otp29 ;;
+    *) echo "hosts.sh: unknown image kind '$1' (otp25, otp27, otp29)" >&2; return 2 ;;
+  esac
+}
+
 image() {
   local n=$1 kind=$2 tarball
-  case $kind in
-    otp25) tarball=$(otp25_rootfs) ;;
-    otp27) tarball=$(debian_rootfs trixie otp27) ;;
-    otp29) tarball=$(debian_rootfs sid otp29) ;;
-    *) echo "hosts.sh: unknown image kind '$kind' (otp25, otp27, otp29)" >&2; return 2 ;;
-  esac
+  tarball=$(rootfs "$kind")
   host_docker "$n" import -c 'ENV HOME=/root' -c 'ENV LANG=C.UTF-8' "$tarball" "eid-$kind" >/dev/null
 }
 
@@ -221,8 +227,9 @@ case $cmd in
   exec) n=$1; shift; exec nsenter --net="/run/netns/$(netns "$n")" "$@" ;;
   docker) n=$1; shift; host_docker "$n" "$@" ;;
   image) image "$@" ;;
+  rootfs) rootfs "$1" ;;
   stop-docker) stop_docker "$1" ;;
   start-docker) start_docker "$1" ;;
   env) env_vars ;;
-  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,14p' "$0" >&2; exit 2 ;;
 esac
