@@ -30,6 +30,7 @@ import {
   type ProcessHost,
 } from './process.ts';
 import { EpmdResolver, type Resolver } from './resolver.ts';
+import { GlobalServer } from './global.ts';
 
 export interface NodeOptions {
   /** `name@host`, or a short `name` (the host becomes this machine's short host name). */
@@ -57,6 +58,15 @@ export interface NodeOptions {
   connectTimeoutMs?: number;
   /** Creation when not registering with EPMD (default random). */
   creation?: number;
+  /** Per-connection bounds on what a peer may make us hold. */
+  limits?: {
+    /** Largest frame once connected (default 128 MiB). */
+    maxFrame?: number;
+    /** Bytes held for unfinished fragmented messages (default 256 MiB). */
+    maxReassemblyBytes?: number;
+    /** Fragmented messages in flight (default 64). */
+    maxSequences?: number;
+  };
   logger?: Logger;
 }
 
@@ -124,7 +134,7 @@ const A = {
 } as const;
 
 /** Names this node answers itself, like the kernel processes of an OTP node. */
-const SYSTEM_NAMES = new Set(['net_kernel', 'rex']);
+const SYSTEM_NAMES = new Set(['net_kernel', 'rex', 'global_name_server']);
 
 function isAtom(t: Term | undefined, name: string): boolean {
   return (t instanceof Atom && t.name === name) || (typeof t === 'boolean' && String(t) === name);
@@ -163,6 +173,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   private readonly logger: Logger;
   private readonly server: Server;
   private readonly registration: Registration | undefined;
+  private readonly limits: NonNullable<NodeOptions['limits']>;
   private readonly processes = new Map<number, Process>();
   private readonly names = new Map<string, Process>();
   private readonly aliases = new Map<string, Process>();
@@ -180,6 +191,8 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   private stopped = false;
   /** Sender of signals the node itself originates (replies of net_kernel/rex, node.send). */
   private readonly system: Process;
+  /** Our side of OTP's `global` (visible nodes only: hidden ones are outside global). */
+  private readonly global: GlobalServer | undefined;
 
   private constructor(init: {
     name: string;
@@ -193,6 +206,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     logger: Logger;
     server: Server;
     registration: Registration | undefined;
+    limits: NodeOptions['limits'];
   }) {
     super();
     this.name = init.name;
@@ -208,7 +222,18 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     this.logger = init.logger;
     this.server = init.server;
     this.registration = init.registration;
+    this.limits = init.limits ?? {};
     this.system = this.newProcess();
+    this.global = this.hidden
+      ? undefined
+      : new GlobalServer({
+          nodeAtom: this.nodeAtom,
+          lockerPid: this.newProcess().pid,
+          castGlobal: (node, message) => this.sendToName(atom('global_name_server'), node, tuple(A.gen_cast, message), this.system.pid),
+          reply: (from, reply) => this.reply(from, reply),
+          disconnect: (node) => this.disconnect(node),
+          log: (msg, fields) => this.logger.info(msg, fields),
+        });
     this.server.on('connection', (socket) => this.accept(socket));
   }
 
@@ -259,6 +284,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       logger,
       server,
       registration,
+      limits: options.limits,
     });
     logger.info('node started', { node: name, port, creation });
     return node;
@@ -885,6 +911,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     }
     if (name.name === 'net_kernel') this.netKernel(message);
     else if (name.name === 'rex') this.rex(message);
+    else if (name.name === 'global_name_server' && this.global !== undefined) this.global.handle(message);
     else this.logger.debug('message to unregistered name dropped', { name: name.name, from: describe(from) });
   }
 
@@ -1061,7 +1088,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     this.sockets.add(socket);
     const conn = new Connection(
       socket,
-      { role, handshake, tickTimeMs: this.tickTimeMs, peer, logger: this.logger },
+      { role, handshake, tickTimeMs: this.tickTimeMs, peer, logger: this.logger, ...this.limits },
       {
         up: (c, result) => this.onUp(c, result),
         signal: (c, s) => {
@@ -1120,6 +1147,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     if (this.connections.get(node) !== conn) return;
     this.connections.delete(node);
     this.nodeDown(node);
+    this.global?.nodeDown(node);
     this.logger.info('nodedown', { node, reason });
     this.emit('nodedown', node, { reason });
   }

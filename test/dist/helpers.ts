@@ -171,6 +171,33 @@ export class Fixture {
     return new ErlNode(name, erl, port);
   }
 
+  /** A real Elixir node with an `eid_agent` that evaluates Elixir source with bindings. */
+  async startElixir(alive: string, options: { cookie?: string } = {}): Promise<ErlNode> {
+    const port = await this.nextPort();
+    const name = `${alive}@127.0.0.1`;
+    const agent = [
+      'loop = fn loop ->',
+      '  receive do',
+      '    {:"$gen_call", from, {:eval, src, binds}} ->',
+      '      spawn(fn ->',
+      '        {v, _} = Code.eval_string(src, Enum.map(binds, fn {k, x} -> {String.to_atom(String.downcase(Atom.to_string(k))), x} end))',
+      '        GenServer.reply(from, v)',
+      '      end)',
+      '      loop.(loop)',
+      '  end',
+      'end',
+      'Process.register(spawn(fn -> loop.(loop) end), :eid_agent)',
+      'IO.puts("READY")',
+      'Process.sleep(:infinity)',
+    ].join('\n');
+    const erlArgs = `-start_epmd false -kernel inet_dist_listen_min ${port} inet_dist_listen_max ${port}`;
+    const ex = this.spawn('elixir', ['--name', name, '--cookie', options.cookie ?? COOKIE, '--erl', erlArgs, '-e', agent], {
+      ERL_EPMD_PORT: String(this.epmdPort),
+    });
+    await ex.waitFor('READY', 60000);
+    return new ErlNode(name, ex, port, 'elixir');
+  }
+
   /** A TypeScript node registered with this file's epmd. */
   async startNode(alive: string, options: Partial<NodeOptions> = {}): Promise<Node> {
     const node = await Node.start({
@@ -195,11 +222,12 @@ export class ErlNode {
     readonly name: string,
     readonly proc: Spawned,
     readonly port: number,
+    readonly language: 'erlang' | 'elixir' = 'erlang',
   ) {}
 
   /** Evaluates Erlang expressions on this node (through `node`), with variables bound to terms. */
   async eval(node: Node, source: string, bindings: Record<string, Term> = {}, timeoutMs = 15000): Promise<Term> {
-    const src = source.trim().endsWith('.') ? source : `${source}.`;
+    const src = this.language === 'elixir' || source.trim().endsWith('.') ? source : `${source}.`;
     const binds = Object.entries(bindings).map(([k, v]) => tuple(atom(k), v));
     return node.call(tuple(atom('eid_agent'), atom(this.name)), tuple(atom('eval'), Buffer.from(src), binds), timeoutMs);
   }

@@ -1,0 +1,184 @@
+/**
+ * Bad input from a peer: a fake peer (a real handshake, then hostile frames) must get its own
+ * connection closed with a logged reason, while the node's connection to a real OTP node
+ * carries on untouched.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { Fixture, PortSlices, COOKIE, eventually, type ErlNode } from './helpers.ts';
+import type { Node } from '../../src/dist/node.ts';
+import { FrameDecoder, encodeHandshakeFrame } from '../../src/dist/framing.ts';
+import { Handshake } from '../../src/dist/handshake.ts';
+import { DEFAULT_FLAGS, DistFlags } from '../../src/dist/flags.ts';
+import { HeaderTag } from '../../src/dist/header.ts';
+import { ControlOp } from '../../src/dist/control.ts';
+import { Writer } from '../../src/etf/bytes.ts';
+import { encode } from '../../src/etf/index.ts';
+import { atom, tuple } from '../../src/etf/terms.ts';
+import { createLogger } from '../../src/log.ts';
+
+const f = new Fixture(PortSlices.faults);
+let erl: ErlNode;
+let ts: Node;
+const lines: string[] = [];
+let fakeCount = 0;
+
+before(async () => {
+  await f.startEpmd();
+  erl = await f.startErl('faults_otp');
+  ts = await f.startNode('ts_faults', {
+    logger: createLogger({ level: 'warn', format: 'json', write: (l) => lines.push(l) }),
+    limits: { maxFrame: 1024 * 1024, maxReassemblyBytes: 1024 * 1024, maxSequences: 4 },
+  });
+  assert.equal(await ts.ping(erl.name), true);
+});
+
+after(async () => {
+  await f.cleanup();
+});
+
+/** A raw socket that has completed a real handshake with the TS node. */
+async function fakePeer(): Promise<{ socket: net.Socket; closed: Promise<void>; name: string }> {
+  const name = `fake${++fakeCount}@127.0.0.1`;
+  const socket = net.connect({ host: '127.0.0.1', port: ts.port });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.on('error', () => undefined);
+  const hs = new Handshake('initiator', {
+    thisName: name,
+    cookie: COOKIE,
+    flags: DEFAULT_FLAGS | DistFlags.PUBLISHED,
+    creation: 1,
+    peerName: ts.name,
+  });
+  await new Promise<void>((resolve, reject) => {
+    const frames = new FrameDecoder({ prefixSize: 2, maxFrame: 1024 });
+    const onData = (chunk: Buffer): void => {
+      try {
+        for (const frame of frames.push(chunk)) {
+          const step = hs.receive(frame);
+          for (const out of step.send) socket.write(encodeHandshakeFrame(out));
+          if (step.done !== undefined) {
+            socket.off('data', onData);
+            resolve();
+          }
+        }
+      } catch (err) {
+        reject(err as Error);
+      }
+    };
+    socket.on('data', onData);
+    socket.once('connect', () => {
+      for (const out of hs.start()) socket.write(encodeHandshakeFrame(out));
+    });
+    socket.once('close', () => reject(new Error('closed during handshake')));
+  });
+  await eventually(() => ts.nodes().includes(name), 5000, `${name} up`);
+  return { socket, closed, name };
+}
+
+function frame(body: Uint8Array): Buffer {
+  const w = new Writer();
+  w.u32(body.length);
+  w.bytes(body);
+  return w.toBuffer();
+}
+
+const sendControl = () => encode(tuple(ControlOp.REG_SEND, atom('x'), atom(''), atom('nobody')), { versionByte: false });
+const payload = encode(atom('hi'), { versionByte: false });
+
+function fragment(kind: number, seq: number, id: number, data: Uint8Array): Buffer {
+  const w = new Writer();
+  w.u8(HeaderTag.VERSION);
+  w.u8(kind);
+  w.u64(BigInt(seq));
+  w.u64(BigInt(id));
+  if (kind === HeaderTag.FRAGMENT_FIRST) w.u8(0);
+  w.bytes(data);
+  return frame(w.view());
+}
+
+const cases: { name: string; code: string; bytes: () => Buffer }[] = [
+  { name: 'a frame that is not a distribution message', code: 'DIST_BAD_MESSAGE', bytes: () => frame(Buffer.from('garbage!')) },
+  {
+    name: 'an atom cache reference out of range',
+    code: 'DIST_BAD_MESSAGE',
+    bytes: () => frame(Buffer.from([131, 68, 0, 104, 2, 97, ControlOp.LINK, 82, 9])),
+  },
+  {
+    name: 'a reference to an atom cache entry never filled',
+    code: 'DIST_BAD_MESSAGE',
+    bytes: () => frame(Buffer.concat([Buffer.from([131, 68, 1, 0x03, 200]), sendControl(), payload])),
+  },
+  {
+    name: 'fragments out of order',
+    code: 'DIST_FRAGMENT_ORDER',
+    bytes: () =>
+      Buffer.concat([
+        fragment(HeaderTag.FRAGMENT_FIRST, 1, 3, sendControl()),
+        fragment(HeaderTag.FRAGMENT_NEXT, 1, 1, payload),
+      ]),
+  },
+  {
+    name: 'a fragment of a sequence never started',
+    code: 'DIST_FRAGMENT_ORDER',
+    bytes: () => fragment(HeaderTag.FRAGMENT_NEXT, 9, 1, payload),
+  },
+  {
+    name: 'fragments never finished, past the reassembly budget',
+    code: 'DIST_FRAGMENT_LIMIT',
+    bytes: () => {
+      const chunk = Buffer.alloc(60 * 1024);
+      const parts = [fragment(HeaderTag.FRAGMENT_FIRST, 1, 1000, chunk)];
+      for (let id = 999; id > 980; id--) parts.push(fragment(HeaderTag.FRAGMENT_NEXT, 1, id, chunk));
+      return Buffer.concat(parts);
+    },
+  },
+  {
+    name: 'too many fragmented messages in flight',
+    code: 'DIST_FRAGMENT_LIMIT',
+    bytes: () => Buffer.concat([1, 2, 3, 4, 5].map((seq) => fragment(HeaderTag.FRAGMENT_FIRST, seq, 5, sendControl()))),
+  },
+  {
+    name: 'an oversized declared length',
+    code: 'DIST_FRAME_TOO_LARGE',
+    bytes: () => Buffer.from([0xff, 0xff, 0xff, 0xf0, 131, 68]),
+  },
+  {
+    name: 'a well-formed term that is no control message',
+    code: 'DIST_BAD_CONTROL',
+    bytes: () => frame(Buffer.concat([Buffer.from([131, 68, 0]), encode(tuple(ControlOp.LINK, atom('x')), { versionByte: false })])),
+  },
+];
+
+describe('a hostile peer loses only its own connection', () => {
+  for (const c of cases) {
+    test(c.name, async () => {
+      const peer = await fakePeer();
+      lines.length = 0;
+      peer.socket.write(c.bytes());
+      await peer.closed;
+      await eventually(() => lines.some((l) => l.includes(c.code) && l.includes(peer.name)), 5000, `log line with ${c.code}`);
+      assert.ok(!ts.nodes().includes(peer.name));
+      // The real OTP node is still connected and answering.
+      assert.ok(ts.nodes().includes(erl.name));
+      assert.equal(await ts.rpc(erl.name, 'erlang', 'node', []), atom(erl.name));
+    });
+  }
+
+  test('garbage during the handshake closes that socket only', async () => {
+    const socket = net.connect({ host: '127.0.0.1', port: ts.port });
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    lines.length = 0;
+    socket.write(Buffer.from([0x00, 0x05, 0x7a, 0x7a, 0x7a, 0x7a, 0x7a]));
+    await closed;
+    await eventually(() => lines.some((l) => l.includes('DIST_HANDSHAKE_PROTOCOL')), 5000, 'handshake error log');
+    const huge = net.connect({ host: '127.0.0.1', port: ts.port });
+    huge.on('error', () => undefined);
+    const hugeClosed = new Promise<void>((resolve) => huge.once('close', () => resolve()));
+    huge.write(Buffer.from([0xff, 0xff]));
+    await hugeClosed;
+    assert.equal(await ts.ping(erl.name), true);
+  });
+});
