@@ -16,7 +16,7 @@ import {
   encodeRequest,
 } from './protocol.ts';
 import type { EpmdRequest } from './protocol.ts';
-import { DEFAULT_EPMD_PORT } from './server.ts';
+import { epmdPortFromEnv } from './env.ts';
 import type { NodeEntry } from './types.ts';
 
 export const EPMD_DEFAULT_TIMEOUT_MS = 5000;
@@ -45,12 +45,6 @@ export interface Registration {
   readonly closed: Promise<void>;
   /** Closes the connection, which unregisters the name. */
   close(): Promise<void>;
-}
-
-export function defaultEpmdPort(): number {
-  const raw = process.env['ERL_EPMD_PORT'];
-  const port = raw === undefined || raw === '' ? NaN : Number(raw);
-  return Number.isInteger(port) && port > 0 && port < 65536 ? port : DEFAULT_EPMD_PORT;
 }
 
 const UNREACHABLE = new Set([
@@ -89,7 +83,7 @@ function call<T>(
   parse: (received: Buffer, ended: boolean) => T | undefined,
   keep = false,
 ): Promise<{ value: T; socket: net.Socket; peer: string }> {
-  const port = options.epmdPort ?? defaultEpmdPort();
+  const port = options.epmdPort ?? epmdPortFromEnv();
   const timeoutMs = options.timeoutMs ?? EPMD_DEFAULT_TIMEOUT_MS;
   const peer = net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
   const bytes = encodeRequest(request);

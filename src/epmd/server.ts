@@ -25,8 +25,10 @@ import {
 } from './protocol.ts';
 import type { Alive2Request, EpmdRequest } from './protocol.ts';
 import type { NameSource, NodeEntry } from './types.ts';
+import { epmdAddressesFromEnv, epmdPortFromEnv, relaxedCommandCheckFromEnv } from './env.ts';
 
-export const DEFAULT_EPMD_PORT = 4369;
+// Part of this module's API since its first version (the daemon imports it from here).
+export { DEFAULT_EPMD_PORT } from './env.ts';
 
 export interface EpmdServerOptions {
   /** Default: ERL_EPMD_PORT, else 4369. */
@@ -113,23 +115,6 @@ function isLoopback(address: string): boolean {
   return isLocalPeer(address, undefined);
 }
 
-function envPort(): number | undefined {
-  const raw = process.env['ERL_EPMD_PORT'];
-  if (raw === undefined || raw === '') return undefined;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new EpmdError('EPMD_CONFIG', `ERL_EPMD_PORT is not a port number: ${JSON.stringify(raw)}`);
-  }
-  return port;
-}
-
-function envAddresses(): string[] | undefined {
-  const raw = process.env['ERL_EPMD_ADDRESS'];
-  if (raw === undefined) return undefined;
-  const list = raw.split(/[ ,]+/).filter((a) => a !== '');
-  return list.length === 0 ? undefined : list;
-}
-
 interface ListenSpec {
   host: string;
   /** A failure to bind it is logged, not fatal (IPv6 may be unavailable). */
@@ -185,14 +170,14 @@ export class EpmdServer {
   constructor(options: EpmdServerOptions = {}) {
     this.options = options;
     this.logger = options.logger ?? silentLogger;
-    this.port = options.port ?? envPort() ?? DEFAULT_EPMD_PORT;
+    this.port = options.port ?? epmdPortFromEnv();
     this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.packetTimeoutMs = options.packetTimeoutMs ?? DEFAULT_PACKET_TIMEOUT_MS;
     this.maxRequestSize = Math.min(
       options.maxRequestSize ?? EpmdLimits.MAX_REQUEST_LENGTH,
       EpmdLimits.MAX_REQUEST_LENGTH,
     );
-    this.relaxed = options.relaxedCommandCheck ?? process.env['ERL_EPMD_RELAXED_COMMAND_CHECK'] !== undefined;
+    this.relaxed = options.relaxedCommandCheck ?? relaxedCommandCheckFromEnv();
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
   }
 
@@ -200,7 +185,7 @@ export class EpmdServer {
   async listen(): Promise<void> {
     if (this.state !== 'new') throw new EpmdError('EPMD_STATE', `cannot listen: server is ${this.state}`);
     this.state = 'listening';
-    const specs = listenSpecs(this.options.addresses ?? envAddresses());
+    const specs = listenSpecs(this.options.addresses ?? epmdAddressesFromEnv());
     try {
       for (const spec of specs) {
         const server = net.createServer((socket) => this.accept(socket));
