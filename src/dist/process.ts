@@ -50,6 +50,8 @@ export function refKey(r: Reference): string {
   return `${r.node.name}/${r.creation}/${r.ids.join('.')}`;
 }
 
+const NOTHING: unique symbol = Symbol('nothing');
+
 interface Waiter {
   match: (m: Term) => boolean;
   resolve: (m: Term) => void;
@@ -91,7 +93,9 @@ export class Process {
   /** Resolves with the exit reason when the process ends. */
   readonly exited: Promise<Term>;
   private resolveExited: (reason: Term) => void = () => undefined;
-  private readonly mailbox: Term[] = [];
+  /** The mailbox: a queue read from `head`, compacted as it drains (receive is O(1) in order). */
+  private mailbox: Term[] = [];
+  private head = 0;
   private waiter: Waiter | undefined;
   private dead: Term | undefined;
 
@@ -112,7 +116,31 @@ export class Process {
   }
 
   get queueLength(): number {
-    return this.mailbox.length;
+    return this.mailbox.length - this.head;
+  }
+
+  /** Removes and returns the first message `match` accepts, or NOTHING. */
+  private take(match: ((m: Term) => boolean) | undefined): Term | typeof NOTHING {
+    const box = this.mailbox;
+    for (let i = this.head; i < box.length; i++) {
+      const m = box[i]!;
+      if (match !== undefined && !match(m)) continue;
+      if (i === this.head) {
+        box[i] = undefined as unknown as Term;
+        this.head++;
+        if (this.head === box.length) {
+          this.mailbox = [];
+          this.head = 0;
+        } else if (this.head > 1024 && this.head * 2 > box.length) {
+          this.mailbox = box.slice(this.head);
+          this.head = 0;
+        }
+      } else {
+        box.splice(i, 1);
+      }
+      return m;
+    }
+    return NOTHING;
   }
 
   /**
@@ -122,14 +150,9 @@ export class Process {
   receive(match?: (m: Term) => boolean, timeoutMs?: number): Promise<Term> {
     if (this.dead !== undefined) return Promise.reject(new ProcessExit(this.dead));
     if (this.waiter !== undefined) return Promise.reject(new DistError('DIST_RECEIVE_BUSY', 'a receive is already pending'));
+    const found = this.take(match);
+    if (found !== NOTHING) return Promise.resolve(found as Term);
     const accept = match ?? (() => true);
-    for (let i = 0; i < this.mailbox.length; i++) {
-      const m = this.mailbox[i]!;
-      if (accept(m)) {
-        this.mailbox.splice(i, 1);
-        return Promise.resolve(m);
-      }
-    }
     if (timeoutMs === 0) return Promise.reject(new ReceiveTimeout(0));
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { match: accept, resolve, reject, timer: undefined };
@@ -160,7 +183,8 @@ export class Process {
   terminate(reason: Term): boolean {
     if (this.dead !== undefined) return false;
     this.dead = reason;
-    this.mailbox.length = 0;
+    this.mailbox = [];
+    this.head = 0;
     const w = this.waiter;
     this.waiter = undefined;
     if (w !== undefined) {
