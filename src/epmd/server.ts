@@ -160,6 +160,8 @@ export class EpmdServer {
   /** Creation counters of names that unregistered, oldest first. */
   private readonly remembered = new Map<string, { counter: number; port: number; id: number }>();
   private nextId = 1;
+  /** Connections closed without an answer since the last summary, by reason (logged once per sweep). */
+  private rejected = new Map<string, number>();
   private state: 'new' | 'listening' | 'closed' = 'new';
   private resolveClosed!: () => void;
   /** Resolves once the server has stopped: by close() or by a KILL request. */
@@ -293,11 +295,7 @@ export class EpmdServer {
 
   private accept(socket: net.Socket): void {
     if (this.state !== 'listening' || this.connections.size >= this.maxConnections) {
-      this.logger.warn('epmd: connection refused: too many open connections', {
-        peer: peerOf(socket),
-        open: this.connections.size,
-      });
-      socket.destroy();
+      this.reject(socket, 'too many open connections');
       return;
     }
     const conn: Connection = { socket, framer: undefined, lastActivity: Date.now(), answered: false };
@@ -337,16 +335,14 @@ export class EpmdServer {
       try {
         bodies = conn.framer.push(chunk);
       } catch (err) {
-        this.logger.warn('epmd: closing: bad request length', { peer: peerOf(socket), error: err });
-        socket.destroy();
+        this.reject(socket, 'bad request length', err);
         return;
       }
       body = bodies[0];
       if (body === undefined) return;
       if (bodies.length > 1 || conn.framer.buffered > 0) {
         // Like epmd: more bytes than the request declared means a confused peer.
-        this.logger.warn('epmd: closing: more bytes than the request length', { peer: peerOf(socket) });
-        socket.destroy();
+        this.reject(socket, 'more bytes than the request length');
         return;
       }
     }
@@ -355,8 +351,7 @@ export class EpmdServer {
     try {
       request = decodeRequest(body);
     } catch (err) {
-      this.logger.warn('epmd: closing: malformed request', { peer: peerOf(socket), error: err });
-      socket.destroy();
+      this.reject(socket, 'malformed request', err);
       return;
     }
     conn.registration = this.handle(socket, request);
@@ -364,11 +359,16 @@ export class EpmdServer {
 
   /** Closes connections that have not completed a request within the packet timeout (epmd's sweep). */
   private sweep(): void {
+    if (this.rejected.size > 0) {
+      this.logger.warn('epmd: closed connections without a reply', {
+        reasons: Object.fromEntries(this.rejected),
+      });
+      this.rejected = new Map();
+    }
     const cutoff = Date.now() - this.packetTimeoutMs;
     for (const conn of this.connections.values()) {
       if (!conn.answered && conn.lastActivity <= cutoff) {
-        this.logger.debug('epmd: closing: timed out on receive', { peer: peerOf(conn.socket) });
-        conn.socket.destroy();
+        this.reject(conn.socket, 'timed out on receive');
       }
     }
   }
@@ -409,8 +409,7 @@ export class EpmdServer {
       case 'stop': {
         if (!local()) return this.refuseRemote(socket, 'STOP_REQ');
         if (!this.relaxed) {
-          this.logger.warn('epmd: STOP refused: no relaxed command check', { peer: peerOf(socket) });
-          socket.destroy();
+          this.reject(socket, 'STOP_REQ without relaxed command check');
           return undefined;
         }
         const target = this.nodes.get(request.name);
@@ -432,9 +431,21 @@ export class EpmdServer {
   }
 
   private refuseRemote(socket: net.Socket, what: string): undefined {
-    this.logger.warn(`epmd: ${what} from a non-local address refused`, { peer: peerOf(socket) });
-    socket.destroy();
+    this.reject(socket, `${what} from a non-local address`);
     return undefined;
+  }
+
+  /**
+   * Closes a connection without an answer, as epmd does. Logged at debug level one by one and
+   * summarised at warn level once per sweep, so a flood cannot flood the log.
+   */
+  private reject(socket: net.Socket, reason: string, error?: unknown): void {
+    this.logger.debug(`epmd: closing without a reply: ${reason}`, {
+      peer: peerOf(socket),
+      ...(error === undefined ? {} : { error }),
+    });
+    this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
+    socket.destroy();
   }
 
   private register(socket: net.Socket, req: Alive2Request): Registration | undefined {
