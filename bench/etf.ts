@@ -7,7 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { atom, decode, encode, Pid, tuple, type Term } from '../src/index.ts';
+import { atom, decode, encode, Pid, tuple, type DecodeOptions, type Term } from '../src/index.ts';
 
 const require = createRequire(import.meta.url);
 const erlpack = require('erlpack') as { pack(value: unknown): Buffer; unpack(bytes: Buffer): unknown };
@@ -21,6 +21,8 @@ interface Case {
   /** The same Erlang term in erlpack's model, or why erlpack cannot express it. */
   theirs: unknown;
   theirsMissing?: string;
+  /** Our decode options for this row (the default otherwise). */
+  decodeOptions?: DecodeOptions;
 }
 
 const pid = new Pid(atom('worker@host-a'), 117, 0, 1700000000);
@@ -46,6 +48,12 @@ const cases: Case[] = [
   { name: 'list of 1000 integers', ours: integers, theirs: integers },
   // erlpack writes JS strings as binaries and has no Buffer input; it gets the same bytes as a string.
   { name: '64 KB binary', ours: binary, theirs: binary.toString('latin1') },
+  {
+    name: '64 KB binary, binaryViews',
+    ours: binary,
+    theirs: binary.toString('latin1'),
+    decodeOptions: { binaryViews: true },
+  },
   {
     name: 'list of 100 maps',
     ours: Array.from({ length: 100 }, () => smallMap),
@@ -107,7 +115,7 @@ for (const c of cases) {
     theirBytes === undefined ? undefined : () => erlpack.pack(c.theirs),
   );
   const dec = compare(
-    () => decode(ourBytes),
+    () => decode(ourBytes, c.decodeOptions),
     theirBytes === undefined ? undefined : () => erlpack.unpack(theirBytes),
   );
   console.log(
