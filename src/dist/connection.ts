@@ -186,8 +186,14 @@ export class Connection {
   send(signal: Signal): void {
     if (this.state !== 'up' || this.encoder === undefined) return;
     const { control, payload } = encodeSignal(signal, this.flags);
-    this.encoder.encode(this.out, control, payload);
+    const large = this.encoder.encode(this.out, control, payload);
     this.wroteSinceTick = true;
+    if (large !== undefined) {
+      // Keep the order: what is batched goes first, then the large message's buffers.
+      this.flush();
+      for (const b of large) this.transport.write(b);
+      return;
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(this.flush);

@@ -30,6 +30,10 @@ const LONG_ATOMS = 0x1;
 /** Atom names we cache outgoing are under this many UTF-8 bytes (one length byte). */
 const SHORT_ATOM_BYTES = 256;
 
+/** Bodies up to this size are copied into the connection's output batch; larger ones are handed over. */
+const LARGE_MESSAGE = 64 * 1024;
+const BODY_CAPACITY = 64 * 1024;
+
 /** Fragment size OTP uses (ERTS_DIST_FRAGMENT_SIZE). */
 export const DEFAULT_FRAGMENT_SIZE = 64 * 1024;
 
@@ -184,7 +188,8 @@ export class HeaderDecoder {
     if (this.sequences.size >= this.maxSequences) {
       throw headerError('DIST_FRAGMENT_LIMIT', `more than ${this.maxSequences} fragmented messages in flight`);
     }
-    const chunk = Buffer.from(r.bytes(r.remaining));
+    // Views, not copies: each frame is its own buffer (a socket read or a reassembled frame).
+    const chunk = r.bytes(r.remaining);
     this.charge(chunk.length);
     this.sequences.set(seq, { refs, chunks: [chunk], bytes: chunk.length, next: fragments - 1n });
     return undefined;
@@ -200,10 +205,9 @@ export class HeaderDecoder {
     }
     const data = r.bytes(r.remaining);
     if (id !== 1n) {
-      const chunk = Buffer.from(data);
-      this.charge(chunk.length);
-      entry.chunks.push(chunk);
-      entry.bytes += chunk.length;
+      this.charge(data.length);
+      entry.chunks.push(data);
+      entry.bytes += data.length;
       entry.next = id - 1n;
       return undefined;
     }
@@ -240,7 +244,7 @@ export class HeaderEncoder {
   private readonly useCache: boolean;
   private readonly fragments: boolean;
   private readonly fragmentSize: number;
-  private readonly body = new Writer(64 * 1024);
+  private body = new Writer(BODY_CAPACITY);
   private nextSequence = 1n;
   // Per message: which atoms got a reference, in order.
   private refAtoms: Atom[] = [];
@@ -255,8 +259,12 @@ export class HeaderEncoder {
     this.fragmentSize = options.fragmentSize ?? DEFAULT_FRAGMENT_SIZE;
   }
 
-  /** Appends the frames (4-byte length prefix included) of one message to `out`. */
-  encode(out: Writer, control: Term, payload?: Term): void {
+  /**
+   * Encodes one message (frames with their 4-byte length prefix). Small messages are appended
+   * to `out`; a large one is returned as buffers to write after what `out` holds, without
+   * copying its body again.
+   */
+  encode(out: Writer, control: Term, payload?: Term): Buffer[] | undefined {
     this.refAtoms = [];
     this.refSlots = [];
     this.refNew = [];
@@ -272,7 +280,7 @@ export class HeaderEncoder {
         encodeInto(out, payload);
       }
       out.fillLength(at, 4);
-      return;
+      return undefined;
     }
     const body = this.body;
     body.reset();
@@ -285,24 +293,38 @@ export class HeaderEncoder {
       for (let i = 0; i < this.refSlots.length; i++) if (this.refNew[i]!) this.slots[this.refSlots[i]!] = undefined;
       throw err;
     }
-    const data = body.view();
-    const count = this.fragments && data.length > this.fragmentSize ? Math.ceil(data.length / this.fragmentSize) : 1;
-    const seq = count > 1 ? this.nextSequence++ : 0n;
-    for (let i = 0; i < count; i++) {
-      const chunk = count === 1 ? data : data.subarray(i * this.fragmentSize, (i + 1) * this.fragmentSize);
+    if (body.offset <= Math.min(LARGE_MESSAGE, this.fragmentSize)) {
       const at = out.reserveLength(4);
       out.u8(HeaderTag.VERSION);
-      if (count === 1) {
-        out.u8(HeaderTag.NORMAL);
-      } else {
-        out.u8(i === 0 ? HeaderTag.FRAGMENT_FIRST : HeaderTag.FRAGMENT_NEXT);
-        out.u64(seq);
-        out.u64(BigInt(count - i));
-      }
-      if (i === 0) this.writeRefs(out);
-      out.bytes(chunk);
+      out.u8(HeaderTag.NORMAL);
+      this.writeRefs(out);
+      out.bytes(body.view());
       out.fillLength(at, 4);
+      return undefined;
     }
+    // Large: hand the body buffer over (the socket holds it until written) and start a new one.
+    const data = body.view();
+    this.body = new Writer(BODY_CAPACITY);
+    const count = this.fragments ? Math.ceil(data.length / this.fragmentSize) : 1;
+    const seq = count > 1 ? this.nextSequence++ : 0n;
+    const buffers: Buffer[] = [];
+    for (let i = 0; i < count; i++) {
+      const chunk = count === 1 ? data : data.subarray(i * this.fragmentSize, (i + 1) * this.fragmentSize);
+      const head = new Writer(i === 0 ? 64 + this.refAtoms.length * 8 : 32);
+      head.u32(0);
+      head.u8(HeaderTag.VERSION);
+      if (count === 1) {
+        head.u8(HeaderTag.NORMAL);
+      } else {
+        head.u8(i === 0 ? HeaderTag.FRAGMENT_FIRST : HeaderTag.FRAGMENT_NEXT);
+        head.u64(seq);
+        head.u64(BigInt(count - i));
+      }
+      if (i === 0) this.writeRefs(head);
+      head.buf.writeUInt32BE(head.offset - 4 + chunk.length, 0);
+      buffers.push(head.toBuffer(), chunk);
+    }
+    return buffers;
   }
 
   private writeRefs(w: Writer): void {
