@@ -16,6 +16,7 @@ export const PortSlices = {
   server: [43000, 43199],
   otp: [43200, 43499],
   cli: [43500, 43699],
+  client: [43700, 43799],
 } as const;
 
 function canBind(port: number, host: string): Promise<boolean> {
@@ -115,6 +116,19 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Resolves once something accepts TCP connections on 127.0.0.1:`port`. */
+export function waitForListening(port: number): Promise<void> {
+  const accepts = () =>
+    new Promise<boolean>((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+  return waitFor(accepts, `a listener on port ${port}`);
 }
 
 /** Starts a stock `epmd` in the foreground on `port` and waits until it answers. */

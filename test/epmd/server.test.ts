@@ -249,6 +249,28 @@ describe('bounds', () => {
     });
   });
 
+  test('a flood of idle, partial and junk connections leaves registered nodes registered and reachable', async () => {
+    const server = await startServer({ maxConnections: 32, packetTimeoutMs: 300 });
+    const reg = await register('steady', 43106, { epmdPort: server.port });
+    let lost = false;
+    void reg.closed.then(() => (lost = true));
+    const junk = [
+      Buffer.alloc(0),
+      Buffer.from('00ff7a', 'hex'),
+      Buffer.from('ffff', 'hex'),
+      Buffer.from('0003780000', 'hex'),
+    ];
+    await Promise.all(
+      Array.from({ length: 400 }, (_, i) =>
+        exchange(server.port, [junk[i % junk.length]!], { settleMs: 2000 }).catch(() => undefined),
+      ),
+    );
+    await waitFor(() => server.connectionCount === 1, 'the flood to drain');
+    assert.equal(lost, false, 'the registration connection survived');
+    assert.equal((await portPlease('steady', '127.0.0.1', { epmdPort: server.port })).port, 43106);
+    await reg.close();
+  });
+
   test('isLocalPeer: loopback and same-address peers only (as epmd decides who may register)', () => {
     assert.ok(isLocalPeer('127.0.0.1', '127.0.0.1'));
     assert.ok(isLocalPeer('127.1.2.3', '192.0.2.2'));

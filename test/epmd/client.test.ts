@@ -1,0 +1,83 @@
+/**
+ * The client's failure modes, each with the code that says what happened: refused, timeout (a
+ * stock epmd told to delay its writes), name not registered, closed without a reply, a reply that
+ * does not parse (a fake server: real epmds do not send garbage), duplicate name, and the
+ * registration's `closed` promise when epmd goes away.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { names, portPlease, register } from '../../src/epmd/client.ts';
+import { EpmdServer } from '../../src/epmd/server.ts';
+import { EpmdError } from '../../src/errors.ts';
+import { PortSlices, Processes, portAllocator, waitForListening } from './helpers.ts';
+
+const nextPort = portAllocator(...PortSlices.client);
+const processes = new Processes();
+const cleanups: (() => Promise<void> | void)[] = [];
+
+after(async () => {
+  for (const c of cleanups) await c();
+  await processes.stopAll();
+});
+
+const code = (expected: string, peer?: string) => (err: unknown) => {
+  assert.ok(err instanceof EpmdError, String(err));
+  assert.equal(err.code, expected, err.message);
+  if (peer !== undefined) assert.equal(err.peer, peer);
+  return true;
+};
+
+test('nothing listening: EPMD_REFUSED with the peer', async () => {
+  const port = await nextPort();
+  await assert.rejects(names('127.0.0.1', { epmdPort: port }), code('EPMD_REFUSED', `127.0.0.1:${port}`));
+  await assert.rejects(portPlease('x', '::1', { epmdPort: port }), code('EPMD_REFUSED', `[::1]:${port}`));
+  await assert.rejects(register('x', 1, { epmdPort: port }), code('EPMD_REFUSED'));
+});
+
+test('an epmd slower than timeoutMs: EPMD_TIMEOUT', async () => {
+  const port = await nextPort();
+  // -delay_write makes stock epmd sleep before every reply (its own "busy server" test switch).
+  processes.spawn('epmd', ['-port', String(port), '-delay_write', '2']);
+  await waitForListening(port);
+  await assert.rejects(
+    portPlease('x', '127.0.0.1', { epmdPort: port, timeoutMs: 300 }),
+    code('EPMD_TIMEOUT', `127.0.0.1:${port}`),
+  );
+});
+
+test('unknown name: EPMD_NOT_REGISTERED; a name epmd will not look up: EPMD_CLOSED', async () => {
+  const server = new EpmdServer({ port: await nextPort() });
+  cleanups.push(() => server.close());
+  await server.listen();
+  await assert.rejects(portPlease('ghost', '127.0.0.1', { epmdPort: server.port }), (err) => {
+    code('EPMD_NOT_REGISTERED', `127.0.0.1:${server.port}`)(err);
+    assert.equal((err as EpmdError).node, 'ghost');
+    return true;
+  });
+  await assert.rejects(portPlease('a\0b', '127.0.0.1', { epmdPort: server.port }), code('EPMD_CLOSED'));
+});
+
+test('registration.closed resolves when the EPMD goes away', async () => {
+  const server = new EpmdServer({ port: await nextPort() });
+  await server.listen();
+  const reg = await register('orphan', 43799, { epmdPort: server.port });
+  await server.close();
+  await reg.closed;
+});
+
+test('a reply that does not parse: EPMD_MALFORMED (fault injection)', async () => {
+  const port = await nextPort();
+  const garbage = net.createServer((s) => {
+    s.on('error', () => undefined);
+    s.once('data', () => s.end(Buffer.from('HTTP/1.0 400\r\n')));
+  });
+  cleanups.push(() => new Promise<void>((r) => garbage.close(() => r())));
+  await new Promise<void>((r) => garbage.listen(port, '127.0.0.1', r));
+  await assert.rejects(
+    portPlease('x', '127.0.0.1', { epmdPort: port }),
+    code('EPMD_MALFORMED', `127.0.0.1:${port}`),
+  );
+  await assert.rejects(register('x', 1, { epmdPort: port }), code('EPMD_MALFORMED'));
+  await assert.rejects(names('127.0.0.1', { epmdPort: port }), code('EPMD_MALFORMED'));
+});
