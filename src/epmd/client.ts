@@ -190,8 +190,9 @@ export async function register(
   return {
     creation: reply.creation,
     closed,
+    // destroy, not end: closing must not wait on an epmd that has stopped answering.
     close: () => {
-      socket.end();
+      socket.destroy();
       return closed;
     },
   };

@@ -268,7 +268,10 @@ export class EpmdServer {
     const out = this.registered().map(({ name, port }) => ({ name, port }));
     if (this.options.source === undefined) return out;
     try {
-      for (const n of this.options.source.names()) if (!this.nodes.has(n.name)) out.push(n);
+      for (const n of this.options.source.names()) {
+        // A newline or NUL would corrupt the line-based reply for every client.
+        if (!this.nodes.has(n.name) && !/[\n\0]/.test(n.name)) out.push(n);
+      }
     } catch (err) {
       this.logger.error('epmd: name source failed on names', { error: err });
     }

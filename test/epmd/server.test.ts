@@ -162,7 +162,7 @@ describe('registration', () => {
 });
 
 describe('name source extension point', () => {
-  test('answers names not registered locally; local registrations win; a failing source is contained', async () => {
+  test('answers names not registered locally; local registrations win; bad names and a failing source are contained', async () => {
     const entry = (name: string, port: number): NodeEntry => ({
       name,
       port,
@@ -176,6 +176,8 @@ describe('name source extension point', () => {
     const catalog = new Map([
       ['web', entry('web', 43100)],
       ['shared', entry('shared', 43101)],
+      // Never listed: it would corrupt the line-based NAMES reply.
+      ['bad\nname', entry('bad\nname', 43109)],
     ]);
     const source: NameSource = {
       lookup: (name) => {
