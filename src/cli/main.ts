@@ -23,6 +23,14 @@ const commands: Record<string, Command> = {
     summary: "print a node's distribution port, asked of its host's EPMD",
     run: async (args) => (await import('./resolve.ts')).run(args),
   },
+  ping: {
+    summary: 'ping an Erlang node (net_adm:ping) from a hidden TS node',
+    run: async (args) => (await import('./ping.ts')).run(args),
+  },
+  rpc: {
+    summary: 'call module:function(args) on an Erlang node (rpc:call)',
+    run: async (args) => (await import('./rpc.ts')).run(args),
+  },
 };
 
 function packageVersion(): string {

@@ -1,0 +1,101 @@
+/** `eid ping node@host`: net_adm:ping from a short-lived hidden TS node; exit 0 on pong, 1 on pang. */
+import { readFileSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Node } from '../dist/node.ts';
+import { splitNodeName } from '../dist/handshake.ts';
+import { cliError, integerOption, runCommand } from './epmd.ts';
+
+export const usage = `Usage: eid ping node@host [options]
+
+Connects to node@host as a hidden node and asks its net_kernel, like net_adm:ping.
+Prints pong (exit 0) or pang (exit 1).
+
+Options:
+  --cookie C        the cluster cookie (default: ~/.erlang.cookie)
+  --name N          this node's name (default: eid-cli-<pid>@<host>)
+  --epmd-port P     EPMD port on the target host (default: ERL_EPMD_PORT or 4369)
+  --listen-port P   port this node listens on (default: any free port)
+  --timeout MS      give up after this many milliseconds (default 7000)
+  --help            show this help
+`;
+
+export const nodeOptions = {
+  cookie: { type: 'string' },
+  name: { type: 'string' },
+  'epmd-port': { type: 'string' },
+  'listen-port': { type: 'string' },
+  timeout: { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+export interface CliNodeValues {
+  cookie?: string | undefined;
+  name?: string | undefined;
+  'epmd-port'?: string | undefined;
+  'listen-port'?: string | undefined;
+  timeout?: string | undefined;
+}
+
+function defaultCookie(): string {
+  try {
+    return readFileSync(join(homedir(), '.erlang.cookie'), 'utf8').trim();
+  } catch {
+    throw cliError('no --cookie given and no ~/.erlang.cookie to read');
+  }
+}
+
+/** A hidden, unregistered node named to match the target's name style (long or short). */
+export async function startCliNode(
+  target: string,
+  values: CliNodeValues,
+): Promise<{ node: Node; timeoutMs: number }> {
+  const parts = splitNodeName(target);
+  if (parts === undefined) throw cliError(`not a node name: '${target}' (expected name@host)`);
+  const timeoutMs =
+    values.timeout === undefined ? 7000 : integerOption('--timeout', values.timeout, 1, 3_600_000);
+  const local = parts.host === 'localhost' || parts.host.startsWith('127.') ? parts.host : hostname();
+  const name = values.name ?? `eid-cli-${process.pid}@${local}`;
+  const epmd: { register: false; port?: number; timeoutMs: number } = { register: false, timeoutMs };
+  if (values['epmd-port'] !== undefined)
+    epmd.port = integerOption('--epmd-port', values['epmd-port'], 1, 65535);
+  const node = await Node.start({
+    name,
+    cookie: values.cookie ?? defaultCookie(),
+    hidden: true,
+    port:
+      values['listen-port'] === undefined
+        ? 0
+        : integerOption('--listen-port', values['listen-port'], 1, 65535),
+    listenHost: '127.0.0.1',
+    epmd,
+    connectTimeoutMs: timeoutMs,
+  });
+  return { node, timeoutMs };
+}
+
+export function run(args: string[]): Promise<number> {
+  return runCommand('ping', async () => {
+    const { values, positionals } = parseArgs({
+      args,
+      options: nodeOptions,
+      allowPositionals: true,
+      strict: true,
+    });
+    if (values.help === true) {
+      process.stdout.write(usage);
+      return 0;
+    }
+    const [target, ...rest] = positionals;
+    if (target === undefined || rest.length > 0) throw cliError('expected exactly one node name (name@host)');
+    const { node, timeoutMs } = await startCliNode(target, values);
+    try {
+      const pong = await node.ping(target, timeoutMs);
+      process.stdout.write(pong ? 'pong\n' : 'pang\n');
+      return pong ? 0 : 1;
+    } finally {
+      await node.stop();
+    }
+  });
+}
