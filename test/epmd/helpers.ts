@@ -267,6 +267,13 @@ export const malformedRequests: { name: string; bytes: Buffer; reply: string; ep
   },
 ];
 
+/**
+ * A lookup followed by one byte more than its length declares, sent in one write: epmd reads it
+ * in one go, sees more than it wanted and closes without a reply. (Split, the extra byte could
+ * arrive after the reply, so this one is only sent whole.)
+ */
+export const trailingByteRequest = Buffer.concat([withLength(hex('7a 6e6f6e65')), hex('00')]);
+
 /** Well-formed requests for an unknown name and their replies, for comparison with stock epmd. */
 export const unknownNameRequests: { name: string; bytes: Buffer; reply: string }[] = [
   { name: 'PORT_PLEASE2_REQ for an unknown name', bytes: withLength(hex('7a 6e6f6e65')), reply: '7701' },

@@ -16,6 +16,7 @@ import {
   nonLoopbackAddress,
   portAllocator,
   startStockEpmd,
+  trailingByteRequest,
   unknownNameRequests,
   waitFor,
 } from './helpers.ts';
@@ -289,5 +290,11 @@ describe('malformed requests: our server answers as stock epmd does', () => {
       assert.equal(a.closed, true, `${c.name}: we close`);
       assert.equal(b.closed, !('epmdKeepsOpen' in c), `${c.name}: stock epmd closes`);
     }
+    const [a, b] = await Promise.all([
+      exchange(ours.port, [trailingByteRequest]),
+      exchange(stock, [trailingByteRequest]),
+    ]);
+    assert.deepEqual(a, { reply: '', closed: true }, 'more bytes than declared: we close');
+    assert.deepEqual(b, a, 'more bytes than declared: stock epmd closes too');
   });
 });

@@ -18,6 +18,7 @@ import {
   malformedRequests,
   portAllocator,
   splits,
+  trailingByteRequest,
   unknownNameRequests,
   waitFor,
 } from './helpers.ts';
@@ -311,6 +312,10 @@ describe('malformed requests', () => {
       assert.equal((await portPlease('survivor', '127.0.0.1', { epmdPort: server.port })).port, 43105);
     });
   }
+
+  test('more bytes than the declared length in one write: closed without a reply, as epmd does', async () => {
+    assert.deepEqual(await exchange(server.port, [trailingByteRequest]), { reply: '', closed: true });
+  });
 
   test('a valid lookup split at every byte is answered', async () => {
     const request = Buffer.from('00097a' + Buffer.from('survivor').toString('hex'), 'hex');
