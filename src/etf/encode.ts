@@ -135,11 +135,14 @@ function writeTerm(w: Writer, term: Term, cache: EncodeOptions['atomCache']): vo
       if (term instanceof Fun) return writeOpaque(w, Tag.NewFun, term.bytes);
       if (term instanceof LocalTerm) return writeOpaque(w, Tag.Local, term.bytes);
       if (isPlainObject(term)) return writeObject(w, term, cache);
-      throw new EncodeError(
-        `cannot encode an instance of ${(term as object).constructor.name} as an Erlang term`,
-      );
+      throw new EncodeError(`cannot encode an instance of ${constructorName(term)} as an Erlang term`);
   }
   throw new EncodeError(`cannot encode ${String(term)} (${typeof term}) as an Erlang term`);
+}
+
+function constructorName(value: object): string {
+  const ctor: unknown = (value as { constructor?: unknown }).constructor;
+  return typeof ctor === 'function' ? ctor.name : 'an unknown class';
 }
 
 function isPlainObject(value: object): value is { readonly [key: string]: Term } {
