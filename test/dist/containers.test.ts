@@ -1,0 +1,84 @@
+/**
+ * The TS node against OTP 27 (Debian trixie) and OTP 29 (sid) nodes in containers on two Docker
+ * hosts (test/harness), by `ContainerID@HostIP` names through `eid daemon`; then the link between
+ * the hosts is cut inside the network namespace and the TS node must declare nodedown by ticks.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { NODE_PORT, upHosts, type DaemonProcess, type Host, type NodeContainer, type TestHosts } from '../harness/hosts.ts';
+
+const COOKIE = 'eiddistcontainers';
+const SET = 7;
+const probe = fileURLToPath(new URL('./probe.ts', import.meta.url));
+
+let hosts: TestHosts;
+const daemons: DaemonProcess[] = [];
+let otp27: NodeContainer;
+let otp29: NodeContainer;
+
+before(async () => {
+  hosts = await upHosts(SET);
+  await Promise.all([hosts.h1.image('otp27'), hosts.h2.image('otp29')]);
+  daemons.push(await hosts.h1.startDaemon(), await hosts.h2.startDaemon());
+  otp27 = await startNode(hosts.h1, 'eid-otp27');
+  otp29 = await startNode(hosts.h2, 'eid-otp29');
+});
+
+/**
+ * A node container running the image's own OTP. (The harness's startNode bind-mounts the host's
+ * /usr, which would run the host's OTP 25 in any image.)
+ */
+async function startNode(host: Host, image: string): Promise<NodeContainer> {
+  const dist = `-kernel inet_dist_listen_min ${NODE_PORT} inet_dist_listen_max ${NODE_PORT}`;
+  const command = `exec erl -noshell -name "$(hostname)@$HOST_IP" -setcookie "$COOKIE" ${dist}`;
+  const id = await host.docker(['run', '-d', '-e', `HOST_IP=${host.ip}`, '-e', `COOKIE=${COOKIE}`, '-p', String(NODE_PORT), image, 'sh', '-c', command]);
+  const hostname = await host.docker(['inspect', '-f', '{{.Config.Hostname}}', id]);
+  const container: NodeContainer = { id, hostname, node: `${hostname}@${host.ip}`, host };
+  await host.waitForNode(container);
+  return container;
+}
+
+after(async () => {
+  await hosts?.down();
+});
+
+test('a TS node reaches OTP 27 and OTP 29 in containers by ContainerID@HostIP, both ways; a network cut gives nodedown', async (t) => {
+  const config = {
+    name: `ts_probe@${hosts.h1.ip}`,
+    cookie: COOKIE,
+    targets: [otp27.node, otp29.node],
+    cut: { device: `eid${SET}v1`, target: otp29.node },
+  };
+  const child = hosts.h1.spawn(process.execPath, ['--import', 'tsx', probe, JSON.stringify(config)]);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    child.once('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  assert.equal(code, 0, stderr);
+  const r = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, Record<string, unknown>>;
+  assert.equal(r.error, undefined, JSON.stringify(r));
+  for (const [node, release] of [
+    [otp27.node, '27'],
+    [otp29.node, '29'],
+  ] as const) {
+    const t = r[node]!;
+    assert.equal(t.ping, true, node);
+    assert.equal(t.release, release);
+    assert.equal(t.echo, true);
+    assert.equal(t.rpcBack, 'hello rpc from ts');
+    assert.equal(t.erpcBack, 'hello erpc from ts');
+    assert.equal(t.down, 'normal');
+  }
+  const cut = r.cut as unknown as { node: string; reason: string; seconds: number };
+  assert.equal(cut.node, otp29.node);
+  assert.equal(cut.reason, 'net_tick_timeout');
+  t.diagnostic(`network cut → nodedown after ${cut.seconds} s (net_ticktime 4 s)`);
+});

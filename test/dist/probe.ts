@@ -1,0 +1,60 @@
+/**
+ * Runs inside a test host's network namespace (test/dist/containers.test.ts starts it there):
+ * a TS node that talks to OTP nodes in containers by `ContainerID@HostIP` names through `eid
+ * daemon`, then cuts the link between the hosts and reports the nodedown. Prints one JSON line.
+ *
+ * Usage: node --import tsx test/dist/probe.ts '{"name":..,"cookie":..,"targets":[..],"cut":{"device":..,"target":..}}'
+ */
+import { execFileSync } from 'node:child_process';
+import { Node } from '../../src/dist/node.ts';
+import { describe } from '../../src/dist/process.ts';
+import { atom, Atom, Tuple, tuple, type Term } from '../../src/etf/terms.ts';
+
+interface Config {
+  name: string;
+  cookie: string;
+  targets: string[];
+  cut: { device: string; target: string };
+}
+
+const config = JSON.parse(process.argv[2] ?? '{}') as Config;
+const out: Record<string, unknown> = {};
+const node = await Node.start({ name: config.name, cookie: config.cookie, netTicktime: 4 });
+node.expose('js', { hello: (who) => Buffer.from(`hello ${describe(who)} from ts`) });
+try {
+  for (const target of config.targets) {
+    const r: Record<string, unknown> = {};
+    out[target] = r;
+    r.ping = await node.ping(target);
+    const release = (await node.rpc(target, 'erlang', 'system_info', [atom('otp_release')])) as number[];
+    r.release = String.fromCharCode(...release);
+    const sent = tuple(atom('ok'), 2n ** 70n, Buffer.alloc(200_000, 3), [atom('a'), 1.5]);
+    r.echo = describe((await node.rpc(target, 'erlang', 'list_to_tuple', [[sent]])) as Term) === describe(tuple(sent));
+    r.rpcBack = Buffer.from((await node.rpc(target, 'rpc', 'call', [atom(node.name), atom('js'), atom('hello'), [atom('rpc')]])) as Uint8Array).toString();
+    r.erpcBack = Buffer.from((await node.rpc(target, 'erpc', 'call', [atom(node.name), atom('js'), atom('hello'), [atom('erpc')]])) as Uint8Array).toString();
+    const remote = (await node.rpc(target, 'erlang', 'whereis', [atom('init')])) as Term;
+    const down = await new Promise<Term>((resolve) => {
+      node.spawn(async (self) => {
+        const pid = (await node.rpc(target, 'erlang', 'spawn', [atom('timer'), atom('sleep'), [50]])) as Term;
+        self.monitor(pid as Tuple);
+        resolve(await self.receive((m) => m instanceof Tuple && m.elements[0] instanceof Atom && m.elements[0].name === 'DOWN', 5000));
+      });
+    });
+    r.down = describe((down as Tuple).elements[4] as Term);
+    void remote;
+  }
+  const started = Date.now();
+  const downed = new Promise<{ node: string; reason: string }>((resolve) =>
+    node.on('nodedown', (n, info) => {
+      if (n === config.cut.target) resolve({ node: n, reason: info.reason });
+    }),
+  );
+  execFileSync('ip', ['link', 'set', config.cut.device, 'down']);
+  const d = await downed;
+  out.cut = { ...d, seconds: (Date.now() - started) / 1000 };
+} catch (err) {
+  out.error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+} finally {
+  await node.stop();
+}
+process.stdout.write(`${JSON.stringify(out)}\n`);
