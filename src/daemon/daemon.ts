@@ -3,7 +3,8 @@
  * Locally registered nodes win; other names are looked up in the Docker catalog (memory only).
  */
 import { DockerCatalog, DEFAULT_NODE_PORT } from '../docker/catalog.ts';
-import { EpmdServer, DEFAULT_EPMD_PORT } from '../epmd/server.ts';
+import { DEFAULT_EPMD_PORT } from '../epmd/env.ts';
+import { EpmdServer } from '../epmd/server.ts';
 import type { NameSource, NodeEntry } from '../epmd/types.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { MetricsServer, type DaemonCounters, type MetricsSnapshot } from './metrics.ts';

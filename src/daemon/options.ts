@@ -2,7 +2,7 @@
 import { EidError } from '../errors.ts';
 import { defaultEndpoint } from '../docker/client.ts';
 import { DEFAULT_NODE_PORT } from '../docker/catalog.ts';
-import { DEFAULT_EPMD_PORT } from '../epmd/server.ts';
+import { DEFAULT_EPMD_PORT } from '../epmd/env.ts';
 import { LogLevels, type LogFormat, type LogLevel } from '../log.ts';
 import type { DaemonOptions } from './daemon.ts';
 import { parseListenAddress } from './metrics.ts';
