@@ -21,6 +21,9 @@ import type { NodeEntry } from './types.ts';
 
 export const EPMD_DEFAULT_TIMEOUT_MS = 5000;
 
+/** No EPMD reply comes near this (a NAMES reply of 10 000 nodes is about 300 KiB): a peer that goes on is not an EPMD. */
+const MAX_REPLY_BYTES = 1 << 20;
+
 export interface EpmdCallOptions {
   /** Default: ERL_EPMD_PORT, else 4369. */
   epmdPort?: number;
@@ -138,6 +141,14 @@ function call<T>(
     socket.on('data', (chunk: Buffer) => {
       if (done) return;
       received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
+      if (received.length > MAX_REPLY_BYTES) {
+        finish(
+          new EpmdError('EPMD_MALFORMED', `epmd at ${peer} sent more than ${MAX_REPLY_BYTES} bytes`, {
+            peer,
+          }),
+        );
+        return;
+      }
       attempt(false);
     });
     socket.on('end', () => attempt(true));

@@ -81,3 +81,26 @@ test('a reply that does not parse: EPMD_MALFORMED (fault injection)', async () =
   await assert.rejects(register('x', 1, { epmdPort: port }), code('EPMD_MALFORMED'));
   await assert.rejects(names('127.0.0.1', { epmdPort: port }), code('EPMD_MALFORMED'));
 });
+
+test('a NAMES reply that never ends is cut at 1 MiB: EPMD_MALFORMED (fault injection)', async () => {
+  const port = await nextPort();
+  const line = Buffer.from('name x at port 1\n'.repeat(4096));
+  const endless = net.createServer((s) => {
+    s.on('error', () => undefined);
+    s.once('data', () => {
+      s.write(Buffer.from([0, 0, 0x11, 0x11]));
+      const more = () => {
+        while (!s.destroyed && s.write(line));
+        if (!s.destroyed) s.once('drain', more);
+      };
+      more();
+    });
+  });
+  cleanups.push(() => new Promise<void>((r) => endless.close(() => r())));
+  await new Promise<void>((r) => endless.listen(port, '127.0.0.1', r));
+  await assert.rejects(names('127.0.0.1', { epmdPort: port }), (err) => {
+    code('EPMD_MALFORMED', `127.0.0.1:${port}`)(err);
+    assert.match((err as EpmdError).message, /more than 1048576 bytes/);
+    return true;
+  });
+});
