@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { NODE_PORT, upHosts, type DaemonProcess, type Host, type NodeContainer, type TestHosts } from '../harness/hosts.ts';
+import { HOST_MOUNTS, NODE_PORT, ROOT, upHosts, type DaemonProcess, type Host, type NodeContainer, type TestHosts } from '../harness/hosts.ts';
 
 const COOKIE = 'eiddistcontainers';
 const SET = 7;
@@ -41,6 +41,42 @@ async function startNode(host: Host, image: string): Promise<NodeContainer> {
 
 after(async () => {
   await hosts?.down();
+});
+
+test('a TS node in a container on one host and OTP 29 in a container on the other reach each other through eid daemon', async () => {
+  const hostname = 'tsincontainer';
+  const config = { name: `${hostname}@${hosts.h1.ip}`, cookie: COOKIE, targets: [otp29.node], port: NODE_PORT, register: false };
+  const id = await hosts.h1.docker([
+    'run',
+    '-d',
+    '--hostname',
+    hostname,
+    '-p',
+    String(NODE_PORT),
+    ...HOST_MOUNTS,
+    '-v',
+    `${ROOT}:${ROOT}:ro`,
+    '-w',
+    ROOT,
+    'eid-otp25',
+    process.execPath,
+    '--import',
+    'tsx',
+    probe,
+    JSON.stringify(config),
+  ]);
+  const status = await hosts.h1.docker(['wait', id], 120_000);
+  const logs = await hosts.h1.logs(id);
+  assert.equal(status, '0', logs);
+  const r = JSON.parse(logs.trim().split('\n').at(-1) ?? '{}') as Record<string, Record<string, unknown>>;
+  assert.equal(r.error, undefined, logs);
+  const t = r[otp29.node]!;
+  assert.equal(t.ping, true);
+  assert.equal(t.release, '29');
+  assert.equal(t.echo, true);
+  // OTP 29 on host 2 resolved tsincontainer@host1 through host 1's eid daemon and called back.
+  assert.equal(t.rpcBack, 'hello rpc from ts');
+  assert.equal(t.erpcBack, 'hello erpc from ts');
 });
 
 test('a TS node reaches OTP 27 and OTP 29 in containers by ContainerID@HostIP, both ways; a network cut gives nodedown', async (t) => {

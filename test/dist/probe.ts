@@ -14,12 +14,23 @@ interface Config {
   name: string;
   cookie: string;
   targets: string[];
-  cut: { device: string; target: string };
+  /** Take this link down and wait for `target`'s nodedown (needs the host's network namespace). */
+  cut?: { device: string; target: string };
+  /** Listen on this port (in a container: the published node port) instead of any. */
+  port?: number;
+  /** Register with the EPMD of this host (default true). */
+  register?: boolean;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as Config;
 const out: Record<string, unknown> = {};
-const node = await Node.start({ name: config.name, cookie: config.cookie, netTicktime: 4 });
+const node = await Node.start({
+  name: config.name,
+  cookie: config.cookie,
+  netTicktime: 4,
+  port: config.port ?? 0,
+  epmd: { register: config.register ?? true },
+});
 node.expose('js', { hello: (who) => Buffer.from(`hello ${describe(who)} from ts`) });
 try {
   for (const target of config.targets) {
@@ -43,15 +54,18 @@ try {
     r.down = describe((down as Tuple).elements[4] as Term);
     void remote;
   }
-  const started = Date.now();
-  const downed = new Promise<{ node: string; reason: string }>((resolve) =>
-    node.on('nodedown', (n, info) => {
-      if (n === config.cut.target) resolve({ node: n, reason: info.reason });
-    }),
-  );
-  execFileSync('ip', ['link', 'set', config.cut.device, 'down']);
-  const d = await downed;
-  out.cut = { ...d, seconds: (Date.now() - started) / 1000 };
+  const cut = config.cut;
+  if (cut !== undefined) {
+    const started = Date.now();
+    const downed = new Promise<{ node: string; reason: string }>((resolve) =>
+      node.on('nodedown', (n, info) => {
+        if (n === cut.target) resolve({ node: n, reason: info.reason });
+      }),
+    );
+    execFileSync('ip', ['link', 'set', cut.device, 'down']);
+    const d = await downed;
+    out.cut = { ...d, seconds: (Date.now() - started) / 1000 };
+  }
 } catch (err) {
   out.error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 } finally {
