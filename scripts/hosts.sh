@@ -31,13 +31,6 @@ socket() { echo "$(run_dir "$1")/docker.sock"; }
 # Containers go under their own cgroup parent, so a crashed run's containers can be found and stopped.
 cgroup_parent() { echo "eid-${SET}h$1"; }
 
-in_host() {
-  local n=$1
-  shift
-  # nsenter, not `ip netns exec`: the latter remounts /sys and dockerd then finds no cgroups.
-  nsenter --net="/run/netns/$(netns "$n")" "$@"
-}
-
 host_docker() {
   local n=$1
   shift
@@ -57,19 +50,47 @@ wait_for_socket() {
   return 1
 }
 
+# Each host gets its own containerd, started here and named to dockerd with --containerd: dockerd
+# 20.10 would otherwise share a system containerd whenever /run/containerd/containerd.sock exists.
+start_containerd() {
+  local n=$1 rd dd
+  rd=$(run_dir "$n")
+  dd=$(data_dir "$n")
+  mkdir -p "$rd/containerd" "$dd/containerd"
+  cat >"$rd/containerd.toml" <<EOF
+version = 2
+root = "$dd/containerd/root"
+state = "$rd/containerd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$rd/containerd/containerd.sock"
+[ttrpc]
+  address = "$rd/containerd/containerd.sock.ttrpc"
+[debug]
+  address = "$rd/containerd/debug.sock"
+EOF
+  # nsenter and setsid both exec (a background job is no group leader): $! is containerd's pid.
+  nsenter --net="/run/netns/$(netns "$n")" setsid containerd --config "$rd/containerd.toml" --log-level warn \
+    >"$rd/containerd.log" 2>&1 </dev/null &
+  echo $! >"$rd/containerd.pid"
+  for _ in $(seq 1 100); do
+    [[ -S $rd/containerd/containerd.sock ]] && return 0
+    kill -0 "$(cat "$rd/containerd.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "hosts.sh: containerd of host $n did not come up; log: $rd/containerd.log" >&2
+  tail -20 "$rd/containerd.log" >&2 || true
+  return 1
+}
+
 start_dockerd() {
   local n=$1 rd dd
   rd=$(run_dir "$n")
   dd=$(data_dir "$n")
   mkdir -p "$rd" "$dd"
-  # Without a system containerd socket, dockerd 20.10 starts its own containerd under --exec-root,
-  # so each host has an independent containerd. Refuse to share a system one by accident.
-  if [[ -S /run/containerd/containerd.sock ]]; then
-    echo "hosts.sh: a system containerd is running; each test host needs its own" >&2
-    return 1
-  fi
-  in_host "$n" setsid dockerd \
+  nsenter --net="/run/netns/$(netns "$n")" setsid dockerd \
     --data-root "$dd/data" --exec-root "$rd/exec" --pidfile "$rd/dockerd.pid" \
+    --containerd "$rd/containerd/containerd.sock" \
     -H "unix://$(socket "$n")" --bip "$(bridge_cidr "$n")" --iptables=true \
     --cgroup-parent "$(cgroup_parent "$n")" --live-restore --log-level warn \
     >"$rd/dockerd.log" 2>&1 </dev/null &
@@ -87,6 +108,8 @@ up() {
     ip -n "$(netns "$n")" link set lo up
     ip -n "$(netns "$n")" link set "$(veth "$n")" up
   done
+  start_containerd 1
+  start_containerd 2
   start_dockerd 1
   start_dockerd 2
   wait_for_socket 1
@@ -123,6 +146,11 @@ stop_host() {
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -KILL "$pid" 2>/dev/null || true
+  fi
+  pid=$(cat "$rd/containerd.pid" 2>/dev/null || true)
+  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
   if [[ -e /run/netns/$ns ]]; then
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
