@@ -247,9 +247,9 @@ export class HeaderEncoder {
   private body = new Writer(BODY_CAPACITY);
   private nextSequence = 1n;
   // Per message: which atoms got a reference, in order.
-  private refAtoms: Atom[] = [];
-  private refSlots: number[] = [];
-  private refNew: boolean[] = [];
+  private readonly refAtoms: Atom[] = [];
+  private readonly refSlots: number[] = [];
+  private readonly refNew: boolean[] = [];
   private readonly refIndex = new Map<Atom, number>();
   private readonly lookup = (a: Atom): number | undefined => this.refFor(a);
 
@@ -265,10 +265,10 @@ export class HeaderEncoder {
    * copying its body again.
    */
   encode(out: Writer, control: Term, payload?: Term): Buffer[] | undefined {
-    this.refAtoms = [];
-    this.refSlots = [];
-    this.refNew = [];
-    this.refIndex.clear();
+    this.refAtoms.length = 0;
+    this.refSlots.length = 0;
+    this.refNew.length = 0;
+    if (this.refIndex.size > 0) this.refIndex.clear();
     if (!this.useCache) {
       const at = out.reserveLength(4);
       out.u8(HeaderTag.VERSION);
