@@ -1,0 +1,10 @@
+export {
+  DockerCatalog,
+  DEFAULT_NODE_PORT,
+  PORT_LABEL,
+  NAME_LABEL,
+  type CatalogEntry,
+  type CatalogOptions,
+  type CatalogStats,
+} from './catalog.ts';
+export { connectDocker, defaultEndpoint, dockerOptions, type DockerConnection } from './client.ts';
