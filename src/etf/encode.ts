@@ -7,6 +7,7 @@
 import { deflateSync } from 'node:zlib';
 import { EncodeError } from '../errors.ts';
 import { Writer } from './bytes.ts';
+import { compareAtomNames, SORTED_MAP_LIMIT, sortEntries } from './order.ts';
 import { Tag, MAX_ATOM_CHARACTERS, MAX_REFERENCE_IDS, MAX_STRING_EXT_LENGTH } from './tags.ts';
 import {
   atom,
@@ -410,11 +411,13 @@ function writeBitString(w: Writer, bits: BitString): void {
   w.buf[last] = w.buf[last]! & ((0xff << (8 - bits.bits)) & 0xff);
 }
 
+/** Maps of up to 32 keys are written in key order, as OTP writes them; larger ones in iteration order. */
 function writeMap(w: Writer, map: ReadonlyMap<Term, Term>, cache: EncodeOptions['atomCache']): void {
   w.ensure(5);
   w.buf[w.offset++] = Tag.Map;
   w.u32(map.size);
-  for (const [key, value] of map) {
+  const entries = map.size > 1 && map.size <= SORTED_MAP_LIMIT ? sortEntries([...map]) : map;
+  for (const [key, value] of entries) {
     writeTerm(w, key, cache);
     writeTerm(w, value, cache);
   }
@@ -429,9 +432,23 @@ function writeObject(
   w.ensure(5);
   w.buf[w.offset++] = Tag.Map;
   w.u32(keys.length);
+  if (keys.length <= SORTED_MAP_LIMIT) sortNames(keys);
   for (const key of keys) {
     writeNamedAtom(w, key, cache);
     writeTerm(w, object[key]!, cache);
+  }
+}
+
+/** Insertion sort: at most 32 short names, often nearly sorted; cheaper than Array#sort's callbacks here. */
+function sortNames(names: string[]): void {
+  for (let i = 1; i < names.length; i++) {
+    const name = names[i]!;
+    let j = i - 1;
+    while (j >= 0 && compareAtomNames(names[j]!, name) > 0) {
+      names[j + 1] = names[j]!;
+      j--;
+    }
+    names[j + 1] = name;
   }
 }
 

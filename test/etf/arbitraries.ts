@@ -116,11 +116,11 @@ export const termArb: fc.Arbitrary<Term> = fc.letrec<{ term: Term }>((tie) => ({
   ),
 })).term;
 
-/** Whether a map with more than one key occurs anywhere (Erlang orders those keys its own way). */
-export function hasMultiKeyMap(t: Term): boolean {
-  if (t instanceof Map) return t.size > 1 || [...t].some(([k, v]) => hasMultiKeyMap(k) || hasMultiKeyMap(v));
-  if (Array.isArray(t)) return t.some(hasMultiKeyMap);
-  if (t instanceof Tuple) return t.elements.some(hasMultiKeyMap);
-  if (t instanceof ImproperList) return t.elements.some(hasMultiKeyMap) || hasMultiKeyMap(t.tail);
+/** Whether a map of more than 32 keys occurs anywhere (OTP writes those in its internal hash order). */
+export function hasLargeMap(t: Term): boolean {
+  if (t instanceof Map) return t.size > 32 || [...t].some(([k, v]) => hasLargeMap(k) || hasLargeMap(v));
+  if (Array.isArray(t)) return t.some(hasLargeMap);
+  if (t instanceof Tuple) return t.elements.some(hasLargeMap);
+  if (t instanceof ImproperList) return t.elements.some(hasLargeMap) || hasLargeMap(t.tail);
   return false;
 }
