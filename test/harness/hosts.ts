@@ -52,6 +52,7 @@ export interface StartNodeOptions {
   nodePort?: number;
   /** `-p HOSTPORT:nodePort` instead of a port Docker picks. */
   hostPort?: number;
+  /** Default eid-otp25; eid-otp27 and eid-otp29 (see `image()`) run their own OTP. */
   image?: string;
   /** Elixir instead of erl. */
   elixir?: boolean;
@@ -198,7 +199,10 @@ export class Host {
    */
   async startNode(options: StartNodeOptions): Promise<NodeContainer> {
     const nodePort = options.nodePort ?? NODE_PORT;
-    const args = ['run', '-d', '-e', `HOST_IP=${this.ip}`, '-e', `COOKIE=${options.cookie}`, ...HOST_MOUNTS];
+    const image = options.image ?? 'eid-otp25';
+    const args = ['run', '-d', '-e', `HOST_IP=${this.ip}`, '-e', `COOKIE=${options.cookie}`];
+    // Only the tiny rootfs borrows the host's OTP; the debootstrapped images bring their own.
+    if (image === 'eid-otp25') args.push(...HOST_MOUNTS);
     args.push('-p', options.hostPort === undefined ? String(nodePort) : `${options.hostPort}:${nodePort}`);
     if (options.name !== undefined) args.push('--name', options.name);
     if (options.hostname !== undefined) args.push('--hostname', options.hostname);
@@ -208,7 +212,7 @@ export class Host {
     const command = options.elixir
       ? `exec elixir --name "$(hostname)@$HOST_IP" --cookie "$COOKIE" --erl "${dist}" --no-halt -e ':ok'`
       : `exec erl -noshell -name "$(hostname)@$HOST_IP" -setcookie "$COOKIE" ${dist}`;
-    args.push(options.image ?? 'eid-otp25', 'sh', '-c', command);
+    args.push(image, 'sh', '-c', command);
     const id = await this.docker(args);
     const hostname = await this.docker(['inspect', '-f', '{{.Config.Hostname}}', id]);
     const container: NodeContainer = { id, hostname, node: `${hostname}@${this.ip}`, host: this };
