@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomInt } from 'node:crypto';
 import { DistError, EidError } from '../errors.ts';
@@ -29,7 +30,7 @@ import {
   type From,
   type ProcessHost,
 } from './process.ts';
-import { EpmdResolver, type Resolver } from './resolver.ts';
+import { DEFAULT_ERLANG_PORT, EpmdResolver, type Resolver } from './resolver.ts';
 import { GlobalServer } from './global.ts';
 
 export interface NodeOptions {
@@ -38,7 +39,7 @@ export interface NodeOptions {
   cookie: string;
   /** A hidden node: OTP nodes do not list it in nodes() nor pass it on to others. */
   hidden?: boolean;
-  /** Port to listen on; 0 (default) picks a free one. */
+  /** Port to listen on; default any free one, or the node port (12345) inside a container. */
   port?: number;
   /** Address to listen on (default all interfaces). */
   listenHost?: string;
@@ -133,6 +134,18 @@ const A = {
   yes: atom('yes'),
 } as const;
 
+const MAX_PID_NUMBER = 0x0fffffff;
+
+/**
+ * Inside a container a node listens on the node port `eid daemon` looks for (EID_NODE_PORT or
+ * EID_ERLANG_PORT, else 12345), so `ContainerID@HostIP` finds it; elsewhere on any free port.
+ */
+function defaultListenPort(): number {
+  if (!existsSync('/.dockerenv')) return 0;
+  const raw = process.env['EID_NODE_PORT'] ?? process.env['EID_ERLANG_PORT'];
+  return raw !== undefined && /^\d+$/.test(raw) && Number(raw) < 65536 ? Number(raw) : DEFAULT_ERLANG_PORT;
+}
+
 /** Names this node answers itself, like the kernel processes of an OTP node. */
 const SYSTEM_NAMES = new Set(['net_kernel', 'rex', 'global_name_server']);
 
@@ -186,6 +199,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   private readonly waiters = new Map<string, Waiters>();
   private readonly sockets = new Set<Socket>();
   private nextPid = 1;
+  private pidSerial = 0;
   private refCounter = 0;
   private unlinkCounter = 0n;
   private stopped = false;
@@ -246,7 +260,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     const server = createServer({ noDelay: true });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? 0, options.listenHost, () => {
+      server.listen(options.port ?? defaultListenPort(), options.listenHost, () => {
         server.off('error', reject);
         resolve();
       });
@@ -461,7 +475,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       self.links.set(key, { pid: other, unlinking: undefined });
     }
     if (this.isLocal(other)) {
-      const target = this.processes.get(other.id);
+      const target = this.processOf(other);
       if (target === undefined || !target.alive) {
         self.links.delete(key);
         this.deliverExit(self, other, A.noproc, false);
@@ -470,7 +484,16 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       target.links.set(pidKey(self.pid), { pid: self.pid, unlinking: undefined });
       return;
     }
-    this.toNode(other.node.name, { kind: 'link', from: self.pid, to: other });
+    const node = other.node.name;
+    if (this.connections.has(node)) {
+      this.toNode(node, { kind: 'link', from: self.pid, to: other });
+      return;
+    }
+    // As in OTP: linking to a pid on a node we cannot reach breaks the link with noconnection.
+    this.connect(node).then(
+      (c) => c.send({ kind: 'link', from: self.pid, to: other }),
+      () => this.deliverExit(self, other, A.noconnection, true),
+    );
   }
 
   unlink(self: Process, other: Pid): void {
@@ -479,7 +502,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     if (state === undefined) return;
     if (this.isLocal(other)) {
       self.links.delete(key);
-      this.processes.get(other.id)?.links.delete(pidKey(self.pid));
+      this.processOf(other)?.links.delete(pidKey(self.pid));
       return;
     }
     // UNLINK_ID: the link stays (ignoring exits) until the peer acknowledges this id.
@@ -518,7 +541,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       return ref;
     }
     if (name !== undefined && SYSTEM_NAMES.has(name.name)) return ref;
-    const local = pid !== undefined ? this.processes.get(pid.id) : this.names.get(name!.name);
+    const local = pid !== undefined ? this.processOf(pid) : this.names.get(name!.name);
     if (local === undefined || !local.alive || (pid !== undefined && !this.isLocal(pid))) {
       queueMicrotask(() => this.fireDown(self, ref, A.noproc));
       return ref;
@@ -539,14 +562,14 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       this.toNode(m.node, { kind: 'demonitor', from: self.pid, to, ref });
       return;
     }
-    const target = m.target instanceof Pid ? this.processes.get(m.target.id) : this.names.get((m.target.elements[0] as Atom).name);
+    const target = m.target instanceof Pid ? this.processOf(m.target) : this.names.get((m.target.elements[0] as Atom).name);
     target?.monitoredBy.delete(key);
   }
 
   /** erlang:exit(To, Reason) from `from`. */
   exitSignal(from: Pid, to: Pid, reason: Term): void {
     if (this.isLocal(to)) {
-      const target = this.processes.get(to.id);
+      const target = this.processOf(to);
       if (target !== undefined) this.deliverExit(target, from, reason, false);
       return;
     }
@@ -590,10 +613,20 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   // Processes -------------------------------------------------------------------------------
 
   private newProcess(): Process {
-    const id = this.nextPid++;
-    const proc = new Process(new Pid(this.nodeAtom, id, 0, this.creation), this);
+    // Pid numbers are 28 bits in OTP; past that the serial goes up, as in the emulator.
+    let id = this.nextPid;
+    while (this.processes.has(id)) id = id >= MAX_PID_NUMBER ? 1 : id + 1;
+    this.nextPid = id >= MAX_PID_NUMBER ? 1 : id + 1;
+    if (this.nextPid === 1) this.pidSerial = (this.pidSerial + 1) >>> 0;
+    const proc = new Process(new Pid(this.nodeAtom, id, this.pidSerial, this.creation), this);
     this.processes.set(id, proc);
     return proc;
+  }
+
+  /** The live local process `pid` names, if any. */
+  private processOf(pid: Pid): Process | undefined {
+    const p = this.processes.get(pid.id);
+    return p !== undefined && p.pid.serial === pid.serial ? p : undefined;
   }
 
   /** ProcessHost: a local process ended; tell its links and monitors. */
@@ -603,7 +636,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     for (const key of proc.aliases) this.aliases.delete(key);
     for (const link of proc.links.values()) {
       if (this.isLocal(link.pid)) {
-        const other = this.processes.get(link.pid.id);
+        const other = this.processOf(link.pid);
         if (other !== undefined) this.deliverExit(other, proc.pid, reason, true);
       } else if (link.unlinking === undefined) {
         this.toNode(link.pid.node.name, { kind: 'exit', from: proc.pid, to: link.pid, reason }, false);
@@ -613,7 +646,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     for (const m of proc.monitoredBy.values()) {
       const from: Pid | Atom = m.byName ?? proc.pid;
       if (this.isLocal(m.watcher)) {
-        const watcher = this.processes.get(m.watcher.id);
+        const watcher = this.processOf(m.watcher);
         if (watcher !== undefined) {
           const who = m.byName !== undefined ? tuple(m.byName, this.nodeAtom) : proc.pid;
           if (watcher.monitoring.delete(refKey(m.ref))) watcher.deliver(tuple(A.DOWN, m.ref, A.process, who, reason));
@@ -668,7 +701,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
 
   private sendToPid(to: Pid, message: Term, from: Pid): void {
     if (to.node.name === this.name) {
-      if (to.creation === this.creation) this.processes.get(to.id)?.deliver(message);
+      if (to.creation === this.creation) this.processOf(to)?.deliver(message);
       return;
     }
     this.toNode(to.node.name, { kind: 'send', from, to, message });
@@ -899,7 +932,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
 
   private localProcess(pid: Pid): Process | undefined {
     if (!this.isLocal(pid)) return undefined;
-    const p = this.processes.get(pid.id);
+    const p = this.processOf(pid);
     return p?.alive === true ? p : undefined;
   }
 

@@ -67,6 +67,7 @@ export interface DockerResolverOptions {
 }
 
 export const DEFAULT_DOCKER_DAEMON_PORT = 4243;
+/** The daemon's default --node-port too (docker/catalog.ts; not imported here, it loads dockerode). */
 export const DEFAULT_ERLANG_PORT = 12345;
 /** Container ids and names as the Engine API accepts them in a path. */
 const CONTAINER_REF = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;

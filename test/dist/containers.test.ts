@@ -45,7 +45,8 @@ after(async () => {
 
 test('a TS node in a container on one host and OTP 29 in a container on the other reach each other through eid daemon', async () => {
   const hostname = 'tsincontainer';
-  const config = { name: `${hostname}@${hosts.h1.ip}`, cookie: COOKIE, targets: [otp29.node], port: NODE_PORT, register: false };
+  // No port given: inside a container the node listens on the node port the daemon publishes.
+  const config = { name: `${hostname}@${hosts.h1.ip}`, cookie: COOKIE, targets: [otp29.node], register: false };
   const id = await hosts.h1.docker([
     'run',
     '-d',

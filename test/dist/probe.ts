@@ -16,7 +16,7 @@ interface Config {
   targets: string[];
   /** Take this link down and wait for `target`'s nodedown (needs the host's network namespace). */
   cut?: { device: string; target: string };
-  /** Listen on this port (in a container: the published node port) instead of any. */
+  /** Listen on this port (default: Node's, which is the node port 12345 inside a container). */
   port?: number;
   /** Register with the EPMD of this host (default true). */
   register?: boolean;
@@ -28,7 +28,7 @@ const node = await Node.start({
   name: config.name,
   cookie: config.cookie,
   netTicktime: 4,
-  port: config.port ?? 0,
+  ...(config.port === undefined ? {} : { port: config.port }),
   epmd: { register: config.register ?? true },
 });
 node.expose('js', { hello: (who) => Buffer.from(`hello ${describe(who)} from ts`) });
