@@ -2,7 +2,8 @@
  * Term → External Term Format. Picks the encodings OTP's own term_to_binary picks (with UTF-8
  * atoms, as every OTP 26+ node and every distribution connection uses): the smallest integer
  * form, STRING_EXT for lists of bytes, SMALL_ATOM_UTF8_EXT below 256 bytes, NEW_PID_EXT,
- * NEW_PORT_EXT (V4_PORT_EXT for ids past 32 bits), NEWER_REFERENCE_EXT.
+ * NEW_PORT_EXT (V4_PORT_EXT for ids past 32 bits), NEWER_REFERENCE_EXT, maps of up to 32 keys
+ * sorted by key.
  */
 import { deflateSync } from 'node:zlib';
 import { EncodeError } from '../errors.ts';

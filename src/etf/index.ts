@@ -9,5 +9,6 @@ export {
   type DecodeOptions,
 } from './decode.ts';
 export { termEquals, mapGet } from './equals.ts';
+export { compareTerms } from './order.ts';
 export { Reader, Writer } from './bytes.ts';
 export * from './terms.ts';

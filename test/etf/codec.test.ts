@@ -171,6 +171,27 @@ test('JS values encode to their documented Erlang terms', () => {
   same(new ImproperList([1], new ImproperList([2], atom('t'))), new ImproperList([1, 2], atom('t')));
   same(new BitString(Buffer.of(0xff), 3), new BitString(Buffer.of(0xe0), 3));
   assert.deepStrictEqual(decode(encode(new Float(-0))), new Float(-0));
+  // Like OTP, maps of up to 32 keys are written sorted by key (integers before floats).
+  same(
+    { b: 1, a: 2 },
+    new Map([
+      [atom('a'), 2],
+      [atom('b'), 1],
+    ]),
+  );
+  same(
+    new Map<Term, Term>([
+      [new Float(1), 0],
+      [atom('x'), 0],
+      [2, 0],
+    ]),
+    new Map<Term, Term>([
+      [2, 0],
+      [new Float(1), 0],
+      [atom('x'), 0],
+    ]),
+  );
+  assert.equal(encode({ b: 1, a: 2 }).toString('hex'), '83740000000277016161027701626101');
 });
 
 test('termEquals is =:= on the model; mapGet finds structurally equal keys', () => {
