@@ -354,8 +354,8 @@ export class HeaderEncoder {
     const known = this.refIndex.get(a);
     if (known !== undefined) return known;
     if (this.refAtoms.length >= MAX_REFS_PER_MESSAGE) return undefined;
-    if (Buffer.byteLength(a.name, 'utf8') >= SHORT_ATOM_BYTES) return undefined;
-    const slot = slotOf(a.name);
+    const slot = slotFor(a);
+    if (slot < 0) return undefined;
     const current = this.slots[slot];
     // Two atoms of one message on the same slot: only the first gets the slot.
     if (current !== undefined && current.name !== a.name && this.refSlots.includes(slot)) return undefined;
@@ -368,6 +368,21 @@ export class HeaderEncoder {
     this.refIndex.set(a, index);
     return index;
   }
+}
+
+/** Slots per atom, computed once: most traffic repeats a few atoms. Bounded; cleared when full. */
+const MAX_SLOT_MEMO = 16384;
+const slotMemo = new Map<Atom, number>();
+
+/** The cache slot of `a`, or -1 for atoms too long to cache. */
+function slotFor(a: Atom): number {
+  let slot = slotMemo.get(a);
+  if (slot === undefined) {
+    slot = Buffer.byteLength(a.name, 'utf8') < SHORT_ATOM_BYTES ? slotOf(a.name) : -1;
+    if (slotMemo.size >= MAX_SLOT_MEMO) slotMemo.clear();
+    slotMemo.set(a, slot);
+  }
+  return slot;
 }
 
 /** FNV-1a over the UTF-16 code units, folded onto the cache size. */
