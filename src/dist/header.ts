@@ -33,6 +33,7 @@ const SHORT_ATOM_BYTES = 256;
 /** Bodies up to this size are copied into the connection's output batch; larger ones are handed over. */
 const LARGE_MESSAGE = 64 * 1024;
 const BODY_CAPACITY = 64 * 1024;
+const MAX_BODY_CAPACITY = 16 * 1024 * 1024;
 
 /** Fragment size OTP uses (ERTS_DIST_FRAGMENT_SIZE). */
 export const DEFAULT_FRAGMENT_SIZE = 64 * 1024;
@@ -304,7 +305,8 @@ export class HeaderEncoder {
     }
     // Large: hand the body buffer over (the socket holds it until written) and start a new one.
     const data = body.view();
-    this.body = new Writer(BODY_CAPACITY);
+    // The next large message is likely as large: start the new buffer at this one's size.
+    this.body = new Writer(Math.min(body.buf.length, MAX_BODY_CAPACITY));
     const count = this.fragments ? Math.ceil(data.length / this.fragmentSize) : 1;
     const seq = count > 1 ? this.nextSequence++ : 0n;
     const buffers: Buffer[] = [];
