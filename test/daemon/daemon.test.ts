@@ -62,6 +62,30 @@ test('settings: flags win over EID_* variables; erlang_port is an alias of --nod
   assert.equal(defaults.logFormat, 'pretty');
 });
 
+test('eid daemon --help prints its options; a bad option exits 2 with usage', async () => {
+  const { stdout } = await run(process.execPath, [...eidFromSource(), 'daemon', '--help']);
+  for (const flag of [
+    '--port',
+    '--address',
+    '--docker',
+    '--node-port',
+    '--erlang_port',
+    '--metrics',
+    '--log-level',
+    '--log-format',
+  ]) {
+    assert.ok(stdout.includes(flag), flag);
+  }
+  await assert.rejects(
+    run(process.execPath, [...eidFromSource(), 'daemon', '--port', 'x']),
+    (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 2);
+      assert.match(err.stderr, /--port: not a port number/);
+      return true;
+    },
+  );
+});
+
 test('settings: bad values are usage errors', () => {
   for (const args of [
     ['--port', '0'],

@@ -1,6 +1,6 @@
 /** Builds the daemon's image (the repo's Dockerfile) on a test host from a local base image. */
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,9 +20,21 @@ async function stageContext(): Promise<string> {
     .split('\n')
     .filter((p) => p.includes('/node_modules/'))
     .map((p) => relative(ROOT, p));
-  for (const path of ['Dockerfile', 'package.json', 'bin', 'dist', ...dependencies]) {
+  for (const path of ['Dockerfile', 'package.json', 'bin', ...dependencies]) {
     cpSync(join(ROOT, path), join(dir, path), { recursive: true });
   }
+  // dist/ compiled from the sources as they are now, never a stale build lying in the checkout.
+  // (Type errors are npm test's typecheck step to report; tsc still emits.)
+  await run(
+    join(ROOT, 'node_modules/.bin/tsc'),
+    ['-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(dir, 'dist')],
+    {
+      cwd: ROOT,
+      maxBuffer: 1 << 24,
+    },
+  ).catch(() => undefined);
+  if (!existsSync(join(dir, 'dist/cli/main.js')))
+    throw new Error('compiling src/ for the daemon image failed');
   return dir;
 }
 
