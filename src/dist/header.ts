@@ -305,8 +305,8 @@ export class HeaderEncoder {
     }
     // Large: hand the body buffer over (the socket holds it until written) and start a new one.
     const data = body.view();
-    // The next large message is likely as large: start the new buffer at this one's size.
-    this.body = new Writer(Math.min(body.buf.length, MAX_BODY_CAPACITY));
+    // The next large message is likely as large: size the new buffer for it (no regrowth).
+    this.body = new Writer(Math.min(data.length + BODY_CAPACITY, MAX_BODY_CAPACITY));
     const count = this.fragments ? Math.ceil(data.length / this.fragmentSize) : 1;
     const seq = count > 1 ? this.nextSequence++ : 0n;
     const buffers: Buffer[] = [];
