@@ -52,6 +52,18 @@ describe('connecting', () => {
     await other.stop();
   });
 
+  test('a hidden TS node: OTP lists it in nodes(hidden), not nodes()', async () => {
+    const hidden = await f.startNode('ts_hidden', { hidden: true });
+    assert.equal(await hidden.ping(erl.name), true);
+    const visible = ((await erl.eval(ts, 'nodes()')) as Atom[]).map((n) => n.name);
+    const hiddenOnes = ((await erl.eval(ts, 'nodes(hidden)')) as Atom[]).map((n) => n.name);
+    assert.ok(!visible.includes(hidden.name));
+    assert.ok(hiddenOnes.includes(hidden.name));
+    assert.deepEqual(hidden.nodes(), []);
+    assert.deepEqual(hidden.nodes('hidden'), [erl.name]);
+    await hidden.stop();
+  });
+
   test('a wrong cookie is refused both ways with a clear error', async () => {
     const wrong = await f.startNode('ts_wrong', { cookie: 'not-the-cookie' });
     assert.equal(await wrong.ping(erl.name), false);
