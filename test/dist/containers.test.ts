@@ -5,7 +5,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { DockerResolver } from '../../src/dist/resolver.ts';
+import { DockerError } from '../../src/errors.ts';
+import { PortSlices } from './helpers.ts';
 import { HOST_MOUNTS, NODE_PORT, ROOT, upHosts, type DaemonProcess, type Host, type NodeContainer, type TestHosts } from '../harness/hosts.ts';
 
 const COOKIE = 'eiddistcontainers';
@@ -78,6 +82,41 @@ test('a TS node in a container on one host and OTP 29 in a container on the othe
   // OTP 29 on host 2 resolved tsincontainer@host1 through host 1's eid daemon and called back.
   assert.equal(t.rpcBack, 'hello rpc from ts');
   assert.equal(t.erpcBack, 'hello erpc from ts');
+});
+
+test('DockerResolver reads the published node port from a real dockerd (Engine API over TCP)', async () => {
+  // dockerd here listens on a unix socket only; a plain TCP-to-unix relay stands for -H tcp://:4243.
+  const open = new Set<net.Socket>();
+  const relay = net.createServer((client) => {
+    const upstream = net.connect(hosts.h1.socket);
+    open.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', close);
+    upstream.on('error', close);
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    relay.once('error', reject);
+    relay.listen(PortSlices.containers[0], '127.0.0.1', () => resolve(PortSlices.containers[0]));
+  });
+  try {
+    const resolver = new DockerResolver({ daemonPort: port, erlangPort: NODE_PORT });
+    const published = await hosts.h1.docker(['port', otp27.id, `${NODE_PORT}/tcp`]);
+    const wantPort = Number(published.split('\n')[0]!.split(':').at(-1));
+    assert.deepEqual(await resolver.resolve(`${otp27.id}@127.0.0.1`), { host: '127.0.0.1', port: wantPort });
+    assert.deepEqual(await resolver.resolve(`${otp27.hostname}@127.0.0.1`), { host: '127.0.0.1', port: wantPort });
+    await assert.rejects(resolver.resolve('nosuchcontainer@127.0.0.1'), (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_NO_CONTAINER');
+    await assert.rejects(
+      new DockerResolver({ daemonPort: port, erlangPort: 4000 }).resolve(`${otp27.id}@127.0.0.1`),
+      (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_NO_PORT',
+    );
+  } finally {
+    for (const socket of open) socket.destroy();
+    await new Promise<void>((resolve) => relay.close(() => resolve()));
+  }
 });
 
 test('a TS node reaches OTP 27 and OTP 29 in containers by ContainerID@HostIP, both ways; a network cut gives nodedown', async (t) => {

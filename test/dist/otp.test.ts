@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Fixture, PortSlices, eventually, run, type ErlNode } from './helpers.ts';
 import { BadRpcError, CallError, type Node } from '../../src/dist/node.ts';
+import { StaticResolver } from '../../src/dist/resolver.ts';
 import { describe as show, type Process } from '../../src/dist/process.ts';
 import { DistError } from '../../src/errors.ts';
 import { termEquals } from '../../src/etf/index.ts';
@@ -50,6 +51,16 @@ describe('connecting', () => {
     assert.equal(await up, erl.name);
     assert.deepEqual(other.nodes(), [erl.name]);
     await other.stop();
+  });
+
+  test('a static resolver table finds the OTP node without EPMD', async () => {
+    const node = await f.startNode('ts_static', {
+      epmd: { register: false },
+      resolver: new StaticResolver({ [erl.name]: { host: '127.0.0.1', port: erl.port } }),
+    });
+    assert.equal(await node.ping(erl.name), true);
+    await assert.rejects(node.connect('unknown@127.0.0.1'), (e: unknown) => e instanceof DistError && e.code === 'DIST_UNKNOWN_NODE');
+    await node.stop();
   });
 
   test('a hidden TS node: OTP lists it in nodes(hidden), not nodes()', async () => {
