@@ -11,7 +11,8 @@
 #   scripts/hosts.sh env                print the host addresses and sockets as shell variables
 #
 # EID_SET (0-9, default 0) picks an independent set of names and subnets, so two test files can
-# each have their own pair of hosts at the same time. Must run as root.
+# each have their own pair of hosts at the same time. EID_DOCKERD_EXTRA_ARGS (word-split) is added to
+# both dockerd command lines (a TCP+TLS listener, say). Must run as root.
 set -euo pipefail
 
 SET=${EID_SET:-0}
@@ -93,7 +94,7 @@ start_dockerd() {
     --containerd "$rd/containerd/containerd.sock" \
     -H "unix://$(socket "$n")" --bip "$(bridge_cidr "$n")" --iptables=true \
     --cgroup-parent "$(cgroup_parent "$n")" --live-restore --log-level warn \
-    >"$rd/dockerd.log" 2>&1 </dev/null &
+    ${EID_DOCKERD_EXTRA_ARGS:-} >"$rd/dockerd.log" 2>&1 </dev/null &
   echo $! >"$rd/launcher.pid"
 }
 

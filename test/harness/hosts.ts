@@ -111,9 +111,9 @@ export class Host {
   }
 
   /** Runs a command in this host's network namespace (not in a container). */
-  spawn(command: string, args: string[]): ChildProcess {
+  spawn(command: string, args: string[], env: Record<string, string> = {}): ChildProcess {
     return spawn(HOSTS_SH, ['exec', String(this.index), command, ...args], {
-      env: { ...process.env, EID_SET: String(this.#set) },
+      env: { ...process.env, ...env, EID_SET: String(this.#set) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   }
@@ -128,16 +128,13 @@ export class Host {
   }
 
   /** `eid daemon` on this host, as a process in its namespace; resolves once the catalog first synced. */
-  async startDaemon(args: string[] = []): Promise<DaemonProcess> {
-    const child = this.spawn(process.execPath, [
-      ...eidFromSource(),
-      'daemon',
-      '--docker',
-      this.endpoint,
-      '--log-level',
-      'debug',
-      ...args,
-    ]);
+  /** `args` come last, so they can override --docker; `env` adds variables (DOCKER_TLS_VERIFY, say). */
+  async startDaemon(args: string[] = [], env: Record<string, string> = {}): Promise<DaemonProcess> {
+    const child = this.spawn(
+      process.execPath,
+      [...eidFromSource(), 'daemon', '--docker', this.endpoint, '--log-level', 'debug', ...args],
+      env,
+    );
     return this.#track(child, /Docker catalog synced/);
   }
 
@@ -300,9 +297,14 @@ async function waitForNode(container: NodeContainer): Promise<void> {
   throw new Error(`node ${container.node} did not start`);
 }
 
-async function hostsSh(set: number, args: string[], timeoutMs = 300_000): Promise<string> {
+async function hostsSh(
+  set: number,
+  args: string[],
+  timeoutMs = 300_000,
+  env: Record<string, string> = {},
+): Promise<string> {
   const { stdout } = await run(HOSTS_SH, args, {
-    env: { ...process.env, EID_SET: String(set) },
+    env: { ...process.env, ...env, EID_SET: String(set) },
     timeout: timeoutMs,
     maxBuffer: MAX_BUFFER,
   });
@@ -319,18 +321,24 @@ export interface TestHosts {
   down(): Promise<void>;
 }
 
+export interface HostsOptions {
+  /** Added to both dockerd command lines (for example a TCP listener with TLS). */
+  dockerdArgs?: string[];
+}
+
 /**
  * Creates hosts set `set` (0-9; each test file uses its own) and imports eid-otp25 on both.
  * Fails, never skips, when a prerequisite is missing.
  */
-export async function upHosts(set: number): Promise<TestHosts> {
+export async function upHosts(set: number, options: HostsOptions = {}): Promise<TestHosts> {
+  const dockerdEnv = { EID_DOCKERD_EXTRA_ARGS: (options.dockerdArgs ?? []).join(' ') };
   const down = async () => {
     await Promise.all([hosts.h1.stopDaemons(), hosts.h2.stopDaemons()]).catch(() => undefined);
     await hostsSh(set, ['down']);
   };
   let hosts: TestHosts;
   try {
-    await hostsSh(set, ['up']);
+    await hostsSh(set, ['up'], 300_000, dockerdEnv);
     const vars = Object.fromEntries(
       (await hostsSh(set, ['env']))
         .trim()
@@ -345,7 +353,7 @@ export async function upHosts(set: number): Promise<TestHosts> {
         await hostsSh(set, ['stop-docker', String(host.index)]);
       },
       startDocker: async (host) => {
-        await hostsSh(set, ['start-docker', String(host.index)]);
+        await hostsSh(set, ['start-docker', String(host.index)], 300_000, dockerdEnv);
       },
       down,
     };
