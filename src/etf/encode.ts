@@ -66,7 +66,7 @@ export function encode(term: Term, options?: EncodeOptions): Buffer {
       );
     }
     writeTerm(writer, term, options?.atomCache);
-    return writer.toBuffer();
+    return copyOut(writer);
   } catch (err) {
     throw err instanceof RangeError
       ? new EncodeError('term nested too deeply for the stack', { cause: err })
@@ -96,13 +96,20 @@ function encodeCompressed(writer: Writer, term: Term, level: number, options: En
   const plain = writer.buf.subarray(start, writer.offset);
   const packed = deflateSync(plain, { level });
   // Like OTP: keep the plain form unless compression actually saves bytes.
-  if (packed.length + 5 >= plain.length) return writer.toBuffer();
+  if (packed.length + 5 >= plain.length) return copyOut(writer);
   const size = plain.length;
   writer.offset = start;
   writer.u8(Tag.Compressed);
   writer.u32(size);
   writer.bytes(packed);
-  return writer.toBuffer();
+  return copyOut(writer);
+}
+
+/** The bytes written, as a Buffer of their own: allocUnsafe (pooled when small, never zero-filled) + memcpy. */
+function copyOut(w: Writer): Buffer {
+  const out = Buffer.allocUnsafe(w.offset);
+  w.buf.copy(out, 0, 0, w.offset);
+  return out;
 }
 
 function writeTerm(w: Writer, term: Term, cache: EncodeOptions['atomCache']): void {
