@@ -30,6 +30,8 @@ export interface ConnectionOptions extends HeaderDecoderOptions {
   handshake: HandshakeOptions;
   /** net_ticktime in ms: ticks every quarter, a peer silent for the whole period is down. */
   tickTimeMs: number;
+  /** The handshake must complete within this many ms (OTP's net_setuptime); default 7000. */
+  setupTimeMs?: number;
   /** Largest frame accepted once connected. */
   maxFrame?: number;
   /** Peer address for logs and errors. */
@@ -40,6 +42,7 @@ export interface ConnectionOptions extends HeaderDecoderOptions {
 /** Flush small batches by copying; hand larger ones over and start a fresh buffer. */
 const HANDOVER_BYTES = 64 * 1024;
 const TICKS_PER_PERIOD = 4;
+const DEFAULT_SETUP_MS = 7000;
 
 export class Connection {
   readonly role: 'initiator' | 'acceptor';
@@ -56,6 +59,7 @@ export class Connection {
   private out = new Writer(HANDOVER_BYTES);
   private flushScheduled = false;
   private ticker: NodeJS.Timeout | undefined;
+  private setupTimer: NodeJS.Timeout | undefined;
   private readSinceTick = false;
   private wroteSinceTick = false;
   private silentTicks = 0;
@@ -100,6 +104,13 @@ export class Connection {
   }
 
   start(): void {
+    const setup = this.options.setupTimeMs ?? DEFAULT_SETUP_MS;
+    this.setupTimer = setTimeout(() => {
+      if (this.state !== 'handshake') return;
+      const error = new DistError('DIST_HANDSHAKE_TIMEOUT', `handshake not done within ${setup} ms`, this.context());
+      this.close(error.code, error);
+    }, setup);
+    this.setupTimer.unref();
     for (const body of this.handshake.start()) this.transport.write(encodeHandshakeFrame(body));
   }
 
@@ -168,6 +179,7 @@ export class Connection {
       fragments: hasFlag(this.flags, DistFlags.FRAGMENTS),
     });
     this.state = 'up';
+    clearTimeout(this.setupTimer);
     this.startTicker();
     this.handlers.up(this, result);
   }
@@ -238,6 +250,7 @@ export class Connection {
     const wasUp = this.state === 'up';
     if (wasUp) this.flush();
     this.state = 'closed';
+    clearTimeout(this.setupTimer);
     if (this.ticker !== undefined) clearInterval(this.ticker);
     if (error !== undefined && reason !== 'connection_closed') {
       this.logger.warn('distribution connection closed', {

@@ -1121,7 +1121,15 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     this.sockets.add(socket);
     const conn = new Connection(
       socket,
-      { role, handshake, tickTimeMs: this.tickTimeMs, peer, logger: this.logger, ...this.limits },
+      {
+        role,
+        handshake,
+        tickTimeMs: this.tickTimeMs,
+        setupTimeMs: this.connectTimeoutMs,
+        peer,
+        logger: this.logger,
+        ...this.limits,
+      },
       {
         up: (c, result) => this.onUp(c, result),
         signal: (c, s) => {

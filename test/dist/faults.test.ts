@@ -166,6 +166,20 @@ describe('a hostile peer loses only its own connection', () => {
     });
   }
 
+  test('a peer that connects and says nothing is dropped after the setup time', async () => {
+    const quiet = await f.startNode('ts_quiet', {
+      connectTimeoutMs: 300,
+      logger: createLogger({ level: 'warn', format: 'json', write: (l) => lines.push(l) }),
+    });
+    const socket = net.connect({ host: '127.0.0.1', port: quiet.port });
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    lines.length = 0;
+    await closed;
+    assert.ok(lines.some((l) => l.includes('DIST_HANDSHAKE_TIMEOUT')));
+    await quiet.stop();
+  });
+
   test('garbage during the handshake closes that socket only', async () => {
     const socket = net.connect({ host: '127.0.0.1', port: ts.port });
     socket.on('error', () => undefined);
