@@ -78,6 +78,14 @@ export class Connection {
     this.frames = new FrameDecoder({ prefixSize: 2, maxFrame: MAX_HANDSHAKE_FRAME });
     this.handshake = new Handshake(options.role, options.handshake);
     this.headers = new HeaderDecoder(options);
+    // From creation, so it also covers a TCP connect that never completes.
+    const setup = options.setupTimeMs ?? DEFAULT_SETUP_MS;
+    this.setupTimer = setTimeout(() => {
+      if (this.state !== 'handshake') return;
+      const error = new DistError('DIST_HANDSHAKE_TIMEOUT', `handshake not done within ${setup} ms`, this.context());
+      this.close(error.code, error);
+    }, setup);
+    this.setupTimer.unref();
   }
 
   get isUp(): boolean {
@@ -103,14 +111,8 @@ export class Connection {
     return this.headers.pendingBytes;
   }
 
+  /** Sends the first handshake message (the initiator's, once the transport is connected). */
   start(): void {
-    const setup = this.options.setupTimeMs ?? DEFAULT_SETUP_MS;
-    this.setupTimer = setTimeout(() => {
-      if (this.state !== 'handshake') return;
-      const error = new DistError('DIST_HANDSHAKE_TIMEOUT', `handshake not done within ${setup} ms`, this.context());
-      this.close(error.code, error);
-    }, setup);
-    this.setupTimer.unref();
     for (const body of this.handshake.start()) this.transport.write(encodeHandshakeFrame(body));
   }
 

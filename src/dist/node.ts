@@ -335,6 +335,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     if (splitNodeName(node) === undefined) {
       return Promise.reject(new DistError('DIST_BAD_NODE_NAME', `'${node}' is not a node name (name@host)`, { node }));
     }
+    if (node === this.name) return Promise.reject(new DistError('DIST_BADARG', 'a node does not connect to itself', { node }));
     const up = this.connections.get(node);
     if (up !== undefined) return Promise.resolve(up);
     const promise = new Promise<Connection>((resolve, reject) => {
