@@ -657,10 +657,13 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       }
     }
     proc.monitoredBy.clear();
-    for (const m of proc.monitoring.values()) {
-      if (m.node === this.name) continue;
+    for (const [key, m] of proc.monitoring) {
       const to = m.target instanceof Pid ? m.target : (m.target.elements[0] as Atom);
-      this.toNode(m.node, { kind: 'demonitor', from: proc.pid, to, ref: m.ref }, false);
+      if (m.node !== this.name) {
+        this.toNode(m.node, { kind: 'demonitor', from: proc.pid, to, ref: m.ref }, false);
+      } else {
+        (to instanceof Pid ? this.processOf(to) : this.names.get(to.name))?.monitoredBy.delete(key);
+      }
     }
     proc.monitoring.clear();
   }
