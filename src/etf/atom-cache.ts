@@ -12,6 +12,7 @@ const slotBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(
 const slotLatin1 = new Uint8Array(SLOTS);
 const slotAtom: (Atom | undefined)[] = new Array<Atom | undefined>(SLOTS).fill(undefined);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const copyBytes = Uint8Array.prototype.slice;
 
 /** The atom spelled by `length` bytes at `pos`, or undefined when they are not a valid atom name. */
 export function decodeAtomBytes(
@@ -43,7 +44,8 @@ export function decodeAtomBytes(
   const name = atomName(buf, pos, length, latin1, ascii < 0x80);
   if (name === undefined) return undefined;
   const a = atom(name);
-  slotBytes[slot] = buf.slice(pos, pos + length);
+  // A copy: Buffer#slice would be a view, which a caller reusing its input would rewrite under the cache.
+  slotBytes[slot] = copyBytes.call(buf, pos, pos + length);
   slotLatin1[slot] = latin1 ? 1 : 0;
   slotAtom[slot] = a;
   return a;

@@ -237,3 +237,11 @@ test('binaries are copies by default and views of the input with binaryViews', (
   assert.deepStrictEqual(viewed, tuple(Buffer.alloc(4), Buffer.alloc(1000)));
   assert.ok(Buffer.isBuffer(decode(new Uint8Array(encode(Buffer.from('x'))))));
 });
+
+test('the atom cache keeps its own copy of the bytes: a reused input buffer decodes afresh', () => {
+  const input = Buffer.from(encode(atom('cache_probe_one')));
+  assert.equal(decode(input), atom('cache_probe_one'));
+  input.write('cache_probe_two', 3, 'latin1');
+  assert.equal(decode(input), atom('cache_probe_two'));
+  assert.equal(decode(encode(atom('cache_probe_one'))), atom('cache_probe_one'));
+});
