@@ -13,7 +13,8 @@ import { HeaderDecoder, HeaderEncoder, type HeaderDecoderOptions } from './heade
 
 /** What a connection needs from its byte stream. */
 export interface Transport {
-  write(data: Uint8Array): unknown;
+  /** `done` runs once the data is handed to the system (net.Socket's write callback). */
+  write(data: Uint8Array, done?: () => void): unknown;
   destroy(): void;
 }
 
@@ -205,7 +206,9 @@ export class Connection {
     if (large !== undefined) {
       // Keep the order: what is batched goes first, then the large message's buffers.
       this.flush();
-      for (const b of large) this.transport.write(b);
+      const last = large.buffers.length - 1;
+      const encoder = this.encoder;
+      large.buffers.forEach((b, i) => this.transport.write(b, i === last ? () => encoder.release(large.owner) : undefined));
       return;
     }
     if (!this.flushScheduled) {

@@ -34,6 +34,13 @@ const SHORT_ATOM_BYTES = 256;
 const LARGE_MESSAGE = 64 * 1024;
 const BODY_CAPACITY = 64 * 1024;
 const MAX_BODY_CAPACITY = 16 * 1024 * 1024;
+const MAX_SPARE = 4;
+
+/** A large message's frames, and the buffer to give back with release() once written. */
+export interface LargeMessage {
+  buffers: Buffer[];
+  owner: Buffer;
+}
 
 /** Fragment size OTP uses (ERTS_DIST_FRAGMENT_SIZE). */
 export const DEFAULT_FRAGMENT_SIZE = 64 * 1024;
@@ -246,6 +253,8 @@ export class HeaderEncoder {
   private readonly fragments: boolean;
   private readonly fragmentSize: number;
   private body = new Writer(BODY_CAPACITY);
+  /** Buffers of large messages already written, for reuse. */
+  private readonly spare: Buffer[] = [];
   private nextSequence = 1n;
   // Per message: which atoms got a reference, in order.
   private readonly refAtoms: Atom[] = [];
@@ -265,7 +274,7 @@ export class HeaderEncoder {
    * to `out`; a large one is returned as buffers to write after what `out` holds, without
    * copying its body again.
    */
-  encode(out: Writer, control: Term, payload?: Term): Buffer[] | undefined {
+  encode(out: Writer, control: Term, payload?: Term): LargeMessage | undefined {
     this.refAtoms.length = 0;
     this.refSlots.length = 0;
     this.refNew.length = 0;
@@ -303,10 +312,10 @@ export class HeaderEncoder {
       out.fillLength(at, 4);
       return undefined;
     }
-    // Large: hand the body buffer over (the socket holds it until written) and start a new one.
+    // Large: hand the body buffer over (the socket holds it until written) and start another,
+    // sized for a message as large (no regrowth), from the buffers already written out.
     const data = body.view();
-    // The next large message is likely as large: size the new buffer for it (no regrowth).
-    this.body = new Writer(Math.min(data.length + BODY_CAPACITY, MAX_BODY_CAPACITY));
+    this.body = this.nextBody(data.length + BODY_CAPACITY);
     const count = this.fragments ? Math.ceil(data.length / this.fragmentSize) : 1;
     const seq = count > 1 ? this.nextSequence++ : 0n;
     const buffers: Buffer[] = [];
@@ -326,7 +335,20 @@ export class HeaderEncoder {
       head.buf.writeUInt32BE(head.offset - 4 + chunk.length, 0);
       buffers.push(head.toBuffer(), chunk);
     }
-    return buffers;
+    return { buffers, owner: body.buf };
+  }
+
+  /** Gives back the buffer of a large message once the transport has written it. */
+  release(owner: Buffer): void {
+    if (this.spare.length < MAX_SPARE && owner.length <= MAX_BODY_CAPACITY) this.spare.push(owner);
+  }
+
+  private nextBody(wanted: number): Writer {
+    const size = Math.min(wanted, MAX_BODY_CAPACITY);
+    const w = new Writer(1);
+    const i = this.spare.findIndex((b) => b.length >= size);
+    w.buf = i >= 0 ? this.spare.splice(i, 1)[0]! : Buffer.allocUnsafe(size);
+    return w;
   }
 
   private writeRefs(w: Writer): void {

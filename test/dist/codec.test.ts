@@ -264,7 +264,7 @@ describe('headers', () => {
     const large = enc.encode(w, control, payload);
     const fd = new FrameDecoder({ prefixSize: 4, maxFrame: 1 << 30 });
     let got: { control: Term; payload: Term | undefined } | undefined;
-    for (const f of fd.push(Buffer.concat([w.view(), ...(large ?? [])]))) {
+    for (const f of fd.push(Buffer.concat([w.view(), ...(large?.buffers ?? [])]))) {
       const m = dec.decode(f);
       if (m !== undefined) got = m;
     }
@@ -304,7 +304,7 @@ describe('headers', () => {
     const large = enc.encode(w, send(big).control, big);
     assert.equal(w.offset, 0, 'a large message is handed over, not copied into the batch');
     const fd = new FrameDecoder({ prefixSize: 4, maxFrame: 1 << 20 });
-    const fs = fd.push(Buffer.concat(large ?? []));
+    const fs = fd.push(Buffer.concat(large?.buffers ?? []));
     assert.equal(fs.length, 17);
     assert.equal(fs[0]![1], HeaderTag.FRAGMENT_FIRST);
     assert.equal(fs[1]![1], HeaderTag.FRAGMENT_NEXT);
