@@ -70,8 +70,9 @@ export const DIST_MANDATORY_26 = DistFlags.V4_NC | DistFlags.UNLINK_ID;
 export const DIST_MANDATORY = DIST_MANDATORY_25 | DIST_MANDATORY_26;
 
 /**
- * The flags this implementation offers. ALTACT_SIG is not offered: without it OTP 28+ peers
- * keep using ALIAS_SEND, which every release since OTP 24 understands.
+ * The flags this implementation offers. With ALTACT_SIG, OTP 28+ peers send alias messages
+ * (gen:reply) as ALTACT_SIG_SEND (op 37) instead of the deprecated ALIAS_SEND; we keep sending
+ * ALIAS_SEND, which every release since OTP 24 accepts.
  */
 export const DEFAULT_FLAGS =
   DIST_MANDATORY |
@@ -86,7 +87,8 @@ export const DEFAULT_FLAGS =
   DistFlags.EXIT_PAYLOAD |
   DistFlags.FRAGMENTS |
   DistFlags.SPAWN |
-  DistFlags.ALIAS;
+  DistFlags.ALIAS |
+  DistFlags.ALTACT_SIG;
 
 /** What a peer must offer for us to talk to it (OTP 26's mandatory set, as in dist_util). */
 export function missingMandatory(peerFlags: bigint): bigint {

@@ -198,6 +198,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   private readonly dialing = new Set<string>();
   private readonly waiters = new Map<string, Waiters>();
   private readonly sockets = new Set<Socket>();
+  private readonly received = new Map<string, number>();
   private nextPid = 1;
   private pidSerial = 0;
   private refCounter = 0;
@@ -828,7 +829,13 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
 
   // Incoming signals ------------------------------------------------------------------------
 
+  /** How many signals of each kind arrived from other nodes (for metrics and tests). */
+  signalCounts(): Record<string, number> {
+    return Object.fromEntries(this.received);
+  }
+
   private onSignal(conn: Connection, s: Signal): void {
+    this.received.set(s.kind, (this.received.get(s.kind) ?? 0) + 1);
     switch (s.kind) {
       case 'send':
         this.sendToPid(s.to, s.message, s.from ?? this.system.pid);

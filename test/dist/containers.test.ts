@@ -153,6 +153,9 @@ test('a TS node reaches OTP 27 and OTP 29 in containers by ContainerID@HostIP, b
     assert.equal(t.erpcBack, 'hello erpc from ts');
     assert.equal(t.down, 'normal');
   }
+  // OTP 28+ sends gen:reply to an alias as ALTACT_SIG_SEND (op 37) when offered DFLAG_ALTACT_SIG.
+  assert.deepEqual(r[otp27.node]!.aliasReplies, { alias_send: 1, altact_sig: 0 });
+  assert.deepEqual(r[otp29.node]!.aliasReplies, { alias_send: 0, altact_sig: 1 });
   const cut = r.cut as unknown as { node: string; reason: string; seconds: number };
   assert.equal(cut.node, otp29.node);
   assert.equal(cut.reason, 'net_tick_timeout');

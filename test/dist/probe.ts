@@ -36,7 +36,14 @@ try {
   for (const target of config.targets) {
     const r: Record<string, unknown> = {};
     out[target] = r;
+    const before = node.signalCounts();
     r.ping = await node.ping(target);
+    // net_kernel's gen:reply goes to our alias: ALIAS_SEND, or ALTACT_SIG_SEND from OTP 28+.
+    const after = node.signalCounts();
+    r.aliasReplies = {
+      alias_send: (after['alias_send'] ?? 0) - (before['alias_send'] ?? 0),
+      altact_sig: (after['altact_sig'] ?? 0) - (before['altact_sig'] ?? 0),
+    };
     const release = (await node.rpc(target, 'erlang', 'system_info', [atom('otp_release')])) as number[];
     r.release = String.fromCharCode(...release);
     const sent = tuple(atom('ok'), 2n ** 70n, Buffer.alloc(200_000, 3), [atom('a'), 1.5]);
