@@ -5,7 +5,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { DockerResolver } from '../../src/dist/resolver.ts';
 import { DockerError } from '../../src/errors.ts';
@@ -116,6 +121,45 @@ test('DockerResolver reads the published node port from a real dockerd (Engine A
   } finally {
     for (const socket of open) socket.destroy();
     await new Promise<void>((resolve) => relay.close(() => resolve()));
+  }
+});
+
+test('DockerResolver over TLS: verifies the Engine API certificate against the given CA', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'eid-dist-tls-'));
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+  ], { stdio: 'ignore' });
+  const open = new Set<net.Socket>();
+  const relay = tls.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (client) => {
+    const upstream = net.connect(hosts.h1.socket);
+    open.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', close);
+    upstream.on('error', close);
+  });
+  const port = PortSlices.containers[0] + 1;
+  await new Promise<void>((resolve, reject) => {
+    relay.once('error', reject);
+    relay.listen(port, '127.0.0.1', () => resolve());
+  });
+  try {
+    const published = await hosts.h1.docker(['port', otp27.id, `${NODE_PORT}/tcp`]);
+    const wantPort = Number(published.split('\n')[0]!.split(':').at(-1));
+    const trusted = new DockerResolver({ daemonPort: port, tls: { ca: readFileSync(cert) } });
+    assert.deepEqual(await trusted.resolve(`${otp27.id}@127.0.0.1`), { host: '127.0.0.1', port: wantPort });
+    const untrusted = new DockerResolver({ daemonPort: port, tls: {} });
+    await assert.rejects(untrusted.resolve(`${otp27.id}@127.0.0.1`), (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_UNREACHABLE');
+  } finally {
+    for (const socket of open) socket.destroy();
+    await new Promise<void>((resolve) => relay.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
