@@ -15,6 +15,10 @@ import { HeaderDecoder, HeaderEncoder, type HeaderDecoderOptions } from './heade
 export interface Transport {
   /** `done` runs once the data is handed to the system (net.Socket's write callback). */
   write(data: Uint8Array, done?: () => void): unknown;
+  /** Bytes accepted but not yet handed to the system (net.Socket has it). */
+  readonly writableLength?: number;
+  /** net.Socket's `once('drain')`: lets sending wait for a backlog to clear. */
+  once?(event: 'drain', listener: () => void): unknown;
   destroy(): void;
 }
 
@@ -43,6 +47,8 @@ export interface ConnectionOptions extends HeaderDecoderOptions {
 /** Flush small batches by copying; hand larger ones over and start a fresh buffer. */
 const HANDOVER_BYTES = 64 * 1024;
 const TICKS_PER_PERIOD = 4;
+/** Socket backlog above which signals wait as terms instead of being encoded. */
+const BACKLOG_BYTES = 8 * 1024 * 1024;
 const DEFAULT_SETUP_MS = 7000;
 
 export class Connection {
@@ -59,6 +65,7 @@ export class Connection {
   private encoder: HeaderEncoder | undefined;
   private out = new Writer(HANDOVER_BYTES);
   private flushScheduled = false;
+  private readonly deferred: Signal[] = [];
   private ticker: NodeJS.Timeout | undefined;
   private setupTimer: NodeJS.Timeout | undefined;
   private readSinceTick = false;
@@ -200,14 +207,35 @@ export class Connection {
   /** Queues a signal; frames of one event-loop turn go out in one write. */
   send(signal: Signal): void {
     if (this.state !== 'up' || this.encoder === undefined) return;
+    // While the socket holds more than BACKLOG_BYTES, keep signals as terms (the caller's,
+    // not copies) and encode them as it drains: memory stays bounded by what the caller holds.
+    if (this.deferred.length > 0 || (this.transport.writableLength ?? 0) > BACKLOG_BYTES) {
+      this.deferred.push(signal);
+      if (this.deferred.length === 1) this.transport.once?.('drain', this.resume);
+      return;
+    }
+    this.encodeAndQueue(signal);
+  }
+
+  private readonly resume = (): void => {
+    if (this.state !== 'up') return;
+    let i = 0;
+    while (i < this.deferred.length && (this.transport.writableLength ?? 0) <= BACKLOG_BYTES) {
+      this.encodeAndQueue(this.deferred[i++]!);
+    }
+    this.deferred.splice(0, i);
+    if (this.deferred.length > 0) this.transport.once?.('drain', this.resume);
+  };
+
+  private encodeAndQueue(signal: Signal): void {
+    const encoder = this.encoder!;
     const { control, payload } = encodeSignal(signal, this.flags);
-    const large = this.encoder.encode(this.out, control, payload);
+    const large = encoder.encode(this.out, control, payload);
     this.wroteSinceTick = true;
     if (large !== undefined) {
       // Keep the order: what is batched goes first, then the large message's buffers.
       this.flush();
       const last = large.buffers.length - 1;
-      const encoder = this.encoder;
       large.buffers.forEach((b, i) => this.transport.write(b, i === last ? () => encoder.release(large.owner) : undefined));
       return;
     }
@@ -255,6 +283,7 @@ export class Connection {
     const wasUp = this.state === 'up';
     if (wasUp) this.flush();
     this.state = 'closed';
+    this.deferred.length = 0;
     clearTimeout(this.setupTimer);
     if (this.ticker !== undefined) clearInterval(this.ticker);
     if (error !== undefined && reason !== 'connection_closed') {
