@@ -241,6 +241,47 @@ describe('handshake', () => {
     }
   });
 
+  test('a Connection keeps signals as terms while the transport backlog is high, then sends them in order', () => {
+    const fixed = () => 0x12345678;
+    const written: Buffer[] = [];
+    let drain: (() => void) | undefined;
+    const transport = {
+      writableLength: 0,
+      write: (b: Uint8Array) => written.push(Buffer.from(b)),
+      destroy: () => undefined,
+      once: (_e: 'drain', listener: () => void) => (drain = listener),
+    };
+    const c = new Connection(transport, { role: 'acceptor', handshake: opts('b@h', { challenge: fixed }), tickTimeMs: 60000 }, {
+      up: () => undefined,
+      signal: () => undefined,
+      down: () => undefined,
+    });
+    c.start();
+    const init = new Handshake('initiator', opts('a@h', { challenge: fixed }));
+    const acc = new Handshake('acceptor', opts('b@h', { challenge: fixed }));
+    acc.start();
+    const name = init.start()[0]!;
+    const parts = [encodeHandshakeFrame(name)];
+    for (const f of acc.receive(name).send) for (const g of init.receive(f).send) parts.push(encodeHandshakeFrame(g));
+    c.feed(Buffer.concat(parts));
+    assert.ok(c.isUp);
+    written.length = 0;
+    const to = new Pid(atom('a@h'), 1, 0, 7);
+    transport.writableLength = 64 * 1024 * 1024;
+    for (let i = 0; i < 3; i++) c.send({ kind: 'send', from: undefined, to, message: i });
+    c['flush']();
+    assert.equal(written.length, 0, 'nothing encoded while the backlog is high');
+    transport.writableLength = 0;
+    drain?.();
+    c['flush']();
+    const dec = new HeaderDecoder();
+    const got = new FrameDecoder({ prefixSize: 4, maxFrame: 1 << 20 })
+      .push(Buffer.concat(written))
+      .map((f) => dec.decode(f)?.payload);
+    assert.deepEqual(got, [0, 1, 2]);
+    c.close();
+  });
+
   test('a Connection fed garbage closes with a typed reason instead of throwing', () => {
     const log: string[] = [];
     const c = new Connection(
