@@ -9,6 +9,7 @@ import { deflateSync } from 'node:zlib';
 import { EncodeError } from '../errors.ts';
 import { Writer } from './bytes.ts';
 import { compareAtomNames, SORTED_MAP_LIMIT, sortEntries } from './order.ts';
+import { flatList, PROPER_TAIL } from './kind.ts';
 import { Tag, MAX_ATOM_CHARACTERS, MAX_REFERENCE_IDS, MAX_STRING_EXT_LENGTH } from './tags.ts';
 import {
   atom,
@@ -330,14 +331,9 @@ function writeListHeader(w: Writer, length: number): void {
 }
 
 function writeImproperList(w: Writer, list: ImproperList, cache: EncodeOptions['atomCache']): void {
-  // [a | [b]] is the proper list [a, b]: flatten list tails so the term encodes as OTP would.
-  let elements = list.elements;
-  let tail = list.tail;
-  while (Array.isArray(tail) || tail instanceof ImproperList) {
-    if (Array.isArray(tail)) return writeList(w, [...elements, ...tail], cache);
-    elements = [...elements, ...tail.elements];
-    tail = tail.tail;
-  }
+  // [a | [b]] is the proper list [a, b]: list tails are flattened so the term encodes as OTP would.
+  const { elements, tail } = flatList(list);
+  if (tail === PROPER_TAIL) return writeList(w, elements, cache);
   if (elements.length === 0) return writeTerm(w, tail, cache);
   writeListHeader(w, elements.length);
   for (const element of elements) writeTerm(w, element, cache);

@@ -1,18 +1,17 @@
 /** Erlang's exact equality (=:=) on the term model. */
 import {
-  Atom,
   BitString,
-  ExportFun,
-  Float,
-  Fun,
-  ImproperList,
-  LocalTerm,
-  Pid,
-  Port,
-  Reference,
-  Tuple,
+  type ExportFun,
+  type Fun,
+  type ImproperList,
+  type LocalTerm,
+  type Pid,
+  type Port,
+  type Reference,
   type Term,
+  type Tuple,
 } from './terms.ts';
+import { Kind, atomName, flatList, floatValue, kind, objectEntries } from './kind.ts';
 
 /**
  * Structural `=:=`: 1 and 1n are the same integer, `Float(1)` is not the integer 1, a JS string
@@ -38,10 +37,10 @@ export function termEquals(a: Term, b: Term): boolean {
       return x.bits === y.bits && Buffer.from(x.bytes).equals(y.bytes);
     }
     case Kind.List: {
-      const x = listParts(a);
-      const y = listParts(b);
+      const x = flatList(a as Term[] | ImproperList);
+      const y = flatList(b as Term[] | ImproperList);
       if (!elementsEqual(x.elements, y.elements)) return false;
-      // A proper list's tail is [], which listParts never returns for an improper one.
+      // Proper lists share the one PROPER_TAIL, which flatList never gives an improper list.
       return (
         x.tail === y.tail || (!Array.isArray(x.tail) && !Array.isArray(y.tail) && termEquals(x.tail, y.tail))
       );
@@ -92,78 +91,9 @@ export function mapGet(map: ReadonlyMap<Term, Term>, key: Term): Term | undefine
   return undefined;
 }
 
-const Kind = {
-  Integer: 0,
-  Float: 1,
-  Atom: 2,
-  Binary: 3,
-  BitString: 4,
-  List: 5,
-  Tuple: 6,
-  Map: 7,
-  Pid: 8,
-  Port: 9,
-  Reference: 10,
-  Export: 11,
-  Fun: 12,
-  Local: 13,
-} as const;
-type KindValue = (typeof Kind)[keyof typeof Kind];
-
-function kind(t: Term): KindValue {
-  switch (typeof t) {
-    case 'number':
-      return Number.isInteger(t) ? Kind.Integer : Kind.Float;
-    case 'bigint':
-      return Kind.Integer;
-    case 'boolean':
-      return Kind.Atom;
-    case 'string':
-      return Kind.Binary;
-  }
-  if (t instanceof Atom) return Kind.Atom;
-  if (Array.isArray(t)) return Kind.List;
-  if (t instanceof Uint8Array) return Kind.Binary;
-  if (t instanceof Tuple) return Kind.Tuple;
-  if (t instanceof Map) return Kind.Map;
-  if (t instanceof Float) return Kind.Float;
-  if (t instanceof ImproperList) return Kind.List;
-  if (t instanceof BitString) return t.bits === 8 ? Kind.Binary : Kind.BitString;
-  if (t instanceof Pid) return Kind.Pid;
-  if (t instanceof Port) return Kind.Port;
-  if (t instanceof Reference) return Kind.Reference;
-  if (t instanceof ExportFun) return Kind.Export;
-  if (t instanceof Fun) return Kind.Fun;
-  if (t instanceof LocalTerm) return Kind.Local;
-  return Kind.Map;
-}
-
-function floatValue(t: Term): number {
-  return t instanceof Float ? t.value : (t as number);
-}
-
-function atomName(t: Term): string {
-  return typeof t === 'boolean' ? String(t) : (t as Atom).name;
-}
-
 function binaryBytes(t: Term): Uint8Array {
   if (typeof t === 'string') return Buffer.from(t, 'utf8');
   return t instanceof BitString ? t.bytes : (t as Uint8Array);
-}
-
-const PROPER_TAIL: Term[] = [];
-
-/** A list as its elements and the tail after them, with nested list tails folded in. */
-function listParts(t: Term): { elements: readonly Term[]; tail: Term } {
-  if (Array.isArray(t)) return { elements: t, tail: PROPER_TAIL };
-  let elements = (t as ImproperList).elements;
-  let tail = (t as ImproperList).tail;
-  while (Array.isArray(tail) || tail instanceof ImproperList) {
-    if (Array.isArray(tail)) return { elements: [...elements, ...tail], tail: PROPER_TAIL };
-    elements = [...elements, ...tail.elements];
-    tail = tail.tail;
-  }
-  return { elements, tail };
 }
 
 function elementsEqual(x: readonly Term[], y: readonly Term[]): boolean {
@@ -173,8 +103,7 @@ function elementsEqual(x: readonly Term[], y: readonly Term[]): boolean {
 }
 
 function asMap(t: Term): ReadonlyMap<Term, Term> {
-  if (t instanceof Map) return t;
-  return new Map(Object.entries(t as Record<string, Term>).map(([k, v]) => [new Atom(k), v]));
+  return t instanceof Map ? t : new Map(objectEntries(t));
 }
 
 function mapsEqual(x: ReadonlyMap<Term, Term>, y: ReadonlyMap<Term, Term>): boolean {

@@ -4,19 +4,18 @@
  * checked by the property tests (bytes equal to term_to_binary) for every type the tests generate.
  */
 import {
-  Atom,
   BitString,
   ExportFun,
-  Float,
   Fun,
   ImproperList,
   LocalTerm,
-  Pid,
-  Port,
-  Reference,
-  Tuple,
+  type Pid,
+  type Port,
+  type Reference,
   type Term,
+  type Tuple,
 } from './terms.ts';
+import { Kind, atomName, floatValue, kind, objectEntries, type KindValue } from './kind.ts';
 
 /** OTP sorts maps up to this many keys; larger ones are hash tries in an order of their own. */
 export const SORTED_MAP_LIMIT = 32;
@@ -38,29 +37,28 @@ const Rank = {
 } as const;
 type RankValue = (typeof Rank)[keyof typeof Rank];
 
+/** Where each kind sorts. LOCAL_EXT is opaque: ordered by its bytes, the only thing known about it. */
+const RANK_OF_KIND: Record<KindValue, RankValue> = {
+  [Kind.Integer]: Rank.Integer,
+  [Kind.Float]: Rank.Float,
+  [Kind.Atom]: Rank.Atom,
+  [Kind.Binary]: Rank.Bits,
+  [Kind.BitString]: Rank.Bits,
+  [Kind.List]: Rank.List,
+  [Kind.Tuple]: Rank.Tuple,
+  [Kind.Map]: Rank.Map,
+  [Kind.Pid]: Rank.Pid,
+  [Kind.Port]: Rank.Port,
+  [Kind.Reference]: Rank.Reference,
+  [Kind.Export]: Rank.Fun,
+  [Kind.Fun]: Rank.Fun,
+  [Kind.Local]: Rank.Bits,
+};
+
 function rank(t: Term): RankValue {
-  switch (typeof t) {
-    case 'number':
-      return Number.isInteger(t) ? Rank.Integer : Rank.Float;
-    case 'bigint':
-      return Rank.Integer;
-    case 'boolean':
-      return Rank.Atom;
-    case 'string':
-      return Rank.Bits;
-  }
-  if (t instanceof Atom) return Rank.Atom;
-  if (Array.isArray(t)) return t.length === 0 ? Rank.Nil : Rank.List;
-  // LOCAL_EXT is opaque: ordered by its bytes, the only thing known about it.
-  if (t instanceof Uint8Array || t instanceof BitString || t instanceof LocalTerm) return Rank.Bits;
-  if (t instanceof Tuple) return Rank.Tuple;
-  if (t instanceof Float) return Rank.Float;
-  if (t instanceof ImproperList) return Rank.List;
-  if (t instanceof Pid) return Rank.Pid;
-  if (t instanceof Port) return Rank.Port;
-  if (t instanceof Reference) return Rank.Reference;
-  if (t instanceof ExportFun || t instanceof Fun) return Rank.Fun;
-  return Rank.Map;
+  // [] sorts apart from the other lists: after maps, before any non-empty list.
+  if (Array.isArray(t) && t.length === 0) return Rank.Nil;
+  return RANK_OF_KIND[kind(t)];
 }
 
 /** Negative, zero or positive as `a` sorts before, with or after `b` (integers before floats). */
@@ -128,14 +126,6 @@ function compareIntegers(a: number | bigint, b: number | bigint): number {
   const x = BigInt(a);
   const y = BigInt(b);
   return x < y ? -1 : x > y ? 1 : 0;
-}
-
-function floatValue(t: Term): number {
-  return t instanceof Float ? t.value : (t as number);
-}
-
-function atomName(t: Term): string {
-  return typeof t === 'boolean' ? String(t) : (t as Atom).name;
 }
 
 /** Code point order, which is the order of the UTF-8 bytes OTP compares. */
@@ -229,8 +219,7 @@ function compareMaps(a: [Term, Term][], b: [Term, Term][]): number {
 }
 
 function asEntries(t: Term): [Term, Term][] {
-  if (t instanceof Map) return [...(t as Map<Term, Term>)];
-  return Object.entries(t as Record<string, Term>).map(([k, v]) => [new Atom(k), v]);
+  return t instanceof Map ? [...(t as Map<Term, Term>)] : objectEntries(t);
 }
 
 /** Entries in key order; returns the same array when it is already sorted (the common case). */
