@@ -207,6 +207,8 @@ export interface CatalogOptions {
   /** First reconnect delay; doubles up to maxBackoffMs. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** A Docker call (or the opening of the event stream) that takes longer is abandoned and retried. Default 10 s. */
+  requestTimeoutMs?: number;
   env?: Record<string, string | undefined>;
 }
 
@@ -247,6 +249,7 @@ export class DockerCatalog implements NameSource {
       logger: options.logger ?? silentLogger,
       minBackoffMs: options.minBackoffMs ?? 250,
       maxBackoffMs: options.maxBackoffMs ?? 10_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
       env: options.env ?? process.env,
     };
     this.#log = this.#options.logger;
@@ -332,11 +335,40 @@ export class DockerCatalog implements NameSource {
 
   /** One connection: follow events, sync everything, then apply events until the stream ends. */
   async #session(onConnected: () => void): Promise<void> {
-    const connection = await connectDocker(this.#options.endpoint, this.#options.env);
-    const stream = await connection.docker.getEvents({
-      filters: { type: ['container', 'network'] },
-    } as Docker.GetEventsOptions);
+    const connection = await connectDocker(this.#options.endpoint, this.#options.env, this.#requestSignal());
+    if (!this.#running) return;
+    // Abandoned if stop() comes or Docker does not answer, but only while opening: the same signal
+    // would otherwise cut the long-lived stream later.
+    const opening = new AbortController();
+    const abortOpening = () => opening.abort();
+    this.#abort.signal.addEventListener('abort', abortOpening);
+    const timer = setTimeout(abortOpening, this.#options.requestTimeoutMs);
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await connection.docker.getEvents({
+        filters: { type: ['container', 'network'] },
+        abortSignal: opening.signal,
+      } as Docker.GetEventsOptions);
+    } finally {
+      clearTimeout(timer);
+      this.#abort.signal.removeEventListener('abort', abortOpening);
+    }
     this.#stream = stream;
+    try {
+      if (!this.#running) return;
+      await this.#follow(connection, stream, onConnected);
+    } finally {
+      if (this.#stream === stream) this.#closeStream();
+    }
+    if (this.#running) this.#log.warn('Docker event stream ended; keeping the catalog and reconnecting');
+    throw new DockerError('DOCKER_STREAM_ENDED', 'event stream ended', { peer: connection.endpoint });
+  }
+
+  async #follow(
+    connection: DockerConnection,
+    stream: NodeJS.ReadableStream,
+    onConnected: () => void,
+  ): Promise<void> {
     const splitter = new LineSplitter();
     // Events that arrive while the full sync runs are applied after it, so they win over the list.
     let pending: string[] | undefined = [];
@@ -362,6 +394,8 @@ export class DockerCatalog implements NameSource {
       stream.on('close', () => resolve());
       stream.on('error', (err: Error) => reject(err));
     });
+    // If the sync below fails, nobody awaits `ended`: its later rejection must not go unhandled.
+    ended.catch(() => undefined);
     await this.#fullSync(connection);
     const queued = pending;
     pending = undefined;
@@ -376,12 +410,10 @@ export class DockerCatalog implements NameSource {
     for (const id of new Set(queued)) this.#scheduleRefresh(connection, id);
     for (const wake of this.#waiters.splice(0)) wake();
     await ended;
-    if (this.#running) this.#log.warn('Docker event stream ended; keeping the catalog and reconnecting');
-    throw new DockerError('DOCKER_STREAM_ENDED', 'event stream ended', { peer: connection.endpoint });
   }
 
   async #fullSync(connection: DockerConnection): Promise<void> {
-    const list = await connection.docker.listContainers({ all: false });
+    const list = await connection.docker.listContainers({ all: false, abortSignal: this.#requestSignal() });
     const fresh = new ContainerTable();
     const queue = list.map((c) => c.Id);
     const worker = async () => {
@@ -398,7 +430,7 @@ export class DockerCatalog implements NameSource {
 
   async #inspect(connection: DockerConnection, id: string): Promise<CatalogEntry | undefined> {
     try {
-      const info = await connection.docker.getContainer(id).inspect();
+      const info = await connection.docker.getContainer(id).inspect({ abortSignal: this.#requestSignal() });
       return entryFromInspect(info, this.#options.nodePort, this.#options.addresses);
     } catch (err) {
       // Gone between the event (or list) and the inspect: not in the catalog.
@@ -429,6 +461,11 @@ export class DockerCatalog implements NameSource {
         error: String(err),
       });
     }
+  }
+
+  /** For one Docker call: aborted by stop() or after the request timeout. */
+  #requestSignal(): AbortSignal {
+    return AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#options.requestTimeoutMs)]);
   }
 
   #closeStream(): void {

@@ -90,12 +90,24 @@ export interface DockerConnection {
   endpoint: string;
 }
 
-/** Asks the daemon for its API version (an unversioned call) and returns a client pinned to the negotiated one. */
-export async function connectDocker(endpoint: string, env: Env = process.env): Promise<DockerConnection> {
+/**
+ * Asks the daemon for its API version (an unversioned call) and returns a client pinned to the
+ * negotiated one. `signal` bounds that first call (10 s by default).
+ */
+export async function connectDocker(
+  endpoint: string,
+  env: Env = process.env,
+  signal: AbortSignal = AbortSignal.timeout(10_000),
+): Promise<DockerConnection> {
   const options = dockerOptions(endpoint, env);
   let serverVersion: string;
   try {
-    const info = await new Docker({ ...options, timeout: 10_000 }).version();
+    const docker = new Docker(options);
+    // @types/dockerode leaves out version()'s options argument; dockerode takes { abortSignal }.
+    const version = docker.version.bind(docker) as (opts: {
+      abortSignal: AbortSignal;
+    }) => Promise<Docker.DockerVersion>;
+    const info = await version({ abortSignal: signal });
     serverVersion = info.ApiVersion;
   } catch (cause) {
     throw new DockerError('DOCKER_UNREACHABLE', `Docker at ${endpoint} did not answer`, {
