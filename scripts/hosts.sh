@@ -260,5 +260,5 @@ case $cmd in
   stop-docker) stop_docker "$1" ;;
   start-docker) start_docker "$1" ;;
   env) env_vars ;;
-  *) sed -n '2,14p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2; exit 2 ;;
 esac
