@@ -317,7 +317,7 @@ export class Handshake {
     // A peer that speaks the version 6 handshake gets the new challenge, even after an old `n`.
     if (hasFlag(this.peerFlags, DistFlags.HANDSHAKE_23)) {
       w.u8(HandshakeTag.CHALLENGE);
-      w.u64(this.opts.flags);
+      w.u64(this.ourFlags());
       w.u32(this.ourChallenge);
       w.u32(this.opts.creation);
       w.u16(name.length);
@@ -325,7 +325,7 @@ export class Handshake {
       this.sentOldChallenge = true;
       w.u8(HandshakeTag.OLD_CHALLENGE);
       w.u16(OLD_DIST_VERSION);
-      w.u32(Number(this.opts.flags & 0xffffffffn));
+      w.u32(Number(this.ourFlags() & 0xffffffffn));
       w.u32(this.ourChallenge);
     }
     w.bytes(name);
@@ -358,6 +358,18 @@ export class Handshake {
 
   // Shared --------------------------------------------------------------------------------
 
+  /**
+   * Our flags as sent. An acceptor naming a dynamic peer sends NAME_ME instead of PUBLISHED, as
+   * OTP's dist_util does: the peer checks NAME_ME in the flags both sides agree on, and drops
+   * the connection after the handshake without it.
+   */
+  private ourFlags(): bigint {
+    if (this.role === 'acceptor' && hasFlag(this.peerFlags, DistFlags.NAME_ME)) {
+      return (this.opts.flags & ~DistFlags.PUBLISHED) | DistFlags.NAME_ME;
+    }
+    return this.opts.flags;
+  }
+
   private missing(): bigint {
     return missingMandatory(this.peerFlags);
   }
@@ -375,7 +387,7 @@ export class Handshake {
     const result: HandshakeResult = {
       peerName: this.peerName,
       peerCreation: this.peerCreation,
-      flags: this.opts.flags & peerFlags,
+      flags: this.ourFlags() & peerFlags,
       peerFlags,
     };
     if (this.assignedName !== undefined) {

@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Fixture, PortSlices, eventually, run, type ErlNode } from './helpers.ts';
+import { COOKIE, Fixture, PortSlices, eventually, run, type ErlNode } from './helpers.ts';
 import { BadRpcError, CallError, type Node } from '../../src/dist/node.ts';
 import { StaticResolver } from '../../src/dist/resolver.ts';
 import { describe as show, type Process } from '../../src/dist/process.ts';
@@ -51,6 +51,34 @@ describe('connecting', () => {
     assert.equal(await up, erl.name);
     assert.deepEqual(other.nodes(), [erl.name]);
     await other.stop();
+  });
+
+  test('an OTP node with a dynamic name (-name undefined@host) is named by the TS node', async () => {
+    const port = await f.nextPort();
+    const dynamic = f.spawn(
+      'erl',
+      [
+        '-noshell',
+        '-name',
+        'undefined@127.0.0.1',
+        '-setcookie',
+        COOKIE,
+        '-start_epmd',
+        'false',
+        '-kernel',
+        'inet_dist_listen_min',
+        String(port),
+        'inet_dist_listen_max',
+        String(port),
+        '-eval',
+        `R = net_kernel:connect_node('${ts.name}'), io:format("~p ~p~n", [R, node()]), halt().`,
+      ],
+      { ERL_EPMD_PORT: String(f.epmdPort) },
+    );
+    await dynamic.exited;
+    const [connected, name] = dynamic.stdout.trim().split(' ');
+    assert.equal(connected, 'true', dynamic.stdout + dynamic.stderr);
+    assert.match(name ?? '', /^'js[0-9a-z]+@127\.0\.0\.1'$/);
   });
 
   test('a static resolver table finds the OTP node without EPMD', async () => {
