@@ -133,6 +133,46 @@ function checkLookupName(bytes: Uint8Array, offset: number): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
 }
 
+/** ALIVE2_REQ and PORT2_RESP describe a node in the same layout after their first bytes. */
+function writeNode(w: Writer, node: NodeEntry): void {
+  w.u16(node.port);
+  w.u8(node.nodeType);
+  w.u8(node.protocol);
+  w.u16(node.highestVersion);
+  w.u16(node.lowestVersion);
+  const nameAt = w.reserveLength(2);
+  w.utf8(node.name);
+  w.fillLength(nameAt, 2);
+  w.u16(node.extra.length);
+  w.bytes(node.extra);
+}
+
+/** The fields {@link writeNode} writes before the extra; the name as a view of the input. */
+function readNodeHead(r: Reader): {
+  fixed: Omit<NodeEntry, 'name' | 'extra'>;
+  nameAt: number;
+  nameBytes: Uint8Array;
+} {
+  const port = r.u16('port');
+  const nodeType = r.u8('node type');
+  const protocol = r.u8('protocol');
+  const highestVersion = r.u16('highest version');
+  const lowestVersion = r.u16('lowest version');
+  const nameLength = r.u16('name length');
+  const nameAt = r.offset;
+  const nameBytes = r.bytes(nameLength, 'node name');
+  return { fixed: { port, nodeType, protocol, highestVersion, lowestVersion }, nameAt, nameBytes };
+}
+
+/** The extra field that ends the layout, copied: the input belongs to the connection. */
+function readExtra(r: Reader): Uint8Array {
+  const length = r.u16('extra length');
+  return Uint8Array.from(r.bytes(length, 'extra'));
+}
+
+/** An ALIVE2_REQ body's fixed fields: tag, port, type, protocol, versions, name and extra lengths. */
+const ALIVE2_FIXED_BYTES = 13;
+
 // ---------------------------------------------------------------------------------------------
 // Requests
 
@@ -141,20 +181,10 @@ export function encodeRequest(req: EpmdRequest): Buffer {
   const w = new Writer(64);
   const at = w.reserveLength(2);
   switch (req.type) {
-    case 'alive2': {
+    case 'alive2':
       w.u8(EpmdTag.ALIVE2_REQ);
-      w.u16(req.port);
-      w.u8(req.nodeType);
-      w.u8(req.protocol);
-      w.u16(req.highestVersion);
-      w.u16(req.lowestVersion);
-      const nameAt = w.reserveLength(2);
-      w.utf8(req.name);
-      w.fillLength(nameAt, 2);
-      w.u16(req.extra.length);
-      w.bytes(req.extra);
+      writeNode(w, req);
       break;
-    }
     case 'portPlease2':
       w.u8(EpmdTag.PORT_PLEASE2_REQ);
       w.utf8(req.name);
@@ -191,37 +221,21 @@ export function decodeRequest(body: Uint8Array): EpmdRequest {
     switch (tag) {
       case EpmdTag.ALIVE2_REQ: {
         // epmd ignores (and closes) an ALIVE2_REQ shorter than the fixed fields plus one name byte.
-        if (body.length <= 13) throw malformed(`ALIVE2_REQ of ${body.length} bytes`, 0, 'ALIVE2_REQ body');
-        const port = r.u16('port');
-        const nodeType = r.u8('node type');
-        const protocol = r.u8('protocol');
-        const highestVersion = r.u16('highest version');
-        const lowestVersion = r.u16('lowest version');
-        const nameLength = r.u16('name length');
-        const nameAt = r.offset;
-        const nameBytes = r.bytes(nameLength, 'node name');
+        if (body.length <= ALIVE2_FIXED_BYTES) {
+          throw malformed(`ALIVE2_REQ of ${body.length} bytes`, 0, 'ALIVE2_REQ body');
+        }
+        const { fixed, nameAt, nameBytes } = readNodeHead(r);
         if (nameBytes.includes(0)) throw malformed('node name contains NUL', nameAt, 'node name');
-        const extraLength = r.u16('extra length');
-        // Copied: the body buffer belongs to the connection.
-        const extra = Uint8Array.from(r.bytes(extraLength, 'extra'));
+        const extra = readExtra(r);
         const chars = utf8Chars(nameBytes);
         const refusal =
-          chars < 1 || chars > EpmdLimits.MAX_NAME_CHARS || nameLength > EpmdLimits.MAX_NAME_BYTES
+          chars < 1 || chars > EpmdLimits.MAX_NAME_CHARS || nameBytes.length > EpmdLimits.MAX_NAME_BYTES
             ? 'node name is empty, too long or not UTF-8'
-            : extraLength > EpmdLimits.MAX_EXTRA_BYTES
-              ? `extra of ${extraLength} bytes is too long`
+            : extra.length > EpmdLimits.MAX_EXTRA_BYTES
+              ? `extra of ${extra.length} bytes is too long`
               : undefined;
         const name = Buffer.from(nameBytes).toString('utf8');
-        const req: Alive2Request = {
-          type: 'alive2',
-          port,
-          nodeType,
-          protocol,
-          highestVersion,
-          lowestVersion,
-          name,
-          extra,
-        };
+        const req: Alive2Request = { type: 'alive2', ...fixed, name, extra };
         if (refusal !== undefined) req.refusal = refusal;
         return req;
       }
@@ -315,7 +329,8 @@ export function decodeAlive2Reply(buf: Uint8Array): { reply: Alive2Reply; length
     throw malformed(`unexpected reply tag ${tag} to ALIVE2_REQ`, 0, 'ALIVE2_X_RESP or ALIVE2_RESP');
   }
   const extended = tag === EpmdTag.ALIVE2_X_RESP;
-  const length = extended ? 6 : 4;
+  // Tag and result, then a 32-bit (ALIVE2_X_RESP) or 16-bit creation.
+  const length = 2 + (extended ? 4 : 2);
   if (buf.length < length) return undefined;
   const r = new Reader(buf);
   r.u8();
@@ -333,16 +348,7 @@ export function encodePort2Reply(entry: NodeEntry | undefined): Buffer {
     return w.toBuffer();
   }
   w.u8(EpmdResult.OK);
-  w.u16(entry.port);
-  w.u8(entry.nodeType);
-  w.u8(entry.protocol);
-  w.u16(entry.highestVersion);
-  w.u16(entry.lowestVersion);
-  const nameAt = w.reserveLength(2);
-  w.utf8(entry.name);
-  w.fillLength(nameAt, 2);
-  w.u16(entry.extra.length);
-  w.bytes(entry.extra);
+  writeNode(w, entry);
   return w.toBuffer();
 }
 
@@ -359,16 +365,9 @@ export function decodePort2Reply(buf: Uint8Array): { reply: Port2Reply; length: 
   try {
     return decoding(() => {
       const r = new Reader(buf, 2);
-      const port = r.u16('port');
-      const nodeType = r.u8('node type');
-      const protocol = r.u8('protocol');
-      const highestVersion = r.u16('highest version');
-      const lowestVersion = r.u16('lowest version');
-      const nameLength = r.u16('name length');
-      const name = Buffer.from(r.bytes(nameLength, 'node name')).toString('utf8');
-      const extraLength = r.u16('extra length');
-      const extra = Uint8Array.from(r.bytes(extraLength, 'extra'));
-      const entry = { name, port, nodeType, protocol, highestVersion, lowestVersion, extra };
+      const { fixed, nameBytes } = readNodeHead(r);
+      const name = Buffer.from(nameBytes).toString('utf8');
+      const entry: NodeEntry = { name, ...fixed, extra: readExtra(r) };
       return { reply: { found: true as const, entry }, length: r.offset };
     });
   } catch (err) {
