@@ -46,6 +46,17 @@ function defaultCookie(): string {
   }
 }
 
+/**
+ * The host part of our name, in the target's style (OTP keeps long and short names apart).
+ * Nothing dials a CLI node back, so a loopback address is fine when we have no long host name.
+ */
+function localHost(targetHost: string): string {
+  if (targetHost === 'localhost' || targetHost.startsWith('127.')) return targetHost;
+  const host = hostname();
+  if (targetHost.includes('.')) return host.includes('.') ? host : '127.0.0.1';
+  return host.split('.')[0]!;
+}
+
 /** A hidden, unregistered node named to match the target's name style (long or short). */
 export async function startCliNode(
   target: string,
@@ -55,7 +66,7 @@ export async function startCliNode(
   if (parts === undefined) throw cliError(`not a node name: '${target}' (expected name@host)`);
   const timeoutMs =
     values.timeout === undefined ? 7000 : integerOption('--timeout', values.timeout, 1, 3_600_000);
-  const local = parts.host === 'localhost' || parts.host.startsWith('127.') ? parts.host : hostname();
+  const local = localHost(parts.host);
   const name = values.name ?? `eid-cli-${process.pid}@${local}`;
   const epmd: { register: false; port?: number; timeoutMs: number } = { register: false, timeoutMs };
   if (values['epmd-port'] !== undefined)
