@@ -5,7 +5,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { PortSlices, Processes, portAllocator, waitFor } from '../epmd/helpers.ts';
+import { PortSlices, Processes, portAllocator, spawnErlNode, waitFor } from '../epmd/helpers.ts';
 import type { Spawned } from '../epmd/helpers.ts';
 
 const eidBin = fileURLToPath(new URL('../../bin/eid.js', import.meta.url));
@@ -37,26 +37,13 @@ test('eid epmd serves a stock node; eid names prints like epmd -names; eid resol
   const port = await nextPort();
   const distPort = await nextPort();
   const server = await startEidEpmd(['--port', String(port)]);
-  const node = processes.spawn(
-    'erl',
-    [
-      '-name',
-      'clinode@127.0.0.1',
-      '-setcookie',
-      'eid_cli_test',
-      '-start_epmd',
-      'false',
-      '-kernel',
-      'inet_dist_listen_min',
-      String(distPort),
-      'inet_dist_listen_max',
-      String(distPort),
-      '-noshell',
-      '-eval',
-      'io:format("up~n"), receive stop -> ok end.',
-    ],
-    { ERL_EPMD_PORT: String(port) },
-  );
+  const node = spawnErlNode(processes, {
+    name: 'clinode',
+    cookie: 'eid_cli_test',
+    epmdPort: port,
+    distPort,
+    evalCode: 'io:format("up~n"), receive stop -> ok end.',
+  });
   await node.waitForOutput('up');
   assert.match(
     server.stderr,

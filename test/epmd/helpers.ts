@@ -131,6 +131,37 @@ export function waitForListening(port: number): Promise<void> {
   return waitFor(accepts, `a listener on port ${port}`);
 }
 
+/**
+ * A stock node `name@127.0.0.1` that uses the EPMD on `epmdPort` and listens for distribution on
+ * `distPort` only (so a test knows the port it registers), running `evalCode` without a shell.
+ */
+export function spawnErlNode(
+  processes: Processes,
+  options: { name: string; cookie: string; epmdPort: number; distPort: number; evalCode: string },
+): Spawned {
+  const { name, cookie, epmdPort, distPort, evalCode } = options;
+  return processes.spawn(
+    'erl',
+    [
+      '-name',
+      `${name}@127.0.0.1`,
+      '-setcookie',
+      cookie,
+      '-start_epmd',
+      'false',
+      '-kernel',
+      'inet_dist_listen_min',
+      String(distPort),
+      'inet_dist_listen_max',
+      String(distPort),
+      '-noshell',
+      '-eval',
+      evalCode,
+    ],
+    { ERL_EPMD_PORT: String(epmdPort) },
+  );
+}
+
 /** Starts a stock `epmd` in the foreground on `port` and waits until it answers. */
 export async function startStockEpmd(
   processes: Processes,

@@ -15,6 +15,7 @@ import {
   malformedRequests,
   nonLoopbackAddress,
   portAllocator,
+  spawnErlNode,
   startStockEpmd,
   trailingByteRequest,
   unknownNameRequests,
@@ -42,26 +43,7 @@ const COOKIE = 'eid_epmd_test';
 /** A stock node `name@127.0.0.1` using the EPMD on `epmdPort`, running `evalCode`. */
 async function startNode(name: string, epmdPort: number, evalCode: string) {
   const distPort = await nextPort();
-  const node = processes.spawn(
-    'erl',
-    [
-      '-name',
-      `${name}@127.0.0.1`,
-      '-setcookie',
-      COOKIE,
-      '-start_epmd',
-      'false',
-      '-kernel',
-      'inet_dist_listen_min',
-      String(distPort),
-      'inet_dist_listen_max',
-      String(distPort),
-      '-noshell',
-      '-eval',
-      evalCode,
-    ],
-    { ERL_EPMD_PORT: String(epmdPort) },
-  );
+  const node = spawnErlNode(processes, { name, cookie: COOKIE, epmdPort, distPort, evalCode });
   return { node, distPort };
 }
 
