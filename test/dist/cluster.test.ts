@@ -61,6 +61,9 @@ test('a partition between the OTP nodes does not make global drop the TS node', 
 
 test('the TS node dropping one OTP node: prevent_overlapping_partitions is honoured, then all reconnect', async () => {
   assert.equal(await a.eval(ts, `net_adm:ping('${b.name}')`), atom('pong'));
+  // A must know B (global synced) to tell B that it lost us.
+  assert.equal(await a.eval(ts, 'global:sync()'), atom('ok'));
+  assert.equal(await b.eval(ts, 'global:sync()'), atom('ok'));
   ts.disconnect(a.name);
   // B still sees A, which lost us: B's global asks us to disconnect from B too (remove_connection).
   await eventually(() => ts.nodes().length === 0, 10000, 'global on B removing the connection');
