@@ -27,7 +27,7 @@ async function eid(args: string[]): Promise<{ code: number | null; stdout: strin
   return { code, stdout: run.stdout, stderr: run.stderr };
 }
 
-test('eid ping: pong with the right cookie, pang (exit 1) with a wrong one', async () => {
+test('eid ping: pong with the right cookie, pang (exit 1) with a wrong one', { timeout: 60_000 }, async () => {
   assert.deepEqual(await eid(['ping', erl.name, '--cookie', COOKIE]), { code: 0, stdout: 'pong\n', stderr: '' });
   const bad = await eid(['ping', erl.name, '--cookie', 'wrong']);
   assert.equal(bad.code, 1);
@@ -36,7 +36,7 @@ test('eid ping: pong with the right cookie, pang (exit 1) with a wrong one', asy
   assert.equal(missing.code, 1);
 });
 
-test('eid rpc: Erlang literals and JSON args, results printed as terms, badrpc exits 1', async () => {
+test('eid rpc: Erlang literals and JSON args, results printed as terms, badrpc exits 1', { timeout: 60_000 }, async () => {
   const r = await eid(['rpc', erl.name, 'lists', 'reverse', '[1, two, "abc", <<"bin">>, {x, 1.5}]', '--cookie', COOKIE]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, '[{x,1.5},<<"bin">>,"abc",two,1]\n');
@@ -49,7 +49,7 @@ test('eid rpc: Erlang literals and JSON args, results printed as terms, badrpc e
   assert.equal(usage.code, 2);
 });
 
-test('the literal parser and printer', () => {
+test('the literal parser and printer', { timeout: 60_000 }, () => {
   assert.ok(termEquals(parseLiteral("{ok, 'Quoted atom', -12, [a | b], #{k => <<1,2>>}}"), new Tuple([atom('ok'), atom('Quoted atom'), -12, new ImproperList([atom('a')], atom('b')), new Map([[atom('k'), Buffer.from([1, 2])]])])));
   assert.equal(formatTerm(parseLiteral('{a, "hi", <<"x">>, 1.0, 123456789012345678901234567890}')), '{a,"hi",<<"x">>,1.0,123456789012345678901234567890}');
   assert.throws(() => parseLiteral('{unclosed'), /cannot parse/);

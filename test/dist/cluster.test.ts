@@ -31,7 +31,7 @@ async function visibleFrom(node: ErlNode): Promise<string[]> {
   return ((await node.eval(ts, 'nodes()')) as Atom[]).map((n) => n.name);
 }
 
-test('a three-node cluster with global: the TS node is visible and stays connected', async () => {
+test('a three-node cluster with global: the TS node is visible and stays connected', { timeout: 60_000 }, async () => {
   assert.equal(await a.eval(ts, `net_adm:ping('${b.name}')`), atom('pong'));
   assert.equal(await ts.ping(b.name), true);
   assert.deepEqual(ts.nodes().sort(), [a.name, b.name].sort());
@@ -46,7 +46,7 @@ test('a three-node cluster with global: the TS node is visible and stays connect
   assert.deepEqual(downs, []);
 });
 
-test('a partition between the OTP nodes does not make global drop the TS node', async () => {
+test('a partition between the OTP nodes does not make global drop the TS node', { timeout: 60_000 }, async () => {
   await a.eval(ts, `erlang:disconnect_node('${b.name}')`);
   // Let both global servers notice and settle; prevent_overlapping_partitions acts in this window.
   await a.eval(ts, 'global:sync(), timer:sleep(1000), global:sync()');
@@ -59,7 +59,7 @@ test('a partition between the OTP nodes does not make global drop the TS node', 
   assert.equal(await ts.ping(b.name), true);
 });
 
-test('the TS node dropping one OTP node: prevent_overlapping_partitions is honoured, then all reconnect', async () => {
+test('the TS node dropping one OTP node: prevent_overlapping_partitions is honoured, then all reconnect', { timeout: 60_000 }, async () => {
   assert.equal(await a.eval(ts, `net_adm:ping('${b.name}')`), atom('pong'));
   // A must know B (global synced) to tell B that it lost us.
   assert.equal(await a.eval(ts, 'global:sync()'), atom('ok'));

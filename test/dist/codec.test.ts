@@ -28,7 +28,7 @@ function frames(...bodies: Buffer[]): Buffer {
 describe('framing', () => {
   const stream = frames(Buffer.from('hello'), Buffer.alloc(0), Buffer.alloc(300, 1), Buffer.from('x'));
 
-  test('every split point yields the same whole frames, ticks included', () => {
+  test('every split point yields the same whole frames, ticks included', { timeout: 60_000 }, () => {
     for (let cut = 0; cut <= stream.length; cut++) {
       const d = new FrameDecoder({ prefixSize: 4, maxFrame: 1000 });
       const got = [...d.push(stream.subarray(0, cut)), ...d.push(stream.subarray(cut))];
@@ -41,7 +41,7 @@ describe('framing', () => {
     }
   });
 
-  test('one byte at a time', () => {
+  test('one byte at a time', { timeout: 60_000 }, () => {
     const d = new FrameDecoder({ prefixSize: 4, maxFrame: 1000 });
     const got: Buffer[] = [];
     for (const byte of stream) got.push(...d.push(Buffer.of(byte)));
@@ -49,7 +49,7 @@ describe('framing', () => {
     assert.equal(got.length, 4);
   });
 
-  test('a declared length over the cap is refused before anything is allocated', () => {
+  test('a declared length over the cap is refused before anything is allocated', { timeout: 60_000 }, () => {
     const d = new FrameDecoder({ prefixSize: 4, maxFrame: 1000 });
     assert.throws(
       () => d.push(Buffer.from([0xff, 0xff, 0xff, 0xff])),
@@ -59,7 +59,7 @@ describe('framing', () => {
     assert.throws(() => h.push(Buffer.from([0x01, 0x00])), /exceeds the limit/);
   });
 
-  test('handshake frames have 2-byte lengths; a partial frame waits', () => {
+  test('handshake frames have 2-byte lengths; a partial frame waits', { timeout: 60_000 }, () => {
     const d = new FrameDecoder({ prefixSize: 2, maxFrame: 1024 });
     const f = encodeHandshakeFrame(Buffer.from('sok'));
     assert.deepEqual(d.push(f.subarray(0, 3)), []);
@@ -68,7 +68,7 @@ describe('framing', () => {
 });
 
 describe('flags', () => {
-  test('MANDATORY_25_DIGEST is 0x4000000 and stands for the OTP 25 set', () => {
+  test('MANDATORY_25_DIGEST is 0x4000000 and stands for the OTP 25 set', { timeout: 60_000 }, () => {
     assert.equal(DistFlags.MANDATORY_25_DIGEST, 0x4000000n);
     assert.equal(missingMandatory(DistFlags.MANDATORY_25_DIGEST | DistFlags.V4_NC | DistFlags.UNLINK_ID), 0n);
     assert.notEqual(missingMandatory(DIST_MANDATORY_25), 0n, 'OTP 26 added V4_NC and UNLINK_ID');
@@ -108,7 +108,7 @@ function opts(name: string, extra: Partial<HandshakeOptions> = {}): HandshakeOpt
 }
 
 describe('handshake', () => {
-  test('both roles complete and agree on flags, names and creations', () => {
+  test('both roles complete and agree on flags, names and creations', { timeout: 60_000 }, () => {
     const r = converse(new Handshake('initiator', opts('a@h', { peerName: 'b@h' })), new Handshake('acceptor', opts('b@h', { creation: 9 })));
     assert.equal(r.error, undefined);
     const i = r.i as { peerName: string; peerCreation: number; flags: bigint };
@@ -120,18 +120,18 @@ describe('handshake', () => {
     assert.equal(i.flags, a.flags);
   });
 
-  test('a wrong cookie fails on the acceptor with DIST_HANDSHAKE_BAD_COOKIE', () => {
+  test('a wrong cookie fails on the acceptor with DIST_HANDSHAKE_BAD_COOKIE', { timeout: 60_000 }, () => {
     const r = converse(new Handshake('initiator', opts('a@h', { cookie: 'x' })), new Handshake('acceptor', opts('b@h')));
     assert.ok(r.error instanceof DistError);
     assert.equal(r.error.code, 'DIST_HANDSHAKE_BAD_COOKIE');
   });
 
-  test('the digest is MD5(cookie ++ decimal challenge), and the challenge is used as unsigned', () => {
+  test('the digest is MD5(cookie ++ decimal challenge), and the challenge is used as unsigned', { timeout: 60_000 }, () => {
     assert.equal(digest(0xffffffff, 'abc').toString('hex'), digest(-1, 'abc').toString('hex'));
     assert.equal(digest(42, 'cookie').length, 16);
   });
 
-  test('acceptor refusals go out as status frames: nok, not_allowed (missing flags)', () => {
+  test('acceptor refusals go out as status frames: nok, not_allowed (missing flags)', { timeout: 60_000 }, () => {
     const acc = new Handshake('acceptor', opts('b@h', { accept: () => ({ status: 'nok' }) }));
     acc.start();
     const init = new Handshake('initiator', opts('a@h'));
@@ -151,7 +151,7 @@ describe('handshake', () => {
     );
   });
 
-  test('status alive: the initiator answers true and goes on', () => {
+  test('status alive: the initiator answers true and goes on', { timeout: 60_000 }, () => {
     let replaced: boolean | undefined;
     const r = converse(
       new Handshake('initiator', opts('a@h')),
@@ -161,7 +161,7 @@ describe('handshake', () => {
     assert.equal(replaced, true);
   });
 
-  test('dynamic names: the acceptor names the initiator with status named:', () => {
+  test('dynamic names: the acceptor names the initiator with status named:', { timeout: 60_000 }, () => {
     const r = converse(
       new Handshake('initiator', opts('h', { flags: DEFAULT_FLAGS | DistFlags.NAME_ME })),
       new Handshake('acceptor', opts('b@h', { accept: (_n, _f, dynamic) => (dynamic ? { status: 'named', name: 'js1@h', creation: 5 } : { status: 'ok' }) })),
@@ -173,7 +173,7 @@ describe('handshake', () => {
     assert.equal((r.a as { peerName: string }).peerName, 'js1@h');
   });
 
-  test('the old send_name `n` from OTP 23/24 gets the new challenge and a `c` complement', () => {
+  test('the old send_name `n` from OTP 23/24 gets the new challenge and a `c` complement', { timeout: 60_000 }, () => {
     const acc = new Handshake('acceptor', opts('b@h'));
     acc.start();
     const w = new Writer();
@@ -201,7 +201,7 @@ describe('handshake', () => {
     assert.equal(done.done?.peerCreation, 77);
   });
 
-  test('truncated and garbage handshake messages are typed errors', () => {
+  test('truncated and garbage handshake messages are typed errors', { timeout: 60_000 }, () => {
     for (const bad of [Buffer.alloc(0), Buffer.from('N'), Buffer.from('Nxxxxxxxxxxxxxxxxxxxxxxx'), Buffer.from('zzz')]) {
       const acc = new Handshake('acceptor', opts('b@h'));
       acc.start();
@@ -209,7 +209,7 @@ describe('handshake', () => {
     }
   });
 
-  test('a Connection completes the handshake and reads a message, the stream split at every point', () => {
+  test('a Connection completes the handshake and reads a message, the stream split at every point', { timeout: 60_000 }, () => {
     const fixed = () => 0x12345678;
     // What an initiator sends (send_name, challenge_reply) to an acceptor using the fixed challenge.
     const init = new Handshake('initiator', opts('a@h', { challenge: fixed }));
@@ -241,7 +241,7 @@ describe('handshake', () => {
     }
   });
 
-  test('a Connection keeps signals as terms while the transport backlog is high, then sends them in order', () => {
+  test('a Connection keeps signals as terms while the transport backlog is high, then sends them in order', { timeout: 60_000 }, () => {
     const fixed = () => 0x12345678;
     const written: Buffer[] = [];
     let drain: (() => void) | undefined;
@@ -282,7 +282,7 @@ describe('handshake', () => {
     c.close();
   });
 
-  test('a Connection fed garbage closes with a typed reason instead of throwing', () => {
+  test('a Connection fed garbage closes with a typed reason instead of throwing', { timeout: 60_000 }, () => {
     const log: string[] = [];
     const c = new Connection(
       { write: () => undefined, destroy: () => log.push('destroyed') },
@@ -313,7 +313,7 @@ describe('headers', () => {
     return got;
   }
 
-  test('atom cache: new entries, then references, across many messages and slot collisions', () => {
+  test('atom cache: new entries, then references, across many messages and slot collisions', { timeout: 60_000 }, () => {
     const enc = new HeaderEncoder({ atomCache: true, fragments: true });
     const dec = new HeaderDecoder();
     for (let round = 0; round < 3; round++) {
@@ -327,7 +327,7 @@ describe('headers', () => {
     }
   });
 
-  test('the second message with the same atoms is smaller (references, not text)', () => {
+  test('the second message with the same atoms is smaller (references, not text)', { timeout: 60_000 }, () => {
     const enc = new HeaderEncoder({ atomCache: true, fragments: true });
     const m = send(tuple(atom('some_long_atom_name'), atom('another_long_atom_name')));
     const w1 = new Writer();
@@ -337,7 +337,7 @@ describe('headers', () => {
     assert.ok(w2.offset < w1.offset - 30, `${w2.offset} vs ${w1.offset}`);
   });
 
-  test('fragments: a 1 MB message goes in 64 KiB fragments and is reassembled', () => {
+  test('fragments: a 1 MB message goes in 64 KiB fragments and is reassembled', { timeout: 60_000 }, () => {
     const enc = new HeaderEncoder({ atomCache: true, fragments: true });
     const dec = new HeaderDecoder();
     const big = Buffer.alloc(1024 * 1024, 9);
@@ -355,7 +355,7 @@ describe('headers', () => {
     assert.equal(dec.pendingBytes, 0);
   });
 
-  test('pass-through form (no atom cache) both ways', () => {
+  test('pass-through form (no atom cache) both ways', { timeout: 60_000 }, () => {
     const enc = new HeaderEncoder({ atomCache: false, fragments: false });
     const m = send(tuple(atom('x'), 1));
     const got = roundTrip(enc, new HeaderDecoder(), m.control, m.payload);
@@ -385,7 +385,7 @@ describe('headers', () => {
     return w.toBuffer();
   }
 
-  test('bad input: unknown header, refs to empty cache entries, refs out of range', () => {
+  test('bad input: unknown header, refs to empty cache entries, refs out of range', { timeout: 60_000 }, () => {
     failsWith('DIST_BAD_MESSAGE', Buffer.from([131, 99, 0]));
     failsWith('DIST_BAD_MESSAGE', Buffer.from([1, 68, 0]));
     // One ref, not new, to an entry never filled.
@@ -399,7 +399,7 @@ describe('headers', () => {
     failsWith('DIST_BAD_MESSAGE', Buffer.concat([Buffer.from([131, 68, 0]), ctl, body, Buffer.from([1, 2])]));
   });
 
-  test('bad input: fragments out of order, unknown sequence, duplicate start, limits', () => {
+  test('bad input: fragments out of order, unknown sequence, duplicate start, limits', { timeout: 60_000 }, () => {
     const data = Buffer.concat([ctl, body]);
     const a = data.subarray(0, 5);
     const b = data.subarray(5);
@@ -436,7 +436,7 @@ describe('control messages', () => {
   const ref = new Reference(n, 1, [1, 2, 3]);
   const tok = tuple(atom('token'));
 
-  test('every op 1..37 has a shape, and each decodes to its signal', () => {
+  test('every op 1..37 has a shape, and each decodes to its signal', { timeout: 60_000 }, () => {
     const ops = Object.values(ControlOp);
     for (const op of ops) assert.ok(ControlShape[op] !== undefined, `op ${op}`);
     const cases: [Term[], Term | undefined, Signal['kind']][] = [
@@ -478,7 +478,7 @@ describe('control messages', () => {
     }
   });
 
-  test('malformed control messages are DIST_BAD_CONTROL', () => {
+  test('malformed control messages are DIST_BAD_CONTROL', { timeout: 60_000 }, () => {
     const bad: [Term, Term | undefined][] = [
       [atom('x'), undefined],
       [tuple(99, p1), undefined],
@@ -497,7 +497,7 @@ describe('control messages', () => {
     }
   });
 
-  test('signals encode with the op the flags allow and decode back', () => {
+  test('signals encode with the op the flags allow and decode back', { timeout: 60_000 }, () => {
     const signals: Signal[] = [
       { kind: 'link', from: p1, to: p2 },
       { kind: 'unlink_id', id: 5n, from: p1, to: p2 },

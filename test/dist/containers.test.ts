@@ -52,7 +52,7 @@ after(async () => {
   await hosts?.down();
 });
 
-test('a TS node in a container on one host and OTP 29 in a container on the other reach each other through eid daemon', async () => {
+test('a TS node in a container on one host and OTP 29 in a container on the other reach each other through eid daemon', { timeout: 300_000 }, async () => {
   const hostname = 'tsincontainer';
   // No port given: inside a container the node listens on the node port the daemon publishes.
   const config = { name: `${hostname}@${hosts.h1.ip}`, cookie: COOKIE, targets: [otp29.node], register: false };
@@ -89,7 +89,7 @@ test('a TS node in a container on one host and OTP 29 in a container on the othe
   assert.equal(t.erpcBack, 'hello erpc from ts');
 });
 
-test('DockerResolver reads the published node port from a real dockerd (Engine API over TCP)', async () => {
+test('DockerResolver reads the published node port from a real dockerd (Engine API over TCP)', { timeout: 300_000 }, async () => {
   // dockerd here listens on a unix socket only; a plain TCP-to-unix relay stands for -H tcp://:4243.
   const open = new Set<net.Socket>();
   const relay = net.createServer((client) => {
@@ -124,7 +124,7 @@ test('DockerResolver reads the published node port from a real dockerd (Engine A
   }
 });
 
-test('DockerResolver over TLS: verifies the Engine API certificate against the given CA', async () => {
+test('DockerResolver over TLS: verifies the Engine API certificate against the given CA', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'eid-dist-tls-'));
   const key = join(dir, 'key.pem');
   const cert = join(dir, 'cert.pem');
@@ -163,7 +163,7 @@ test('DockerResolver over TLS: verifies the Engine API certificate against the g
   }
 });
 
-test('a TS node reaches OTP 27 and OTP 29 in containers by ContainerID@HostIP, both ways; a network cut gives nodedown', async (t) => {
+test('a TS node reaches OTP 27 and OTP 29 in containers by ContainerID@HostIP, both ways; a network cut gives nodedown', { timeout: 300_000 }, async (t) => {
   const config = {
     name: `ts_probe@${hosts.h1.ip}`,
     cookie: COOKIE,

@@ -28,13 +28,13 @@ after(async () => {
   await f.cleanup();
 });
 
-test('TS and Elixir ping each other', async () => {
+test('TS and Elixir ping each other', { timeout: 60_000 }, async () => {
   assert.equal(await ts.ping(ex.name), true);
   assert.equal(await ex.eval(ts, `Node.ping(:"${ts.name}")`), atom('pong'));
   assert.ok(((await ex.eval(ts, 'Node.list()')) as Atom[]).some((n) => n.name === ts.name));
 });
 
-test('Elixir calls exposed JS functions with :rpc, :erpc and GenServer.call', async () => {
+test('Elixir calls exposed JS functions with :rpc, :erpc and GenServer.call', { timeout: 60_000 }, async () => {
   assert.equal(await ex.eval(ts, `:rpc.call(:"${ts.name}", JsMath, :double, [21])`), 42);
   assert.equal(await ex.eval(ts, `:erpc.call(:"${ts.name}", JsMath, :double, [4])`), 8);
   const r = await ex.eval(ts, `GenServer.call({:ts_server, :"${ts.name}"}, %{hello: "world"})`);
@@ -42,7 +42,7 @@ test('Elixir calls exposed JS functions with :rpc, :erpc and GenServer.call', as
   assert.ok(r.elements[1] instanceof Map);
 });
 
-test('TS calls Elixir functions and exchanges messages with an Elixir process', async () => {
+test('TS calls Elixir functions and exchanges messages with an Elixir process', { timeout: 60_000 }, async () => {
   assert.ok(termEquals(await ts.rpc(ex.name, 'Elixir.String', 'upcase', ['eid']), Buffer.from('EID')));
   assert.equal(await ts.rpc(ex.name, 'Elixir.Enum', 'sum', [[1, 2, 3]]), 6);
   await ex.eval(ts, `Process.register(spawn(fn -> receive do {from, msg} -> send(from, {:got, msg}) end end), :ex_echo); :ok`);

@@ -153,7 +153,7 @@ const cases: { name: string; code: string; bytes: () => Buffer }[] = [
 
 describe('a hostile peer loses only its own connection', () => {
   for (const c of cases) {
-    test(c.name, async () => {
+    test(c.name, { timeout: 60_000 }, async () => {
       const peer = await fakePeer();
       lines.length = 0;
       peer.socket.write(c.bytes());
@@ -166,7 +166,7 @@ describe('a hostile peer loses only its own connection', () => {
     });
   }
 
-  test('a peer that connects and says nothing is dropped after the setup time', async () => {
+  test('a peer that connects and says nothing is dropped after the setup time', { timeout: 60_000 }, async () => {
     const quiet = await f.startNode('ts_quiet', {
       connectTimeoutMs: 300,
       logger: createLogger({ level: 'warn', format: 'json', write: (l) => lines.push(l) }),
@@ -180,7 +180,7 @@ describe('a hostile peer loses only its own connection', () => {
     await quiet.stop();
   });
 
-  test('garbage during the handshake closes that socket only', async () => {
+  test('garbage during the handshake closes that socket only', { timeout: 60_000 }, async () => {
     const socket = net.connect({ host: '127.0.0.1', port: ts.port });
     socket.on('error', () => undefined);
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));

@@ -36,7 +36,7 @@ function isTuple(m: Term, first: string, size?: number): boolean {
 }
 
 describe('connecting', () => {
-  test('TS pings OTP and OTP pings TS (net_adm:ping gets pong)', async () => {
+  test('TS pings OTP and OTP pings TS (net_adm:ping gets pong)', { timeout: 60_000 }, async () => {
     assert.equal(await ts.ping(erl.name), true);
     assert.deepEqual(ts.nodes(), [erl.name]);
     assert.equal(await erl.eval(ts, `net_adm:ping('${ts.name}')`), atom('pong'));
@@ -44,7 +44,7 @@ describe('connecting', () => {
     assert.ok(seen.some((n) => n.name === ts.name), 'OTP lists the TS node as a visible node');
   });
 
-  test('OTP connects to TS first (the TS node accepts)', async () => {
+  test('OTP connects to TS first (the TS node accepts)', { timeout: 60_000 }, async () => {
     const other = await f.startNode('ts_accept');
     const up = new Promise<string>((resolve) => other.once('nodeup', (n) => resolve(n)));
     assert.equal(await erl.eval(ts, `net_adm:ping('${other.name}')`), atom('pong'));
@@ -53,7 +53,7 @@ describe('connecting', () => {
     await other.stop();
   });
 
-  test('an OTP node with a dynamic name (-name undefined@host) is named by the TS node', async () => {
+  test('an OTP node with a dynamic name (-name undefined@host) is named by the TS node', { timeout: 60_000 }, async () => {
     const port = await f.nextPort();
     const dynamic = f.spawn(
       'erl',
@@ -81,7 +81,7 @@ describe('connecting', () => {
     assert.match(name ?? '', /^'js[0-9a-z]+@127\.0\.0\.1'$/);
   });
 
-  test('a static resolver table finds the OTP node without EPMD', async () => {
+  test('a static resolver table finds the OTP node without EPMD', { timeout: 60_000 }, async () => {
     const node = await f.startNode('ts_static', {
       epmd: { register: false },
       resolver: new StaticResolver({ [erl.name]: { host: '127.0.0.1', port: erl.port } }),
@@ -91,7 +91,7 @@ describe('connecting', () => {
     await node.stop();
   });
 
-  test('a hidden TS node: OTP lists it in nodes(hidden), not nodes()', async () => {
+  test('a hidden TS node: OTP lists it in nodes(hidden), not nodes()', { timeout: 60_000 }, async () => {
     const hidden = await f.startNode('ts_hidden', { hidden: true });
     assert.equal(await hidden.ping(erl.name), true);
     const visible = ((await erl.eval(ts, 'nodes()')) as Atom[]).map((n) => n.name);
@@ -103,7 +103,7 @@ describe('connecting', () => {
     await hidden.stop();
   });
 
-  test('a wrong cookie is refused both ways with a clear error', async () => {
+  test('a wrong cookie is refused both ways with a clear error', { timeout: 60_000 }, async () => {
     const wrong = await f.startNode('ts_wrong', { cookie: 'not-the-cookie' });
     assert.equal(await wrong.ping(erl.name), false);
     await assert.rejects(wrong.connect(erl.name), (err: unknown) => {
@@ -118,7 +118,7 @@ describe('connecting', () => {
     await wrong.stop();
   });
 
-  test('OTP is told why: the TS node logs a bad cookie from an OTP node', async () => {
+  test('OTP is told why: the TS node logs a bad cookie from an OTP node', { timeout: 60_000 }, async () => {
     const lines: string[] = [];
     const strict = await f.startNode('ts_strict', {
       cookie: 'other',
@@ -129,7 +129,7 @@ describe('connecting', () => {
     await strict.stop();
   });
 
-  test('simultaneous connects from both sides settle on one connection', async () => {
+  test('simultaneous connects from both sides settle on one connection', { timeout: 60_000 }, async () => {
     for (let round = 0; round < 5; round++) {
       const a = await f.startNode(`ts_sim${round}`);
       // Both sides dial at once: OTP from a spawned process, TS right away.
@@ -187,7 +187,7 @@ describe('terms survive a trip through the distribution', () => {
     'binary:copy(<<"0123456789">>, 1024 * 1024)',
   ];
 
-  test('every term kind from Erlang comes back equal (=:=), 10 MB binaries through fragments', async () => {
+  test('every term kind from Erlang comes back equal (=:=), 10 MB binaries through fragments', { timeout: 60_000 }, async () => {
     const src = `
       Terms = [${erlangTerms.join(', ')}],
       [begin {echo, '${ts.name}'} ! {self(), T}, receive R -> R =:= T orelse {mismatch, T, R} after 10000 -> {timeout, T} end end || T <- Terms]`;
@@ -196,7 +196,7 @@ describe('terms survive a trip through the distribution', () => {
     results.forEach((r, i) => assert.equal(r, true, `term ${erlangTerms[i]} came back different: ${String(r)}`));
   });
 
-  test('terms from TypeScript come back equal from Erlang', async () => {
+  test('terms from TypeScript come back equal from Erlang', { timeout: 60_000 }, async () => {
     await erl.eval(ts, `register(erl_echo, spawn(fun Loop() -> receive {From, T} -> From ! T, Loop() end end)), ok`);
     const results = await run(ts, async (self) => {
       const terms: Term[] = [
@@ -237,7 +237,7 @@ describe('terms survive a trip through the distribution', () => {
     assert.deepEqual(results, []);
   });
 
-  test('pids, refs, ports and funs from Erlang can be used again in Erlang', async () => {
+  test('pids, refs, ports and funs from Erlang can be used again in Erlang', { timeout: 60_000 }, async () => {
     const got = (await erl.eval(
       ts,
       `{echo, '${ts.name}'} ! {self(), {self(), make_ref(), hd(erlang:ports()), fun(X) -> X * 2 end}},
@@ -246,7 +246,7 @@ describe('terms survive a trip through the distribution', () => {
     assert.ok(termEquals(got, tuple(true, true, true, 42)), String(got));
   });
 
-  test('heavy atom cache traffic: thousands of distinct atoms both ways', async () => {
+  test('heavy atom cache traffic: thousands of distinct atoms both ways', { timeout: 60_000 }, async () => {
     const result = await erl.eval(
       ts,
       `Atoms = [list_to_atom("eid_atom_" ++ integer_to_list(I)) || I <- lists:seq(1, 5000)],
@@ -287,7 +287,7 @@ describe('calls', () => {
     });
   });
 
-  test('TS → OTP rpc: results, and badrpc as a typed error', async () => {
+  test('TS → OTP rpc: results, and badrpc as a typed error', { timeout: 60_000 }, async () => {
     assert.equal(await ts.rpc(erl.name, 'erlang', 'node', []), atom(erl.name));
     assert.deepEqual(await ts.rpc(erl.name, 'lists', 'reverse', [[1, 2, 3]]), [3, 2, 1]);
     assert.equal(await ts.rpc(erl.name, 'erlang', 'throw', [atom('thrown')]), atom('thrown'));
@@ -315,7 +315,7 @@ describe('calls', () => {
     });
   });
 
-  test('OTP → TS: rpc:call and erpc:call land in exposed functions', async () => {
+  test('OTP → TS: rpc:call and erpc:call land in exposed functions', { timeout: 60_000 }, async () => {
     assert.equal(await erl.eval(ts, `rpc:call('${ts.name}', js_math, add, [20, 22])`), 42);
     assert.equal(await erl.eval(ts, `erpc:call('${ts.name}', js_math, add, [1, 2])`), 3);
     assert.ok(termEquals(await erl.eval(ts, `erpc:call('${ts.name}', js_math, slow_upper, [<<"abc">>])`), Buffer.from('ABC')));
@@ -329,7 +329,7 @@ describe('calls', () => {
     assert.equal(await erl.eval(ts, `gen_server:call({rex, '${ts.name}'}, {call, js_math, add, [5, 6], group_leader()})`), 11);
   });
 
-  test('TS → OTP gen_server:call, OTP → TS gen_server:call with alias replies', async () => {
+  test('TS → OTP gen_server:call, OTP → TS gen_server:call with alias replies', { timeout: 60_000 }, async () => {
     const apps = (await ts.call(tuple(atom('application_controller'), atom(erl.name)), atom('which_applications'))) as Tuple[];
     assert.ok(apps.some((a) => a.elements[0] === atom('kernel')));
     const kv = ts.spawn(async (self) => {
@@ -366,7 +366,7 @@ describe('links, monitors and exit signals', () => {
     return (await erl.eval(ts, `spawn(fun() -> receive go -> exit(${reason}) end end)`)) as Pid;
   }
 
-  test('TS links to an OTP process and traps its exit reason', async () => {
+  test('TS links to an OTP process and traps its exit reason', { timeout: 60_000 }, async () => {
     const target = await erlProcess('{custom, 42}');
     const msg = await run(
       ts,
@@ -380,7 +380,7 @@ describe('links, monitors and exit signals', () => {
     assert.ok(termEquals(msg, tuple(atom('EXIT'), target, tuple(atom('custom'), 42))), String(msg));
   });
 
-  test('a linked OTP process crashing kills a non-trapping TS process with that reason', async () => {
+  test('a linked OTP process crashing kills a non-trapping TS process with that reason', { timeout: 60_000 }, async () => {
     const target = await erlProcess('crashed_on_purpose');
     const p = ts.spawn(async (self) => {
       self.link(target);
@@ -390,7 +390,7 @@ describe('links, monitors and exit signals', () => {
     assert.equal(await p.exited, atom('crashed_on_purpose'));
   });
 
-  test('TS monitors an OTP process: DOWN with its reason; noproc for a dead one', async () => {
+  test('TS monitors an OTP process: DOWN with its reason; noproc for a dead one', { timeout: 60_000 }, async () => {
     const target = await erlProcess('{shutdown, done}');
     const r = await run(ts, async (self) => {
       const ref = self.monitor(target);
@@ -405,7 +405,7 @@ describe('links, monitors and exit signals', () => {
     assert.ok(termEquals(r, tuple(tuple(atom('shutdown'), atom('done')), atom('noproc'))), String(r));
   });
 
-  test('OTP links to and monitors a TS process: EXIT and DOWN carry the TS exit reason', async () => {
+  test('OTP links to and monitors a TS process: EXIT and DOWN carry the TS exit reason', { timeout: 60_000 }, async () => {
     const p = ts.spawn(async (self) => {
       await self.receive((m) => m === atom('stop'));
       self.stop(tuple(atom('js_reason'), 7));
@@ -427,12 +427,12 @@ describe('links, monitors and exit signals', () => {
     assert.ok(termEquals(result, tuple(want, want)), String(result));
   });
 
-  test('OTP monitors a TS process by registered name and gets noproc for a missing one', async () => {
+  test('OTP monitors a TS process by registered name and gets noproc for a missing one', { timeout: 60_000 }, async () => {
     const r = await erl.eval(ts, `Ref = monitor(process, {nobody_here, '${ts.name}'}), receive {'DOWN', Ref, process, _, R} -> R after 5000 -> timeout end`);
     assert.equal(r, atom('noproc'));
   });
 
-  test('exit/2 from OTP: a reason kills a TS process, kill is untrappable', async () => {
+  test('exit/2 from OTP: a reason kills a TS process, kill is untrappable', { timeout: 60_000 }, async () => {
     const a = ts.spawn((self) => self.receive());
     const b = ts.spawn((self) => self.receive(), { trapExit: true });
     await erl.eval(ts, `exit(A, {ended, by_erlang}), exit(B, kill), ok`, { A: a.pid, B: b.pid });
@@ -440,7 +440,7 @@ describe('links, monitors and exit signals', () => {
     assert.equal(await b.exited, atom('killed'));
   });
 
-  test('after unlink (UNLINK_ID), the OTP process exiting does not reach the TS process', async () => {
+  test('after unlink (UNLINK_ID), the OTP process exiting does not reach the TS process', { timeout: 60_000 }, async () => {
     const target = await erlProcess('should_not_arrive');
     const r = await run(
       ts,
@@ -460,7 +460,7 @@ describe('links, monitors and exit signals', () => {
     assert.equal(r, atom('no_exit'));
   });
 
-  test('OTP unlinks from a TS process (UNLINK_ID): the link is gone on both sides', async () => {
+  test('OTP unlinks from a TS process (UNLINK_ID): the link is gone on both sides', { timeout: 60_000 }, async () => {
     const p = ts.spawn((self) => self.receive((m) => m === atom('stop')).then(() => self.stop(atom('late'))));
     const r = await erl.eval(
       ts,
@@ -473,7 +473,7 @@ describe('links, monitors and exit signals', () => {
 });
 
 describe('node failures', () => {
-  test('SIGSTOP of the peer: nodedown by tick timeout, links get noconnection, monitors DOWN noconnection', async () => {
+  test('SIGSTOP of the peer: nodedown by tick timeout, links get noconnection, monitors DOWN noconnection', { timeout: 60_000 }, async () => {
     const victim = await f.startErl('otp_victim', { ticktime: 4 });
     const node = await f.startNode('ts_victim', { netTicktime: 4 });
     assert.equal(await node.ping(victim.name), true);
@@ -505,7 +505,7 @@ describe('node failures', () => {
     assert.deepEqual(node.nodes(), []);
   });
 
-  test('SIGKILL of the peer: nodedown, and the node can connect to a restarted peer', async () => {
+  test('SIGKILL of the peer: nodedown, and the node can connect to a restarted peer', { timeout: 60_000 }, async () => {
     const victim = await f.startErl('otp_killed', { ticktime: 4 });
     const node = await f.startNode('ts_killer', { netTicktime: 4 });
     assert.equal(await node.ping(victim.name), true);
