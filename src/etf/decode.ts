@@ -6,7 +6,14 @@
 import { inflateSync } from 'node:zlib';
 import { DecodeError } from '../errors.ts';
 import type { Reader } from './bytes.ts';
-import { Tag, MAX_ATOM_CHARACTERS, MAX_REFERENCE_IDS } from './tags.ts';
+import {
+  Tag,
+  FLOAT_EXT_TEXT_BYTES,
+  MAX_ARITY,
+  MAX_ATOM_CHARACTERS,
+  MAX_REFERENCE_IDS,
+  NewFunLayout,
+} from './tags.ts';
 import { decodeAtomBytes } from './atom-cache.ts';
 import {
   Atom,
@@ -313,8 +320,8 @@ class Decoder {
         const name = this.atom();
         const arityAt = this.pos;
         const arity = this.term();
-        if (typeof arity !== 'number' || arity < 0 || arity > 255) {
-          this.fail('EXPORT_EXT arity is not 0..255', 'SMALL_INTEGER_EXT arity', arityAt);
+        if (typeof arity !== 'number' || arity < 0 || arity > MAX_ARITY) {
+          this.fail(`EXPORT_EXT arity is not 0..${MAX_ARITY}`, 'SMALL_INTEGER_EXT arity', arityAt);
         }
         return new ExportFun(module, name, arity);
       }
@@ -396,10 +403,10 @@ class Decoder {
   }
 
   private oldFloat(at: number): Term {
-    this.need(31, 'FLOAT_EXT text');
-    const raw = Buffer.from(this.buf.buffer, this.buf.byteOffset + this.pos, 31).toString('latin1');
-    this.pos += 31;
-    // The text ends at the first NUL; OTP ignores what the 31-byte field holds after it.
+    this.need(FLOAT_EXT_TEXT_BYTES, 'FLOAT_EXT text');
+    const raw = this.buf.toString('latin1', this.pos, this.pos + FLOAT_EXT_TEXT_BYTES);
+    this.pos += FLOAT_EXT_TEXT_BYTES;
+    // The text ends at the first NUL; OTP ignores what the field holds after it.
     const nul = raw.indexOf('\0');
     const text = nul === -1 ? raw : raw.slice(0, nul);
     // OTP's syntax: digits on both sides of the point (which may be a comma), optional exponent.
@@ -519,10 +526,9 @@ class Decoder {
    */
   private fun(): Fun {
     const start = this.pos;
-    this.need(4 + 1 + 16 + 4 + 4, 'NEW_FUN_EXT header');
-    this.pos += 4;
-    const arity = this.buf[this.pos]!;
-    this.pos += 1 + 16 + 4;
+    this.need(NewFunLayout.FIXED_BYTES, 'NEW_FUN_EXT header');
+    const arity = this.buf[start + NewFunLayout.ARITY_AT]!;
+    this.pos = start + NewFunLayout.NUM_FREE_AT;
     const freeCount = this.u32();
     const module = this.atom();
     for (const field of ['old index', 'old uniq']) {

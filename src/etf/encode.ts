@@ -10,7 +10,7 @@ import { EncodeError } from '../errors.ts';
 import { Writer } from './bytes.ts';
 import { compareAtomNames, SORTED_MAP_LIMIT, sortEntries } from './order.ts';
 import { flatList, PROPER_TAIL } from './kind.ts';
-import { Tag, MAX_ATOM_CHARACTERS, MAX_REFERENCE_IDS, MAX_STRING_EXT_LENGTH } from './tags.ts';
+import { Tag, MAX_ARITY, MAX_ATOM_CHARACTERS, MAX_REFERENCE_IDS, MAX_STRING_EXT_LENGTH } from './tags.ts';
 import {
   atom,
   Atom,
@@ -37,6 +37,9 @@ export interface EncodeOptions {
 }
 
 const OTP_DEFAULT_COMPRESSION = 6;
+/** COMPRESSED_EXT's tag and 4-byte uncompressed size, written before the zlib data. */
+const COMPRESSED_HEADER_BYTES = 5;
+const MAX_PORT_ID = 0xffffffffffffffffn;
 const INT32_MIN = -0x80000000;
 const INT32_MAX = 0x7fffffff;
 const TWO_POW_32 = 0x100000000;
@@ -69,9 +72,7 @@ export function encode(term: Term, options?: EncodeOptions): Buffer {
     writeTerm(writer, term, options?.atomCache);
     return copyOut(writer);
   } catch (err) {
-    throw err instanceof RangeError
-      ? new EncodeError('term nested too deeply for the stack', { cause: err })
-      : err;
+    throw stackOverflowAsEncodeError(err);
   } finally {
     if (ownsShared) {
       sharedBusy = false;
@@ -85,10 +86,15 @@ export function encodeInto(writer: Writer, term: Term, options?: EncodeOptions):
   try {
     writeTerm(writer, term, options?.atomCache);
   } catch (err) {
-    throw err instanceof RangeError
-      ? new EncodeError('term nested too deeply for the stack', { cause: err })
-      : err;
+    throw stackOverflowAsEncodeError(err);
   }
+}
+
+/** Encoding recurses, so a deep enough term meets the JS stack's limit; that must still be the codec's error. */
+function stackOverflowAsEncodeError(err: unknown): unknown {
+  return err instanceof RangeError
+    ? new EncodeError('term nested too deeply for the stack', { cause: err })
+    : err;
 }
 
 function encodeCompressed(writer: Writer, term: Term, level: number, options: EncodeOptions): Buffer {
@@ -97,7 +103,7 @@ function encodeCompressed(writer: Writer, term: Term, level: number, options: En
   const plain = writer.buf.subarray(start, writer.offset);
   const packed = deflateSync(plain, { level });
   // Like OTP: keep the plain form unless compression actually saves bytes.
-  if (packed.length + 5 >= plain.length) return copyOut(writer);
+  if (packed.length + COMPRESSED_HEADER_BYTES >= plain.length) return copyOut(writer);
   const size = plain.length;
   writer.offset = start;
   writer.u8(Tag.Compressed);
@@ -473,8 +479,11 @@ function writePid(w: Writer, pid: Pid, cache: EncodeOptions['atomCache']): void 
 }
 
 function writePort(w: Writer, port: Port, cache: EncodeOptions['atomCache']): void {
-  const id = BigInt(port.id);
-  if (id < 0n || id > 0xffffffffffffffffn) throw new EncodeError(`port id must fit in 64 bits, got ${id}`);
+  // A non-integral number would make BigInt() throw a RangeError, which reads as a stack overflow.
+  const id = typeof port.id === 'bigint' || Number.isInteger(port.id) ? BigInt(port.id) : undefined;
+  if (id === undefined || id < 0n || id > MAX_PORT_ID) {
+    throw new EncodeError(`port id must fit in 64 bits, got ${String(port.id)}`);
+  }
   const wide = id > 0xffffffffn;
   w.u8(wide ? Tag.V4Port : Tag.NewPort);
   writeAtom(w, port.node, cache);
@@ -495,8 +504,8 @@ function writeReference(w: Writer, ref: Reference, cache: EncodeOptions['atomCac
 }
 
 function writeExport(w: Writer, fun: ExportFun, cache: EncodeOptions['atomCache']): void {
-  if (!Number.isInteger(fun.arity) || fun.arity < 0 || fun.arity > 255) {
-    throw new EncodeError(`fun arity must be 0..255, got ${fun.arity}`);
+  if (!Number.isInteger(fun.arity) || fun.arity < 0 || fun.arity > MAX_ARITY) {
+    throw new EncodeError(`fun arity must be 0..${MAX_ARITY}, got ${fun.arity}`);
   }
   w.u8(Tag.Export);
   writeAtom(w, fun.module, cache);

@@ -16,6 +16,7 @@ import {
   type Tuple,
 } from './terms.ts';
 import { Kind, atomName, floatValue, kind, objectEntries, type KindValue } from './kind.ts';
+import { NewFunLayout } from './tags.ts';
 
 /** OTP sorts maps up to this many keys; larger ones are hash tries in an order of their own. */
 export const SORTED_MAP_LIMIT = 32;
@@ -258,17 +259,14 @@ function compareFuns(a: ExportFun | Fun, b: ExportFun | Fun): number {
   return compareLocalFuns(a as Fun, b as Fun);
 }
 
-/** NEW_FUN_EXT after its size field: arity (1), uniq (16), index (4), free count (4), ... */
-const FUN_UNIQ_AT = 5;
-const FUN_INDEX_AT = 21;
-
 /** Local funs of one module: by index, then uniq, then free variables (count first). */
 function compareLocalFuns(a: Fun, b: Fun): number {
+  const { UNIQ_AT, INDEX_AT } = NewFunLayout;
   const x = Buffer.from(a.bytes.buffer, a.bytes.byteOffset, a.bytes.length);
   const y = Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.length);
   return (
-    x.readUInt32BE(FUN_INDEX_AT) - y.readUInt32BE(FUN_INDEX_AT) ||
-    Buffer.compare(x.subarray(FUN_UNIQ_AT, FUN_INDEX_AT), y.subarray(FUN_UNIQ_AT, FUN_INDEX_AT)) ||
+    x.readUInt32BE(INDEX_AT) - y.readUInt32BE(INDEX_AT) ||
+    Buffer.compare(x.subarray(UNIQ_AT, INDEX_AT), y.subarray(UNIQ_AT, INDEX_AT)) ||
     compareSequences(a.free, b.free, true)
   );
 }

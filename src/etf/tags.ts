@@ -34,12 +34,21 @@ export const Tag = {
   Export: 113,
 } as const;
 
-export type TagName = keyof typeof Tag;
-export type TagValue = (typeof Tag)[TagName];
-
 /** Limits of the format itself (not tunable): Erlang atoms hold at most 255 characters. */
 export const MAX_ATOM_CHARACTERS = 255;
 /** STRING_EXT carries at most 65535 bytes; longer byte lists are LIST_EXT. */
 export const MAX_STRING_EXT_LENGTH = 0xffff;
 /** NEWER_REFERENCE_EXT id words OTP accepts. */
 export const MAX_REFERENCE_IDS = 5;
+/** Erlang functions take at most 255 arguments; EXPORT_EXT carries the arity as SMALL_INTEGER_EXT. */
+export const MAX_ARITY = 255;
+/** FLOAT_EXT (pre-R11B) holds the float as text in a fixed field of this many bytes. */
+export const FLOAT_EXT_TEXT_BYTES = 31;
+/** NEW_FUN_EXT after its tag: Size:4, Arity:1, Uniq:16, Index:4, NumFree:4, then variable fields. */
+export const NewFunLayout = {
+  ARITY_AT: 4,
+  UNIQ_AT: 5,
+  INDEX_AT: 21,
+  NUM_FREE_AT: 25,
+  FIXED_BYTES: 29,
+} as const;

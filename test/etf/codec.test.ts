@@ -157,6 +157,15 @@ test('encode rejects what Erlang cannot hold, with EncodeError', () => {
     assert.throws(() => encode(value as Term), EncodeError, `bad value #${i}`);
   assert.equal(encode(atom('é'.repeat(255))).length, 1 + 3 + 510);
   assert.throws(() => encode(atom('x'), { atomCache: () => 256 }), EncodeError);
+  // A JS caller's number id: the error names the field, not a stack overflow.
+  assert.throws(
+    () => encode(new Port(atom('a@b'), 1.5 as unknown as bigint, 0)),
+    (err: unknown) => err instanceof EncodeError && /port id/.test(err.message),
+  );
+  assert.deepEqual(
+    decode(encode(new Port(atom('a@b'), 7 as unknown as bigint, 0))),
+    new Port(atom('a@b'), 7n, 0),
+  );
 });
 
 test('JS values encode to their documented Erlang terms', () => {
