@@ -21,6 +21,8 @@ export const HeaderTag = {
 /** Atom cache geometry: 8 segments of 256 entries, as in OTP. */
 export const ATOM_CACHE_SIZE = 2048;
 const SEGMENT_SIZE = 256;
+/** Up to this many references per message are looked up by scanning, beyond by a Map. */
+const SCAN_REFS = 16;
 /** At most 255 atom cache references fit in one header (the count is one byte). */
 const MAX_REFS_PER_MESSAGE = 255;
 /** Flag nibble bits. */
@@ -375,9 +377,15 @@ export class HeaderEncoder {
   }
 
   private refFor(a: Atom): number | undefined {
-    const known = this.refIndex.get(a);
-    if (known !== undefined) return known;
-    if (this.refAtoms.length >= MAX_REFS_PER_MESSAGE) return undefined;
+    const refs = this.refAtoms;
+    // Most messages carry a handful of atoms: a scan beats a Map until there are many.
+    if (refs.length <= SCAN_REFS) {
+      for (let i = 0; i < refs.length; i++) if (refs[i] === a) return i;
+    } else {
+      const known = this.refIndex.get(a);
+      if (known !== undefined) return known;
+    }
+    if (refs.length >= MAX_REFS_PER_MESSAGE) return undefined;
     const slot = slotFor(a);
     if (slot < 0) return undefined;
     const current = this.slots[slot];
@@ -385,11 +393,12 @@ export class HeaderEncoder {
     if (current !== undefined && current.name !== a.name && this.refSlots.includes(slot)) return undefined;
     const isNew = current?.name !== a.name;
     if (isNew) this.slots[slot] = a;
-    const index = this.refAtoms.length;
-    this.refAtoms.push(a);
+    const index = refs.length;
+    refs.push(a);
     this.refSlots.push(slot);
     this.refNew.push(isNew);
-    this.refIndex.set(a, index);
+    if (index === SCAN_REFS) refs.forEach((r, i) => this.refIndex.set(r, i));
+    else if (index > SCAN_REFS) this.refIndex.set(a, index);
     return index;
   }
 }
