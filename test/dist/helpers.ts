@@ -4,7 +4,7 @@
  * each Erlang node that evaluates expressions sent to it (so tests drive Erlang from TypeScript).
  */
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Node, type NodeOptions } from '../../src/dist/node.ts';
 import { describe, type Process } from '../../src/dist/process.ts';
@@ -144,14 +144,15 @@ export class Fixture {
   /** A real OTP node on 127.0.0.1 with the eval agent, registered with this file's epmd. */
   async startErl(
     alive: string,
-    options: { cookie?: string; ticktime?: number; extra?: string[]; command?: string } = {},
+    options: { cookie?: string; ticktime?: number; extra?: string[]; command?: string; nameFlag?: '-name' | '-sname' } = {},
   ): Promise<ErlNode> {
     const port = await this.nextPort();
-    const name = `${alive}@127.0.0.1`;
+    const short = options.nameFlag === '-sname';
+    const name = short ? `${alive}@${hostname().split('.')[0]!}` : `${alive}@127.0.0.1`;
     const args = [
       '-noshell',
-      '-name',
-      name,
+      options.nameFlag ?? '-name',
+      short ? alive : name,
       '-setcookie',
       options.cookie ?? COOKIE,
       '-start_epmd',

@@ -4,6 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
 import { COOKIE, Fixture, PortSlices, eventually, run, type ErlNode } from './helpers.ts';
 import { BadRpcError, CallError, type Node } from '../../src/dist/node.ts';
 import { StaticResolver } from '../../src/dist/resolver.ts';
@@ -79,6 +80,17 @@ describe('connecting', () => {
     const [connected, name] = dynamic.stdout.trim().split(' ');
     assert.equal(connected, 'true', dynamic.stdout + dynamic.stderr);
     assert.match(name ?? '', /^'js[0-9a-z]+@127\.0\.0\.1'$/);
+  });
+
+  test('short names: a TS node named `name` reaches an OTP node started with -sname', { timeout: 60_000 }, async () => {
+    const short = await f.startErl('otp_short', { nameFlag: '-sname' });
+    const node = await f.startNode('unused', { name: 'ts_short' });
+    assert.equal(node.name, `ts_short@${hostname().split('.')[0]!}`);
+    assert.equal(short.name, `otp_short@${hostname().split('.')[0]!}`);
+    assert.equal(await node.ping(short.name), true);
+    assert.equal(await short.eval(node, `net_adm:ping('${node.name}')`), atom('pong'));
+    await node.stop();
+    await short.proc.kill();
   });
 
   test('a static resolver table finds the OTP node without EPMD', { timeout: 60_000 }, async () => {
