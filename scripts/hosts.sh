@@ -11,7 +11,8 @@
 #   scripts/hosts.sh env                print the host addresses and sockets as shell variables
 #
 # EID_SET (0-9, default 0) picks an independent set of names and subnets, so two test files can
-# each have their own pair of hosts at the same time. EID_DOCKERD_EXTRA_ARGS (word-split) is added to
+# each have their own pair of hosts at the same time; `up` refuses a set another live process
+# (EID_OWNER_PID, else the caller) brought up. EID_DOCKERD_EXTRA_ARGS (word-split) is added to
 # both dockerd command lines (a TCP+TLS listener, say). Must run as root.
 set -euo pipefail
 
@@ -98,8 +99,20 @@ start_dockerd() {
   echo $! >"$rd/launcher.pid"
 }
 
+# Whoever brought a set up (a test process, the demo, a shell) owns it until `down`.
+owner_file() { echo "$RUNDIR/${SET}.owner"; }
+
 up() {
+  local owner
+  owner=$(cat "$(owner_file)" 2>/dev/null || true)
+  # Leftovers of a crashed run are torn down; a set another live run is using is not.
+  if [[ -n $owner && $owner != "${EID_OWNER_PID:-$PPID}" ]] && kill -0 "$owner" 2>/dev/null; then
+    echo "hosts.sh: set $SET is in use by pid $owner; choose another EID_SET or wait for it" >&2
+    return 1
+  fi
   down
+  mkdir -p "$RUNDIR"
+  echo "${EID_OWNER_PID:-$PPID}" >"$(owner_file)"
   ip netns add "$(netns 1)"
   ip netns add "$(netns 2)"
   ip link add "$(veth 1)" type veth peer name "$(veth 2)"
@@ -182,6 +195,7 @@ down() {
     ip netns del "$(netns "$n")" 2>/dev/null || true
     ip link del "$(veth "$n")" 2>/dev/null || true
   done
+  rm -f "$(owner_file)"
 }
 
 # A tiny rootfs: the directories and /etc files Erlang needs; /usr (and /bin, /lib... where they are

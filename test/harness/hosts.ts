@@ -304,7 +304,8 @@ async function hostsSh(
   env: Record<string, string> = {},
 ): Promise<string> {
   const { stdout } = await run(HOSTS_SH, args, {
-    env: { ...process.env, ...env, EID_SET: String(set) },
+    // This process owns the set it brings up: another run's `up` of the same set will refuse.
+    env: { ...process.env, ...env, EID_SET: String(set), EID_OWNER_PID: String(process.pid) },
     timeout: timeoutMs,
     maxBuffer: MAX_BUFFER,
   });
