@@ -133,16 +133,33 @@ function checkLookupName(bytes: Uint8Array, offset: number): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
 }
 
+const U8_MAX = 0xff;
+const U16_MAX = 0xffff;
+
+/** An integer field checked against its wire size: the Writer would wrap or cut anything else. */
+function field(value: number, max: number, what: string): number {
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new EpmdError('EPMD_INVALID', `${what} must be an integer in 0..${max}, got ${value}`);
+  }
+  return value;
+}
+
+function tooLong(what: string, bytes: number, limit: number): EpmdError {
+  return new EpmdError('EPMD_TOO_LONG', `${what} of ${bytes} bytes exceeds the limit of ${limit}`);
+}
+
 /** ALIVE2_REQ and PORT2_RESP describe a node in the same layout after their first bytes. */
 function writeNode(w: Writer, node: NodeEntry): void {
-  w.u16(node.port);
-  w.u8(node.nodeType);
-  w.u8(node.protocol);
-  w.u16(node.highestVersion);
-  w.u16(node.lowestVersion);
+  w.u16(field(node.port, U16_MAX, 'port'));
+  w.u8(field(node.nodeType, U8_MAX, 'node type'));
+  w.u8(field(node.protocol, U8_MAX, 'protocol'));
+  w.u16(field(node.highestVersion, U16_MAX, 'highest version'));
+  w.u16(field(node.lowestVersion, U16_MAX, 'lowest version'));
   const nameAt = w.reserveLength(2);
-  w.utf8(node.name);
+  const nameLength = w.utf8(node.name);
+  if (nameLength > U16_MAX) throw tooLong('node name', nameLength, U16_MAX);
   w.fillLength(nameAt, 2);
+  if (node.extra.length > U16_MAX) throw tooLong('extra', node.extra.length, U16_MAX);
   w.u16(node.extra.length);
   w.bytes(node.extra);
 }
@@ -203,10 +220,12 @@ export function encodeRequest(req: EpmdRequest): Buffer {
       w.utf8(req.name);
       break;
   }
-  w.fillLength(at, 2);
-  if (w.offset - 2 > EpmdLimits.MAX_REQUEST_LENGTH) {
-    throw new EpmdError('EPMD_TOO_LONG', `EPMD request of ${w.offset - 2} bytes exceeds the limit`);
+  // Checked before the length is filled in: a body past 64 KiB would not fit the 2-byte prefix.
+  const length = w.offset - 2;
+  if (length > EpmdLimits.MAX_REQUEST_LENGTH) {
+    throw tooLong('EPMD request', length, EpmdLimits.MAX_REQUEST_LENGTH);
   }
+  w.fillLength(at, 2);
   return w.toBuffer();
 }
 

@@ -384,14 +384,9 @@ export class EpmdServer {
       case 'alive2':
         if (!local()) return this.refuseRemote(socket, 'ALIVE2_REQ');
         return this.register(socket, request);
-      case 'portPlease2': {
-        const local = this.nodes.get(request.name);
-        this.reply(
-          socket,
-          local !== undefined ? local.port2Reply : encodePort2Reply(this.lookup(request.name)),
-        );
+      case 'portPlease2':
+        this.reply(socket, this.port2Reply(request.name));
         return undefined;
-      }
       case 'names':
         this.reply(socket, encodeNamesReply(this.port, this.names()));
         return undefined;
@@ -425,6 +420,23 @@ export class EpmdServer {
         this.reply(socket, Buffer.from(EpmdStopReply.STOPPED));
         return undefined;
       }
+    }
+  }
+
+  /**
+   * The PORT2_RESP for `name`. An entry from the source that the wire cannot carry (a port past
+   * 65535, say) is treated like a failing source: logged, and answered as not registered.
+   */
+  private port2Reply(name: string): Buffer {
+    const registered = this.nodes.get(name);
+    if (registered !== undefined) return registered.port2Reply;
+    const entry = this.lookup(name);
+    try {
+      return encodePort2Reply(entry);
+    } catch (err) {
+      if (!(err instanceof EpmdError)) throw err;
+      this.logger.error('epmd: name source gave an entry that cannot be encoded', { name, error: err });
+      return encodePort2Reply(undefined);
     }
   }
 
@@ -467,9 +479,10 @@ export class EpmdServer {
     this.remembered.delete(req.name);
     const counter = bumpCreation(previous?.counter ?? Math.floor(Date.now() / 1000));
     const { name, port, nodeType, protocol, highestVersion, lowestVersion, extra } = req;
+    const entry: NodeEntry = { name, port, nodeType, protocol, highestVersion, lowestVersion, extra };
     const registration: Registration = {
-      entry: { name, port, nodeType, protocol, highestVersion, lowestVersion, extra },
-      port2Reply: encodePort2Reply({ name, port, nodeType, protocol, highestVersion, lowestVersion, extra }),
+      entry,
+      port2Reply: encodePort2Reply(entry),
       counter,
       creation: creationFor(counter, req.highestVersion),
       socket,

@@ -81,6 +81,42 @@ describe('requests', () => {
   });
 });
 
+describe('encoding what the wire cannot carry', () => {
+  const throwsCode = (code: string) => (err: unknown) => err instanceof EpmdError && err.code === code;
+
+  test('a field out of its range is EPMD_INVALID, never cut or wrapped into other bytes', () => {
+    for (const bad of [
+      { port: 70000 },
+      { port: -1 },
+      { port: 1.5 },
+      { nodeType: 256 },
+      { protocol: -1 },
+      { highestVersion: 0x10000 },
+      { lowestVersion: NaN },
+    ]) {
+      const req = { ...alive2, ...bad } as EpmdRequest;
+      assert.throws(() => encodeRequest(req), throwsCode('EPMD_INVALID'), JSON.stringify(bad));
+      const { type: _, ...entry } = req as EpmdRequest & NodeEntry;
+      assert.throws(() => encodePort2Reply(entry), throwsCode('EPMD_INVALID'), JSON.stringify(bad));
+    }
+  });
+
+  test('a name, extra or request too long for its length field is EPMD_TOO_LONG', () => {
+    const long = 'a'.repeat(0x10000);
+    for (const req of [
+      { ...alive2, name: long },
+      { ...alive2, extra: new Uint8Array(0x10000) },
+      { ...alive2, name: 'a'.repeat(EpmdLimits.MAX_REQUEST_LENGTH) },
+      { type: 'portPlease2', name: long },
+      { type: 'stop', name: long },
+    ] as EpmdRequest[]) {
+      assert.throws(() => encodeRequest(req), throwsCode('EPMD_TOO_LONG'), req.type);
+    }
+    const { type: _, ...entry } = { ...alive2, name: long } as EpmdRequest & NodeEntry;
+    assert.throws(() => encodePort2Reply(entry), throwsCode('EPMD_TOO_LONG'));
+  });
+});
+
 describe('RequestFramer', () => {
   const stream = Buffer.concat(requestVectors.map(([, b]) => hex(b)));
   const bodies = requestVectors.map(([, b]) => hex(b).subarray(2).toString('hex'));

@@ -208,6 +208,40 @@ describe('name source extension point', () => {
     ]);
     await reg.close();
   });
+  test('an entry the wire cannot carry is answered as not registered; the server keeps serving', async () => {
+    const entries = new Map<string, NodeEntry>([
+      [
+        'wide',
+        {
+          name: 'wide',
+          port: 70000,
+          nodeType: 77,
+          protocol: 0,
+          highestVersion: 6,
+          lowestVersion: 5,
+          extra: new Uint8Array(0),
+        },
+      ],
+      [
+        'fine',
+        {
+          name: 'fine',
+          port: 43103,
+          nodeType: 77,
+          protocol: 0,
+          highestVersion: 6,
+          lowestVersion: 5,
+          extra: new Uint8Array(0),
+        },
+      ],
+    ]);
+    const server = await startServer({ source: { lookup: (name) => entries.get(name), names: () => [] } });
+    await assert.rejects(
+      portPlease('wide', '127.0.0.1', { epmdPort: server.port }),
+      isEpmdError('EPMD_NOT_REGISTERED'),
+    );
+    assert.equal((await portPlease('fine', '127.0.0.1', { epmdPort: server.port })).port, 43103);
+  });
 });
 
 describe('bounds', () => {
