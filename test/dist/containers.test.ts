@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { DockerResolver } from '../../src/dist/resolver.ts';
 import { DockerError } from '../../src/errors.ts';
 import { PortSlices } from './helpers.ts';
-import { HOST_MOUNTS, NODE_PORT, ROOT, upHosts, type DaemonProcess, type Host, type NodeContainer, type TestHosts } from '../harness/hosts.ts';
+import { HOST_MOUNTS, NODE_PORT, ROOT, upHosts, type DaemonProcess, type NodeContainer, type TestHosts } from '../harness/hosts.ts';
 
 const COOKIE = 'eiddistcontainers';
 const SET = 7;
@@ -30,23 +30,9 @@ before(async () => {
   hosts = await upHosts(SET);
   await Promise.all([hosts.h1.image('otp27'), hosts.h2.image('otp29')]);
   daemons.push(await hosts.h1.startDaemon(), await hosts.h2.startDaemon());
-  otp27 = await startNode(hosts.h1, 'eid-otp27');
-  otp29 = await startNode(hosts.h2, 'eid-otp29');
+  otp27 = await hosts.h1.startNode({ cookie: COOKIE, image: 'eid-otp27' });
+  otp29 = await hosts.h2.startNode({ cookie: COOKIE, image: 'eid-otp29' });
 });
-
-/**
- * A node container running the image's own OTP. (The harness's startNode bind-mounts the host's
- * /usr, which would run the host's OTP 25 in any image.)
- */
-async function startNode(host: Host, image: string): Promise<NodeContainer> {
-  const dist = `-kernel inet_dist_listen_min ${NODE_PORT} inet_dist_listen_max ${NODE_PORT}`;
-  const command = `exec erl -noshell -name "$(hostname)@$HOST_IP" -setcookie "$COOKIE" ${dist}`;
-  const id = await host.docker(['run', '-d', '-e', `HOST_IP=${host.ip}`, '-e', `COOKIE=${COOKIE}`, '-p', String(NODE_PORT), image, 'sh', '-c', command]);
-  const hostname = await host.docker(['inspect', '-f', '{{.Config.Hostname}}', id]);
-  const container: NodeContainer = { id, hostname, node: `${hostname}@${host.ip}`, host };
-  await host.waitForNode(container);
-  return container;
-}
 
 after(async () => {
   await hosts?.down();
