@@ -2,7 +2,7 @@
 # Two Docker hosts on one machine: two network namespaces joined by a veth pair, one dockerd in each.
 #
 #   scripts/hosts.sh up                 create both hosts (tears down leftovers of a crashed run first)
-#   scripts/hosts.sh down               remove everything `up` created; safe to run any number of times
+#   scripts/hosts.sh down [--force]     remove everything `up` created; safe to run any number of times
 #   scripts/hosts.sh exec N CMD...      run CMD in host N's network namespace
 #   scripts/hosts.sh docker N ARGS...   the docker CLI against host N's dockerd
 #   scripts/hosts.sh stop-docker N      stop host N's dockerd (start-docker N starts it again)
@@ -102,14 +102,18 @@ start_dockerd() {
 # Whoever brought a set up (a test process, the demo, a shell) owns it until `down`.
 owner_file() { echo "$RUNDIR/${SET}.owner"; }
 
-up() {
+# Fails when another live process owns the set. Leftovers of a crashed run (owner gone) are fair game.
+check_owner() {
   local owner
   owner=$(cat "$(owner_file)" 2>/dev/null || true)
-  # Leftovers of a crashed run are torn down; a set another live run is using is not.
   if [[ -n $owner && $owner != "${EID_OWNER_PID:-$PPID}" ]] && kill -0 "$owner" 2>/dev/null; then
-    echo "hosts.sh: set $SET is in use by pid $owner; choose another EID_SET or wait for it" >&2
+    echo "hosts.sh: set $SET is in use by pid $owner; choose another EID_SET, or \`down --force\`" >&2
     return 1
   fi
+}
+
+up() {
+  check_owner
   down
   mkdir -p "$RUNDIR"
   echo "${EID_OWNER_PID:-$PPID}" >"$(owner_file)"
@@ -265,7 +269,7 @@ cmd=${1:-}
 shift || true
 case $cmd in
   up) up ;;
-  down) down ;;
+  down) if [[ ${1:-} != --force ]]; then check_owner; fi; down ;;
   # exec: nsenter replaces this shell and execs CMD, so the caller's child pid is CMD's pid.
   exec) n=$1; shift; exec nsenter --net="/run/netns/$(netns "$n")" "$@" ;;
   docker) n=$1; shift; host_docker "$n" "$@" ;;
