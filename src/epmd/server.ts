@@ -87,10 +87,13 @@ const MAX_REMEMBERED_NAMES = 1000;
 const DEFAULT_MAX_CONNECTIONS = 1024;
 const DEFAULT_PACKET_TIMEOUT_MS = 60_000;
 
-/** epmd's creation rules: a counter seeded from the clock, bumped on reuse, never below 4. */
+/** epmd keeps the 32-bit creations it gives out clear of 0..3, the range of the old 2-bit ones. */
+const MIN_CREATION = 4;
+
+/** epmd's creation rules: a counter seeded from the clock, bumped on reuse, never below MIN_CREATION. */
 function bumpCreation(counter: number): number {
   const next = (counter + 1) >>> 0;
-  return next < 4 ? 4 : next;
+  return next < MIN_CREATION ? MIN_CREATION : next;
 }
 
 /** Nodes speaking distribution version 6+ get the 32-bit counter; older ones get 1..3. */
@@ -98,8 +101,11 @@ function creationFor(counter: number, highestVersion: number): number {
   return highestVersion >= EpmdDistVersion.HIGHEST ? counter : (counter % 3) + 1;
 }
 
+const IPV4_MAPPED_PREFIX = '::ffff:';
+
+/** An IPv4 peer of a dual-stack listener arrives as ::ffff:a.b.c.d; epmd sees a.b.c.d. */
 function unmapped(address: string): string {
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
+  return address.startsWith(IPV4_MAPPED_PREFIX) ? address.slice(IPV4_MAPPED_PREFIX.length) : address;
 }
 
 /** epmd's notion of a local peer: 127.0.0.0/8, ::1, or the very address the connection came in on. */
