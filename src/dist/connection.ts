@@ -7,7 +7,13 @@ import { Writer } from '../etf/bytes.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { decodeSignal, encodeSignal, type Signal } from './control.ts';
 import { DistFlags, hasFlag } from './flags.ts';
-import { DEFAULT_MAX_FRAME, FrameDecoder, MAX_HANDSHAKE_FRAME, TICK_FRAME, encodeHandshakeFrame } from './framing.ts';
+import {
+  DEFAULT_MAX_FRAME,
+  FrameDecoder,
+  MAX_HANDSHAKE_FRAME,
+  TICK_FRAME,
+  encodeHandshakeFrame,
+} from './framing.ts';
 import { Handshake, HandshakeError, type HandshakeOptions, type HandshakeResult } from './handshake.ts';
 import { HeaderDecoder, HeaderEncoder, type HeaderDecoderOptions } from './header.ts';
 
@@ -90,7 +96,11 @@ export class Connection {
     const setup = options.setupTimeMs ?? DEFAULT_SETUP_MS;
     this.setupTimer = setTimeout(() => {
       if (this.state !== 'handshake') return;
-      const error = new DistError('DIST_HANDSHAKE_TIMEOUT', `handshake not done within ${setup} ms`, this.context());
+      const error = new DistError(
+        'DIST_HANDSHAKE_TIMEOUT',
+        `handshake not done within ${setup} ms`,
+        this.context(),
+      );
       this.close(error.code, error);
     }, setup);
     this.setupTimer.unref();
@@ -146,7 +156,8 @@ export class Connection {
         err instanceof DistError
           ? err
           : new DistError('DIST_INTERNAL', `connection failed: ${(err as Error).message}`, { cause: err });
-      if (err instanceof HandshakeError) for (const f of err.send) this.transport.write(encodeHandshakeFrame(f));
+      if (err instanceof HandshakeError)
+        for (const f of err.send) this.transport.write(encodeHandshakeFrame(f));
       this.close(error.code, error);
     }
   }
@@ -236,7 +247,9 @@ export class Connection {
       // Keep the order: what is batched goes first, then the large message's buffers.
       this.flush();
       const last = large.buffers.length - 1;
-      large.buffers.forEach((b, i) => this.transport.write(b, i === last ? () => encoder.release(large.owner) : undefined));
+      large.buffers.forEach((b, i) =>
+        this.transport.write(b, i === last ? () => encoder.release(large.owner) : undefined),
+      );
       return;
     }
     if (!this.flushScheduled) {
@@ -269,8 +282,18 @@ export class Connection {
       this.silentTicks = 0;
       this.readSinceTick = false;
     } else if (++this.silentTicks >= TICKS_PER_PERIOD) {
-      this.logger.warn('node not responding, removing the connection', { node: this.peerName, peer: this.peer });
-      this.close('net_tick_timeout', new DistError('DIST_TICK_TIMEOUT', `${this.peerName} not responding (net_tick_timeout)`, this.context()));
+      this.logger.warn('node not responding, removing the connection', {
+        node: this.peerName,
+        peer: this.peer,
+      });
+      this.close(
+        'net_tick_timeout',
+        new DistError(
+          'DIST_TICK_TIMEOUT',
+          `${this.peerName} not responding (net_tick_timeout)`,
+          this.context(),
+        ),
+      );
       return;
     }
     if (!this.wroteSinceTick) this.transport.write(TICK_FRAME);

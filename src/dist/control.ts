@@ -194,18 +194,41 @@ export function decodeSignal(msg: DistMessage): Signal {
     case ControlOp.SEND_SENDER:
       return { kind: 'send', from: pid(e[1], 'from'), to: pid(e[2], 'to'), message: payload };
     case ControlOp.SEND_SENDER_TT:
-      return { kind: 'send', from: pid(e[1], 'from'), to: pid(e[2], 'to'), message: payload, token: e[3] as Term };
+      return {
+        kind: 'send',
+        from: pid(e[1], 'from'),
+        to: pid(e[2], 'to'),
+        message: payload,
+        token: e[3] as Term,
+      };
     case ControlOp.REG_SEND:
       return { kind: 'reg_send', from: pid(e[1], 'from'), to: anAtom(e[3], 'name'), message: payload };
     case ControlOp.REG_SEND_TT:
-      return { kind: 'reg_send', from: pid(e[1], 'from'), to: anAtom(e[3], 'name'), message: payload, token: e[4] as Term };
+      return {
+        kind: 'reg_send',
+        from: pid(e[1], 'from'),
+        to: anAtom(e[3], 'name'),
+        message: payload,
+        token: e[4] as Term,
+      };
     case ControlOp.ALIAS_SEND:
       return { kind: 'alias_send', from: pid(e[1], 'from'), alias: ref(e[2], 'alias'), message: payload };
     case ControlOp.ALIAS_SEND_TT:
-      return { kind: 'alias_send', from: pid(e[1], 'from'), alias: ref(e[2], 'alias'), message: payload, token: e[3] as Term };
+      return {
+        kind: 'alias_send',
+        from: pid(e[1], 'from'),
+        alias: ref(e[2], 'alias'),
+        message: payload,
+        token: e[3] as Term,
+      };
     case ControlOp.EXIT:
     case ControlOp.EXIT2:
-      return { kind: op === ControlOp.EXIT ? 'exit' : 'exit2', from: pid(e[1], 'from'), to: pid(e[2], 'to'), reason: e[3] as Term };
+      return {
+        kind: op === ControlOp.EXIT ? 'exit' : 'exit2',
+        from: pid(e[1], 'from'),
+        to: pid(e[2], 'to'),
+        reason: e[3] as Term,
+      };
     case ControlOp.EXIT_TT:
     case ControlOp.EXIT2_TT:
       return {
@@ -217,7 +240,12 @@ export function decodeSignal(msg: DistMessage): Signal {
       };
     case ControlOp.PAYLOAD_EXIT:
     case ControlOp.PAYLOAD_EXIT2:
-      return { kind: op === ControlOp.PAYLOAD_EXIT ? 'exit' : 'exit2', from: pid(e[1], 'from'), to: pid(e[2], 'to'), reason: payload };
+      return {
+        kind: op === ControlOp.PAYLOAD_EXIT ? 'exit' : 'exit2',
+        from: pid(e[1], 'from'),
+        to: pid(e[2], 'to'),
+        reason: payload,
+      };
     case ControlOp.PAYLOAD_EXIT_TT:
     case ControlOp.PAYLOAD_EXIT2_TT:
       return {
@@ -238,13 +266,26 @@ export function decodeSignal(msg: DistMessage): Signal {
         ref: ref(e[3], 'monitor reference'),
       };
     case ControlOp.MONITOR_P_EXIT:
-      return { kind: 'monitor_exit', from: procRef(e[1], 'from'), to: pid(e[2], 'to'), ref: ref(e[3], 'ref'), reason: e[4] as Term };
+      return {
+        kind: 'monitor_exit',
+        from: procRef(e[1], 'from'),
+        to: pid(e[2], 'to'),
+        ref: ref(e[3], 'ref'),
+        reason: e[4] as Term,
+      };
     case ControlOp.PAYLOAD_MONITOR_P_EXIT:
-      return { kind: 'monitor_exit', from: procRef(e[1], 'from'), to: pid(e[2], 'to'), ref: ref(e[3], 'ref'), reason: payload };
+      return {
+        kind: 'monitor_exit',
+        from: procRef(e[1], 'from'),
+        to: pid(e[2], 'to'),
+        ref: ref(e[3], 'ref'),
+        reason: payload,
+      };
     case ControlOp.SPAWN_REQUEST:
     case ControlOp.SPAWN_REQUEST_TT: {
       const mfa = e[4];
-      if (!(mfa instanceof Tuple) || mfa.length !== 3) throw bad('spawn request without {Module, Function, Arity}');
+      if (!(mfa instanceof Tuple) || mfa.length !== 3)
+        throw bad('spawn request without {Module, Function, Arity}');
       const signal: Signal = {
         kind: 'spawn_request',
         reqId: ref(e[1], 'request id'),
@@ -273,7 +314,13 @@ export function decodeSignal(msg: DistMessage): Signal {
     }
     case ControlOp.ALTACT_SIG_SEND: {
       const flags = Number(integer(e[1], 'altact flags'));
-      const signal: Signal = { kind: 'altact_sig', flags, from: pid(e[2], 'from'), target: e[3] as Term, payload };
+      const signal: Signal = {
+        kind: 'altact_sig',
+        flags,
+        from: pid(e[2], 'from'),
+        target: e[3] as Term,
+        payload,
+      };
       if ((flags & AltActFlag.TOKEN) !== 0) signal.token = e[4] as Term;
       return signal;
     }
@@ -325,11 +372,24 @@ export function encodeSignal(s: Signal, flags: bigint): EncodedSignal {
     case 'exit2': {
       const link = s.kind === 'exit';
       if (payloadExit) {
-        const op = s.token === undefined ? (link ? ControlOp.PAYLOAD_EXIT : ControlOp.PAYLOAD_EXIT2) : link ? ControlOp.PAYLOAD_EXIT_TT : ControlOp.PAYLOAD_EXIT2_TT;
-        return { control: s.token === undefined ? tuple(op, s.from, s.to) : tuple(op, s.from, s.to, s.token), payload: s.reason };
+        const op =
+          s.token === undefined
+            ? link
+              ? ControlOp.PAYLOAD_EXIT
+              : ControlOp.PAYLOAD_EXIT2
+            : link
+              ? ControlOp.PAYLOAD_EXIT_TT
+              : ControlOp.PAYLOAD_EXIT2_TT;
+        return {
+          control: s.token === undefined ? tuple(op, s.from, s.to) : tuple(op, s.from, s.to, s.token),
+          payload: s.reason,
+        };
       }
-      if (s.token === undefined) return { control: tuple(link ? ControlOp.EXIT : ControlOp.EXIT2, s.from, s.to, s.reason) };
-      return { control: tuple(link ? ControlOp.EXIT_TT : ControlOp.EXIT2_TT, s.from, s.to, s.token, s.reason) };
+      if (s.token === undefined)
+        return { control: tuple(link ? ControlOp.EXIT : ControlOp.EXIT2, s.from, s.to, s.reason) };
+      return {
+        control: tuple(link ? ControlOp.EXIT_TT : ControlOp.EXIT2_TT, s.from, s.to, s.token, s.reason),
+      };
     }
     case 'group_leader':
       return { control: tuple(ControlOp.GROUP_LEADER, s.from, s.to) };
@@ -344,16 +404,37 @@ export function encodeSignal(s: Signal, flags: bigint): EncodedSignal {
     case 'spawn_request': {
       const mfa = tuple(s.module, s.function, s.arity);
       return s.token === undefined
-        ? { control: tuple(ControlOp.SPAWN_REQUEST, s.reqId, s.from, s.groupLeader, mfa, s.options), payload: s.args }
-        : { control: tuple(ControlOp.SPAWN_REQUEST_TT, s.reqId, s.from, s.groupLeader, mfa, s.options, s.token), payload: s.args };
+        ? {
+            control: tuple(ControlOp.SPAWN_REQUEST, s.reqId, s.from, s.groupLeader, mfa, s.options),
+            payload: s.args,
+          }
+        : {
+            control: tuple(
+              ControlOp.SPAWN_REQUEST_TT,
+              s.reqId,
+              s.from,
+              s.groupLeader,
+              mfa,
+              s.options,
+              s.token,
+            ),
+            payload: s.args,
+          };
     }
     case 'spawn_reply':
       return s.token === undefined
         ? { control: tuple(ControlOp.SPAWN_REPLY, s.reqId, s.to, s.flags, s.result) }
         : { control: tuple(ControlOp.SPAWN_REPLY_TT, s.reqId, s.to, s.flags, s.result, s.token) };
     case 'altact_sig': {
-      if (s.token === undefined) return { control: tuple(ControlOp.ALTACT_SIG_SEND, s.flags & ~AltActFlag.TOKEN, s.from, s.target), payload: s.payload };
-      return { control: tuple(ControlOp.ALTACT_SIG_SEND, s.flags | AltActFlag.TOKEN, s.from, s.target, s.token), payload: s.payload };
+      if (s.token === undefined)
+        return {
+          control: tuple(ControlOp.ALTACT_SIG_SEND, s.flags & ~AltActFlag.TOKEN, s.from, s.target),
+          payload: s.payload,
+        };
+      return {
+        control: tuple(ControlOp.ALTACT_SIG_SEND, s.flags | AltActFlag.TOKEN, s.from, s.target, s.token),
+        payload: s.payload,
+      };
     }
   }
 }

@@ -93,7 +93,8 @@ export const DEFAULT_FLAGS =
 /** What a peer must offer for us to talk to it (OTP 26's mandatory set, as in dist_util). */
 export function missingMandatory(peerFlags: bigint): bigint {
   // A peer may announce the whole OTP 25 set with the single digest bit.
-  const effective = (peerFlags & DistFlags.MANDATORY_25_DIGEST) !== 0n ? peerFlags | DIST_MANDATORY_25 : peerFlags;
+  const effective =
+    (peerFlags & DistFlags.MANDATORY_25_DIGEST) !== 0n ? peerFlags | DIST_MANDATORY_25 : peerFlags;
   return DIST_MANDATORY & ~effective;
 }
 

@@ -67,7 +67,10 @@ export class FrameDecoder {
         const prefix = this.take(this.prefixSize);
         const length = this.prefixSize === 2 ? prefix.readUInt16BE(0) : prefix.readUInt32BE(0);
         if (length > this.maxFrame) {
-          throw new DistError('DIST_FRAME_TOO_LARGE', `frame of ${length} bytes exceeds the limit of ${this.maxFrame}`);
+          throw new DistError(
+            'DIST_FRAME_TOO_LARGE',
+            `frame of ${length} bytes exceeds the limit of ${this.maxFrame}`,
+          );
         }
         this.needed = length;
       }
@@ -107,7 +110,8 @@ export class FrameDecoder {
 
 /** A handshake frame: 2-byte length, then `body`. */
 export function encodeHandshakeFrame(body: Uint8Array): Buffer {
-  if (body.length > 0xffff) throw new DistError('DIST_FRAME_TOO_LARGE', `handshake frame of ${body.length} bytes`);
+  if (body.length > 0xffff)
+    throw new DistError('DIST_FRAME_TOO_LARGE', `handshake frame of ${body.length} bytes`);
   const out = Buffer.allocUnsafe(2 + body.length);
   out.writeUInt16BE(body.length, 0);
   out.set(body, 2);

@@ -147,7 +147,8 @@ export class GlobalServer {
     if (entry instanceof Tuple && entry.elements[0] instanceof Atom && entry.elements[1] instanceof Pid) {
       this.names.set(entry.elements[0].name, entry.elements[1]);
     }
-    if (entry instanceof Tuple && is(entry.elements[0], 'insert') && entry.elements[1] instanceof Tuple) this.remember(entry.elements[1]);
+    if (entry instanceof Tuple && is(entry.elements[0], 'insert') && entry.elements[1] instanceof Tuple)
+      this.remember(entry.elements[1]);
   }
 
   private call(request: Term, from: Tuple): Term {

@@ -63,7 +63,8 @@ export interface HandshakeOptions {
 
 export type HandshakeStep = { send: Buffer[]; done?: HandshakeResult };
 
-type State = 'idle' | 'status' | 'challenge' | 'ack' | 'name' | 'alive' | 'complement' | 'reply' | 'done' | 'failed';
+type State =
+  'idle' | 'status' | 'challenge' | 'ack' | 'name' | 'alive' | 'complement' | 'reply' | 'done' | 'failed';
 
 export function digest(challenge: number, cookie: string): Buffer {
   return createHash('md5')
@@ -198,9 +199,15 @@ export class Handshake {
         return { send: [statusFrame('true')] };
       }
       case 'nok':
-        throw this.fail('DIST_HANDSHAKE_NOK', 'peer refused the connection (nok: simultaneous connect, its own attempt wins)');
+        throw this.fail(
+          'DIST_HANDSHAKE_NOK',
+          'peer refused the connection (nok: simultaneous connect, its own attempt wins)',
+        );
       case 'not_allowed':
-        throw this.fail('DIST_HANDSHAKE_NOT_ALLOWED', 'peer does not allow a connection from this node (not_allowed)');
+        throw this.fail(
+          'DIST_HANDSHAKE_NOT_ALLOWED',
+          'peer does not allow a connection from this node (not_allowed)',
+        );
       default:
         throw this.fail('DIST_HANDSHAKE_PROTOCOL', `unknown handshake status '${text}'`);
     }
@@ -222,7 +229,10 @@ export class Handshake {
       throw this.fail('DIST_HANDSHAKE_PROTOCOL', `expected a challenge, got tag ${tag}`);
     }
     if (this.opts.peerName !== undefined && this.peerName !== this.opts.peerName) {
-      throw this.fail('DIST_HANDSHAKE_WRONG_NODE', `dialled ${this.opts.peerName} but ${this.peerName} answered`);
+      throw this.fail(
+        'DIST_HANDSHAKE_WRONG_NODE',
+        `dialled ${this.opts.peerName} but ${this.peerName} answered`,
+      );
     }
     this.checkFlags();
     this.ourChallenge = (this.opts.challenge ?? cryptoChallenge)();
@@ -238,7 +248,10 @@ export class Handshake {
     this.expectTag(tag, HandshakeTag.CHALLENGE_ACK, 'challenge_ack');
     const theirs = r.bytes(DIGEST_SIZE, 'digest');
     if (!timingSafeEqual(theirs, digest(this.ourChallenge, this.opts.cookie))) {
-      throw this.fail('DIST_HANDSHAKE_BAD_COOKIE', `${this.peerName} answered our challenge with a wrong digest: the cookies differ`);
+      throw this.fail(
+        'DIST_HANDSHAKE_BAD_COOKIE',
+        `${this.peerName} answered our challenge with a wrong digest: the cookies differ`,
+      );
     }
     return this.finish([]);
   }
@@ -259,14 +272,19 @@ export class Handshake {
       throw this.fail('DIST_HANDSHAKE_PROTOCOL', `expected send_name, got tag ${tag}`);
     }
     const dynamic = hasFlag(this.peerFlags, DistFlags.NAME_ME);
-    const valid = dynamic ? this.peerName.length > 0 && !this.peerName.includes('@') : splitNodeName(this.peerName) !== undefined;
+    const valid = dynamic
+      ? this.peerName.length > 0 && !this.peerName.includes('@')
+      : splitNodeName(this.peerName) !== undefined;
     if (!valid) throw this.fail('DIST_HANDSHAKE_PROTOCOL', `invalid node name '${this.peerName}'`);
     // An old `n` carries only the low 32 flag bits; the rest come in the complement.
     const missing = this.missing() & (this.peerSentOld ? 0xffffffffn : ~0n);
     if (missing !== 0n) {
-      throw this.fail('DIST_HANDSHAKE_FLAGS', `${this.peerName} lacks mandatory flags ${flagNames(missing).join(', ')}`, undefined, [
-        statusFrame('not_allowed'),
-      ]);
+      throw this.fail(
+        'DIST_HANDSHAKE_FLAGS',
+        `${this.peerName} lacks mandatory flags ${flagNames(missing).join(', ')}`,
+        undefined,
+        [statusFrame('not_allowed')],
+      );
     }
     const decision = this.opts.accept?.(this.peerName, this.peerFlags, dynamic) ?? { status: 'ok' };
     if (decision.status === 'named') {
@@ -281,7 +299,8 @@ export class Handshake {
       w.u32(decision.creation);
       return { send: [w.toBuffer(), this.challengeFrame()] };
     }
-    if (dynamic) throw this.fail('DIST_HANDSHAKE_PROTOCOL', `${this.peerName} asked for a name but none was assigned`);
+    if (dynamic)
+      throw this.fail('DIST_HANDSHAKE_PROTOCOL', `${this.peerName} asked for a name but none was assigned`);
     switch (decision.status) {
       case 'ok':
       case 'ok_simultaneous':
@@ -304,9 +323,11 @@ export class Handshake {
   private onAliveReply(tag: number, r: Reader): HandshakeStep {
     this.expectTag(tag, HandshakeTag.STATUS, 'status reply');
     const text = Buffer.from(r.bytes(r.remaining)).toString('latin1');
-    if (text !== 'true' && text !== 'false') throw this.fail('DIST_HANDSHAKE_PROTOCOL', `bad status reply '${text}'`);
+    if (text !== 'true' && text !== 'false')
+      throw this.fail('DIST_HANDSHAKE_PROTOCOL', `bad status reply '${text}'`);
     this.opts.onAliveReply?.(text === 'true');
-    if (text === 'false') throw this.fail('DIST_HANDSHAKE_NOK', `${this.peerName} gave up its connection attempt`);
+    if (text === 'false')
+      throw this.fail('DIST_HANDSHAKE_NOK', `${this.peerName} gave up its connection attempt`);
     return { send: [this.challengeFrame()] };
   }
 
@@ -348,7 +369,10 @@ export class Handshake {
     const theirChallenge = r.u32('challenge');
     const theirs = r.bytes(DIGEST_SIZE, 'digest');
     if (!timingSafeEqual(theirs, digest(this.ourChallenge, this.opts.cookie))) {
-      throw this.fail('DIST_HANDSHAKE_BAD_COOKIE', `${this.peerName} answered our challenge with a wrong digest: the cookies differ`);
+      throw this.fail(
+        'DIST_HANDSHAKE_BAD_COOKIE',
+        `${this.peerName} answered our challenge with a wrong digest: the cookies differ`,
+      );
     }
     const w = new Writer(DIGEST_SIZE + 1);
     w.u8(HandshakeTag.CHALLENGE_ACK);
@@ -377,7 +401,10 @@ export class Handshake {
   private checkFlags(): void {
     const missing = this.missing();
     if (missing !== 0n) {
-      throw this.fail('DIST_HANDSHAKE_FLAGS', `${this.peerName} lacks mandatory flags ${flagNames(missing).join(', ')}`);
+      throw this.fail(
+        'DIST_HANDSHAKE_FLAGS',
+        `${this.peerName} lacks mandatory flags ${flagNames(missing).join(', ')}`,
+      );
     }
   }
 

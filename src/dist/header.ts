@@ -107,7 +107,8 @@ export class HeaderDecoder {
   decode(frame: Uint8Array): DistMessage | undefined {
     const r = new Reader(frame);
     try {
-      if (r.u8('version') !== HeaderTag.VERSION) r.fail('distribution message without version 131', 'version', 0);
+      if (r.u8('version') !== HeaderTag.VERSION)
+        r.fail('distribution message without version 131', 'version', 0);
       const kind = r.u8('header kind');
       switch (kind) {
         case HeaderTag.PASS_THROUGH:
@@ -165,7 +166,8 @@ export class HeaderDecoder {
     const count = r.u8('atom cache ref count');
     if (count === 0) return [];
     const flagBytes = r.bytes((count >> 1) + 1, 'atom cache flags');
-    const long = ((count & 1) === 0 ? flagBytes[count >> 1]! & 0xf : flagBytes[count >> 1]! >> 4) & LONG_ATOMS;
+    const long =
+      ((count & 1) === 0 ? flagBytes[count >> 1]! & 0xf : flagBytes[count >> 1]! >> 4) & LONG_ATOMS;
     const refs: (Atom | undefined)[] = new Array<Atom | undefined>(count);
     for (let i = 0; i < count; i++) {
       const nibble = (i & 1) === 0 ? flagBytes[i >> 1]! & 0xf : flagBytes[i >> 1]! >> 4;
@@ -190,13 +192,19 @@ export class HeaderDecoder {
     const fragments = r.u64('fragment id');
     if (fragments === 0n) r.fail('fragment id 0', 'fragment id');
     if (fragments > BigInt(this.maxFragments)) {
-      throw headerError('DIST_FRAGMENT_LIMIT', `message announces ${fragments} fragments (limit ${this.maxFragments})`);
+      throw headerError(
+        'DIST_FRAGMENT_LIMIT',
+        `message announces ${fragments} fragments (limit ${this.maxFragments})`,
+      );
     }
     const refs = this.readAtomCacheRefs(r);
     if (fragments === 1n) return this.decodeBody(r, refs);
     if (this.sequences.has(seq)) throw headerError('DIST_FRAGMENT_ORDER', `sequence ${seq} started twice`);
     if (this.sequences.size >= this.maxSequences) {
-      throw headerError('DIST_FRAGMENT_LIMIT', `more than ${this.maxSequences} fragmented messages in flight`);
+      throw headerError(
+        'DIST_FRAGMENT_LIMIT',
+        `more than ${this.maxSequences} fragmented messages in flight`,
+      );
     }
     // Views, not copies: each frame is its own buffer (a socket read or a reassembled frame).
     const chunk = r.bytes(r.remaining);
@@ -209,9 +217,13 @@ export class HeaderDecoder {
     const seq = r.u64('sequence id');
     const id = r.u64('fragment id');
     const entry = this.sequences.get(seq);
-    if (entry === undefined) throw headerError('DIST_FRAGMENT_ORDER', `fragment ${id} of unknown sequence ${seq}`);
+    if (entry === undefined)
+      throw headerError('DIST_FRAGMENT_ORDER', `fragment ${id} of unknown sequence ${seq}`);
     if (id !== entry.next) {
-      throw headerError('DIST_FRAGMENT_ORDER', `sequence ${seq}: fragment ${id} arrived, expected ${entry.next}`);
+      throw headerError(
+        'DIST_FRAGMENT_ORDER',
+        `sequence ${seq}: fragment ${id} arrived, expected ${entry.next}`,
+      );
     }
     const data = r.bytes(r.remaining);
     if (id !== 1n) {
@@ -231,7 +243,10 @@ export class HeaderDecoder {
   private charge(n: number): void {
     this.reassemblyBytes += n;
     if (this.reassemblyBytes > this.maxReassemblyBytes) {
-      throw headerError('DIST_FRAGMENT_LIMIT', `fragment reassembly exceeds ${this.maxReassemblyBytes} bytes`);
+      throw headerError(
+        'DIST_FRAGMENT_LIMIT',
+        `fragment reassembly exceeds ${this.maxReassemblyBytes} bytes`,
+      );
     }
   }
 }
@@ -302,7 +317,8 @@ export class HeaderEncoder {
       if (payload !== undefined) encodeInto(body, payload, opts);
     } catch (err) {
       // Nothing is sent, so the peer never learns the entries this message announced.
-      for (let i = 0; i < this.refSlots.length; i++) if (this.refNew[i]!) this.slots[this.refSlots[i]!] = undefined;
+      for (let i = 0; i < this.refSlots.length; i++)
+        if (this.refNew[i]!) this.slots[this.refSlots[i]!] = undefined;
       throw err;
     }
     if (body.offset <= Math.min(LARGE_MESSAGE, this.fragmentSize)) {
@@ -436,7 +452,11 @@ function resolveFunAtoms(t: Term, refs: readonly (Atom | undefined)[]): Term {
   if (t instanceof Fun) return reencodeFun(t, refs);
   if (Array.isArray(t)) return t.map((e) => resolveFunAtoms(e, refs));
   if (t instanceof Tuple) return new Tuple(t.elements.map((e) => resolveFunAtoms(e, refs)));
-  if (t instanceof ImproperList) return new ImproperList(t.elements.map((e) => resolveFunAtoms(e, refs)), resolveFunAtoms(t.tail, refs));
+  if (t instanceof ImproperList)
+    return new ImproperList(
+      t.elements.map((e) => resolveFunAtoms(e, refs)),
+      resolveFunAtoms(t.tail, refs),
+    );
   if (t instanceof Map) {
     const out = new Map<Term, Term>();
     for (const [k, v] of t) out.set(resolveFunAtoms(k, refs), resolveFunAtoms(v, refs));

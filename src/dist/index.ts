@@ -1,6 +1,28 @@
 /** The distribution layer: a TypeScript Erlang node and the protocol codecs under it. */
-export { Node, BadRpcError, CallError, type NodeOptions, type ExposedFunction, type ExposedModule, type NodeEvents } from './node.ts';
+export {
+  Node,
+  BadRpcError,
+  CallError,
+  type NodeOptions,
+  type ExposedFunction,
+  type ExposedModule,
+  type NodeEvents,
+} from './node.ts';
 export { Process, ProcessExit, ReceiveTimeout, type Destination, type From } from './process.ts';
-export { EpmdResolver, StaticResolver, DockerResolver, type Resolver, type NodeAddress, type DockerResolverOptions } from './resolver.ts';
-export { DistFlags, DEFAULT_FLAGS, DIST_MANDATORY, DIST_MANDATORY_25, DIST_MANDATORY_26, flagNames } from './flags.ts';
+export {
+  EpmdResolver,
+  StaticResolver,
+  DockerResolver,
+  type Resolver,
+  type NodeAddress,
+  type DockerResolverOptions,
+} from './resolver.ts';
+export {
+  DistFlags,
+  DEFAULT_FLAGS,
+  DIST_MANDATORY,
+  DIST_MANDATORY_25,
+  DIST_MANDATORY_26,
+  flagNames,
+} from './flags.ts';
 export { ControlOp, type Signal } from './control.ts';

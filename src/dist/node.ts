@@ -244,7 +244,8 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       : new GlobalServer({
           nodeAtom: this.nodeAtom,
           lockerPid: this.newProcess().pid,
-          castGlobal: (node, message) => this.sendToName(atom('global_name_server'), node, tuple(A.gen_cast, message), this.system.pid),
+          castGlobal: (node, message) =>
+            this.sendToName(atom('global_name_server'), node, tuple(A.gen_cast, message), this.system.pid),
           reply: (from, reply) => this.reply(from, reply),
           disconnect: (node) => this.disconnect(node),
           log: (msg, fields) => this.logger.info(msg, fields),
@@ -254,9 +255,12 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
 
   /** Starts a node: listens, registers with EPMD (unless told not to), and is ready to connect. */
   static async start(options: NodeOptions): Promise<Node> {
-    const name = options.name.includes('@') ? options.name : `${options.name}@${hostname().split('.')[0] ?? 'localhost'}`;
+    const name = options.name.includes('@')
+      ? options.name
+      : `${options.name}@${hostname().split('.')[0] ?? 'localhost'}`;
     const parts = splitNodeName(name);
-    if (parts === undefined) throw new DistError('DIST_BAD_NODE_NAME', `'${options.name}' is not a valid node name`);
+    if (parts === undefined)
+      throw new DistError('DIST_BAD_NODE_NAME', `'${options.name}' is not a valid node name`);
     const logger = options.logger ?? silentLogger;
     const server = createServer({ noDelay: true });
     await new Promise<void>((resolve, reject) => {
@@ -322,7 +326,11 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     if (node === this.name) return true;
     try {
       await this.connect(node);
-      const reply = await this.call(tuple(A.net_kernel, atom(node)), tuple(A.is_auth, this.nodeAtom), timeoutMs);
+      const reply = await this.call(
+        tuple(A.net_kernel, atom(node)),
+        tuple(A.is_auth, this.nodeAtom),
+        timeoutMs,
+      );
       return isAtom(reply, 'yes');
     } catch (err) {
       this.logger.debug('ping failed', { node, error: err instanceof Error ? err.message : String(err) });
@@ -332,18 +340,26 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
 
   /** Connects to `node` (resolving its address) unless already connected. */
   connect(node: string): Promise<Connection> {
-    if (this.stopped) return Promise.reject(new DistError('DIST_STOPPED', 'node is stopped', { node: this.name }));
+    if (this.stopped)
+      return Promise.reject(new DistError('DIST_STOPPED', 'node is stopped', { node: this.name }));
     if (splitNodeName(node) === undefined) {
-      return Promise.reject(new DistError('DIST_BAD_NODE_NAME', `'${node}' is not a node name (name@host)`, { node }));
+      return Promise.reject(
+        new DistError('DIST_BAD_NODE_NAME', `'${node}' is not a node name (name@host)`, { node }),
+      );
     }
-    if (node === this.name) return Promise.reject(new DistError('DIST_BADARG', 'a node does not connect to itself', { node }));
+    if (node === this.name)
+      return Promise.reject(new DistError('DIST_BADARG', 'a node does not connect to itself', { node }));
     const up = this.connections.get(node);
     if (up !== undefined) return Promise.resolve(up);
     const promise = new Promise<Connection>((resolve, reject) => {
       let w = this.waiters.get(node);
       if (w === undefined) {
         const timer = setTimeout(
-          () => this.failWaiters(node, new DistError('DIST_CONNECT_TIMEOUT', `connection setup to ${node} timed out`, { node })),
+          () =>
+            this.failWaiters(
+              node,
+              new DistError('DIST_CONNECT_TIMEOUT', `connection setup to ${node} timed out`, { node }),
+            ),
           this.connectTimeoutMs,
         );
         w = { resolve: [], reject: [], timer };
@@ -365,7 +381,10 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   }
 
   /** Starts a JavaScript process running `body`; its result ends it with reason normal. */
-  spawn(body: (self: Process) => Promise<unknown> | unknown, options: { link?: Pid; trapExit?: boolean } = {}): Process {
+  spawn(
+    body: (self: Process) => Promise<unknown> | unknown,
+    options: { link?: Pid; trapExit?: boolean } = {},
+  ): Process {
     const proc = this.newProcess();
     if (options.trapExit === true) proc.trapExit = true;
     if (options.link !== undefined) this.link(proc, options.link);
@@ -376,7 +395,10 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
           () => proc.terminate(ATOM_NORMAL),
           (err: unknown) => {
             if (!(err instanceof ProcessExit)) {
-              this.logger.warn('process crashed', { pid: describe(proc.pid), error: err instanceof Error ? err.message : String(err) });
+              this.logger.warn('process crashed', {
+                pid: describe(proc.pid),
+                error: err instanceof Error ? err.message : String(err),
+              });
             }
             proc.terminate(errorReason(err));
           },
@@ -387,7 +409,8 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
 
   /** Registers a local process under `name` (erlang:register). */
   register(name: string, proc: Process): void {
-    if (this.names.has(name) || SYSTEM_NAMES.has(name)) throw new DistError('DIST_NAME_TAKEN', `'${name}' is already registered`);
+    if (this.names.has(name) || SYSTEM_NAMES.has(name))
+      throw new DistError('DIST_NAME_TAKEN', `'${name}' is already registered`);
     if (!proc.alive) throw new DistError('DIST_NOPROC', 'cannot register a dead process');
     this.names.set(name, proc);
   }
@@ -409,7 +432,8 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   send(dest: Destination, message: Term, from: Pid = this.system.pid): void {
     if (dest instanceof Pid) return this.sendToPid(dest, message, from);
     if (dest instanceof Reference) return this.sendToAlias(dest, message, from);
-    if (typeof dest === 'string' || dest instanceof Atom) return this.sendToName(toAtom(dest), this.name, message, from);
+    if (typeof dest === 'string' || dest instanceof Atom)
+      return this.sendToName(toAtom(dest), this.name, message, from);
     const [name, node] = dest.elements;
     if (!(name instanceof Atom) || !(node instanceof Atom) || dest.length !== 2) {
       throw new DistError('DIST_BADARG', `bad destination ${describe(dest)}`);
@@ -433,7 +457,13 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   }
 
   /** rpc:call: runs Module:Function(Args) on `node` via erpc; rejects with {@link BadRpcError}. */
-  async rpc(node: string, module: string, fn: string, args: Term[] = [], timeoutMs = Infinity): Promise<Term> {
+  async rpc(
+    node: string,
+    module: string,
+    fn: string,
+    args: Term[] = [],
+    timeoutMs = Infinity,
+  ): Promise<Term> {
     if (node === this.name) return this.rpcLocal(module, fn, args);
     const proc = this.newProcess();
     try {
@@ -443,10 +473,18 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
         throw new BadRpcError(A.nodedown, node);
       }
       const resultRef = this.makeRef();
-      const reqId = this.spawnRequest(proc, node, A.erpc, A.execute_call, [resultRef, atom(module), atom(fn), args]);
+      const reqId = this.spawnRequest(proc, node, A.erpc, A.execute_call, [
+        resultRef,
+        atom(module),
+        atom(fn),
+        args,
+      ]);
       const isMine = (m: Term): boolean =>
         m instanceof Tuple &&
-        ((m.length === 4 && isAtom(m.elements[0], 'spawn_reply') && sameRef(m.elements[1], reqId) && isAtom(m.elements[2], 'error')) ||
+        ((m.length === 4 &&
+          isAtom(m.elements[0], 'spawn_reply') &&
+          sameRef(m.elements[1], reqId) &&
+          isAtom(m.elements[2], 'error')) ||
           (m.length === 5 && isAtom(m.elements[0], 'DOWN') && sameRef(m.elements[1], reqId)));
       let msg: Term;
       try {
@@ -459,7 +497,11 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
         throw err;
       }
       const m = msg as Tuple;
-      if (m.length === 4) throw new BadRpcError(isAtom(m.elements[3], 'noconnection') ? A.nodedown : (m.elements[3] as Term), node);
+      if (m.length === 4)
+        throw new BadRpcError(
+          isAtom(m.elements[3], 'noconnection') ? A.nodedown : (m.elements[3] as Term),
+          node,
+        );
       return this.erpcResult(m.elements[4] as Term, resultRef, node);
     } finally {
       proc.terminate(ATOM_NORMAL);
@@ -523,7 +565,12 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       node = target.node.name;
     } else if (typeof target === 'string' || target instanceof Atom) {
       name = toAtom(target);
-    } else if (target instanceof Tuple && target.length === 2 && target.elements[0] instanceof Atom && target.elements[1] instanceof Atom) {
+    } else if (
+      target instanceof Tuple &&
+      target.length === 2 &&
+      target.elements[0] instanceof Atom &&
+      target.elements[1] instanceof Atom
+    ) {
       name = target.elements[0];
       node = target.elements[1].name;
     } else {
@@ -564,7 +611,10 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       this.toNode(m.node, { kind: 'demonitor', from: self.pid, to, ref });
       return;
     }
-    const target = m.target instanceof Pid ? this.processOf(m.target) : this.names.get((m.target.elements[0] as Atom).name);
+    const target =
+      m.target instanceof Pid
+        ? this.processOf(m.target)
+        : this.names.get((m.target.elements[0] as Atom).name);
     target?.monitoredBy.delete(key);
   }
 
@@ -586,7 +636,12 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   /** gen:reply. */
   reply(from: From, reply: Term, sender: Pid = this.system.pid): void {
     const [to, tag] = from.elements;
-    if (tag instanceof ImproperList && tag.elements.length === 1 && isAtom(tag.elements[0], 'alias') && tag.tail instanceof Reference) {
+    if (
+      tag instanceof ImproperList &&
+      tag.elements.length === 1 &&
+      isAtom(tag.elements[0], 'alias') &&
+      tag.tail instanceof Reference
+    ) {
       this.sendToAlias(tag.tail, tuple(tag, reply), sender);
       return;
     }
@@ -596,7 +651,11 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   makeRef(): Reference {
     this.refCounter = (this.refCounter + 1) >>> 0;
     // The first word stays within 18 bits, as in OTP's own references.
-    return new Reference(this.nodeAtom, this.creation, [this.refCounter & 0x3ffff, randomInt(0, 0x100000000 - 1), this.refCounter >>> 18]);
+    return new Reference(this.nodeAtom, this.creation, [
+      this.refCounter & 0x3ffff,
+      randomInt(0, 0x100000000 - 1),
+      this.refCounter >>> 18,
+    ]);
   }
 
   /** Stops every process, closes every connection and the listener, unregisters from EPMD. */
@@ -606,7 +665,8 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     for (const proc of [...this.processes.values()]) proc.terminate(atom('shutdown'));
     for (const conn of [...this.connections.values(), ...this.accepting.values()]) conn.close('shutdown');
     for (const socket of this.sockets) socket.destroy();
-    for (const node of [...this.waiters.keys()]) this.failWaiters(node, new DistError('DIST_STOPPED', 'node stopped', { node }));
+    for (const node of [...this.waiters.keys()])
+      this.failWaiters(node, new DistError('DIST_STOPPED', 'node stopped', { node }));
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.registration?.close();
     this.logger.info('node stopped', { node: this.name });
@@ -651,10 +711,15 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
         const watcher = this.processOf(m.watcher);
         if (watcher !== undefined) {
           const who = m.byName !== undefined ? tuple(m.byName, this.nodeAtom) : proc.pid;
-          if (watcher.monitoring.delete(refKey(m.ref))) watcher.deliver(tuple(A.DOWN, m.ref, A.process, who, reason));
+          if (watcher.monitoring.delete(refKey(m.ref)))
+            watcher.deliver(tuple(A.DOWN, m.ref, A.process, who, reason));
         }
       } else {
-        this.toNode(m.watcher.node.name, { kind: 'monitor_exit', from, to: m.watcher, ref: m.ref, reason }, false);
+        this.toNode(
+          m.watcher.node.name,
+          { kind: 'monitor_exit', from, to: m.watcher, ref: m.ref, reason },
+          false,
+        );
       }
     }
     proc.monitoredBy.clear();
@@ -738,7 +803,12 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     if (!autoConnect || this.stopped) return;
     this.connect(node).then(
       (c) => c.send(signal),
-      (err: unknown) => this.logger.debug('dropping signal to unreachable node', { node, kind: signal.kind, error: String(err) }),
+      (err: unknown) =>
+        this.logger.debug('dropping signal to unreachable node', {
+          node,
+          kind: signal.kind,
+          error: String(err),
+        }),
     );
   }
 
@@ -765,7 +835,8 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       const reason = msg.elements[4] as Term;
       throw new CallError(reason, `call to ${describe(target as Term)} failed: ${describe(reason)}`);
     } catch (err) {
-      if (err instanceof ReceiveTimeout) throw new CallError(A.timeout, `call to ${describe(target as Term)} timed out after ${timeoutMs} ms`);
+      if (err instanceof ReceiveTimeout)
+        throw new CallError(A.timeout, `call to ${describe(target as Term)} timed out after ${timeoutMs} ms`);
       throw err;
     } finally {
       this.demonitor(proc, mref);
@@ -798,7 +869,10 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       if (isAtom(kind, 'exit')) throw new BadRpcError(tuple(A.EXIT, value as Term), node);
       if (isAtom(kind, 'error')) {
         const stack = reason.elements[3];
-        throw new BadRpcError(tuple(A.EXIT, stack === undefined ? (value as Term) : tuple(value as Term, stack)), node);
+        throw new BadRpcError(
+          tuple(A.EXIT, stack === undefined ? (value as Term) : tuple(value as Term, stack)),
+          node,
+        );
       }
     }
     if (isAtom(reason, 'noconnection')) throw new BadRpcError(A.nodedown, node);
@@ -807,7 +881,11 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
 
   private async rpcLocal(module: string, fn: string, args: Term[]): Promise<Term> {
     const f = this.modules.get(module)?.[fn];
-    if (f === undefined) throw new BadRpcError(tuple(A.EXIT, tuple(A.undef, [tuple(atom(module), atom(fn), args, [])])), this.name);
+    if (f === undefined)
+      throw new BadRpcError(
+        tuple(A.EXIT, tuple(A.undef, [tuple(atom(module), atom(fn), args, [])])),
+        this.name,
+      );
     try {
       return await f(...args);
     } catch (err) {
@@ -816,7 +894,11 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   }
 
   /** Runs an exposed function; the outcome in erpc:execute_call's terms. */
-  private async runExposed(module: Atom, fn: Atom, args: Term[]): Promise<{ kind: 'return' | 'exit' | 'error'; value: Term; stack?: Term }> {
+  private async runExposed(
+    module: Atom,
+    fn: Atom,
+    args: Term[],
+  ): Promise<{ kind: 'return' | 'exit' | 'error'; value: Term; stack?: Term }> {
     const f = this.modules.get(module.name)?.[fn.name];
     if (f === undefined) return { kind: 'error', value: A.undef, stack: [tuple(module, fn, args, [])] };
     try {
@@ -866,14 +948,16 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
         const proc = this.localProcess(s.to);
         const link = proc?.links.get(pidKey(s.from));
         // Our own unlink in flight wins; otherwise the link goes. Always acknowledge.
-        if (proc !== undefined && link !== undefined && link.unlinking === undefined) proc.links.delete(pidKey(s.from));
+        if (proc !== undefined && link !== undefined && link.unlinking === undefined)
+          proc.links.delete(pidKey(s.from));
         conn.send({ kind: 'unlink_id_ack', id: s.id, from: s.to, to: s.from });
         return;
       }
       case 'unlink_id_ack': {
         const proc = this.localProcess(s.to);
         const link = proc?.links.get(pidKey(s.from));
-        if (proc !== undefined && link !== undefined && link.unlinking === s.id) proc.links.delete(pidKey(s.from));
+        if (proc !== undefined && link !== undefined && link.unlinking === s.id)
+          proc.links.delete(pidKey(s.from));
         return;
       }
       case 'exit':
@@ -909,7 +993,8 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
         const ok = s.result instanceof Pid;
         if (ok) {
           const child = s.result as Pid;
-          if ((s.flags & SpawnReplyFlag.LINK) !== 0) proc.links.set(pidKey(child), { pid: child, unlinking: undefined });
+          if ((s.flags & SpawnReplyFlag.LINK) !== 0)
+            proc.links.set(pidKey(child), { pid: child, unlinking: undefined });
           const m = proc.monitoring.get(refKey(s.reqId));
           if (m !== undefined) {
             if ((s.flags & SpawnReplyFlag.MONITOR) !== 0) m.target = child;
@@ -971,7 +1056,8 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
 
   /** net_kernel's side of net_adm:ping: `{'$gen_call', From, {is_auth, Node}}` → yes. */
   private netKernel(message: Term): void {
-    if (!(message instanceof Tuple) || message.length !== 3 || !isAtom(message.elements[0], '$gen_call')) return;
+    if (!(message instanceof Tuple) || message.length !== 3 || !isAtom(message.elements[0], '$gen_call'))
+      return;
     const from = message.elements[1];
     const request = message.elements[2];
     if (!(from instanceof Tuple) || from.length !== 2) return;
@@ -986,7 +1072,12 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       this.sendToPid(first, tuple(A.features_reply, this.nodeAtom, [A.erpc]), this.system.pid);
       return;
     }
-    if (message.length === 2 && isAtom(first, '$gen_cast') && second instanceof Tuple && isAtom(second.elements[0], 'cast')) {
+    if (
+      message.length === 2 &&
+      isAtom(first, '$gen_cast') &&
+      second instanceof Tuple &&
+      isAtom(second.elements[0], 'cast')
+    ) {
       const [, m, f, a] = second.elements;
       if (m instanceof Atom && f instanceof Atom && Array.isArray(a)) void this.runExposed(m, f, a);
       return;
@@ -1003,7 +1094,11 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       reply = (r) => this.sendToPid(to, tuple(A.rex, r), this.system.pid);
       request = second;
     }
-    if (reply === undefined || !(request instanceof Tuple) || !(isAtom(request.elements[0], 'call') || isAtom(request.elements[0], 'block_call'))) {
+    if (
+      reply === undefined ||
+      !(request instanceof Tuple) ||
+      !(isAtom(request.elements[0], 'call') || isAtom(request.elements[0], 'block_call'))
+    ) {
       return;
     }
     const [, m, f, a] = request.elements;
@@ -1039,7 +1134,8 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       const [resultRef, m, f, a] = args;
       if (m instanceof Atom && f instanceof Atom && Array.isArray(a)) {
         const r = await this.runExposed(m, f, a);
-        if (r.kind === 'error' && r.stack !== undefined) return tuple(resultRef as Term, A.error, r.value, r.stack);
+        if (r.kind === 'error' && r.stack !== undefined)
+          return tuple(resultRef as Term, A.error, r.value, r.stack);
         return tuple(resultRef as Term, atom(r.kind), r.value);
       }
     }
@@ -1047,7 +1143,11 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       const [m, f, a] = args;
       if (m instanceof Atom && f instanceof Atom && Array.isArray(a)) {
         const r = await this.runExposed(m, f, a);
-        return r.kind === 'return' ? ATOM_NORMAL : r.kind === 'exit' ? r.value : tuple(r.value, r.stack ?? []);
+        return r.kind === 'return'
+          ? ATOM_NORMAL
+          : r.kind === 'exit'
+            ? r.value
+            : tuple(r.value, r.stack ?? []);
       }
     }
     const r = await this.runExposed(s.module, s.function, args);
@@ -1073,7 +1173,11 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   private acceptStatus(peer: string, dynamic: boolean): AcceptStatus {
     if (this.stopped) return { status: 'not_allowed' };
     if (dynamic) {
-      return { status: 'named', name: `js${randomInt(1, 0x7fffffff).toString(36)}@${peer}`, creation: randomInt(1, 0x7fffffff) };
+      return {
+        status: 'named',
+        name: `js${randomInt(1, 0x7fffffff).toString(36)}@${peer}`,
+        creation: randomInt(1, 0x7fffffff),
+      };
     }
     if (this.connections.has(peer)) return { status: 'alive' };
     if (this.accepting.has(peer)) return { status: 'nok' };
@@ -1122,13 +1226,20 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       (err: unknown) => {
         this.dialing.delete(node);
         const error =
-          err instanceof EidError ? err : new DistError('DIST_RESOLVE', `cannot resolve ${node}: ${String(err)}`, { node, cause: err });
+          err instanceof EidError
+            ? err
+            : new DistError('DIST_RESOLVE', `cannot resolve ${node}: ${String(err)}`, { node, cause: err });
         this.failWaiters(node, error);
       },
     );
   }
 
-  private wire(socket: Socket, role: 'initiator' | 'acceptor', handshake: ReturnType<Node['handshakeOptions']>, peer: string): Connection {
+  private wire(
+    socket: Socket,
+    role: 'initiator' | 'acceptor',
+    handshake: ReturnType<Node['handshakeOptions']>,
+    peer: string,
+  ): Connection {
     this.sockets.add(socket);
     const conn = new Connection(
       socket,
@@ -1147,7 +1258,10 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
           try {
             this.onSignal(c, s);
           } catch (err) {
-            c.close('bad_signal', err instanceof DistError ? err : new DistError('DIST_INTERNAL', String(err), { cause: err }));
+            c.close(
+              'bad_signal',
+              err instanceof DistError ? err : new DistError('DIST_INTERNAL', String(err), { cause: err }),
+            );
           }
         },
         down: (c, reason, error) => this.onDown(c, reason, error),
@@ -1188,11 +1302,23 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       if (conn.role === 'initiator') {
         const target = conn.dialled;
         this.dialing.delete(target);
-        if (error?.code === 'DIST_HANDSHAKE_NOK' && (this.accepting.has(target) || this.connections.has(target))) return;
-        this.failWaiters(target, error ?? new DistError('DIST_CONNECT_FAILED', `cannot connect to ${target}: ${reason}`, { node: target }));
+        if (
+          error?.code === 'DIST_HANDSHAKE_NOK' &&
+          (this.accepting.has(target) || this.connections.has(target))
+        )
+          return;
+        this.failWaiters(
+          target,
+          error ??
+            new DistError('DIST_CONNECT_FAILED', `cannot connect to ${target}: ${reason}`, { node: target }),
+        );
       } else if (node !== '' && this.accepting.get(node) === conn) {
         this.accepting.delete(node);
-        if (!this.dialing.has(node)) this.failWaiters(node, error ?? new DistError('DIST_CONNECT_FAILED', `connection from ${node} failed`, { node }));
+        if (!this.dialing.has(node))
+          this.failWaiters(
+            node,
+            error ?? new DistError('DIST_CONNECT_FAILED', `connection from ${node} failed`, { node }),
+          );
       }
       return;
     }

@@ -149,7 +149,8 @@ export class Process {
    */
   receive(match?: (m: Term) => boolean, timeoutMs?: number): Promise<Term> {
     if (this.dead !== undefined) return Promise.reject(new ProcessExit(this.dead));
-    if (this.waiter !== undefined) return Promise.reject(new DistError('DIST_RECEIVE_BUSY', 'a receive is already pending'));
+    if (this.waiter !== undefined)
+      return Promise.reject(new DistError('DIST_RECEIVE_BUSY', 'a receive is already pending'));
     const found = this.take(match);
     if (found !== NOTHING) return Promise.resolve(found as Term);
     const accept = match ?? (() => true);

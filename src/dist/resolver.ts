@@ -20,7 +20,8 @@ export interface Resolver {
 
 function parts(node: string): { alive: string; host: string } {
   const p = splitNodeName(node);
-  if (p === undefined) throw new DistError('DIST_BAD_NODE_NAME', `'${node}' is not a node name (name@host)`, { node });
+  if (p === undefined)
+    throw new DistError('DIST_BAD_NODE_NAME', `'${node}' is not a node name (name@host)`, { node });
   return p;
 }
 
@@ -99,14 +100,21 @@ export class DockerResolver implements Resolver {
     try {
       info = JSON.parse(body) as InspectReply;
     } catch (err) {
-      throw new DockerError('DOCKER_BAD_REPLY', `Engine API on ${host} sent invalid JSON`, { node, cause: err });
+      throw new DockerError('DOCKER_BAD_REPLY', `Engine API on ${host} sent invalid JSON`, {
+        node,
+        cause: err,
+      });
     }
     const bindings = info.NetworkSettings?.Ports?.[`${this.erlangPort}/tcp`];
     const hostPort = Number(bindings?.[0]?.HostPort);
     if (!Number.isInteger(hostPort) || hostPort <= 0 || hostPort > 65535) {
-      throw new DockerError('DOCKER_NO_PORT', `container ${container} on ${host} does not publish port ${this.erlangPort}/tcp`, {
-        node,
-      });
+      throw new DockerError(
+        'DOCKER_NO_PORT',
+        `container ${container} on ${host} does not publish port ${this.erlangPort}/tcp`,
+        {
+          node,
+        },
+      );
     }
     return { host, port: hostPort };
   }
@@ -117,22 +125,51 @@ export class DockerResolver implements Resolver {
     return new Promise((resolve, reject) => {
       const options = { host, port: this.daemonPort, path, method: 'GET', timeout: this.timeoutMs };
       const req = tls === undefined ? httpRequest(options) : httpsRequest({ ...options, ...tls });
-      req.on('timeout', () => req.destroy(new DockerError('DOCKER_TIMEOUT', `Engine API on ${peer} timed out`, { node, peer })));
+      req.on('timeout', () =>
+        req.destroy(new DockerError('DOCKER_TIMEOUT', `Engine API on ${peer} timed out`, { node, peer })),
+      );
       req.on('error', (err) =>
-        reject(err instanceof DockerError ? err : new DockerError('DOCKER_UNREACHABLE', `Engine API on ${peer}: ${err.message}`, { node, peer, cause: err })),
+        reject(
+          err instanceof DockerError
+            ? err
+            : new DockerError('DOCKER_UNREACHABLE', `Engine API on ${peer}: ${err.message}`, {
+                node,
+                peer,
+                cause: err,
+              }),
+        ),
       );
       req.on('response', (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
           size += c.length;
-          if (size > MAX_INSPECT_BYTES) req.destroy(new DockerError('DOCKER_BAD_REPLY', `Engine API reply over ${MAX_INSPECT_BYTES} bytes`, { node, peer }));
+          if (size > MAX_INSPECT_BYTES)
+            req.destroy(
+              new DockerError('DOCKER_BAD_REPLY', `Engine API reply over ${MAX_INSPECT_BYTES} bytes`, {
+                node,
+                peer,
+              }),
+            );
           else chunks.push(c);
         });
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode === 404) reject(new DockerError('DOCKER_NO_CONTAINER', `no container ${node.split('@')[0]} on ${host}`, { node, peer }));
-          else if (res.statusCode !== 200) reject(new DockerError('DOCKER_API', `Engine API on ${peer} answered ${res.statusCode}: ${text.slice(0, 200)}`, { node, peer }));
+          if (res.statusCode === 404)
+            reject(
+              new DockerError('DOCKER_NO_CONTAINER', `no container ${node.split('@')[0]} on ${host}`, {
+                node,
+                peer,
+              }),
+            );
+          else if (res.statusCode !== 200)
+            reject(
+              new DockerError(
+                'DOCKER_API',
+                `Engine API on ${peer} answered ${res.statusCode}: ${text.slice(0, 200)}`,
+                { node, peer },
+              ),
+            );
           else resolve(text);
         });
       });

@@ -31,47 +31,62 @@ async function visibleFrom(node: ErlNode): Promise<string[]> {
   return ((await node.eval(ts, 'nodes()')) as Atom[]).map((n) => n.name);
 }
 
-test('a three-node cluster with global: the TS node is visible and stays connected', { timeout: 60_000 }, async () => {
-  assert.equal(await a.eval(ts, `net_adm:ping('${b.name}')`), atom('pong'));
-  assert.equal(await ts.ping(b.name), true);
-  assert.deepEqual(ts.nodes().sort(), [a.name, b.name].sort());
-  assert.equal(await a.eval(ts, 'global:sync()'), atom('ok'));
-  assert.equal(await b.eval(ts, 'global:sync()'), atom('ok'));
-  // global works between the OTP nodes with the TS node in the cluster.
-  const pid = (await a.eval(ts, `P = spawn(fun() -> receive stop -> ok end end), yes = global:register_name(eid_global_test, P), P`)) as Pid;
-  await eventually(async () => (await b.eval(ts, 'global:whereis_name(eid_global_test)')) instanceof Pid);
-  assert.equal(((await b.eval(ts, 'global:whereis_name(eid_global_test)')) as Pid).id, pid.id);
-  assert.ok((await visibleFrom(a)).includes(ts.name));
-  assert.ok((await visibleFrom(b)).includes(ts.name));
-  assert.deepEqual(downs, []);
-});
+test(
+  'a three-node cluster with global: the TS node is visible and stays connected',
+  { timeout: 60_000 },
+  async () => {
+    assert.equal(await a.eval(ts, `net_adm:ping('${b.name}')`), atom('pong'));
+    assert.equal(await ts.ping(b.name), true);
+    assert.deepEqual(ts.nodes().sort(), [a.name, b.name].sort());
+    assert.equal(await a.eval(ts, 'global:sync()'), atom('ok'));
+    assert.equal(await b.eval(ts, 'global:sync()'), atom('ok'));
+    // global works between the OTP nodes with the TS node in the cluster.
+    const pid = (await a.eval(
+      ts,
+      `P = spawn(fun() -> receive stop -> ok end end), yes = global:register_name(eid_global_test, P), P`,
+    )) as Pid;
+    await eventually(async () => (await b.eval(ts, 'global:whereis_name(eid_global_test)')) instanceof Pid);
+    assert.equal(((await b.eval(ts, 'global:whereis_name(eid_global_test)')) as Pid).id, pid.id);
+    assert.ok((await visibleFrom(a)).includes(ts.name));
+    assert.ok((await visibleFrom(b)).includes(ts.name));
+    assert.deepEqual(downs, []);
+  },
+);
 
-test('a partition between the OTP nodes does not make global drop the TS node', { timeout: 60_000 }, async () => {
-  await a.eval(ts, `erlang:disconnect_node('${b.name}')`);
-  // Let both global servers notice and settle; prevent_overlapping_partitions acts in this window.
-  await a.eval(ts, 'global:sync(), timer:sleep(1000), global:sync()');
-  await b.eval(ts, 'global:sync()');
-  assert.ok((await visibleFrom(a)).includes(ts.name), 'A still sees TS');
-  assert.ok((await visibleFrom(b)).includes(ts.name), 'B still sees TS');
-  assert.deepEqual(ts.nodes().sort(), [a.name, b.name].sort());
-  assert.deepEqual(downs, []);
-  assert.equal(await ts.ping(a.name), true);
-  assert.equal(await ts.ping(b.name), true);
-});
+test(
+  'a partition between the OTP nodes does not make global drop the TS node',
+  { timeout: 60_000 },
+  async () => {
+    await a.eval(ts, `erlang:disconnect_node('${b.name}')`);
+    // Let both global servers notice and settle; prevent_overlapping_partitions acts in this window.
+    await a.eval(ts, 'global:sync(), timer:sleep(1000), global:sync()');
+    await b.eval(ts, 'global:sync()');
+    assert.ok((await visibleFrom(a)).includes(ts.name), 'A still sees TS');
+    assert.ok((await visibleFrom(b)).includes(ts.name), 'B still sees TS');
+    assert.deepEqual(ts.nodes().sort(), [a.name, b.name].sort());
+    assert.deepEqual(downs, []);
+    assert.equal(await ts.ping(a.name), true);
+    assert.equal(await ts.ping(b.name), true);
+  },
+);
 
-test('the TS node dropping one OTP node: prevent_overlapping_partitions is honoured, then all reconnect', { timeout: 60_000 }, async () => {
-  assert.equal(await a.eval(ts, `net_adm:ping('${b.name}')`), atom('pong'));
-  // A must know B (global synced) to tell B that it lost us.
-  assert.equal(await a.eval(ts, 'global:sync()'), atom('ok'));
-  assert.equal(await b.eval(ts, 'global:sync()'), atom('ok'));
-  ts.disconnect(a.name);
-  // B still sees A, which lost us: B's global asks us to disconnect from B too (remove_connection).
-  await eventually(() => ts.nodes().length === 0, 10000, 'global on B removing the connection');
-  assert.equal(await ts.ping(a.name), true);
-  assert.equal(await ts.ping(b.name), true);
-  assert.equal(await a.eval(ts, 'global:sync()'), atom('ok'));
-  assert.equal(await b.eval(ts, 'global:sync()'), atom('ok'));
-  assert.ok((await visibleFrom(b)).includes(a.name), 'the OTP nodes kept each other');
-  assert.ok((await visibleFrom(a)).includes(ts.name));
-  assert.ok((await visibleFrom(b)).includes(ts.name));
-});
+test(
+  'the TS node dropping one OTP node: prevent_overlapping_partitions is honoured, then all reconnect',
+  { timeout: 60_000 },
+  async () => {
+    assert.equal(await a.eval(ts, `net_adm:ping('${b.name}')`), atom('pong'));
+    // A must know B (global synced) to tell B that it lost us.
+    assert.equal(await a.eval(ts, 'global:sync()'), atom('ok'));
+    assert.equal(await b.eval(ts, 'global:sync()'), atom('ok'));
+    ts.disconnect(a.name);
+    // B still sees A, which lost us: B's global asks us to disconnect from B too (remove_connection).
+    await eventually(() => ts.nodes().length === 0, 10000, 'global on B removing the connection');
+    assert.equal(await ts.ping(a.name), true);
+    assert.equal(await ts.ping(b.name), true);
+    assert.equal(await a.eval(ts, 'global:sync()'), atom('ok'));
+    assert.equal(await b.eval(ts, 'global:sync()'), atom('ok'));
+    assert.ok((await visibleFrom(b)).includes(a.name), 'the OTP nodes kept each other');
+    assert.ok((await visibleFrom(a)).includes(ts.name));
+    assert.ok((await visibleFrom(b)).includes(ts.name));
+  },
+);

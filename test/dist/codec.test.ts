@@ -6,7 +6,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrameDecoder, encodeHandshakeFrame } from '../../src/dist/framing.ts';
-import { Handshake, HandshakeError, HandshakeTag, digest, type HandshakeOptions } from '../../src/dist/handshake.ts';
+import {
+  Handshake,
+  HandshakeError,
+  HandshakeTag,
+  digest,
+  type HandshakeOptions,
+} from '../../src/dist/handshake.ts';
 import { HeaderDecoder, HeaderEncoder, HeaderTag } from '../../src/dist/header.ts';
 import { ControlOp, ControlShape, decodeSignal, encodeSignal, type Signal } from '../../src/dist/control.ts';
 import { DEFAULT_FLAGS, DIST_MANDATORY_25, DistFlags, missingMandatory } from '../../src/dist/flags.ts';
@@ -109,7 +115,10 @@ function opts(name: string, extra: Partial<HandshakeOptions> = {}): HandshakeOpt
 
 describe('handshake', () => {
   test('both roles complete and agree on flags, names and creations', { timeout: 60_000 }, () => {
-    const r = converse(new Handshake('initiator', opts('a@h', { peerName: 'b@h' })), new Handshake('acceptor', opts('b@h', { creation: 9 })));
+    const r = converse(
+      new Handshake('initiator', opts('a@h', { peerName: 'b@h' })),
+      new Handshake('acceptor', opts('b@h', { creation: 9 })),
+    );
     assert.equal(r.error, undefined);
     const i = r.i as { peerName: string; peerCreation: number; flags: bigint };
     const a = r.a as { peerName: string; peerCreation: number; flags: bigint };
@@ -121,41 +130,62 @@ describe('handshake', () => {
   });
 
   test('a wrong cookie fails on the acceptor with DIST_HANDSHAKE_BAD_COOKIE', { timeout: 60_000 }, () => {
-    const r = converse(new Handshake('initiator', opts('a@h', { cookie: 'x' })), new Handshake('acceptor', opts('b@h')));
+    const r = converse(
+      new Handshake('initiator', opts('a@h', { cookie: 'x' })),
+      new Handshake('acceptor', opts('b@h')),
+    );
     assert.ok(r.error instanceof DistError);
     assert.equal(r.error.code, 'DIST_HANDSHAKE_BAD_COOKIE');
   });
 
-  test('the digest is MD5(cookie ++ decimal challenge), and the challenge is used as unsigned', { timeout: 60_000 }, () => {
-    assert.equal(digest(0xffffffff, 'abc').toString('hex'), digest(-1, 'abc').toString('hex'));
-    assert.equal(digest(42, 'cookie').length, 16);
-  });
+  test(
+    'the digest is MD5(cookie ++ decimal challenge), and the challenge is used as unsigned',
+    { timeout: 60_000 },
+    () => {
+      assert.equal(digest(0xffffffff, 'abc').toString('hex'), digest(-1, 'abc').toString('hex'));
+      assert.equal(digest(42, 'cookie').length, 16);
+    },
+  );
 
-  test('acceptor refusals go out as status frames: nok, not_allowed (missing flags)', { timeout: 60_000 }, () => {
-    const acc = new Handshake('acceptor', opts('b@h', { accept: () => ({ status: 'nok' }) }));
-    acc.start();
-    const init = new Handshake('initiator', opts('a@h'));
-    const [name] = init.start();
-    assert.throws(
-      () => acc.receive(name!),
-      (e: unknown) => e instanceof HandshakeError && e.code === 'DIST_HANDSHAKE_NOK' && e.send[0]!.toString() === 'snok',
-    );
-    assert.throws(() => init.receive(Buffer.from('snok')), (e: unknown) => e instanceof DistError && e.code === 'DIST_HANDSHAKE_NOK');
+  test(
+    'acceptor refusals go out as status frames: nok, not_allowed (missing flags)',
+    { timeout: 60_000 },
+    () => {
+      const acc = new Handshake('acceptor', opts('b@h', { accept: () => ({ status: 'nok' }) }));
+      acc.start();
+      const init = new Handshake('initiator', opts('a@h'));
+      const [name] = init.start();
+      assert.throws(
+        () => acc.receive(name!),
+        (e: unknown) =>
+          e instanceof HandshakeError && e.code === 'DIST_HANDSHAKE_NOK' && e.send[0]!.toString() === 'snok',
+      );
+      assert.throws(
+        () => init.receive(Buffer.from('snok')),
+        (e: unknown) => e instanceof DistError && e.code === 'DIST_HANDSHAKE_NOK',
+      );
 
-    const strict = new Handshake('acceptor', opts('b@h'));
-    strict.start();
-    const old = new Handshake('initiator', opts('a@h', { flags: DistFlags.PUBLISHED }));
-    assert.throws(
-      () => strict.receive(old.start()[0]!),
-      (e: unknown) => e instanceof HandshakeError && e.code === 'DIST_HANDSHAKE_FLAGS' && e.send[0]!.toString() === 'snot_allowed',
-    );
-  });
+      const strict = new Handshake('acceptor', opts('b@h'));
+      strict.start();
+      const old = new Handshake('initiator', opts('a@h', { flags: DistFlags.PUBLISHED }));
+      assert.throws(
+        () => strict.receive(old.start()[0]!),
+        (e: unknown) =>
+          e instanceof HandshakeError &&
+          e.code === 'DIST_HANDSHAKE_FLAGS' &&
+          e.send[0]!.toString() === 'snot_allowed',
+      );
+    },
+  );
 
   test('status alive: the initiator answers true and goes on', { timeout: 60_000 }, () => {
     let replaced: boolean | undefined;
     const r = converse(
       new Handshake('initiator', opts('a@h')),
-      new Handshake('acceptor', opts('b@h', { accept: () => ({ status: 'alive' }), onAliveReply: (x) => (replaced = x) })),
+      new Handshake(
+        'acceptor',
+        opts('b@h', { accept: () => ({ status: 'alive' }), onAliveReply: (x) => (replaced = x) }),
+      ),
     );
     assert.equal(r.error, undefined);
     assert.equal(replaced, true);
@@ -164,7 +194,13 @@ describe('handshake', () => {
   test('dynamic names: the acceptor names the initiator with status named:', { timeout: 60_000 }, () => {
     const r = converse(
       new Handshake('initiator', opts('h', { flags: DEFAULT_FLAGS | DistFlags.NAME_ME })),
-      new Handshake('acceptor', opts('b@h', { accept: (_n, _f, dynamic) => (dynamic ? { status: 'named', name: 'js1@h', creation: 5 } : { status: 'ok' }) })),
+      new Handshake(
+        'acceptor',
+        opts('b@h', {
+          accept: (_n, _f, dynamic) =>
+            dynamic ? { status: 'named', name: 'js1@h', creation: 5 } : { status: 'ok' },
+        }),
+      ),
     );
     assert.equal(r.error, undefined);
     const i = r.i as { assignedName: string; assignedCreation: number };
@@ -173,121 +209,151 @@ describe('handshake', () => {
     assert.equal((r.a as { peerName: string }).peerName, 'js1@h');
   });
 
-  test('the old send_name `n` from OTP 23/24 gets the new challenge and a `c` complement', { timeout: 60_000 }, () => {
-    const acc = new Handshake('acceptor', opts('b@h'));
-    acc.start();
-    const w = new Writer();
-    w.u8(HandshakeTag.OLD_SEND_NAME);
-    w.u16(5);
-    w.u32(Number(DEFAULT_FLAGS & 0xffffffffn));
-    w.bytes(Buffer.from('old@h'));
-    const step = acc.receive(w.toBuffer());
-    assert.equal(step.send[0]!.toString(), 'sok');
-    const challenge = step.send[1]!;
-    assert.equal(challenge[0], HandshakeTag.CHALLENGE);
-    const ch = challenge.readUInt32BE(9);
-    const c = new Writer();
-    c.u8(HandshakeTag.COMPLEMENT);
-    c.u32(Number(DEFAULT_FLAGS >> 32n));
-    c.u32(77);
-    assert.deepEqual(acc.receive(c.toBuffer()).send, []);
-    const reply = new Writer();
-    reply.u8(HandshakeTag.CHALLENGE_REPLY);
-    reply.u32(1234);
-    reply.bytes(digest(ch, 'c'));
-    const done = acc.receive(reply.toBuffer());
-    assert.deepEqual(done.send[0], Buffer.concat([Buffer.of(HandshakeTag.CHALLENGE_ACK), digest(1234, 'c')]));
-    assert.equal(done.done?.peerName, 'old@h');
-    assert.equal(done.done?.peerCreation, 77);
-  });
+  test(
+    'the old send_name `n` from OTP 23/24 gets the new challenge and a `c` complement',
+    { timeout: 60_000 },
+    () => {
+      const acc = new Handshake('acceptor', opts('b@h'));
+      acc.start();
+      const w = new Writer();
+      w.u8(HandshakeTag.OLD_SEND_NAME);
+      w.u16(5);
+      w.u32(Number(DEFAULT_FLAGS & 0xffffffffn));
+      w.bytes(Buffer.from('old@h'));
+      const step = acc.receive(w.toBuffer());
+      assert.equal(step.send[0]!.toString(), 'sok');
+      const challenge = step.send[1]!;
+      assert.equal(challenge[0], HandshakeTag.CHALLENGE);
+      const ch = challenge.readUInt32BE(9);
+      const c = new Writer();
+      c.u8(HandshakeTag.COMPLEMENT);
+      c.u32(Number(DEFAULT_FLAGS >> 32n));
+      c.u32(77);
+      assert.deepEqual(acc.receive(c.toBuffer()).send, []);
+      const reply = new Writer();
+      reply.u8(HandshakeTag.CHALLENGE_REPLY);
+      reply.u32(1234);
+      reply.bytes(digest(ch, 'c'));
+      const done = acc.receive(reply.toBuffer());
+      assert.deepEqual(
+        done.send[0],
+        Buffer.concat([Buffer.of(HandshakeTag.CHALLENGE_ACK), digest(1234, 'c')]),
+      );
+      assert.equal(done.done?.peerName, 'old@h');
+      assert.equal(done.done?.peerCreation, 77);
+    },
+  );
 
   test('truncated and garbage handshake messages are typed errors', { timeout: 60_000 }, () => {
-    for (const bad of [Buffer.alloc(0), Buffer.from('N'), Buffer.from('Nxxxxxxxxxxxxxxxxxxxxxxx'), Buffer.from('zzz')]) {
+    for (const bad of [
+      Buffer.alloc(0),
+      Buffer.from('N'),
+      Buffer.from('Nxxxxxxxxxxxxxxxxxxxxxxx'),
+      Buffer.from('zzz'),
+    ]) {
       const acc = new Handshake('acceptor', opts('b@h'));
       acc.start();
       assert.throws(() => acc.receive(bad), DistError);
     }
   });
 
-  test('a Connection completes the handshake and reads a message, the stream split at every point', { timeout: 60_000 }, () => {
-    const fixed = () => 0x12345678;
-    // What an initiator sends (send_name, challenge_reply) to an acceptor using the fixed challenge.
-    const init = new Handshake('initiator', opts('a@h', { challenge: fixed }));
-    const acc = new Handshake('acceptor', opts('b@h', { challenge: fixed }));
-    acc.start();
-    const name = init.start()[0]!;
-    const parts = [encodeHandshakeFrame(name)];
-    for (const f of acc.receive(name).send) for (const g of init.receive(f).send) parts.push(encodeHandshakeFrame(g));
-    const w = new Writer();
-    const message = tuple(ControlOp.SEND, atom(''), new Pid(atom('b@h'), 1, 0, 7));
-    new HeaderEncoder({ atomCache: true, fragments: true }).encode(w, message, atom('hi'));
-    const stream = Buffer.concat([...parts, w.toBuffer(), Buffer.alloc(4)]);
-    for (let cut = 0; cut <= stream.length; cut++) {
-      const log: string[] = [];
+  test(
+    'a Connection completes the handshake and reads a message, the stream split at every point',
+    { timeout: 60_000 },
+    () => {
+      const fixed = () => 0x12345678;
+      // What an initiator sends (send_name, challenge_reply) to an acceptor using the fixed challenge.
+      const init = new Handshake('initiator', opts('a@h', { challenge: fixed }));
+      const acc = new Handshake('acceptor', opts('b@h', { challenge: fixed }));
+      acc.start();
+      const name = init.start()[0]!;
+      const parts = [encodeHandshakeFrame(name)];
+      for (const f of acc.receive(name).send)
+        for (const g of init.receive(f).send) parts.push(encodeHandshakeFrame(g));
+      const w = new Writer();
+      const message = tuple(ControlOp.SEND, atom(''), new Pid(atom('b@h'), 1, 0, 7));
+      new HeaderEncoder({ atomCache: true, fragments: true }).encode(w, message, atom('hi'));
+      const stream = Buffer.concat([...parts, w.toBuffer(), Buffer.alloc(4)]);
+      for (let cut = 0; cut <= stream.length; cut++) {
+        const log: string[] = [];
+        const c = new Connection(
+          { write: () => undefined, destroy: () => undefined },
+          { role: 'acceptor', handshake: opts('b@h', { challenge: fixed }), tickTimeMs: 60000 },
+          {
+            up: () => log.push('up'),
+            signal: (_c, sig) => log.push(sig.kind),
+            down: (_c, reason) => log.push(`down:${reason}`),
+          },
+        );
+        c.start();
+        c.feed(stream.subarray(0, cut));
+        c.feed(stream.subarray(cut));
+        assert.deepEqual(log, ['up', 'send'], `split at ${cut}`);
+        c.close();
+      }
+    },
+  );
+
+  test(
+    'a Connection keeps signals as terms while the transport backlog is high, then sends them in order',
+    { timeout: 60_000 },
+    () => {
+      const fixed = () => 0x12345678;
+      const written: Buffer[] = [];
+      let drain: (() => void) | undefined;
+      const transport = {
+        writableLength: 0,
+        write: (b: Uint8Array) => written.push(Buffer.from(b)),
+        destroy: () => undefined,
+        once: (_e: 'drain', listener: () => void) => (drain = listener),
+      };
       const c = new Connection(
-        { write: () => undefined, destroy: () => undefined },
+        transport,
         { role: 'acceptor', handshake: opts('b@h', { challenge: fixed }), tickTimeMs: 60000 },
         {
-          up: () => log.push('up'),
-          signal: (_c, sig) => log.push(sig.kind),
-          down: (_c, reason) => log.push(`down:${reason}`),
+          up: () => undefined,
+          signal: () => undefined,
+          down: () => undefined,
         },
       );
       c.start();
-      c.feed(stream.subarray(0, cut));
-      c.feed(stream.subarray(cut));
-      assert.deepEqual(log, ['up', 'send'], `split at ${cut}`);
+      const init = new Handshake('initiator', opts('a@h', { challenge: fixed }));
+      const acc = new Handshake('acceptor', opts('b@h', { challenge: fixed }));
+      acc.start();
+      const name = init.start()[0]!;
+      const parts = [encodeHandshakeFrame(name)];
+      for (const f of acc.receive(name).send)
+        for (const g of init.receive(f).send) parts.push(encodeHandshakeFrame(g));
+      c.feed(Buffer.concat(parts));
+      assert.ok(c.isUp);
+      written.length = 0;
+      const to = new Pid(atom('a@h'), 1, 0, 7);
+      transport.writableLength = 64 * 1024 * 1024;
+      for (let i = 0; i < 3; i++) c.send({ kind: 'send', from: undefined, to, message: i });
+      c['flush']();
+      assert.equal(written.length, 0, 'nothing encoded while the backlog is high');
+      transport.writableLength = 0;
+      drain?.();
+      c['flush']();
+      const dec = new HeaderDecoder();
+      const got = new FrameDecoder({ prefixSize: 4, maxFrame: 1 << 20 })
+        .push(Buffer.concat(written))
+        .map((f) => dec.decode(f)?.payload);
+      assert.deepEqual(got, [0, 1, 2]);
       c.close();
-    }
-  });
-
-  test('a Connection keeps signals as terms while the transport backlog is high, then sends them in order', { timeout: 60_000 }, () => {
-    const fixed = () => 0x12345678;
-    const written: Buffer[] = [];
-    let drain: (() => void) | undefined;
-    const transport = {
-      writableLength: 0,
-      write: (b: Uint8Array) => written.push(Buffer.from(b)),
-      destroy: () => undefined,
-      once: (_e: 'drain', listener: () => void) => (drain = listener),
-    };
-    const c = new Connection(transport, { role: 'acceptor', handshake: opts('b@h', { challenge: fixed }), tickTimeMs: 60000 }, {
-      up: () => undefined,
-      signal: () => undefined,
-      down: () => undefined,
-    });
-    c.start();
-    const init = new Handshake('initiator', opts('a@h', { challenge: fixed }));
-    const acc = new Handshake('acceptor', opts('b@h', { challenge: fixed }));
-    acc.start();
-    const name = init.start()[0]!;
-    const parts = [encodeHandshakeFrame(name)];
-    for (const f of acc.receive(name).send) for (const g of init.receive(f).send) parts.push(encodeHandshakeFrame(g));
-    c.feed(Buffer.concat(parts));
-    assert.ok(c.isUp);
-    written.length = 0;
-    const to = new Pid(atom('a@h'), 1, 0, 7);
-    transport.writableLength = 64 * 1024 * 1024;
-    for (let i = 0; i < 3; i++) c.send({ kind: 'send', from: undefined, to, message: i });
-    c['flush']();
-    assert.equal(written.length, 0, 'nothing encoded while the backlog is high');
-    transport.writableLength = 0;
-    drain?.();
-    c['flush']();
-    const dec = new HeaderDecoder();
-    const got = new FrameDecoder({ prefixSize: 4, maxFrame: 1 << 20 })
-      .push(Buffer.concat(written))
-      .map((f) => dec.decode(f)?.payload);
-    assert.deepEqual(got, [0, 1, 2]);
-    c.close();
-  });
+    },
+  );
 
   test('a Connection fed garbage closes with a typed reason instead of throwing', { timeout: 60_000 }, () => {
     const log: string[] = [];
     const c = new Connection(
       { write: () => undefined, destroy: () => log.push('destroyed') },
       { role: 'acceptor', handshake: opts('b@h'), tickTimeMs: 60000 },
-      { up: () => log.push('up'), signal: () => log.push('signal'), down: (_c, reason) => log.push(`down:${reason}`) },
+      {
+        up: () => log.push('up'),
+        signal: () => log.push('signal'),
+        down: (_c, reason) => log.push(`down:${reason}`),
+      },
     );
     c.start();
     c.feed(Buffer.from([0, 3, 0x7a, 0x7a, 0x7a]));
@@ -300,7 +366,12 @@ describe('headers', () => {
   const pid = new Pid(me, 5, 0, 3);
   const send = (msg: Term) => ({ control: tuple(ControlOp.SEND_SENDER, pid, pid) as Term, payload: msg });
 
-  function roundTrip(enc: HeaderEncoder, dec: HeaderDecoder, control: Term, payload: Term): { control: Term; payload: Term | undefined } {
+  function roundTrip(
+    enc: HeaderEncoder,
+    dec: HeaderDecoder,
+    control: Term,
+    payload: Term,
+  ): { control: Term; payload: Term | undefined } {
     const w = new Writer();
     const large = enc.encode(w, control, payload);
     const fd = new FrameDecoder({ prefixSize: 4, maxFrame: 1 << 30 });
@@ -313,29 +384,37 @@ describe('headers', () => {
     return got;
   }
 
-  test('atom cache: new entries, then references, across many messages and slot collisions', { timeout: 60_000 }, () => {
-    const enc = new HeaderEncoder({ atomCache: true, fragments: true });
-    const dec = new HeaderDecoder();
-    for (let round = 0; round < 3; round++) {
-      for (let start = 0; start < 6000; start += 500) {
-        const atoms = Array.from({ length: 500 }, (_, i) => atom(`a${start + i}`));
-        const m = send(tuple(...atoms));
-        const got = roundTrip(enc, dec, m.control, m.payload);
-        assert.ok(termEquals(got.payload!, m.payload), `round ${round} start ${start}`);
-        assert.ok(termEquals(got.control, m.control));
+  test(
+    'atom cache: new entries, then references, across many messages and slot collisions',
+    { timeout: 60_000 },
+    () => {
+      const enc = new HeaderEncoder({ atomCache: true, fragments: true });
+      const dec = new HeaderDecoder();
+      for (let round = 0; round < 3; round++) {
+        for (let start = 0; start < 6000; start += 500) {
+          const atoms = Array.from({ length: 500 }, (_, i) => atom(`a${start + i}`));
+          const m = send(tuple(...atoms));
+          const got = roundTrip(enc, dec, m.control, m.payload);
+          assert.ok(termEquals(got.payload!, m.payload), `round ${round} start ${start}`);
+          assert.ok(termEquals(got.control, m.control));
+        }
       }
-    }
-  });
+    },
+  );
 
-  test('the second message with the same atoms is smaller (references, not text)', { timeout: 60_000 }, () => {
-    const enc = new HeaderEncoder({ atomCache: true, fragments: true });
-    const m = send(tuple(atom('some_long_atom_name'), atom('another_long_atom_name')));
-    const w1 = new Writer();
-    enc.encode(w1, m.control, m.payload);
-    const w2 = new Writer();
-    enc.encode(w2, m.control, m.payload);
-    assert.ok(w2.offset < w1.offset - 30, `${w2.offset} vs ${w1.offset}`);
-  });
+  test(
+    'the second message with the same atoms is smaller (references, not text)',
+    { timeout: 60_000 },
+    () => {
+      const enc = new HeaderEncoder({ atomCache: true, fragments: true });
+      const m = send(tuple(atom('some_long_atom_name'), atom('another_long_atom_name')));
+      const w1 = new Writer();
+      enc.encode(w1, m.control, m.payload);
+      const w2 = new Writer();
+      enc.encode(w2, m.control, m.payload);
+      assert.ok(w2.offset < w1.offset - 30, `${w2.offset} vs ${w1.offset}`);
+    },
+  );
 
   test('fragments: a 1 MB message goes in 64 KiB fragments and is reassembled', { timeout: 60_000 }, () => {
     const enc = new HeaderEncoder({ atomCache: true, fragments: true });
@@ -385,48 +464,67 @@ describe('headers', () => {
     return w.toBuffer();
   }
 
-  test('bad input: unknown header, refs to empty cache entries, refs out of range', { timeout: 60_000 }, () => {
-    failsWith('DIST_BAD_MESSAGE', Buffer.from([131, 99, 0]));
-    failsWith('DIST_BAD_MESSAGE', Buffer.from([1, 68, 0]));
-    // One ref, not new, to an entry never filled.
-    failsWith('DIST_BAD_MESSAGE', Buffer.concat([Buffer.from([131, 68, 1, 0x00, 5]), ctl, body]));
-    // ATOM_CACHE_REF index 3 with only one ref in the header.
-    const w = new Writer();
-    w.bytes(Buffer.from([131, 68, 1, 0x08, 5, 1, 0x61]));
-    w.bytes(Buffer.from([104, 3, 97, ControlOp.SEND, 82, 3, 82, 0]));
-    failsWith('DIST_BAD_MESSAGE', w.toBuffer());
-    // Trailing garbage after the message.
-    failsWith('DIST_BAD_MESSAGE', Buffer.concat([Buffer.from([131, 68, 0]), ctl, body, Buffer.from([1, 2])]));
-  });
+  test(
+    'bad input: unknown header, refs to empty cache entries, refs out of range',
+    { timeout: 60_000 },
+    () => {
+      failsWith('DIST_BAD_MESSAGE', Buffer.from([131, 99, 0]));
+      failsWith('DIST_BAD_MESSAGE', Buffer.from([1, 68, 0]));
+      // One ref, not new, to an entry never filled.
+      failsWith('DIST_BAD_MESSAGE', Buffer.concat([Buffer.from([131, 68, 1, 0x00, 5]), ctl, body]));
+      // ATOM_CACHE_REF index 3 with only one ref in the header.
+      const w = new Writer();
+      w.bytes(Buffer.from([131, 68, 1, 0x08, 5, 1, 0x61]));
+      w.bytes(Buffer.from([104, 3, 97, ControlOp.SEND, 82, 3, 82, 0]));
+      failsWith('DIST_BAD_MESSAGE', w.toBuffer());
+      // Trailing garbage after the message.
+      failsWith(
+        'DIST_BAD_MESSAGE',
+        Buffer.concat([Buffer.from([131, 68, 0]), ctl, body, Buffer.from([1, 2])]),
+      );
+    },
+  );
 
-  test('bad input: fragments out of order, unknown sequence, duplicate start, limits', { timeout: 60_000 }, () => {
-    const data = Buffer.concat([ctl, body]);
-    const a = data.subarray(0, 5);
-    const b = data.subarray(5);
-    failsWith('DIST_FRAGMENT_ORDER', fragment(HeaderTag.FRAGMENT_NEXT, 1, 1, b));
-    failsWith('DIST_FRAGMENT_ORDER', fragment(HeaderTag.FRAGMENT_FIRST, 1, 3, a), fragment(HeaderTag.FRAGMENT_NEXT, 1, 1, b));
-    failsWith('DIST_FRAGMENT_ORDER', fragment(HeaderTag.FRAGMENT_FIRST, 1, 3, a), fragment(HeaderTag.FRAGMENT_FIRST, 1, 3, a));
-    failsWith(
-      'DIST_FRAGMENT_LIMIT',
-      fragment(HeaderTag.FRAGMENT_FIRST, 1, 3, a),
-      fragment(HeaderTag.FRAGMENT_FIRST, 2, 3, a),
-      fragment(HeaderTag.FRAGMENT_FIRST, 3, 3, a),
-    );
-    failsWith('DIST_FRAGMENT_LIMIT', fragment(HeaderTag.FRAGMENT_FIRST, 1, 1_000_000, a));
-    // Never finished: the reassembly budget bounds memory.
-    failsWith(
-      'DIST_FRAGMENT_LIMIT',
-      fragment(HeaderTag.FRAGMENT_FIRST, 1, 50, Buffer.alloc(600)),
-      fragment(HeaderTag.FRAGMENT_NEXT, 1, 49, Buffer.alloc(600)),
-    );
-    // In order, it works.
-    const dec = new HeaderDecoder();
-    assert.equal(dec.decode(fragment(HeaderTag.FRAGMENT_FIRST, 7, 2, a)), undefined);
-    assert.equal(dec.pendingSequences, 1);
-    const m = dec.decode(fragment(HeaderTag.FRAGMENT_NEXT, 7, 1, b));
-    assert.equal(m?.payload, atom('hi'));
-    assert.equal(dec.pendingSequences, 0);
-  });
+  test(
+    'bad input: fragments out of order, unknown sequence, duplicate start, limits',
+    { timeout: 60_000 },
+    () => {
+      const data = Buffer.concat([ctl, body]);
+      const a = data.subarray(0, 5);
+      const b = data.subarray(5);
+      failsWith('DIST_FRAGMENT_ORDER', fragment(HeaderTag.FRAGMENT_NEXT, 1, 1, b));
+      failsWith(
+        'DIST_FRAGMENT_ORDER',
+        fragment(HeaderTag.FRAGMENT_FIRST, 1, 3, a),
+        fragment(HeaderTag.FRAGMENT_NEXT, 1, 1, b),
+      );
+      failsWith(
+        'DIST_FRAGMENT_ORDER',
+        fragment(HeaderTag.FRAGMENT_FIRST, 1, 3, a),
+        fragment(HeaderTag.FRAGMENT_FIRST, 1, 3, a),
+      );
+      failsWith(
+        'DIST_FRAGMENT_LIMIT',
+        fragment(HeaderTag.FRAGMENT_FIRST, 1, 3, a),
+        fragment(HeaderTag.FRAGMENT_FIRST, 2, 3, a),
+        fragment(HeaderTag.FRAGMENT_FIRST, 3, 3, a),
+      );
+      failsWith('DIST_FRAGMENT_LIMIT', fragment(HeaderTag.FRAGMENT_FIRST, 1, 1_000_000, a));
+      // Never finished: the reassembly budget bounds memory.
+      failsWith(
+        'DIST_FRAGMENT_LIMIT',
+        fragment(HeaderTag.FRAGMENT_FIRST, 1, 50, Buffer.alloc(600)),
+        fragment(HeaderTag.FRAGMENT_NEXT, 1, 49, Buffer.alloc(600)),
+      );
+      // In order, it works.
+      const dec = new HeaderDecoder();
+      assert.equal(dec.decode(fragment(HeaderTag.FRAGMENT_FIRST, 7, 2, a)), undefined);
+      assert.equal(dec.pendingSequences, 1);
+      const m = dec.decode(fragment(HeaderTag.FRAGMENT_NEXT, 7, 1, b));
+      assert.equal(m?.payload, atom('hi'));
+      assert.equal(dec.pendingSequences, 0);
+    },
+  );
 });
 
 describe('control messages', () => {
@@ -511,7 +609,17 @@ describe('control messages', () => {
       { kind: 'monitor', from: p1, to: atom('net_kernel'), ref },
       { kind: 'demonitor', from: p1, to: p2, ref },
       { kind: 'monitor_exit', from: p2, to: p1, ref, reason: atom('noproc') },
-      { kind: 'spawn_request', reqId: ref, from: p1, groupLeader: p1, module: atom('m'), function: atom('f'), arity: 1, options: [], args: [1] },
+      {
+        kind: 'spawn_request',
+        reqId: ref,
+        from: p1,
+        groupLeader: p1,
+        module: atom('m'),
+        function: atom('f'),
+        arity: 1,
+        options: [],
+        args: [1],
+      },
       { kind: 'spawn_reply', reqId: ref, to: p1, flags: 3, result: p2 },
       { kind: 'altact_sig', flags: 4, from: p1, target: ref, payload: 'x' },
     ];

@@ -15,7 +15,15 @@ import { fileURLToPath } from 'node:url';
 import { DockerResolver } from '../../src/dist/resolver.ts';
 import { DockerError } from '../../src/errors.ts';
 import { PortSlices } from './helpers.ts';
-import { HOST_MOUNTS, NODE_PORT, ROOT, upHosts, type DaemonProcess, type NodeContainer, type TestHosts } from '../harness/hosts.ts';
+import {
+  HOST_MOUNTS,
+  NODE_PORT,
+  ROOT,
+  upHosts,
+  type DaemonProcess,
+  type NodeContainer,
+  type TestHosts,
+} from '../harness/hosts.ts';
 
 const COOKIE = 'eiddistcontainers';
 const SET = 7;
@@ -38,156 +46,206 @@ after(async () => {
   await hosts?.down();
 });
 
-test('a TS node in a container on one host and OTP 29 in a container on the other reach each other through eid daemon', { timeout: 300_000 }, async () => {
-  const hostname = 'tsincontainer';
-  // No port given: inside a container the node listens on the node port the daemon publishes.
-  const config = { name: `${hostname}@${hosts.h1.ip}`, cookie: COOKIE, targets: [otp29.node], register: false };
-  const id = await hosts.h1.docker([
-    'run',
-    '-d',
-    '--hostname',
-    hostname,
-    '-p',
-    String(NODE_PORT),
-    ...HOST_MOUNTS,
-    '-v',
-    `${ROOT}:${ROOT}:ro`,
-    '-w',
-    ROOT,
-    'eid-otp25',
-    process.execPath,
-    '--import',
-    'tsx',
-    probe,
-    JSON.stringify(config),
-  ]);
-  const status = await hosts.h1.docker(['wait', id], 120_000);
-  const logs = await hosts.h1.logs(id);
-  assert.equal(status, '0', logs);
-  const r = JSON.parse(logs.trim().split('\n').at(-1) ?? '{}') as Record<string, Record<string, unknown>>;
-  assert.equal(r.error, undefined, logs);
-  const t = r[otp29.node]!;
-  assert.equal(t.ping, true);
-  assert.equal(t.release, '29');
-  assert.equal(t.echo, true);
-  // OTP 29 on host 2 resolved tsincontainer@host1 through host 1's eid daemon and called back.
-  assert.equal(t.rpcBack, 'hello rpc from ts');
-  assert.equal(t.erpcBack, 'hello erpc from ts');
-});
-
-test('DockerResolver reads the published node port from a real dockerd (Engine API over TCP)', { timeout: 300_000 }, async () => {
-  // dockerd here listens on a unix socket only; a plain TCP-to-unix relay stands for -H tcp://:4243.
-  const open = new Set<net.Socket>();
-  const relay = net.createServer((client) => {
-    const upstream = net.connect(hosts.h1.socket);
-    open.add(client).add(upstream);
-    client.pipe(upstream).pipe(client);
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
+test(
+  'a TS node in a container on one host and OTP 29 in a container on the other reach each other through eid daemon',
+  { timeout: 300_000 },
+  async () => {
+    const hostname = 'tsincontainer';
+    // No port given: inside a container the node listens on the node port the daemon publishes.
+    const config = {
+      name: `${hostname}@${hosts.h1.ip}`,
+      cookie: COOKIE,
+      targets: [otp29.node],
+      register: false,
     };
-    client.on('error', close);
-    upstream.on('error', close);
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    relay.once('error', reject);
-    relay.listen(PortSlices.containers[0], '127.0.0.1', () => resolve(PortSlices.containers[0]));
-  });
-  try {
-    const resolver = new DockerResolver({ daemonPort: port, erlangPort: NODE_PORT });
-    const published = await hosts.h1.docker(['port', otp27.id, `${NODE_PORT}/tcp`]);
-    const wantPort = Number(published.split('\n')[0]!.split(':').at(-1));
-    assert.deepEqual(await resolver.resolve(`${otp27.id}@127.0.0.1`), { host: '127.0.0.1', port: wantPort });
-    assert.deepEqual(await resolver.resolve(`${otp27.hostname}@127.0.0.1`), { host: '127.0.0.1', port: wantPort });
-    await assert.rejects(resolver.resolve('nosuchcontainer@127.0.0.1'), (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_NO_CONTAINER');
-    await assert.rejects(
-      new DockerResolver({ daemonPort: port, erlangPort: 4000 }).resolve(`${otp27.id}@127.0.0.1`),
-      (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_NO_PORT',
-    );
-  } finally {
-    for (const socket of open) socket.destroy();
-    await new Promise<void>((resolve) => relay.close(() => resolve()));
-  }
-});
-
-test('DockerResolver over TLS: verifies the Engine API certificate against the given CA', { timeout: 300_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'eid-dist-tls-'));
-  const key = join(dir, 'key.pem');
-  const cert = join(dir, 'cert.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-  ], { stdio: 'ignore' });
-  const open = new Set<net.Socket>();
-  const relay = tls.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (client) => {
-    const upstream = net.connect(hosts.h1.socket);
-    open.add(client).add(upstream);
-    client.pipe(upstream).pipe(client);
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', close);
-    upstream.on('error', close);
-  });
-  const port = PortSlices.containers[0] + 1;
-  await new Promise<void>((resolve, reject) => {
-    relay.once('error', reject);
-    relay.listen(port, '127.0.0.1', () => resolve());
-  });
-  try {
-    const published = await hosts.h1.docker(['port', otp27.id, `${NODE_PORT}/tcp`]);
-    const wantPort = Number(published.split('\n')[0]!.split(':').at(-1));
-    const trusted = new DockerResolver({ daemonPort: port, tls: { ca: readFileSync(cert) } });
-    assert.deepEqual(await trusted.resolve(`${otp27.id}@127.0.0.1`), { host: '127.0.0.1', port: wantPort });
-    const untrusted = new DockerResolver({ daemonPort: port, tls: {} });
-    await assert.rejects(untrusted.resolve(`${otp27.id}@127.0.0.1`), (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_UNREACHABLE');
-  } finally {
-    for (const socket of open) socket.destroy();
-    await new Promise<void>((resolve) => relay.close(() => resolve()));
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-test('a TS node reaches OTP 27 and OTP 29 in containers by ContainerID@HostIP, both ways; a network cut gives nodedown', { timeout: 300_000 }, async (t) => {
-  const config = {
-    name: `ts_probe@${hosts.h1.ip}`,
-    cookie: COOKIE,
-    targets: [otp27.node, otp29.node],
-    cut: { device: `eid${SET}v1`, target: otp29.node },
-  };
-  const child = hosts.h1.spawn(process.execPath, ['--import', 'tsx', probe, JSON.stringify(config)]);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.once('exit', (c) => {
-      clearTimeout(timer);
-      resolve(c);
-    });
-  });
-  assert.equal(code, 0, stderr);
-  const r = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, Record<string, unknown>>;
-  assert.equal(r.error, undefined, JSON.stringify(r));
-  for (const [node, release] of [
-    [otp27.node, '27'],
-    [otp29.node, '29'],
-  ] as const) {
-    const t = r[node]!;
-    assert.equal(t.ping, true, node);
-    assert.equal(t.release, release);
+    const id = await hosts.h1.docker([
+      'run',
+      '-d',
+      '--hostname',
+      hostname,
+      '-p',
+      String(NODE_PORT),
+      ...HOST_MOUNTS,
+      '-v',
+      `${ROOT}:${ROOT}:ro`,
+      '-w',
+      ROOT,
+      'eid-otp25',
+      process.execPath,
+      '--import',
+      'tsx',
+      probe,
+      JSON.stringify(config),
+    ]);
+    const status = await hosts.h1.docker(['wait', id], 120_000);
+    const logs = await hosts.h1.logs(id);
+    assert.equal(status, '0', logs);
+    const r = JSON.parse(logs.trim().split('\n').at(-1) ?? '{}') as Record<string, Record<string, unknown>>;
+    assert.equal(r.error, undefined, logs);
+    const t = r[otp29.node]!;
+    assert.equal(t.ping, true);
+    assert.equal(t.release, '29');
     assert.equal(t.echo, true);
+    // OTP 29 on host 2 resolved tsincontainer@host1 through host 1's eid daemon and called back.
     assert.equal(t.rpcBack, 'hello rpc from ts');
     assert.equal(t.erpcBack, 'hello erpc from ts');
-    assert.equal(t.down, 'normal');
-  }
-  // OTP 28+ sends gen:reply to an alias as ALTACT_SIG_SEND (op 37) when offered DFLAG_ALTACT_SIG.
-  assert.deepEqual(r[otp27.node]!.aliasReplies, { alias_send: 1, altact_sig: 0 });
-  assert.deepEqual(r[otp29.node]!.aliasReplies, { alias_send: 0, altact_sig: 1 });
-  const cut = r.cut as unknown as { node: string; reason: string; seconds: number };
-  assert.equal(cut.node, otp29.node);
-  assert.equal(cut.reason, 'net_tick_timeout');
-  t.diagnostic(`network cut → nodedown after ${cut.seconds} s (net_ticktime 4 s)`);
-});
+  },
+);
+
+test(
+  'DockerResolver reads the published node port from a real dockerd (Engine API over TCP)',
+  { timeout: 300_000 },
+  async () => {
+    // dockerd here listens on a unix socket only; a plain TCP-to-unix relay stands for -H tcp://:4243.
+    const open = new Set<net.Socket>();
+    const relay = net.createServer((client) => {
+      const upstream = net.connect(hosts.h1.socket);
+      open.add(client).add(upstream);
+      client.pipe(upstream).pipe(client);
+      const close = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', close);
+      upstream.on('error', close);
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      relay.once('error', reject);
+      relay.listen(PortSlices.containers[0], '127.0.0.1', () => resolve(PortSlices.containers[0]));
+    });
+    try {
+      const resolver = new DockerResolver({ daemonPort: port, erlangPort: NODE_PORT });
+      const published = await hosts.h1.docker(['port', otp27.id, `${NODE_PORT}/tcp`]);
+      const wantPort = Number(published.split('\n')[0]!.split(':').at(-1));
+      assert.deepEqual(await resolver.resolve(`${otp27.id}@127.0.0.1`), {
+        host: '127.0.0.1',
+        port: wantPort,
+      });
+      assert.deepEqual(await resolver.resolve(`${otp27.hostname}@127.0.0.1`), {
+        host: '127.0.0.1',
+        port: wantPort,
+      });
+      await assert.rejects(
+        resolver.resolve('nosuchcontainer@127.0.0.1'),
+        (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_NO_CONTAINER',
+      );
+      await assert.rejects(
+        new DockerResolver({ daemonPort: port, erlangPort: 4000 }).resolve(`${otp27.id}@127.0.0.1`),
+        (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_NO_PORT',
+      );
+    } finally {
+      for (const socket of open) socket.destroy();
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
+    }
+  },
+);
+
+test(
+  'DockerResolver over TLS: verifies the Engine API certificate against the given CA',
+  { timeout: 300_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eid-dist-tls-'));
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    const open = new Set<net.Socket>();
+    const relay = tls.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (client) => {
+      const upstream = net.connect(hosts.h1.socket);
+      open.add(client).add(upstream);
+      client.pipe(upstream).pipe(client);
+      const close = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', close);
+      upstream.on('error', close);
+    });
+    const port = PortSlices.containers[0] + 1;
+    await new Promise<void>((resolve, reject) => {
+      relay.once('error', reject);
+      relay.listen(port, '127.0.0.1', () => resolve());
+    });
+    try {
+      const published = await hosts.h1.docker(['port', otp27.id, `${NODE_PORT}/tcp`]);
+      const wantPort = Number(published.split('\n')[0]!.split(':').at(-1));
+      const trusted = new DockerResolver({ daemonPort: port, tls: { ca: readFileSync(cert) } });
+      assert.deepEqual(await trusted.resolve(`${otp27.id}@127.0.0.1`), { host: '127.0.0.1', port: wantPort });
+      const untrusted = new DockerResolver({ daemonPort: port, tls: {} });
+      await assert.rejects(
+        untrusted.resolve(`${otp27.id}@127.0.0.1`),
+        (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_UNREACHABLE',
+      );
+    } finally {
+      for (const socket of open) socket.destroy();
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'a TS node reaches OTP 27 and OTP 29 in containers by ContainerID@HostIP, both ways; a network cut gives nodedown',
+  { timeout: 300_000 },
+  async (t) => {
+    const config = {
+      name: `ts_probe@${hosts.h1.ip}`,
+      cookie: COOKIE,
+      targets: [otp27.node, otp29.node],
+      cut: { device: `eid${SET}v1`, target: otp29.node },
+    };
+    const child = hosts.h1.spawn(process.execPath, ['--import', 'tsx', probe, JSON.stringify(config)]);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+      child.once('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    assert.equal(code, 0, stderr);
+    const r = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, Record<string, unknown>>;
+    assert.equal(r.error, undefined, JSON.stringify(r));
+    for (const [node, release] of [
+      [otp27.node, '27'],
+      [otp29.node, '29'],
+    ] as const) {
+      const t = r[node]!;
+      assert.equal(t.ping, true, node);
+      assert.equal(t.release, release);
+      assert.equal(t.echo, true);
+      assert.equal(t.rpcBack, 'hello rpc from ts');
+      assert.equal(t.erpcBack, 'hello erpc from ts');
+      assert.equal(t.down, 'normal');
+    }
+    // OTP 28+ sends gen:reply to an alias as ALTACT_SIG_SEND (op 37) when offered DFLAG_ALTACT_SIG.
+    assert.deepEqual(r[otp27.node]!.aliasReplies, { alias_send: 1, altact_sig: 0 });
+    assert.deepEqual(r[otp29.node]!.aliasReplies, { alias_send: 0, altact_sig: 1 });
+    const cut = r.cut as unknown as { node: string; reason: string; seconds: number };
+    assert.equal(cut.node, otp29.node);
+    assert.equal(cut.reason, 'net_tick_timeout');
+    t.diagnostic(`network cut → nodedown after ${cut.seconds} s (net_ticktime 4 s)`);
+  },
+);

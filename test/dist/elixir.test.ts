@@ -18,7 +18,8 @@ before(async () => {
   const kv = ts.spawn(async (self) => {
     for (;;) {
       const m = (await self.receive()) as Tuple;
-      if (m.elements[0] instanceof Atom && m.elements[0].name === '$gen_call') self.reply(m.elements[1] as Tuple, tuple(atom('echoed'), m.elements[2] as Term));
+      if (m.elements[0] instanceof Atom && m.elements[0].name === '$gen_call')
+        self.reply(m.elements[1] as Tuple, tuple(atom('echoed'), m.elements[2] as Term));
     }
   });
   ts.register('ts_server', kv);
@@ -34,21 +35,32 @@ test('TS and Elixir ping each other', { timeout: 60_000 }, async () => {
   assert.ok(((await ex.eval(ts, 'Node.list()')) as Atom[]).some((n) => n.name === ts.name));
 });
 
-test('Elixir calls exposed JS functions with :rpc, :erpc and GenServer.call', { timeout: 60_000 }, async () => {
-  assert.equal(await ex.eval(ts, `:rpc.call(:"${ts.name}", JsMath, :double, [21])`), 42);
-  assert.equal(await ex.eval(ts, `:erpc.call(:"${ts.name}", JsMath, :double, [4])`), 8);
-  const r = await ex.eval(ts, `GenServer.call({:ts_server, :"${ts.name}"}, %{hello: "world"})`);
-  assert.ok(r instanceof Tuple && r.elements[0] === atom('echoed'));
-  assert.ok(r.elements[1] instanceof Map);
-});
+test(
+  'Elixir calls exposed JS functions with :rpc, :erpc and GenServer.call',
+  { timeout: 60_000 },
+  async () => {
+    assert.equal(await ex.eval(ts, `:rpc.call(:"${ts.name}", JsMath, :double, [21])`), 42);
+    assert.equal(await ex.eval(ts, `:erpc.call(:"${ts.name}", JsMath, :double, [4])`), 8);
+    const r = await ex.eval(ts, `GenServer.call({:ts_server, :"${ts.name}"}, %{hello: "world"})`);
+    assert.ok(r instanceof Tuple && r.elements[0] === atom('echoed'));
+    assert.ok(r.elements[1] instanceof Map);
+  },
+);
 
-test('TS calls Elixir functions and exchanges messages with an Elixir process', { timeout: 60_000 }, async () => {
-  assert.ok(termEquals(await ts.rpc(ex.name, 'Elixir.String', 'upcase', ['eid']), Buffer.from('EID')));
-  assert.equal(await ts.rpc(ex.name, 'Elixir.Enum', 'sum', [[1, 2, 3]]), 6);
-  await ex.eval(ts, `Process.register(spawn(fn -> receive do {from, msg} -> send(from, {:got, msg}) end end), :ex_echo); :ok`);
-  const back = await run(ts, async (self) => {
-    self.send(tuple(atom('ex_echo'), atom(ex.name)), tuple(self.pid, [1, atom('two'), 'three']));
-    return self.receive(undefined, 5000);
-  });
-  assert.ok(termEquals(back, tuple(atom('got'), [1, atom('two'), 'three'])));
-});
+test(
+  'TS calls Elixir functions and exchanges messages with an Elixir process',
+  { timeout: 60_000 },
+  async () => {
+    assert.ok(termEquals(await ts.rpc(ex.name, 'Elixir.String', 'upcase', ['eid']), Buffer.from('EID')));
+    assert.equal(await ts.rpc(ex.name, 'Elixir.Enum', 'sum', [[1, 2, 3]]), 6);
+    await ex.eval(
+      ts,
+      `Process.register(spawn(fn -> receive do {from, msg} -> send(from, {:got, msg}) end end), :ex_echo); :ok`,
+    );
+    const back = await run(ts, async (self) => {
+      self.send(tuple(atom('ex_echo'), atom(ex.name)), tuple(self.pid, [1, atom('two'), 'three']));
+      return self.receive(undefined, 5000);
+    });
+    assert.ok(termEquals(back, tuple(atom('got'), [1, atom('two'), 'three'])));
+  },
+);

@@ -84,7 +84,8 @@ function frame(body: Uint8Array): Buffer {
   return w.toBuffer();
 }
 
-const sendControl = () => encode(tuple(ControlOp.REG_SEND, atom('x'), atom(''), atom('nobody')), { versionByte: false });
+const sendControl = () =>
+  encode(tuple(ControlOp.REG_SEND, atom('x'), atom(''), atom('nobody')), { versionByte: false });
 const payload = encode(atom('hi'), { versionByte: false });
 
 function fragment(kind: number, seq: number, id: number, data: Uint8Array): Buffer {
@@ -99,7 +100,11 @@ function fragment(kind: number, seq: number, id: number, data: Uint8Array): Buff
 }
 
 const cases: { name: string; code: string; bytes: () => Buffer }[] = [
-  { name: 'a frame that is not a distribution message', code: 'DIST_BAD_MESSAGE', bytes: () => frame(Buffer.from('garbage!')) },
+  {
+    name: 'a frame that is not a distribution message',
+    code: 'DIST_BAD_MESSAGE',
+    bytes: () => frame(Buffer.from('garbage!')),
+  },
   {
     name: 'an atom cache reference out of range',
     code: 'DIST_BAD_MESSAGE',
@@ -137,7 +142,8 @@ const cases: { name: string; code: string; bytes: () => Buffer }[] = [
   {
     name: 'too many fragmented messages in flight',
     code: 'DIST_FRAGMENT_LIMIT',
-    bytes: () => Buffer.concat([1, 2, 3, 4, 5].map((seq) => fragment(HeaderTag.FRAGMENT_FIRST, seq, 5, sendControl()))),
+    bytes: () =>
+      Buffer.concat([1, 2, 3, 4, 5].map((seq) => fragment(HeaderTag.FRAGMENT_FIRST, seq, 5, sendControl()))),
   },
   {
     name: 'an oversized declared length',
@@ -147,7 +153,13 @@ const cases: { name: string; code: string; bytes: () => Buffer }[] = [
   {
     name: 'a well-formed term that is no control message',
     code: 'DIST_BAD_CONTROL',
-    bytes: () => frame(Buffer.concat([Buffer.from([131, 68, 0]), encode(tuple(ControlOp.LINK, atom('x')), { versionByte: false })])),
+    bytes: () =>
+      frame(
+        Buffer.concat([
+          Buffer.from([131, 68, 0]),
+          encode(tuple(ControlOp.LINK, atom('x')), { versionByte: false }),
+        ]),
+      ),
   },
 ];
 
@@ -158,7 +170,11 @@ describe('a hostile peer loses only its own connection', () => {
       lines.length = 0;
       peer.socket.write(c.bytes());
       await peer.closed;
-      await eventually(() => lines.some((l) => l.includes(c.code) && l.includes(peer.name)), 5000, `log line with ${c.code}`);
+      await eventually(
+        () => lines.some((l) => l.includes(c.code) && l.includes(peer.name)),
+        5000,
+        `log line with ${c.code}`,
+      );
       assert.ok(!ts.nodes().includes(peer.name));
       // The real OTP node is still connected and answering.
       assert.ok(ts.nodes().includes(erl.name));
@@ -166,19 +182,23 @@ describe('a hostile peer loses only its own connection', () => {
     });
   }
 
-  test('a peer that connects and says nothing is dropped after the setup time', { timeout: 60_000 }, async () => {
-    const quiet = await f.startNode('ts_quiet', {
-      connectTimeoutMs: 300,
-      logger: createLogger({ level: 'warn', format: 'json', write: (l) => lines.push(l) }),
-    });
-    const socket = net.connect({ host: '127.0.0.1', port: quiet.port });
-    socket.on('error', () => undefined);
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    lines.length = 0;
-    await closed;
-    assert.ok(lines.some((l) => l.includes('DIST_HANDSHAKE_TIMEOUT')));
-    await quiet.stop();
-  });
+  test(
+    'a peer that connects and says nothing is dropped after the setup time',
+    { timeout: 60_000 },
+    async () => {
+      const quiet = await f.startNode('ts_quiet', {
+        connectTimeoutMs: 300,
+        logger: createLogger({ level: 'warn', format: 'json', write: (l) => lines.push(l) }),
+      });
+      const socket = net.connect({ host: '127.0.0.1', port: quiet.port });
+      socket.on('error', () => undefined);
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      lines.length = 0;
+      await closed;
+      assert.ok(lines.some((l) => l.includes('DIST_HANDSHAKE_TIMEOUT')));
+      await quiet.stop();
+    },
+  );
 
   test('garbage during the handshake closes that socket only', { timeout: 60_000 }, async () => {
     const socket = net.connect({ host: '127.0.0.1', port: ts.port });
@@ -187,7 +207,11 @@ describe('a hostile peer loses only its own connection', () => {
     lines.length = 0;
     socket.write(Buffer.from([0x00, 0x05, 0x7a, 0x7a, 0x7a, 0x7a, 0x7a]));
     await closed;
-    await eventually(() => lines.some((l) => l.includes('DIST_HANDSHAKE_PROTOCOL')), 5000, 'handshake error log');
+    await eventually(
+      () => lines.some((l) => l.includes('DIST_HANDSHAKE_PROTOCOL')),
+      5000,
+      'handshake error log',
+    );
     const huge = net.connect({ host: '127.0.0.1', port: ts.port });
     huge.on('error', () => undefined);
     const hugeClosed = new Promise<void>((resolve) => huge.once('close', () => resolve()));

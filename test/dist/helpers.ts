@@ -84,7 +84,8 @@ export class Spawned {
       if (this.child.exitCode !== null || this.child.signalCode !== null) {
         throw new Error(`process exited before printing ${text}: ${this.stdout} ${this.stderr}`);
       }
-      if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${text}: ${this.stdout} ${this.stderr}`);
+      if (Date.now() - start > timeoutMs)
+        throw new Error(`timed out waiting for ${text}: ${this.stdout} ${this.stderr}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -134,7 +135,8 @@ export class Fixture {
         s.once('error', () => resolve(false));
       });
       if (ok) break;
-      if (epmd.child.exitCode !== null || Date.now() - start > 10000) throw new Error(`epmd did not start: ${epmd.stderr}`);
+      if (epmd.child.exitCode !== null || Date.now() - start > 10000)
+        throw new Error(`epmd did not start: ${epmd.stderr}`);
       await new Promise((r) => setTimeout(r, 20));
     }
     this.epmdPort = port;
@@ -144,7 +146,13 @@ export class Fixture {
   /** A real OTP node on 127.0.0.1 with the eval agent, registered with this file's epmd. */
   async startErl(
     alive: string,
-    options: { cookie?: string; ticktime?: number; extra?: string[]; command?: string; nameFlag?: '-name' | '-sname' } = {},
+    options: {
+      cookie?: string;
+      ticktime?: number;
+      extra?: string[];
+      command?: string;
+      nameFlag?: '-name' | '-sname';
+    } = {},
   ): Promise<ErlNode> {
     const port = await this.nextPort();
     const short = options.nameFlag === '-sname';
@@ -192,9 +200,13 @@ export class Fixture {
       'Process.sleep(:infinity)',
     ].join('\n');
     const erlArgs = `-start_epmd false -kernel inet_dist_listen_min ${port} inet_dist_listen_max ${port}`;
-    const ex = this.spawn('elixir', ['--name', name, '--cookie', options.cookie ?? COOKIE, '--erl', erlArgs, '-e', agent], {
-      ERL_EPMD_PORT: String(this.epmdPort),
-    });
+    const ex = this.spawn(
+      'elixir',
+      ['--name', name, '--cookie', options.cookie ?? COOKIE, '--erl', erlArgs, '-e', agent],
+      {
+        ERL_EPMD_PORT: String(this.epmdPort),
+      },
+    );
     await ex.waitFor('READY', 60000);
     return new ErlNode(name, ex, port, 'elixir');
   }
@@ -227,15 +239,28 @@ export class ErlNode {
   ) {}
 
   /** Evaluates Erlang expressions on this node (through `node`), with variables bound to terms. */
-  async eval(node: Node, source: string, bindings: Record<string, Term> = {}, timeoutMs = 15000): Promise<Term> {
+  async eval(
+    node: Node,
+    source: string,
+    bindings: Record<string, Term> = {},
+    timeoutMs = 15000,
+  ): Promise<Term> {
     const src = this.language === 'elixir' || source.trim().endsWith('.') ? source : `${source}.`;
     const binds = Object.entries(bindings).map(([k, v]) => tuple(atom(k), v));
-    return node.call(tuple(atom('eid_agent'), atom(this.name)), tuple(atom('eval'), Buffer.from(src), binds), timeoutMs);
+    return node.call(
+      tuple(atom('eid_agent'), atom(this.name)),
+      tuple(atom('eval'), Buffer.from(src), binds),
+      timeoutMs,
+    );
   }
 }
 
 /** Runs `body` as a process of `node` and returns what it returned (rejecting if it exited otherwise). */
-export async function run<T>(node: Node, body: (self: Process) => Promise<T>, options: { trapExit?: boolean } = {}): Promise<T> {
+export async function run<T>(
+  node: Node,
+  body: (self: Process) => Promise<T>,
+  options: { trapExit?: boolean } = {},
+): Promise<T> {
   let value: T | undefined;
   let done = false;
   const p = node.spawn(async (self) => {
@@ -248,7 +273,11 @@ export async function run<T>(node: Node, body: (self: Process) => Promise<T>, op
 }
 
 /** Polls `check` until it is true (state that settles asynchronously), failing after `timeoutMs`. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10000, what = 'condition'): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10000,
+  what = 'condition',
+): Promise<void> {
   const start = Date.now();
   while (!(await check())) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);

@@ -33,7 +33,12 @@ after(async () => {
 });
 
 function isTuple(m: Term, first: string, size?: number): boolean {
-  return m instanceof Tuple && m.elements[0] instanceof Atom && m.elements[0].name === first && (size === undefined || m.length === size);
+  return (
+    m instanceof Tuple &&
+    m.elements[0] instanceof Atom &&
+    m.elements[0].name === first &&
+    (size === undefined || m.length === size)
+  );
 }
 
 describe('connecting', () => {
@@ -42,7 +47,10 @@ describe('connecting', () => {
     assert.deepEqual(ts.nodes(), [erl.name]);
     assert.equal(await erl.eval(ts, `net_adm:ping('${ts.name}')`), atom('pong'));
     const seen = (await erl.eval(ts, 'nodes()')) as Atom[];
-    assert.ok(seen.some((n) => n.name === ts.name), 'OTP lists the TS node as a visible node');
+    assert.ok(
+      seen.some((n) => n.name === ts.name),
+      'OTP lists the TS node as a visible node',
+    );
   });
 
   test('OTP connects to TS first (the TS node accepts)', { timeout: 60_000 }, async () => {
@@ -54,44 +62,52 @@ describe('connecting', () => {
     await other.stop();
   });
 
-  test('an OTP node with a dynamic name (-name undefined@host) is named by the TS node', { timeout: 60_000 }, async () => {
-    const port = await f.nextPort();
-    const dynamic = f.spawn(
-      'erl',
-      [
-        '-noshell',
-        '-name',
-        'undefined@127.0.0.1',
-        '-setcookie',
-        COOKIE,
-        '-start_epmd',
-        'false',
-        '-kernel',
-        'inet_dist_listen_min',
-        String(port),
-        'inet_dist_listen_max',
-        String(port),
-        '-eval',
-        `R = net_kernel:connect_node('${ts.name}'), io:format("~p ~p~n", [R, node()]), halt().`,
-      ],
-      { ERL_EPMD_PORT: String(f.epmdPort) },
-    );
-    await dynamic.exited;
-    const [connected, name] = dynamic.stdout.trim().split(' ');
-    assert.equal(connected, 'true', dynamic.stdout + dynamic.stderr);
-    assert.match(name ?? '', /^'js[0-9a-z]+@127\.0\.0\.1'$/);
-  });
+  test(
+    'an OTP node with a dynamic name (-name undefined@host) is named by the TS node',
+    { timeout: 60_000 },
+    async () => {
+      const port = await f.nextPort();
+      const dynamic = f.spawn(
+        'erl',
+        [
+          '-noshell',
+          '-name',
+          'undefined@127.0.0.1',
+          '-setcookie',
+          COOKIE,
+          '-start_epmd',
+          'false',
+          '-kernel',
+          'inet_dist_listen_min',
+          String(port),
+          'inet_dist_listen_max',
+          String(port),
+          '-eval',
+          `R = net_kernel:connect_node('${ts.name}'), io:format("~p ~p~n", [R, node()]), halt().`,
+        ],
+        { ERL_EPMD_PORT: String(f.epmdPort) },
+      );
+      await dynamic.exited;
+      const [connected, name] = dynamic.stdout.trim().split(' ');
+      assert.equal(connected, 'true', dynamic.stdout + dynamic.stderr);
+      assert.match(name ?? '', /^'js[0-9a-z]+@127\.0\.0\.1'$/);
+    },
+  );
 
-  test('short names: a TS node named `name` reaches an OTP node started with -sname', { timeout: 60_000 }, async () => {
-    const short = await f.startErl('otp_short', { nameFlag: '-sname' });
-    const node = await f.startNode('unused', { name: 'ts_short' });
-    assert.equal(node.name, `ts_short@${hostname().split('.')[0]!}`);
-    assert.equal(short.name, `otp_short@${hostname().split('.')[0]!}`);
-    assert.equal(await node.ping(short.name), true);
-    assert.equal(await short.eval(node, `net_adm:ping('${node.name}')`), atom('pong'));
-    await node.stop();
-    await short.proc.kill();
-  });
+  test(
+    'short names: a TS node named `name` reaches an OTP node started with -sname',
+    { timeout: 60_000 },
+    async () => {
+      const short = await f.startErl('otp_short', { nameFlag: '-sname' });
+      const node = await f.startNode('unused', { name: 'ts_short' });
+      assert.equal(node.name, `ts_short@${hostname().split('.')[0]!}`);
+      assert.equal(short.name, `otp_short@${hostname().split('.')[0]!}`);
+      assert.equal(await node.ping(short.name), true);
+      assert.equal(await short.eval(node, `net_adm:ping('${node.name}')`), atom('pong'));
+      await node.stop();
+      await short.proc.kill();
+    },
+  );
 
   test('a static resolver table finds the OTP node without EPMD', { timeout: 60_000 }, async () => {
     const node = await f.startNode('ts_static', {
@@ -99,7 +115,10 @@ describe('connecting', () => {
       resolver: new StaticResolver({ [erl.name]: { host: '127.0.0.1', port: erl.port } }),
     });
     assert.equal(await node.ping(erl.name), true);
-    await assert.rejects(node.connect('unknown@127.0.0.1'), (e: unknown) => e instanceof DistError && e.code === 'DIST_UNKNOWN_NODE');
+    await assert.rejects(
+      node.connect('unknown@127.0.0.1'),
+      (e: unknown) => e instanceof DistError && e.code === 'DIST_UNKNOWN_NODE',
+    );
     await node.stop();
   });
 
@@ -137,7 +156,11 @@ describe('connecting', () => {
       logger: createLogger({ level: 'warn', format: 'json', write: (l) => lines.push(l) }),
     });
     assert.equal(await erl.eval(ts, `net_adm:ping('${strict.name}')`), atom('pang'));
-    await eventually(() => lines.some((l) => l.includes('DIST_HANDSHAKE_BAD_COOKIE')), 5000, 'bad cookie log line');
+    await eventually(
+      () => lines.some((l) => l.includes('DIST_HANDSHAKE_BAD_COOKIE')),
+      5000,
+      'bad cookie log line',
+    );
     await strict.stop();
   });
 
@@ -166,7 +189,8 @@ describe('terms survive a trip through the distribution', () => {
     echo = ts.spawn(async (self) => {
       for (;;) {
         const m = await self.receive();
-        if (m instanceof Tuple && m.length === 2 && m.elements[0] instanceof Pid) self.send(m.elements[0], m.elements[1] as Term);
+        if (m instanceof Tuple && m.length === 2 && m.elements[0] instanceof Pid)
+          self.send(m.elements[0], m.elements[1] as Term);
       }
     });
     ts.register('echo', echo);
@@ -190,7 +214,7 @@ describe('terms survive a trip through the distribution', () => {
     '[1, 2 | improper]',
     '<<1, 2, 3>>',
     '<<1:3>>',
-    "#{a => 1, <<\"b\">> => [x], {c} => #{}}",
+    '#{a => 1, <<"b">> => [x], {c} => #{}}',
     '{}',
     '[]',
     '{tuple, [list, {nested, #{k => v}}], <<"bin">>}',
@@ -199,17 +223,26 @@ describe('terms survive a trip through the distribution', () => {
     'binary:copy(<<"0123456789">>, 1024 * 1024)',
   ];
 
-  test('every term kind from Erlang comes back equal (=:=), 10 MB binaries through fragments', { timeout: 60_000 }, async () => {
-    const src = `
+  test(
+    'every term kind from Erlang comes back equal (=:=), 10 MB binaries through fragments',
+    { timeout: 60_000 },
+    async () => {
+      const src = `
       Terms = [${erlangTerms.join(', ')}],
       [begin {echo, '${ts.name}'} ! {self(), T}, receive R -> R =:= T orelse {mismatch, T, R} after 10000 -> {timeout, T} end end || T <- Terms]`;
-    const results = (await erl.eval(ts, src, {}, 30000)) as Term[];
-    assert.equal(results.length, erlangTerms.length);
-    results.forEach((r, i) => assert.equal(r, true, `term ${erlangTerms[i]} came back different: ${String(r)}`));
-  });
+      const results = (await erl.eval(ts, src, {}, 30000)) as Term[];
+      assert.equal(results.length, erlangTerms.length);
+      results.forEach((r, i) =>
+        assert.equal(r, true, `term ${erlangTerms[i]} came back different: ${String(r)}`),
+      );
+    },
+  );
 
   test('terms from TypeScript come back equal from Erlang', { timeout: 60_000 }, async () => {
-    await erl.eval(ts, `register(erl_echo, spawn(fun Loop() -> receive {From, T} -> From ! T, Loop() end end)), ok`);
+    await erl.eval(
+      ts,
+      `register(erl_echo, spawn(fun Loop() -> receive {From, T} -> From ! T, Loop() end end)), ok`,
+    );
     const results = await run(ts, async (self) => {
       const terms: Term[] = [
         atom('hello'),
@@ -249,14 +282,18 @@ describe('terms survive a trip through the distribution', () => {
     assert.deepEqual(results, []);
   });
 
-  test('pids, refs, ports and funs from Erlang can be used again in Erlang', { timeout: 60_000 }, async () => {
-    const got = (await erl.eval(
-      ts,
-      `{echo, '${ts.name}'} ! {self(), {self(), make_ref(), hd(erlang:ports()), fun(X) -> X * 2 end}},
+  test(
+    'pids, refs, ports and funs from Erlang can be used again in Erlang',
+    { timeout: 60_000 },
+    async () => {
+      const got = (await erl.eval(
+        ts,
+        `{echo, '${ts.name}'} ! {self(), {self(), make_ref(), hd(erlang:ports()), fun(X) -> X * 2 end}},
        receive {P, R, Port, F} -> {P =:= self(), is_reference(R), is_port(Port), F(21)} after 5000 -> timeout end`,
-    )) as Tuple;
-    assert.ok(termEquals(got, tuple(true, true, true, 42)), String(got));
-  });
+      )) as Tuple;
+      assert.ok(termEquals(got, tuple(true, true, true, 42)), String(got));
+    },
+  );
 
   test('heavy atom cache traffic: thousands of distinct atoms both ways', { timeout: 60_000 }, async () => {
     const result = await erl.eval(
@@ -330,46 +367,73 @@ describe('calls', () => {
   test('OTP → TS: rpc:call and erpc:call land in exposed functions', { timeout: 60_000 }, async () => {
     assert.equal(await erl.eval(ts, `rpc:call('${ts.name}', js_math, add, [20, 22])`), 42);
     assert.equal(await erl.eval(ts, `erpc:call('${ts.name}', js_math, add, [1, 2])`), 3);
-    assert.ok(termEquals(await erl.eval(ts, `erpc:call('${ts.name}', js_math, slow_upper, [<<"abc">>])`), Buffer.from('ABC')));
+    assert.ok(
+      termEquals(
+        await erl.eval(ts, `erpc:call('${ts.name}', js_math, slow_upper, [<<"abc">>])`),
+        Buffer.from('ABC'),
+      ),
+    );
     const bad = (await erl.eval(ts, `rpc:call('${ts.name}', js_math, fail, [])`)) as Tuple;
     assert.ok(isTuple(bad, 'badrpc'), String(bad));
-    const missing = (await erl.eval(ts, `try erpc:call('${ts.name}', js_math, nope, []) catch error:{exception, undef, _} -> undef end`)) as Atom;
+    const missing = (await erl.eval(
+      ts,
+      `try erpc:call('${ts.name}', js_math, nope, []) catch error:{exception, undef, _} -> undef end`,
+    )) as Atom;
     assert.equal(missing, atom('undef'));
-    const caught = (await erl.eval(ts, `try erpc:call('${ts.name}', js_math, fail, []) catch error:{exception, {js_error, Msg}, _} -> Msg end`)) as Buffer;
+    const caught = (await erl.eval(
+      ts,
+      `try erpc:call('${ts.name}', js_math, fail, []) catch error:{exception, {js_error, Msg}, _} -> Msg end`,
+    )) as Buffer;
     assert.equal(Buffer.from(caught).toString(), 'boom from JS');
     // The legacy rex form: gen_server:call({rex, Node}, {call, M, F, A, GL}).
-    assert.equal(await erl.eval(ts, `gen_server:call({rex, '${ts.name}'}, {call, js_math, add, [5, 6], group_leader()})`), 11);
+    assert.equal(
+      await erl.eval(
+        ts,
+        `gen_server:call({rex, '${ts.name}'}, {call, js_math, add, [5, 6], group_leader()})`,
+      ),
+      11,
+    );
   });
 
-  test('TS → OTP gen_server:call, OTP → TS gen_server:call with alias replies', { timeout: 60_000 }, async () => {
-    const apps = (await ts.call(tuple(atom('application_controller'), atom(erl.name)), atom('which_applications'))) as Tuple[];
-    assert.ok(apps.some((a) => a.elements[0] === atom('kernel')));
-    const kv = ts.spawn(async (self) => {
-      const store = new Map<string, Term>();
-      for (;;) {
-        const m = await self.receive((x) => isTuple(x, '$gen_call', 3));
-        const [, from, req] = (m as Tuple).elements;
-        const r = req as Tuple;
-        if (isTuple(r, 'put', 3)) {
-          store.set((r.elements[1] as Atom).name, r.elements[2] as Term);
-          self.reply(from as Tuple, atom('ok'));
-        } else if (isTuple(r, 'get', 2)) {
-          self.reply(from as Tuple, store.get((r.elements[1] as Atom).name) ?? atom('undefined'));
+  test(
+    'TS → OTP gen_server:call, OTP → TS gen_server:call with alias replies',
+    { timeout: 60_000 },
+    async () => {
+      const apps = (await ts.call(
+        tuple(atom('application_controller'), atom(erl.name)),
+        atom('which_applications'),
+      )) as Tuple[];
+      assert.ok(apps.some((a) => a.elements[0] === atom('kernel')));
+      const kv = ts.spawn(async (self) => {
+        const store = new Map<string, Term>();
+        for (;;) {
+          const m = await self.receive((x) => isTuple(x, '$gen_call', 3));
+          const [, from, req] = (m as Tuple).elements;
+          const r = req as Tuple;
+          if (isTuple(r, 'put', 3)) {
+            store.set((r.elements[1] as Atom).name, r.elements[2] as Term);
+            self.reply(from as Tuple, atom('ok'));
+          } else if (isTuple(r, 'get', 2)) {
+            self.reply(from as Tuple, store.get((r.elements[1] as Atom).name) ?? atom('undefined'));
+          }
         }
-      }
-    });
-    ts.register('kv', kv);
-    assert.equal(await erl.eval(ts, `gen_server:call({kv, '${ts.name}'}, {put, k, 42})`), atom('ok'));
-    assert.equal(await erl.eval(ts, `gen_server:call({kv, '${ts.name}'}, {get, k})`), 42);
-    assert.equal(await ts.call('kv', tuple(atom('get'), atom('k'))), 42);
-    const noproc = (await erl.eval(ts, `catch gen_server:call({nobody, '${ts.name}'}, x, 1000)`)) as Tuple;
-    assert.ok(isTuple(noproc, 'EXIT'), String(noproc));
-    await assert.rejects(ts.call(tuple(atom('nobody'), atom(erl.name)), atom('x'), 2000), (err: unknown) => {
-      assert.ok(err instanceof CallError);
-      assert.equal(err.reason, atom('noproc'));
-      return true;
-    });
-  });
+      });
+      ts.register('kv', kv);
+      assert.equal(await erl.eval(ts, `gen_server:call({kv, '${ts.name}'}, {put, k, 42})`), atom('ok'));
+      assert.equal(await erl.eval(ts, `gen_server:call({kv, '${ts.name}'}, {get, k})`), 42);
+      assert.equal(await ts.call('kv', tuple(atom('get'), atom('k'))), 42);
+      const noproc = (await erl.eval(ts, `catch gen_server:call({nobody, '${ts.name}'}, x, 1000)`)) as Tuple;
+      assert.ok(isTuple(noproc, 'EXIT'), String(noproc));
+      await assert.rejects(
+        ts.call(tuple(atom('nobody'), atom(erl.name)), atom('x'), 2000),
+        (err: unknown) => {
+          assert.ok(err instanceof CallError);
+          assert.equal(err.reason, atom('noproc'));
+          return true;
+        },
+      );
+    },
+  );
 });
 
 describe('links, monitors and exit signals', () => {
@@ -392,39 +456,50 @@ describe('links, monitors and exit signals', () => {
     assert.ok(termEquals(msg, tuple(atom('EXIT'), target, tuple(atom('custom'), 42))), String(msg));
   });
 
-  test('a linked OTP process crashing kills a non-trapping TS process with that reason', { timeout: 60_000 }, async () => {
-    const target = await erlProcess('crashed_on_purpose');
-    const p = ts.spawn(async (self) => {
-      self.link(target);
-      self.send(target, atom('go'));
-      await self.receive(undefined, 10000);
-    });
-    assert.equal(await p.exited, atom('crashed_on_purpose'));
-  });
+  test(
+    'a linked OTP process crashing kills a non-trapping TS process with that reason',
+    { timeout: 60_000 },
+    async () => {
+      const target = await erlProcess('crashed_on_purpose');
+      const p = ts.spawn(async (self) => {
+        self.link(target);
+        self.send(target, atom('go'));
+        await self.receive(undefined, 10000);
+      });
+      assert.equal(await p.exited, atom('crashed_on_purpose'));
+    },
+  );
 
-  test('TS monitors an OTP process: DOWN with its reason; noproc for a dead one', { timeout: 60_000 }, async () => {
-    const target = await erlProcess('{shutdown, done}');
-    const r = await run(ts, async (self) => {
-      const ref = self.monitor(target);
-      self.send(target, atom('go'));
-      const down = (await self.receive((m) => isTuple(m, 'DOWN', 5), 5000)) as Tuple;
-      assert.ok(termEquals(down.elements[1] as Term, ref));
-      const again = self.monitor(target);
-      const down2 = (await self.receive((m) => isTuple(m, 'DOWN', 5), 5000)) as Tuple;
-      assert.ok(termEquals(down2.elements[1] as Term, again));
-      return tuple(down.elements[4] as Term, down2.elements[4] as Term);
-    });
-    assert.ok(termEquals(r, tuple(tuple(atom('shutdown'), atom('done')), atom('noproc'))), String(r));
-  });
+  test(
+    'TS monitors an OTP process: DOWN with its reason; noproc for a dead one',
+    { timeout: 60_000 },
+    async () => {
+      const target = await erlProcess('{shutdown, done}');
+      const r = await run(ts, async (self) => {
+        const ref = self.monitor(target);
+        self.send(target, atom('go'));
+        const down = (await self.receive((m) => isTuple(m, 'DOWN', 5), 5000)) as Tuple;
+        assert.ok(termEquals(down.elements[1] as Term, ref));
+        const again = self.monitor(target);
+        const down2 = (await self.receive((m) => isTuple(m, 'DOWN', 5), 5000)) as Tuple;
+        assert.ok(termEquals(down2.elements[1] as Term, again));
+        return tuple(down.elements[4] as Term, down2.elements[4] as Term);
+      });
+      assert.ok(termEquals(r, tuple(tuple(atom('shutdown'), atom('done')), atom('noproc'))), String(r));
+    },
+  );
 
-  test('OTP links to and monitors a TS process: EXIT and DOWN carry the TS exit reason', { timeout: 60_000 }, async () => {
-    const p = ts.spawn(async (self) => {
-      await self.receive((m) => m === atom('stop'));
-      self.stop(tuple(atom('js_reason'), 7));
-    });
-    const result = (await erl.eval(
-      ts,
-      `Parent = self(),
+  test(
+    'OTP links to and monitors a TS process: EXIT and DOWN carry the TS exit reason',
+    { timeout: 60_000 },
+    async () => {
+      const p = ts.spawn(async (self) => {
+        await self.receive((m) => m === atom('stop'));
+        self.stop(tuple(atom('js_reason'), 7));
+      });
+      const result = (await erl.eval(
+        ts,
+        `Parent = self(),
        spawn(fun() -> process_flag(trap_exit, true), link(P), Ref = monitor(process, P),
                       Parent ! linked,
                       E = receive {'EXIT', P, R1} -> R1 after 5000 -> no_exit end,
@@ -433,16 +508,24 @@ describe('links, monitors and exit signals', () => {
        receive linked -> ok end,
        P ! stop,
        receive Res -> Res after 10000 -> timeout end`,
-      { P: p.pid },
-    )) as Tuple;
-    const want = tuple(atom('js_reason'), 7);
-    assert.ok(termEquals(result, tuple(want, want)), String(result));
-  });
+        { P: p.pid },
+      )) as Tuple;
+      const want = tuple(atom('js_reason'), 7);
+      assert.ok(termEquals(result, tuple(want, want)), String(result));
+    },
+  );
 
-  test('OTP monitors a TS process by registered name and gets noproc for a missing one', { timeout: 60_000 }, async () => {
-    const r = await erl.eval(ts, `Ref = monitor(process, {nobody_here, '${ts.name}'}), receive {'DOWN', Ref, process, _, R} -> R after 5000 -> timeout end`);
-    assert.equal(r, atom('noproc'));
-  });
+  test(
+    'OTP monitors a TS process by registered name and gets noproc for a missing one',
+    { timeout: 60_000 },
+    async () => {
+      const r = await erl.eval(
+        ts,
+        `Ref = monitor(process, {nobody_here, '${ts.name}'}), receive {'DOWN', Ref, process, _, R} -> R after 5000 -> timeout end`,
+      );
+      assert.equal(r, atom('noproc'));
+    },
+  );
 
   test('exit/2 from OTP: a reason kills a TS process, kill is untrappable', { timeout: 60_000 }, async () => {
     const a = ts.spawn((self) => self.receive());
@@ -452,80 +535,99 @@ describe('links, monitors and exit signals', () => {
     assert.equal(await b.exited, atom('killed'));
   });
 
-  test('after unlink (UNLINK_ID), the OTP process exiting does not reach the TS process', { timeout: 60_000 }, async () => {
-    const target = await erlProcess('should_not_arrive');
-    const r = await run(
-      ts,
-      async (self) => {
-        self.link(target);
-        self.unlink(target);
-        self.send(target, atom('go'));
-        try {
-          await self.receive((m) => isTuple(m, 'EXIT', 3), 500);
-          return atom('got_exit');
-        } catch {
-          return atom('no_exit');
-        }
-      },
-      { trapExit: true },
-    );
-    assert.equal(r, atom('no_exit'));
-  });
+  test(
+    'after unlink (UNLINK_ID), the OTP process exiting does not reach the TS process',
+    { timeout: 60_000 },
+    async () => {
+      const target = await erlProcess('should_not_arrive');
+      const r = await run(
+        ts,
+        async (self) => {
+          self.link(target);
+          self.unlink(target);
+          self.send(target, atom('go'));
+          try {
+            await self.receive((m) => isTuple(m, 'EXIT', 3), 500);
+            return atom('got_exit');
+          } catch {
+            return atom('no_exit');
+          }
+        },
+        { trapExit: true },
+      );
+      assert.equal(r, atom('no_exit'));
+    },
+  );
 
-  test('OTP unlinks from a TS process (UNLINK_ID): the link is gone on both sides', { timeout: 60_000 }, async () => {
-    const p = ts.spawn((self) => self.receive((m) => m === atom('stop')).then(() => self.stop(atom('late'))));
-    const r = await erl.eval(
-      ts,
-      `process_flag(trap_exit, true), link(P), unlink(P), P ! stop,
+  test(
+    'OTP unlinks from a TS process (UNLINK_ID): the link is gone on both sides',
+    { timeout: 60_000 },
+    async () => {
+      const p = ts.spawn((self) =>
+        self.receive((m) => m === atom('stop')).then(() => self.stop(atom('late'))),
+      );
+      const r = await erl.eval(
+        ts,
+        `process_flag(trap_exit, true), link(P), unlink(P), P ! stop,
        receive {'EXIT', P, R} -> {exit, R} after 500 -> no_exit end`,
-      { P: p.pid },
-    );
-    assert.equal(r, atom('no_exit'));
-  });
+        { P: p.pid },
+      );
+      assert.equal(r, atom('no_exit'));
+    },
+  );
 });
 
 describe('node failures', () => {
-  test('SIGSTOP of the peer: nodedown by tick timeout, links get noconnection, monitors DOWN noconnection', { timeout: 60_000 }, async () => {
-    const victim = await f.startErl('otp_victim', { ticktime: 4 });
-    const node = await f.startNode('ts_victim', { netTicktime: 4 });
-    assert.equal(await node.ping(victim.name), true);
-    const remote = (await node.rpc(victim.name, 'erlang', 'whereis', [atom('init')])) as Pid;
-    const linked = run(
-      node,
-      async (self) => {
-        self.link(remote);
-        return self.receive((m) => isTuple(m, 'EXIT', 3));
-      },
-      { trapExit: true },
-    );
-    const watcher = run(node, async (self) => {
-      self.monitor(remote);
-      return self.receive((m) => isTuple(m, 'DOWN', 5));
-    });
-    const down = new Promise<{ reason: string }>((resolve) => node.once('nodedown', (_n, info) => resolve(info)));
-    process.kill(victim.proc.pid, 'SIGSTOP');
-    try {
-      assert.equal((await down).reason, 'net_tick_timeout');
-    } finally {
-      process.kill(victim.proc.pid, 'SIGCONT');
-      await victim.proc.kill();
-    }
-    const exit = await linked;
-    assert.ok(termEquals(exit, tuple(atom('EXIT'), remote, atom('noconnection'))), show(exit));
-    const d = (await watcher) as Tuple;
-    assert.equal(d.elements[4], atom('noconnection'));
-    assert.deepEqual(node.nodes(), []);
-  });
+  test(
+    'SIGSTOP of the peer: nodedown by tick timeout, links get noconnection, monitors DOWN noconnection',
+    { timeout: 60_000 },
+    async () => {
+      const victim = await f.startErl('otp_victim', { ticktime: 4 });
+      const node = await f.startNode('ts_victim', { netTicktime: 4 });
+      assert.equal(await node.ping(victim.name), true);
+      const remote = (await node.rpc(victim.name, 'erlang', 'whereis', [atom('init')])) as Pid;
+      const linked = run(
+        node,
+        async (self) => {
+          self.link(remote);
+          return self.receive((m) => isTuple(m, 'EXIT', 3));
+        },
+        { trapExit: true },
+      );
+      const watcher = run(node, async (self) => {
+        self.monitor(remote);
+        return self.receive((m) => isTuple(m, 'DOWN', 5));
+      });
+      const down = new Promise<{ reason: string }>((resolve) =>
+        node.once('nodedown', (_n, info) => resolve(info)),
+      );
+      process.kill(victim.proc.pid, 'SIGSTOP');
+      try {
+        assert.equal((await down).reason, 'net_tick_timeout');
+      } finally {
+        process.kill(victim.proc.pid, 'SIGCONT');
+        await victim.proc.kill();
+      }
+      const exit = await linked;
+      assert.ok(termEquals(exit, tuple(atom('EXIT'), remote, atom('noconnection'))), show(exit));
+      const d = (await watcher) as Tuple;
+      assert.equal(d.elements[4], atom('noconnection'));
+      assert.deepEqual(node.nodes(), []);
+    },
+  );
 
-  test('SIGKILL of the peer: nodedown, and the node can connect to a restarted peer', { timeout: 60_000 }, async () => {
-    const victim = await f.startErl('otp_killed', { ticktime: 4 });
-    const node = await f.startNode('ts_killer', { netTicktime: 4 });
-    assert.equal(await node.ping(victim.name), true);
-    const down = new Promise<string>((resolve) => node.once('nodedown', (n) => resolve(n)));
-    await victim.proc.kill('SIGKILL');
-    assert.equal(await down, victim.name);
-    const again = await f.startErl('otp_killed', { ticktime: 4 });
-    assert.equal(await node.ping(again.name), true);
-  });
+  test(
+    'SIGKILL of the peer: nodedown, and the node can connect to a restarted peer',
+    { timeout: 60_000 },
+    async () => {
+      const victim = await f.startErl('otp_killed', { ticktime: 4 });
+      const node = await f.startNode('ts_killer', { netTicktime: 4 });
+      assert.equal(await node.ping(victim.name), true);
+      const down = new Promise<string>((resolve) => node.once('nodedown', (n) => resolve(n)));
+      await victim.proc.kill('SIGKILL');
+      assert.equal(await down, victim.name);
+      const again = await f.startErl('otp_killed', { ticktime: 4 });
+      assert.equal(await node.ping(again.name), true);
+    },
+  );
 });
-

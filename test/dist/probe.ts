@@ -47,15 +47,36 @@ try {
     const release = (await node.rpc(target, 'erlang', 'system_info', [atom('otp_release')])) as number[];
     r.release = String.fromCharCode(...release);
     const sent = tuple(atom('ok'), 2n ** 70n, Buffer.alloc(200_000, 3), [atom('a'), 1.5]);
-    r.echo = describe((await node.rpc(target, 'erlang', 'list_to_tuple', [[sent]])) as Term) === describe(tuple(sent));
-    r.rpcBack = Buffer.from((await node.rpc(target, 'rpc', 'call', [atom(node.name), atom('js'), atom('hello'), [atom('rpc')]])) as Uint8Array).toString();
-    r.erpcBack = Buffer.from((await node.rpc(target, 'erpc', 'call', [atom(node.name), atom('js'), atom('hello'), [atom('erpc')]])) as Uint8Array).toString();
+    r.echo =
+      describe((await node.rpc(target, 'erlang', 'list_to_tuple', [[sent]])) as Term) ===
+      describe(tuple(sent));
+    r.rpcBack = Buffer.from(
+      (await node.rpc(target, 'rpc', 'call', [
+        atom(node.name),
+        atom('js'),
+        atom('hello'),
+        [atom('rpc')],
+      ])) as Uint8Array,
+    ).toString();
+    r.erpcBack = Buffer.from(
+      (await node.rpc(target, 'erpc', 'call', [
+        atom(node.name),
+        atom('js'),
+        atom('hello'),
+        [atom('erpc')],
+      ])) as Uint8Array,
+    ).toString();
     const remote = (await node.rpc(target, 'erlang', 'whereis', [atom('init')])) as Term;
     const down = await new Promise<Term>((resolve) => {
       node.spawn(async (self) => {
         const pid = (await node.rpc(target, 'erlang', 'spawn', [atom('timer'), atom('sleep'), [50]])) as Term;
         self.monitor(pid as Tuple);
-        resolve(await self.receive((m) => m instanceof Tuple && m.elements[0] instanceof Atom && m.elements[0].name === 'DOWN', 5000));
+        resolve(
+          await self.receive(
+            (m) => m instanceof Tuple && m.elements[0] instanceof Atom && m.elements[0].name === 'DOWN',
+            5000,
+          ),
+        );
       });
     });
     r.down = describe((down as Tuple).elements[4] as Term);
