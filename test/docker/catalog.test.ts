@@ -1,7 +1,7 @@
 /** The catalog's pure parts: event stream splitting, event parsing, binding choice, name lookup. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
@@ -241,8 +241,9 @@ test('endpoints: DOCKER_HOST unix:// and tcp://, TLS from DOCKER_TLS_VERIFY and 
   assert.equal(String(tls.ca), 'ca.pem');
   assert.equal(String(tls.cert), 'cert.pem');
   assert.equal(String(tls.key), 'key.pem');
+  rmSync(certs, { recursive: true });
   assert.throws(
-    () => dockerOptions('tcp://h:2376', { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: join(certs, 'none') }),
+    () => dockerOptions('tcp://h:2376', { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs }),
     (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_TLS',
   );
   for (const bad of ['unix://', 'http://h:1', 'ssh://u@h', '/var/run/docker.sock']) {
