@@ -104,7 +104,8 @@ function decoding<T>(fn: () => T): T {
   }
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF: it is a character of the name, counted like any other.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Number of characters in strict UTF-8 `bytes`, or -1 when it is not valid UTF-8 (as epmd checks). */
 function utf8Chars(bytes: Uint8Array): number {

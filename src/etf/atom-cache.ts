@@ -11,7 +11,8 @@ const SLOTS = 4096;
 const slotBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(SLOTS).fill(undefined);
 const slotLatin1 = new Uint8Array(SLOTS);
 const slotAtom: (Atom | undefined)[] = new Array<Atom | undefined>(SLOTS).fill(undefined);
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF: it is part of the atom's name, not a byte order mark.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const copyBytes = Uint8Array.prototype.slice;
 
 /** The atom spelled by `length` bytes at `pos`, or undefined when they are not a valid atom name. */

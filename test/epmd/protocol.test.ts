@@ -52,6 +52,11 @@ describe('requests', () => {
     });
   }
 
+  test('a name starting with U+FEFF is that character, not a byte order mark', () => {
+    assert.deepEqual(decodeRequest(hex('7a efbbbf 61')), { type: 'portPlease2', name: '\uFEFFa' });
+    assert.deepEqual(decodeRequest(hex('7a efbbbf')), { type: 'portPlease2', name: '\uFEFF' });
+  });
+
   test('PORT_PLEASE2 accepts one trailing NUL (old C clients)', () => {
     assert.deepEqual(decodeRequest(hex('7a 666f6f 00')), { type: 'portPlease2', name: 'foo' });
   });

@@ -237,6 +237,11 @@ test('decoded atoms are the interned instances, whatever the atom encoding', () 
   assert.equal(decode(Buffer.of(131, Tag.Atom, 0, 4, ...Buffer.from('true'))), true);
 });
 
+test('an atom starting with U+FEFF keeps it (it is a character, not a byte order mark)', () => {
+  assert.equal((decode(Buffer.from('837703efbbbf', 'hex')) as Atom).name, '\uFEFF');
+  assert.equal((decode(encode(atom('\uFEFF\0'))) as Atom).name, '\uFEFF\0');
+});
+
 test('binaries are copies by default and views of the input with binaryViews', () => {
   const input = encode(tuple(Buffer.from('tiny'), Buffer.alloc(1000, 1)));
   const copied = decode(input) as ReturnType<typeof tuple>;
