@@ -265,7 +265,7 @@ class Decoder {
         return this.map();
       case Tag.NewFloat: {
         this.need(8, 'NEW_FLOAT_EXT value');
-        const v = Buffer.from(b.buffer, b.byteOffset + this.pos, 8).readDoubleBE(0);
+        const v = b.readDoubleBE(this.pos);
         this.pos += 8;
         return this.float(v, tagAt);
       }

@@ -30,11 +30,11 @@ export function termEquals(a: Term, b: Term): boolean {
     case Kind.Atom:
       return atomName(a) === atomName(b);
     case Kind.Binary:
-      return Buffer.from(binaryBytes(a)).equals(binaryBytes(b));
+      return sameBytes(binaryBytes(a), binaryBytes(b));
     case Kind.BitString: {
       const x = a as BitString;
       const y = b as BitString;
-      return x.bits === y.bits && Buffer.from(x.bytes).equals(y.bytes);
+      return x.bits === y.bits && sameBytes(x.bytes, y.bytes);
     }
     case Kind.List: {
       const x = flatList(a as Term[] | ImproperList);
@@ -77,9 +77,9 @@ export function termEquals(a: Term, b: Term): boolean {
       return x.module.name === y.module.name && x.name.name === y.name.name && x.arity === y.arity;
     }
     case Kind.Fun:
-      return Buffer.from((a as Fun).bytes).equals((b as Fun).bytes);
+      return sameBytes((a as Fun).bytes, (b as Fun).bytes);
     case Kind.Local:
-      return Buffer.from((a as LocalTerm).bytes).equals((b as LocalTerm).bytes);
+      return sameBytes((a as LocalTerm).bytes, (b as LocalTerm).bytes);
   }
 }
 
@@ -94,6 +94,11 @@ export function mapGet(map: ReadonlyMap<Term, Term>, key: Term): Term | undefine
 function binaryBytes(t: Term): Uint8Array {
   if (typeof t === 'string') return Buffer.from(t, 'utf8');
   return t instanceof BitString ? t.bytes : (t as Uint8Array);
+}
+
+/** Compares in place: Buffer.from(Uint8Array) would copy the bytes first. */
+function sameBytes(x: Uint8Array, y: Uint8Array): boolean {
+  return x.length === y.length && Buffer.compare(x, y) === 0;
 }
 
 function elementsEqual(x: readonly Term[], y: readonly Term[]): boolean {
