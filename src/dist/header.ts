@@ -7,8 +7,8 @@
  */
 import { DistError } from '../errors.ts';
 import { Reader, Writer } from '../etf/bytes.ts';
-import { decodeFrom, encodeInto, Tag } from '../etf/index.ts';
-import { atom, Fun, ImproperList, Tuple, type Atom, type Term } from '../etf/terms.ts';
+import { decodeFrom, encodeInto } from '../etf/index.ts';
+import { atom, type Atom, type Term } from '../etf/terms.ts';
 
 export const HeaderTag = {
   VERSION: 131,
@@ -141,15 +141,9 @@ export class HeaderDecoder {
 
   private decodeBody(r: Reader, refs: (Atom | undefined)[]): DistMessage {
     const opts = { ...this.depthOptions(), atomCache: refs };
-    const start = r.offset;
     const control = decodeFrom(r, opts);
-    let payload = r.remaining === 0 ? undefined : decodeFrom(r, opts);
+    const payload = r.remaining === 0 ? undefined : decodeFrom(r, opts);
     this.expectEnd(r);
-    // Funs keep their encoding verbatim, atom cache references included; those only mean
-    // something within this message, so such funs are re-encoded with plain atoms.
-    if (refs.length > 0 && payload !== undefined && r.buf.subarray(start, r.end).includes(Tag.NewFun)) {
-      payload = resolveFunAtoms(payload, refs);
-    }
     return { control, payload };
   }
 
@@ -442,37 +436,4 @@ function slotOf(name: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return (h >>> 0) % ATOM_CACHE_SIZE;
-}
-
-/** NEW_FUN_EXT: Size(4) Arity(1) Uniq(16) Index(4) NumFree(4), then Module OldIndex OldUniq Pid Free... */
-const FUN_FIXED_BYTES = 29;
-
-/** Rebuilds every fun in `t` whose encoding may hold atom cache references of this message. */
-function resolveFunAtoms(t: Term, refs: readonly (Atom | undefined)[]): Term {
-  if (t instanceof Fun) return reencodeFun(t, refs);
-  if (Array.isArray(t)) return t.map((e) => resolveFunAtoms(e, refs));
-  if (t instanceof Tuple) return new Tuple(t.elements.map((e) => resolveFunAtoms(e, refs)));
-  if (t instanceof ImproperList)
-    return new ImproperList(
-      t.elements.map((e) => resolveFunAtoms(e, refs)),
-      resolveFunAtoms(t.tail, refs),
-    );
-  if (t instanceof Map) {
-    const out = new Map<Term, Term>();
-    for (const [k, v] of t) out.set(resolveFunAtoms(k, refs), resolveFunAtoms(v, refs));
-    return out;
-  }
-  return t;
-}
-
-function reencodeFun(fun: Fun, refs: readonly (Atom | undefined)[]): Fun {
-  const r = new Reader(fun.bytes, FUN_FIXED_BYTES);
-  const opts = { atomCache: refs };
-  const fields = [decodeFrom(r, opts), decodeFrom(r, opts), decodeFrom(r, opts), decodeFrom(r, opts)];
-  const free = fun.free.map((v) => resolveFunAtoms(v, refs));
-  const w = new Writer(fun.bytes.length + 64);
-  w.bytes(fun.bytes.subarray(0, FUN_FIXED_BYTES));
-  for (const field of [...fields, ...free]) encodeInto(w, field);
-  w.buf.writeUInt32BE(w.offset, 0);
-  return new Fun(w.toBuffer(), fun.module, fun.arity, fun.pid, free);
 }

@@ -5,7 +5,7 @@
  */
 import { inflateSync } from 'node:zlib';
 import { DecodeError } from '../errors.ts';
-import type { Reader } from './bytes.ts';
+import { Writer, type Reader } from './bytes.ts';
 import {
   Tag,
   FLOAT_EXT_TEXT_BYTES,
@@ -29,7 +29,7 @@ import {
   Tuple,
   type Term,
 } from './terms.ts';
-import { encode } from './encode.ts';
+import { encode, encodeInto } from './encode.ts';
 
 export interface DecodeOptions {
   /** Expect the version byte 131 first (default true). */
@@ -86,6 +86,8 @@ class Decoder {
   private readonly maxDepth: number;
   private readonly maxDecompressedSize: number;
   private readonly atomCache: readonly (Atom | undefined)[] | undefined;
+  /** ATOM_CACHE_REFs resolved so far; a fun that contains one cannot keep its bytes verbatim. */
+  private cacheRefsResolved = 0;
   private readonly binaryViews: boolean;
   /** A Buffer view of the input, so slices of it are Buffers too. */
   private readonly buf: Buffer;
@@ -356,6 +358,7 @@ class Decoder {
         const index = this.buf[this.pos++]!;
         const cached = this.atomCache?.[index];
         if (cached === undefined) this.fail(`ATOM_CACHE_REF ${index} has no entry`, 'atom cache entry', at);
+        this.cacheRefsResolved++;
         return cached;
       }
       default:
@@ -526,15 +529,18 @@ class Decoder {
    */
   private fun(): Fun {
     const start = this.pos;
+    const refsBefore = this.cacheRefsResolved;
     this.need(NewFunLayout.FIXED_BYTES, 'NEW_FUN_EXT header');
     const arity = this.buf[start + NewFunLayout.ARITY_AT]!;
     this.pos = start + NewFunLayout.NUM_FREE_AT;
     const freeCount = this.u32();
     const module = this.atom();
+    const oldIndexAndUniq: number[] = [];
     for (const field of ['old index', 'old uniq']) {
       const fieldAt = this.pos;
-      if (typeof this.term() !== 'number')
-        this.fail(`NEW_FUN_EXT ${field} is not an integer`, 'integer', fieldAt);
+      const value = this.term();
+      if (typeof value !== 'number') this.fail(`NEW_FUN_EXT ${field} is not an integer`, 'integer', fieldAt);
+      oldIndexAndUniq.push(value);
     }
     this.need(1, 'NEW_FUN_EXT pid');
     const pidTag = this.buf[this.pos];
@@ -545,7 +551,16 @@ class Decoder {
     const free = new Array<Term>(freeCount);
     for (let i = 0; i < freeCount; i++) free[i] = this.term();
     this.depth--;
-    return new Fun(Buffer.from(this.buf.subarray(start, this.pos)), module, arity, pid, free);
+    if (this.cacheRefsResolved === refsBefore) {
+      return new Fun(Buffer.from(this.buf.subarray(start, this.pos)), module, arity, pid, free);
+    }
+    // Atom cache references mean something only inside the message that carried them, so the
+    // fun's bytes are rebuilt with plain atoms: the Fun can then be sent anywhere unchanged.
+    const w = new Writer(this.pos - start + 64);
+    w.bytes(this.buf.subarray(start, start + NewFunLayout.FIXED_BYTES));
+    for (const field of [module, ...oldIndexAndUniq, pid, ...free]) encodeInto(w, field);
+    w.buf.writeUInt32BE(w.offset, 0);
+    return new Fun(w.toBuffer(), module, arity, pid, free);
   }
 }
 

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
+import { readFileSync } from 'node:fs';
 import {
   atom,
   BitString,
@@ -12,6 +13,7 @@ import {
   EncodeError,
   encodeInto,
   Float,
+  Fun,
   ImproperList,
   mapGet,
   Pid,
@@ -26,6 +28,7 @@ import {
   type Atom,
   type Term,
 } from '../../src/index.ts';
+import { NewFunLayout } from '../../src/etf/tags.ts';
 
 function decodeError(bytes: Uint8Array, options?: Parameters<typeof decode>[1]): DecodeError {
   try {
@@ -261,4 +264,27 @@ test('the atom cache keeps its own copy of the bytes: a reused input buffer deco
     input.write(name, 3, 'latin1');
     assert.equal(decode(input), atom(name));
   }
+});
+
+test('a fun decoded through the atom cache is rebuilt with plain atoms, so it can be sent anywhere', () => {
+  const vectors = JSON.parse(readFileSync(new URL('../vectors/etf.json', import.meta.url), 'utf8')) as {
+    valid: { name: string; hex: string }[];
+  };
+  const original = Buffer.from(vectors.valid.find((v) => v.name === 'local fun')!.hex, 'hex');
+  const plain = decode(original);
+  assert.ok(plain instanceof Fun);
+  // After 131 and the NEW_FUN_EXT tag come the fixed fields, then the module as SMALL_ATOM_UTF8.
+  const moduleAt = 2 + NewFunLayout.FIXED_BYTES;
+  assert.equal(original[moduleAt], Tag.SmallAtomUtf8);
+  const moduleEnd = moduleAt + 2 + original[moduleAt + 1]!;
+  const viaCache = Buffer.concat([
+    original.subarray(1, moduleAt),
+    Buffer.from([Tag.AtomCacheRef, 0]),
+    original.subarray(moduleEnd),
+  ]);
+  const fun = decode(viaCache, { versionByte: false, atomCache: [plain.module] });
+  assert.ok(fun instanceof Fun);
+  assert.ok(!fun.bytes.includes(Tag.AtomCacheRef), 'no ATOM_CACHE_REF left in the fun');
+  assert.deepEqual(fun.bytes, plain.bytes);
+  assert.deepEqual(encode(fun), original);
 });
