@@ -21,7 +21,15 @@ SET=${EID_SET:-0}
 CACHE=${EID_CACHE:-/var/cache/eid}
 STATE=/var/lib/eid/hosts
 RUNDIR=/run/eid
-MIRROR=${EID_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# debootstrap uses the Debian mirror this machine's apt is set up with (deb822 or one-line sources).
+apt_mirror() {
+  local uri
+  uri=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null |
+    grep -v -- '-security' | head -n 1)
+  [[ -n $uri ]] || uri=$(awk '$1 == "deb" && $0 !~ /-security/ { print $2; exit }' /etc/apt/sources.list 2>/dev/null)
+  echo "$uri"
+}
+MIRROR=${EID_DEBIAN_MIRROR:-$(apt_mirror)}
 
 netns() { echo "eid${SET}h$1"; }
 veth() { echo "eid${SET}v$1"; }
@@ -228,6 +236,7 @@ otp25_rootfs() {
 debian_rootfs() {
   local suite=$1 out=$CACHE/$2-rootfs.tar dir
   if [[ ! -s $out ]]; then
+    [[ -n $MIRROR ]] || { echo "hosts.sh: no Debian mirror in apt's sources; set EID_DEBIAN_MIRROR" >&2; return 1; }
     mkdir -p "$CACHE"
     dir=$(mktemp -d)
     debootstrap --variant=minbase --include=erlang-base "$suite" "$dir" "$MIRROR" >"$CACHE/$2-debootstrap.log" 2>&1 ||
