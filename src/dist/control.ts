@@ -43,42 +43,6 @@ export const ControlOp = {
 
 export type ControlOpName = keyof typeof ControlOp;
 
-/** Tuple size of each op's control message, and whether a payload term follows it. */
-export const ControlShape: Record<number, { name: ControlOpName; arity: number; payload: boolean }> = {};
-const shapes: [ControlOpName, number, boolean][] = [
-  ['LINK', 3, false],
-  ['SEND', 3, true],
-  ['EXIT', 4, false],
-  ['UNLINK', 3, false],
-  ['REG_SEND', 4, true],
-  ['GROUP_LEADER', 3, false],
-  ['EXIT2', 4, false],
-  ['SEND_TT', 4, true],
-  ['EXIT_TT', 5, false],
-  ['REG_SEND_TT', 5, true],
-  ['EXIT2_TT', 5, false],
-  ['MONITOR_P', 4, false],
-  ['DEMONITOR_P', 4, false],
-  ['MONITOR_P_EXIT', 5, false],
-  ['SEND_SENDER', 3, true],
-  ['SEND_SENDER_TT', 4, true],
-  ['PAYLOAD_EXIT', 3, true],
-  ['PAYLOAD_EXIT_TT', 4, true],
-  ['PAYLOAD_EXIT2', 3, true],
-  ['PAYLOAD_EXIT2_TT', 4, true],
-  ['PAYLOAD_MONITOR_P_EXIT', 4, true],
-  ['SPAWN_REQUEST', 6, true],
-  ['SPAWN_REQUEST_TT', 7, true],
-  ['SPAWN_REPLY', 5, false],
-  ['SPAWN_REPLY_TT', 6, false],
-  ['ALIAS_SEND', 3, true],
-  ['ALIAS_SEND_TT', 4, true],
-  ['UNLINK_ID', 4, false],
-  ['UNLINK_ID_ACK', 4, false],
-  ['ALTACT_SIG_SEND', 4, true],
-];
-for (const [name, arity, payload] of shapes) ControlShape[ControlOp[name]] = { name, arity, payload };
-
 /** SPAWN_REPLY flag bits (ERTS_DIST_SPAWN_FLAG_*). */
 export const SpawnReplyFlag = { LINK: 1, MONITOR: 2 } as const;
 /** ALTACT_SIG_SEND flag bits (ERTS_DOP_ALTACT_SIG_FLG_*), OTP 28+. */
@@ -153,10 +117,186 @@ function integer(t: Term | undefined, what: string): bigint {
   throw bad(`${what} is not an integer`);
 }
 
+function smallInteger(t: Term | undefined, what: string): number {
+  return Number(integer(t, what));
+}
+
 function list(t: Term | undefined, what: string): Term[] {
   if (Array.isArray(t)) return t;
   if (typeof t === 'string' && t.length === 0) return [];
   throw bad(`${what} is not a proper list`);
+}
+
+function anyTerm(t: Term | undefined): Term {
+  return t as Term;
+}
+
+/** A signal seen as its fields, while it is decoded or encoded. */
+type Fields = Record<string, unknown>;
+
+/** One element of a control tuple, or the payload: how it reads into a signal and is written back. */
+interface Slot {
+  read(t: Term | undefined, into: Fields): void;
+  write(s: Fields): Term;
+}
+
+/** The slot of signal field `name`, checked by `check` on the way in. */
+function slot(name: string, check: (t: Term | undefined, what: string) => unknown, what = name): Slot {
+  return {
+    read: (t, into) => {
+      into[name] = check(t, what);
+    },
+    write: (s) => s[name] as Term,
+  };
+}
+
+const UNUSED: Term = atom('');
+
+const from = slot('from', pid);
+const to = slot('to', pid);
+const token = slot('token', anyTerm);
+const reason = slot('reason', anyTerm);
+const message = slot('message', anyTerm);
+const monitorRef = slot('ref', ref, 'monitor reference');
+const reqId = slot('reqId', ref, 'request id');
+/** SEND's sender slot: unused, so no sender on the signal and the empty atom on the wire. */
+const noSender: Slot = {
+  read: (_t, into) => {
+    into.from = undefined;
+  },
+  write: () => UNUSED,
+};
+/** REG_SEND's unused slot. */
+const unused: Slot = { read: () => undefined, write: () => UNUSED };
+const spawnMfa: Slot = {
+  read: (t, into) => {
+    if (!(t instanceof Tuple) || t.length !== 3) throw bad('spawn request without {Module, Function, Arity}');
+    into.module = anAtom(t.elements[0], 'module');
+    into.function = anAtom(t.elements[1], 'function');
+    into.arity = smallInteger(t.elements[2], 'arity');
+  },
+  write: (s) => tuple(s.module as Atom, s.function as Atom, s.arity as number),
+};
+/** ALTACT_SIG_SEND's flags: the TOKEN bit says whether the trace token follows. */
+const altActFlags: Slot = {
+  read: (t, into) => {
+    into.flags = smallInteger(t, 'altact flags');
+  },
+  write: (s) =>
+    s.token === undefined ? (s.flags as number) & ~AltActFlag.TOKEN : (s.flags as number) | AltActFlag.TOKEN,
+};
+const altActToken: Slot = {
+  read: (t, into) => {
+    if (((into.flags as number) & AltActFlag.TOKEN) !== 0) into.token = t;
+  },
+  write: (s) => s.token as Term,
+};
+
+interface OpSpec {
+  kind: Signal['kind'];
+  /** The control tuple's elements after the op. */
+  elements: readonly Slot[];
+  /** The term sent after the control message, for ops that carry one. */
+  payload?: Slot;
+  /** The last element, the trace token, is there only when the flags say so (ALTACT_SIG_SEND). */
+  optionalToken?: true;
+  /** Chosen over the other ops of its kind when this holds. */
+  prefer?: (s: Fields, flags: bigint) => boolean;
+}
+
+const knownSender = (s: Fields, flags: bigint) =>
+  s.from !== undefined && hasFlag(flags, DistFlags.SEND_SENDER);
+const exitPayload = (_s: Fields, flags: bigint) => hasFlag(flags, DistFlags.EXIT_PAYLOAD);
+
+/** Every op, both ways: decoding reads its slots into a signal, encoding writes them back. */
+const OPS: Record<ControlOpName, OpSpec> = {
+  LINK: { kind: 'link', elements: [from, to] },
+  SEND: { kind: 'send', elements: [noSender, to], payload: message },
+  EXIT: { kind: 'exit', elements: [from, to, reason] },
+  UNLINK: { kind: 'unlink', elements: [from, to] },
+  REG_SEND: { kind: 'reg_send', elements: [from, unused, slot('to', anAtom, 'name')], payload: message },
+  GROUP_LEADER: { kind: 'group_leader', elements: [from, to] },
+  EXIT2: { kind: 'exit2', elements: [from, to, reason] },
+  SEND_TT: { kind: 'send', elements: [noSender, to, token], payload: message },
+  EXIT_TT: { kind: 'exit', elements: [from, to, token, reason] },
+  REG_SEND_TT: {
+    kind: 'reg_send',
+    elements: [from, unused, slot('to', anAtom, 'name'), token],
+    payload: message,
+  },
+  EXIT2_TT: { kind: 'exit2', elements: [from, to, token, reason] },
+  MONITOR_P: { kind: 'monitor', elements: [from, slot('to', procRef, 'monitored process'), monitorRef] },
+  DEMONITOR_P: { kind: 'demonitor', elements: [from, slot('to', procRef, 'monitored process'), monitorRef] },
+  MONITOR_P_EXIT: { kind: 'monitor_exit', elements: [slot('from', procRef), to, monitorRef, reason] },
+  SEND_SENDER: { kind: 'send', elements: [from, to], payload: message, prefer: knownSender },
+  SEND_SENDER_TT: { kind: 'send', elements: [from, to, token], payload: message, prefer: knownSender },
+  PAYLOAD_EXIT: { kind: 'exit', elements: [from, to], payload: reason, prefer: exitPayload },
+  PAYLOAD_EXIT_TT: { kind: 'exit', elements: [from, to, token], payload: reason, prefer: exitPayload },
+  PAYLOAD_EXIT2: { kind: 'exit2', elements: [from, to], payload: reason, prefer: exitPayload },
+  PAYLOAD_EXIT2_TT: { kind: 'exit2', elements: [from, to, token], payload: reason, prefer: exitPayload },
+  PAYLOAD_MONITOR_P_EXIT: {
+    kind: 'monitor_exit',
+    elements: [slot('from', procRef), to, monitorRef],
+    payload: reason,
+    prefer: exitPayload,
+  },
+  SPAWN_REQUEST: {
+    kind: 'spawn_request',
+    elements: [
+      reqId,
+      from,
+      slot('groupLeader', pid, 'group leader'),
+      spawnMfa,
+      slot('options', list, 'spawn options'),
+    ],
+    payload: slot('args', list, 'spawn arguments'),
+  },
+  SPAWN_REQUEST_TT: {
+    kind: 'spawn_request',
+    elements: [
+      reqId,
+      from,
+      slot('groupLeader', pid, 'group leader'),
+      spawnMfa,
+      slot('options', list, 'spawn options'),
+      token,
+    ],
+    payload: slot('args', list, 'spawn arguments'),
+  },
+  SPAWN_REPLY: {
+    kind: 'spawn_reply',
+    elements: [reqId, to, slot('flags', smallInteger), slot('result', anyTerm)],
+  },
+  SPAWN_REPLY_TT: {
+    kind: 'spawn_reply',
+    elements: [reqId, to, slot('flags', smallInteger), slot('result', anyTerm), token],
+  },
+  ALIAS_SEND: { kind: 'alias_send', elements: [from, slot('alias', ref)], payload: message },
+  ALIAS_SEND_TT: { kind: 'alias_send', elements: [from, slot('alias', ref), token], payload: message },
+  UNLINK_ID: { kind: 'unlink_id', elements: [slot('id', integer, 'unlink id'), from, to] },
+  UNLINK_ID_ACK: { kind: 'unlink_id_ack', elements: [slot('id', integer, 'unlink id'), from, to] },
+  ALTACT_SIG_SEND: {
+    kind: 'altact_sig',
+    elements: [altActFlags, from, slot('target', anyTerm), altActToken],
+    payload: slot('payload', anyTerm),
+    optionalToken: true,
+  },
+};
+
+/** Tuple size of each op's control message (the shortest, for ALTACT_SIG_SEND), and whether a payload term follows it. */
+export const ControlShape: Record<number, { name: ControlOpName; arity: number; payload: boolean }> = {};
+const specByOp: (OpSpec | undefined)[] = [];
+/** Per signal kind, its ops: the preferred ones first. */
+const opsByKind = new Map<Signal['kind'], [number, OpSpec][]>();
+for (const [name, spec] of Object.entries(OPS) as [ControlOpName, OpSpec][]) {
+  const op = ControlOp[name];
+  const arity = spec.elements.length + (spec.optionalToken === true ? 0 : 1);
+  ControlShape[op] = { name, arity, payload: spec.payload !== undefined };
+  specByOp[op] = spec;
+  const ops = opsByKind.get(spec.kind) ?? [];
+  if (spec.prefer !== undefined) ops.unshift([op, spec]);
+  else ops.push([op, spec]);
+  opsByKind.set(spec.kind, ops);
 }
 
 /** Turns a decoded distribution message into a signal. Throws {@link DistError} (DIST_BAD_CONTROL). */
@@ -165,168 +305,19 @@ export function decodeSignal(msg: DistMessage): Signal {
   if (!(c instanceof Tuple) || c.length === 0) throw bad('control message is not a tuple');
   const e = c.elements;
   const op = e[0];
+  const spec = typeof op === 'number' ? specByOp[op] : undefined;
   const shape = typeof op === 'number' ? ControlShape[op] : undefined;
-  if (shape === undefined) throw bad(`unknown control op ${String(op)}`);
-  // ALTACT_SIG_SEND appends the trace token as a fifth element when its TOKEN flag is set.
-  const arity = op === ControlOp.ALTACT_SIG_SEND && e.length === 5 ? 5 : shape.arity;
-  if (e.length !== arity) throw bad(`${shape.name} with ${e.length} elements, expected ${shape.arity}`);
+  if (spec === undefined || shape === undefined) throw bad(`unknown control op ${String(op)}`);
+  const full = spec.elements.length + 1;
+  if (e.length !== full && !(spec.optionalToken === true && e.length === full - 1))
+    throw bad(`${shape.name} with ${e.length} elements, expected ${shape.arity}`);
   if (shape.payload !== (msg.payload !== undefined)) {
     throw bad(`${shape.name} ${shape.payload ? 'without' : 'with'} a payload`);
   }
-  const payload = msg.payload as Term;
-  switch (op) {
-    case ControlOp.LINK:
-      return { kind: 'link', from: pid(e[1], 'from'), to: pid(e[2], 'to') };
-    case ControlOp.UNLINK:
-      return { kind: 'unlink', from: pid(e[1], 'from'), to: pid(e[2], 'to') };
-    case ControlOp.UNLINK_ID:
-    case ControlOp.UNLINK_ID_ACK:
-      return {
-        kind: op === ControlOp.UNLINK_ID ? 'unlink_id' : 'unlink_id_ack',
-        id: integer(e[1], 'unlink id'),
-        from: pid(e[2], 'from'),
-        to: pid(e[3], 'to'),
-      };
-    case ControlOp.SEND:
-      return { kind: 'send', from: undefined, to: pid(e[2], 'to'), message: payload };
-    case ControlOp.SEND_TT:
-      return { kind: 'send', from: undefined, to: pid(e[2], 'to'), message: payload, token: e[3] as Term };
-    case ControlOp.SEND_SENDER:
-      return { kind: 'send', from: pid(e[1], 'from'), to: pid(e[2], 'to'), message: payload };
-    case ControlOp.SEND_SENDER_TT:
-      return {
-        kind: 'send',
-        from: pid(e[1], 'from'),
-        to: pid(e[2], 'to'),
-        message: payload,
-        token: e[3] as Term,
-      };
-    case ControlOp.REG_SEND:
-      return { kind: 'reg_send', from: pid(e[1], 'from'), to: anAtom(e[3], 'name'), message: payload };
-    case ControlOp.REG_SEND_TT:
-      return {
-        kind: 'reg_send',
-        from: pid(e[1], 'from'),
-        to: anAtom(e[3], 'name'),
-        message: payload,
-        token: e[4] as Term,
-      };
-    case ControlOp.ALIAS_SEND:
-      return { kind: 'alias_send', from: pid(e[1], 'from'), alias: ref(e[2], 'alias'), message: payload };
-    case ControlOp.ALIAS_SEND_TT:
-      return {
-        kind: 'alias_send',
-        from: pid(e[1], 'from'),
-        alias: ref(e[2], 'alias'),
-        message: payload,
-        token: e[3] as Term,
-      };
-    case ControlOp.EXIT:
-    case ControlOp.EXIT2:
-      return {
-        kind: op === ControlOp.EXIT ? 'exit' : 'exit2',
-        from: pid(e[1], 'from'),
-        to: pid(e[2], 'to'),
-        reason: e[3] as Term,
-      };
-    case ControlOp.EXIT_TT:
-    case ControlOp.EXIT2_TT:
-      return {
-        kind: op === ControlOp.EXIT_TT ? 'exit' : 'exit2',
-        from: pid(e[1], 'from'),
-        to: pid(e[2], 'to'),
-        token: e[3] as Term,
-        reason: e[4] as Term,
-      };
-    case ControlOp.PAYLOAD_EXIT:
-    case ControlOp.PAYLOAD_EXIT2:
-      return {
-        kind: op === ControlOp.PAYLOAD_EXIT ? 'exit' : 'exit2',
-        from: pid(e[1], 'from'),
-        to: pid(e[2], 'to'),
-        reason: payload,
-      };
-    case ControlOp.PAYLOAD_EXIT_TT:
-    case ControlOp.PAYLOAD_EXIT2_TT:
-      return {
-        kind: op === ControlOp.PAYLOAD_EXIT_TT ? 'exit' : 'exit2',
-        from: pid(e[1], 'from'),
-        to: pid(e[2], 'to'),
-        token: e[3] as Term,
-        reason: payload,
-      };
-    case ControlOp.GROUP_LEADER:
-      return { kind: 'group_leader', from: pid(e[1], 'from'), to: pid(e[2], 'to') };
-    case ControlOp.MONITOR_P:
-    case ControlOp.DEMONITOR_P:
-      return {
-        kind: op === ControlOp.MONITOR_P ? 'monitor' : 'demonitor',
-        from: pid(e[1], 'from'),
-        to: procRef(e[2], 'monitored process'),
-        ref: ref(e[3], 'monitor reference'),
-      };
-    case ControlOp.MONITOR_P_EXIT:
-      return {
-        kind: 'monitor_exit',
-        from: procRef(e[1], 'from'),
-        to: pid(e[2], 'to'),
-        ref: ref(e[3], 'ref'),
-        reason: e[4] as Term,
-      };
-    case ControlOp.PAYLOAD_MONITOR_P_EXIT:
-      return {
-        kind: 'monitor_exit',
-        from: procRef(e[1], 'from'),
-        to: pid(e[2], 'to'),
-        ref: ref(e[3], 'ref'),
-        reason: payload,
-      };
-    case ControlOp.SPAWN_REQUEST:
-    case ControlOp.SPAWN_REQUEST_TT: {
-      const mfa = e[4];
-      if (!(mfa instanceof Tuple) || mfa.length !== 3)
-        throw bad('spawn request without {Module, Function, Arity}');
-      const signal: Signal = {
-        kind: 'spawn_request',
-        reqId: ref(e[1], 'request id'),
-        from: pid(e[2], 'from'),
-        groupLeader: pid(e[3], 'group leader'),
-        module: anAtom(mfa.elements[0], 'module'),
-        function: anAtom(mfa.elements[1], 'function'),
-        arity: Number(integer(mfa.elements[2], 'arity')),
-        options: list(e[5], 'spawn options'),
-        args: list(payload, 'spawn arguments'),
-      };
-      if (op === ControlOp.SPAWN_REQUEST_TT) signal.token = e[6] as Term;
-      return signal;
-    }
-    case ControlOp.SPAWN_REPLY:
-    case ControlOp.SPAWN_REPLY_TT: {
-      const signal: Signal = {
-        kind: 'spawn_reply',
-        reqId: ref(e[1], 'request id'),
-        to: pid(e[2], 'to'),
-        flags: Number(integer(e[3], 'flags')),
-        result: e[4] as Term,
-      };
-      if (op === ControlOp.SPAWN_REPLY_TT) signal.token = e[5] as Term;
-      return signal;
-    }
-    case ControlOp.ALTACT_SIG_SEND: {
-      const flags = Number(integer(e[1], 'altact flags'));
-      const signal: Signal = {
-        kind: 'altact_sig',
-        flags,
-        from: pid(e[2], 'from'),
-        target: e[3] as Term,
-        payload,
-      };
-      if ((flags & AltActFlag.TOKEN) !== 0) signal.token = e[4] as Term;
-      return signal;
-    }
-    default:
-      throw bad(`unhandled control op ${String(op)}`);
-  }
+  const signal: Fields = { kind: spec.kind };
+  for (let i = 0; i < spec.elements.length; i++) spec.elements[i]!.read(e[i + 1], signal);
+  spec.payload?.read(msg.payload, signal);
+  return signal as unknown as Signal;
 }
 
 export interface EncodedSignal {
@@ -334,107 +325,23 @@ export interface EncodedSignal {
   payload?: Term;
 }
 
-const UNUSED: Term = atom('');
-
 /**
  * Encodes a signal with the op the peer's `flags` allow. Trace tokens are carried over
  * (with the _TT variants) when present.
  */
 export function encodeSignal(s: Signal, flags: bigint): EncodedSignal {
-  const payloadExit = hasFlag(flags, DistFlags.EXIT_PAYLOAD);
-  switch (s.kind) {
-    case 'link':
-      return { control: tuple(ControlOp.LINK, s.from, s.to) };
-    case 'unlink':
-      return { control: tuple(ControlOp.UNLINK, s.from, s.to) };
-    case 'unlink_id':
-      return { control: tuple(ControlOp.UNLINK_ID, s.id, s.from, s.to) };
-    case 'unlink_id_ack':
-      return { control: tuple(ControlOp.UNLINK_ID_ACK, s.id, s.from, s.to) };
-    case 'send':
-      if (s.from !== undefined && hasFlag(flags, DistFlags.SEND_SENDER)) {
-        return s.token === undefined
-          ? { control: tuple(ControlOp.SEND_SENDER, s.from, s.to), payload: s.message }
-          : { control: tuple(ControlOp.SEND_SENDER_TT, s.from, s.to, s.token), payload: s.message };
-      }
-      return s.token === undefined
-        ? { control: tuple(ControlOp.SEND, UNUSED, s.to), payload: s.message }
-        : { control: tuple(ControlOp.SEND_TT, UNUSED, s.to, s.token), payload: s.message };
-    case 'reg_send':
-      return s.token === undefined
-        ? { control: tuple(ControlOp.REG_SEND, s.from, UNUSED, s.to), payload: s.message }
-        : { control: tuple(ControlOp.REG_SEND_TT, s.from, UNUSED, s.to, s.token), payload: s.message };
-    case 'alias_send':
-      return s.token === undefined
-        ? { control: tuple(ControlOp.ALIAS_SEND, s.from, s.alias), payload: s.message }
-        : { control: tuple(ControlOp.ALIAS_SEND_TT, s.from, s.alias, s.token), payload: s.message };
-    case 'exit':
-    case 'exit2': {
-      const link = s.kind === 'exit';
-      if (payloadExit) {
-        const op =
-          s.token === undefined
-            ? link
-              ? ControlOp.PAYLOAD_EXIT
-              : ControlOp.PAYLOAD_EXIT2
-            : link
-              ? ControlOp.PAYLOAD_EXIT_TT
-              : ControlOp.PAYLOAD_EXIT2_TT;
-        return {
-          control: s.token === undefined ? tuple(op, s.from, s.to) : tuple(op, s.from, s.to, s.token),
-          payload: s.reason,
-        };
-      }
-      if (s.token === undefined)
-        return { control: tuple(link ? ControlOp.EXIT : ControlOp.EXIT2, s.from, s.to, s.reason) };
-      return {
-        control: tuple(link ? ControlOp.EXIT_TT : ControlOp.EXIT2_TT, s.from, s.to, s.token, s.reason),
-      };
-    }
-    case 'group_leader':
-      return { control: tuple(ControlOp.GROUP_LEADER, s.from, s.to) };
-    case 'monitor':
-      return { control: tuple(ControlOp.MONITOR_P, s.from, s.to, s.ref) };
-    case 'demonitor':
-      return { control: tuple(ControlOp.DEMONITOR_P, s.from, s.to, s.ref) };
-    case 'monitor_exit':
-      return payloadExit
-        ? { control: tuple(ControlOp.PAYLOAD_MONITOR_P_EXIT, s.from, s.to, s.ref), payload: s.reason }
-        : { control: tuple(ControlOp.MONITOR_P_EXIT, s.from, s.to, s.ref, s.reason) };
-    case 'spawn_request': {
-      const mfa = tuple(s.module, s.function, s.arity);
-      return s.token === undefined
-        ? {
-            control: tuple(ControlOp.SPAWN_REQUEST, s.reqId, s.from, s.groupLeader, mfa, s.options),
-            payload: s.args,
-          }
-        : {
-            control: tuple(
-              ControlOp.SPAWN_REQUEST_TT,
-              s.reqId,
-              s.from,
-              s.groupLeader,
-              mfa,
-              s.options,
-              s.token,
-            ),
-            payload: s.args,
-          };
-    }
-    case 'spawn_reply':
-      return s.token === undefined
-        ? { control: tuple(ControlOp.SPAWN_REPLY, s.reqId, s.to, s.flags, s.result) }
-        : { control: tuple(ControlOp.SPAWN_REPLY_TT, s.reqId, s.to, s.flags, s.result, s.token) };
-    case 'altact_sig': {
-      if (s.token === undefined)
-        return {
-          control: tuple(ControlOp.ALTACT_SIG_SEND, s.flags & ~AltActFlag.TOKEN, s.from, s.target),
-          payload: s.payload,
-        };
-      return {
-        control: tuple(ControlOp.ALTACT_SIG_SEND, s.flags | AltActFlag.TOKEN, s.from, s.target, s.token),
-        payload: s.payload,
-      };
-    }
-  }
+  const fields = s as unknown as Fields;
+  const ops = opsByKind.get(s.kind);
+  if (ops === undefined) throw new DistError('DIST_BAD_SIGNAL', `unknown signal kind ${String(s.kind)}`);
+  const traced = fields.token !== undefined;
+  const usable = ([, spec]: [number, OpSpec]) => spec.prefer?.(fields, flags) ?? true;
+  // Kinds without a _TT op send a stray token nowhere.
+  const [op, spec] =
+    ops.find((o) => usable(o) && (o[1].optionalToken === true || o[1].elements.includes(token) === traced)) ??
+    ops.find(usable)!;
+  const count = spec.optionalToken === true && !traced ? spec.elements.length - 1 : spec.elements.length;
+  const elements: Term[] = [op];
+  for (let i = 0; i < count; i++) elements.push(spec.elements[i]!.write(fields));
+  const control = new Tuple(elements);
+  return spec.payload === undefined ? { control } : { control, payload: spec.payload.write(fields) };
 }
