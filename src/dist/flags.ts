@@ -90,16 +90,18 @@ export const DEFAULT_FLAGS =
   DistFlags.ALIAS |
   DistFlags.ALTACT_SIG;
 
-/** What a peer must offer for us to talk to it (OTP 26's mandatory set, as in dist_util). */
-export function missingMandatory(peerFlags: bigint): bigint {
-  // A peer may announce the whole OTP 25 set with the single digest bit.
-  const effective =
-    (peerFlags & DistFlags.MANDATORY_25_DIGEST) !== 0n ? peerFlags | DIST_MANDATORY_25 : peerFlags;
-  return DIST_MANDATORY & ~effective;
-}
-
 export function hasFlag(flags: bigint, flag: bigint): boolean {
   return (flags & flag) === flag;
+}
+
+/** A peer may announce the whole OTP 25 mandatory set with the single digest bit. */
+export function expandMandatory25(flags: bigint): bigint {
+  return hasFlag(flags, DistFlags.MANDATORY_25_DIGEST) ? flags | DIST_MANDATORY_25 : flags;
+}
+
+/** What a peer must offer for us to talk to it (OTP 26's mandatory set, as in dist_util). */
+export function missingMandatory(peerFlags: bigint): bigint {
+  return DIST_MANDATORY & ~expandMandatory25(peerFlags);
 }
 
 /** Names of the flags set in `flags`, for logs and error messages. */

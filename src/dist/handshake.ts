@@ -6,7 +6,7 @@
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import { DistError } from '../errors.ts';
 import { Reader, Writer } from '../etf/bytes.ts';
-import { DIST_MANDATORY_25, DistFlags, flagNames, hasFlag, missingMandatory } from './flags.ts';
+import { DistFlags, expandMandatory25, flagNames, hasFlag, missingMandatory } from './flags.ts';
 
 /** First byte of each handshake message. */
 export const HandshakeTag = {
@@ -24,6 +24,10 @@ export const HandshakeTag = {
 export const OLD_DIST_VERSION = 5;
 export const DIGEST_SIZE = 16;
 const MAX_NAME_BYTES = 255;
+/** The status an acceptor sends before the name it gives a dynamic peer. */
+const NAMED_PREFIX = 'named:';
+/** The flags an old `n` message has room for; the complement `c` carries the rest. */
+const LOW_32_FLAGS = 0xffffffffn;
 
 /** What the acceptor answers to a send_name (status strings of the protocol). */
 export type AcceptStatus =
@@ -66,6 +70,20 @@ export type HandshakeStep = { send: Buffer[]; done?: HandshakeResult };
 type State =
   'idle' | 'status' | 'challenge' | 'ack' | 'name' | 'alive' | 'complement' | 'reply' | 'done' | 'failed';
 
+type Handler =
+  'onStatus' | 'onChallenge' | 'onAck' | 'onName' | 'onAliveReply' | 'onComplement' | 'onChallengeReply';
+
+/** The method that takes the next message in each state that waits for one. */
+const HANDLERS: Partial<Record<State, Handler>> = {
+  status: 'onStatus',
+  challenge: 'onChallenge',
+  ack: 'onAck',
+  name: 'onName',
+  alive: 'onAliveReply',
+  complement: 'onComplement',
+  reply: 'onChallengeReply',
+};
+
 export function digest(challenge: number, cookie: string): Buffer {
   return createHash('md5')
     .update(cookie + String(challenge >>> 0))
@@ -73,12 +91,7 @@ export function digest(challenge: number, cookie: string): Buffer {
 }
 
 function cryptoChallenge(): number {
-  return randomInt(0, 0x100000000 - 1);
-}
-
-/** The digest bit stands for every DIST_MANDATORY_25 flag. */
-function expandMandatory25(flags: bigint): bigint {
-  return hasFlag(flags, DistFlags.MANDATORY_25_DIGEST) ? flags | DIST_MANDATORY_25 : flags;
+  return randomInt(0, 0xffffffff);
 }
 
 export function splitNodeName(name: string): { alive: string; host: string } | undefined {
@@ -134,34 +147,17 @@ export class Handshake {
 
   /** Feeds one handshake frame body; returns what to send, and the result once done. */
   receive(frame: Uint8Array): HandshakeStep {
+    const state = this.state;
     try {
-      return this.step(new Reader(frame));
+      const handler = HANDLERS[state];
+      if (handler === undefined)
+        throw this.fail('DIST_HANDSHAKE_STATE', `unexpected handshake message in state ${state}`);
+      const r = new Reader(frame);
+      return this[handler](r.u8('handshake tag'), r);
     } catch (err) {
       this.state = 'failed';
       if (err instanceof DistError) throw err;
-      throw this.fail('DIST_HANDSHAKE_PROTOCOL', `malformed handshake message in state ${this.state}`, err);
-    }
-  }
-
-  private step(r: Reader): HandshakeStep {
-    const tag = r.u8('handshake tag');
-    switch (this.state) {
-      case 'status':
-        return this.onStatus(tag, r);
-      case 'challenge':
-        return this.onChallenge(tag, r);
-      case 'ack':
-        return this.onAck(tag, r);
-      case 'name':
-        return this.onName(tag, r);
-      case 'alive':
-        return this.onAliveReply(tag, r);
-      case 'complement':
-        return this.onComplement(tag, r);
-      case 'reply':
-        return this.onChallengeReply(tag, r);
-      default:
-        throw this.fail('DIST_HANDSHAKE_STATE', `unexpected handshake message in state ${this.state}`);
+      throw this.fail('DIST_HANDSHAKE_PROTOCOL', `malformed handshake message in state ${state}`, err);
     }
   }
 
@@ -169,9 +165,10 @@ export class Handshake {
 
   private onStatus(tag: number, r: Reader): HandshakeStep {
     this.expectTag(tag, HandshakeTag.STATUS, 'status');
-    const text = Buffer.from(r.bytes(r.remaining)).toString('latin1');
-    if (text.startsWith('named:')) {
-      const nr = new Reader(Buffer.from(text.slice(6), 'latin1'));
+    const body = r.bytes(r.remaining);
+    const text = latin1(body);
+    if (text.startsWith(NAMED_PREFIX)) {
+      const nr = new Reader(body, NAMED_PREFIX.length);
       const len = nr.u16('name length');
       const name = Buffer.from(nr.bytes(len, 'name')).toString('utf8');
       const creation = nr.u32('creation');
@@ -246,13 +243,7 @@ export class Handshake {
 
   private onAck(tag: number, r: Reader): HandshakeStep {
     this.expectTag(tag, HandshakeTag.CHALLENGE_ACK, 'challenge_ack');
-    const theirs = r.bytes(DIGEST_SIZE, 'digest');
-    if (!timingSafeEqual(theirs, digest(this.ourChallenge, this.opts.cookie))) {
-      throw this.fail(
-        'DIST_HANDSHAKE_BAD_COOKIE',
-        `${this.peerName} answered our challenge with a wrong digest: the cookies differ`,
-      );
-    }
+    this.checkDigest(r);
     return this.finish([]);
   }
 
@@ -277,15 +268,7 @@ export class Handshake {
       : splitNodeName(this.peerName) !== undefined;
     if (!valid) throw this.fail('DIST_HANDSHAKE_PROTOCOL', `invalid node name '${this.peerName}'`);
     // An old `n` carries only the low 32 flag bits; the rest come in the complement.
-    const missing = this.missing() & (this.peerSentOld ? 0xffffffffn : ~0n);
-    if (missing !== 0n) {
-      throw this.fail(
-        'DIST_HANDSHAKE_FLAGS',
-        `${this.peerName} lacks mandatory flags ${flagNames(missing).join(', ')}`,
-        undefined,
-        [statusFrame('not_allowed')],
-      );
-    }
+    this.checkFlags(this.peerSentOld ? LOW_32_FLAGS : ~0n, [statusFrame('not_allowed')]);
     const decision = this.opts.accept?.(this.peerName, this.peerFlags, dynamic) ?? { status: 'ok' };
     if (decision.status === 'named') {
       this.peerName = decision.name;
@@ -293,7 +276,7 @@ export class Handshake {
       const name = Buffer.from(decision.name, 'utf8');
       const w = new Writer(32 + name.length);
       w.u8(HandshakeTag.STATUS);
-      w.bytes(Buffer.from('named:', 'latin1'));
+      w.bytes(Buffer.from(NAMED_PREFIX, 'latin1'));
       w.u16(name.length);
       w.bytes(name);
       w.u32(decision.creation);
@@ -310,7 +293,6 @@ export class Handshake {
         return { send: [statusFrame('alive')] };
       case 'nok':
       case 'not_allowed':
-        this.state = 'failed';
         throw this.fail(
           decision.status === 'nok' ? 'DIST_HANDSHAKE_NOK' : 'DIST_HANDSHAKE_NOT_ALLOWED',
           `refused ${this.peerName} (${decision.status})`,
@@ -322,7 +304,7 @@ export class Handshake {
 
   private onAliveReply(tag: number, r: Reader): HandshakeStep {
     this.expectTag(tag, HandshakeTag.STATUS, 'status reply');
-    const text = Buffer.from(r.bytes(r.remaining)).toString('latin1');
+    const text = latin1(r.bytes(r.remaining));
     if (text !== 'true' && text !== 'false')
       throw this.fail('DIST_HANDSHAKE_PROTOCOL', `bad status reply '${text}'`);
     this.opts.onAliveReply?.(text === 'true');
@@ -346,7 +328,7 @@ export class Handshake {
       this.sentOldChallenge = true;
       w.u8(HandshakeTag.OLD_CHALLENGE);
       w.u16(OLD_DIST_VERSION);
-      w.u32(Number(this.ourFlags() & 0xffffffffn));
+      w.u32(Number(this.ourFlags() & LOW_32_FLAGS));
       w.u32(this.ourChallenge);
     }
     w.bytes(name);
@@ -367,13 +349,7 @@ export class Handshake {
   private onChallengeReply(tag: number, r: Reader): HandshakeStep {
     this.expectTag(tag, HandshakeTag.CHALLENGE_REPLY, 'challenge_reply');
     const theirChallenge = r.u32('challenge');
-    const theirs = r.bytes(DIGEST_SIZE, 'digest');
-    if (!timingSafeEqual(theirs, digest(this.ourChallenge, this.opts.cookie))) {
-      throw this.fail(
-        'DIST_HANDSHAKE_BAD_COOKIE',
-        `${this.peerName} answered our challenge with a wrong digest: the cookies differ`,
-      );
-    }
+    this.checkDigest(r);
     const w = new Writer(DIGEST_SIZE + 1);
     w.u8(HandshakeTag.CHALLENGE_ACK);
     w.bytes(digest(theirChallenge, this.opts.cookie));
@@ -394,16 +370,26 @@ export class Handshake {
     return this.opts.flags;
   }
 
-  private missing(): bigint {
-    return missingMandatory(this.peerFlags);
-  }
-
-  private checkFlags(): void {
-    const missing = this.missing();
+  /** Refuses a peer without the mandatory flags (those in `mask`; `send` is the last word to it). */
+  private checkFlags(mask = ~0n, send?: Buffer[]): void {
+    const missing = missingMandatory(this.peerFlags) & mask;
     if (missing !== 0n) {
       throw this.fail(
         'DIST_HANDSHAKE_FLAGS',
         `${this.peerName} lacks mandatory flags ${flagNames(missing).join(', ')}`,
+        undefined,
+        send,
+      );
+    }
+  }
+
+  /** Reads the peer's digest of our challenge: it proves the peer has our cookie. */
+  private checkDigest(r: Reader): void {
+    const theirs = r.bytes(DIGEST_SIZE, 'digest');
+    if (!timingSafeEqual(theirs, digest(this.ourChallenge, this.opts.cookie))) {
+      throw this.fail(
+        'DIST_HANDSHAKE_BAD_COOKIE',
+        `${this.peerName} answered our challenge with a wrong digest: the cookies differ`,
       );
     }
   }
@@ -451,6 +437,10 @@ export class HandshakeError extends DistError {
 
 function statusFrame(status: string): Buffer {
   return Buffer.concat([Buffer.of(HandshakeTag.STATUS), Buffer.from(status, 'latin1')]);
+}
+
+function latin1(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
 }
 
 function readName(r: Reader, length: number): string {
