@@ -55,7 +55,8 @@ const HANDOVER_BYTES = 64 * 1024;
 const TICKS_PER_PERIOD = 4;
 /** Socket backlog above which signals wait as terms instead of being encoded. */
 const BACKLOG_BYTES = 8 * 1024 * 1024;
-const DEFAULT_SETUP_MS = 7000;
+/** OTP's default net_setuptime. */
+export const DEFAULT_SETUP_MS = 7000;
 
 export class Connection {
   readonly role: 'initiator' | 'acceptor';

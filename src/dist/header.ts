@@ -20,12 +20,15 @@ export const HeaderTag = {
 
 /** Atom cache geometry: 8 segments of 256 entries, as in OTP. */
 export const ATOM_CACHE_SIZE = 2048;
-const SEGMENT_SIZE = 256;
+/** An entry's index within its segment is one byte; the segment goes in the flag nibble. */
+const SEGMENT_BITS = 8;
+const SEGMENT_SIZE = 1 << SEGMENT_BITS;
 /** Up to this many references per message are looked up by scanning, beyond by a Map. */
 const SCAN_REFS = 16;
 /** At most 255 atom cache references fit in one header (the count is one byte). */
 const MAX_REFS_PER_MESSAGE = 255;
 /** Flag nibble bits. */
+const NIBBLE_MASK = 0xf;
 const NEW_ENTRY = 0x8;
 const SEGMENT_MASK = 0x7;
 const LONG_ATOMS = 0x1;
@@ -46,6 +49,11 @@ export interface LargeMessage {
 
 /** Fragment size OTP uses (ERTS_DIST_FRAGMENT_SIZE). */
 export const DEFAULT_FRAGMENT_SIZE = 64 * 1024;
+
+/** Default bounds on what one connection's peer can make us hold for fragmented messages. */
+const DEFAULT_MAX_REASSEMBLY_BYTES = 256 * 1024 * 1024;
+const DEFAULT_MAX_SEQUENCES = 64;
+const DEFAULT_MAX_FRAGMENTS = 1 << 16;
 
 export interface DistMessage {
   control: Term;
@@ -85,9 +93,9 @@ export class HeaderDecoder {
   private readonly maxDepth: number | undefined;
 
   constructor(options: HeaderDecoderOptions = {}) {
-    this.maxReassemblyBytes = options.maxReassemblyBytes ?? 256 * 1024 * 1024;
-    this.maxSequences = options.maxSequences ?? 64;
-    this.maxFragments = options.maxFragments ?? 1 << 16;
+    this.maxReassemblyBytes = options.maxReassemblyBytes ?? DEFAULT_MAX_REASSEMBLY_BYTES;
+    this.maxSequences = options.maxSequences ?? DEFAULT_MAX_SEQUENCES;
+    this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
     this.maxDepth = options.maxDepth;
   }
 
@@ -160,13 +168,15 @@ export class HeaderDecoder {
     const count = r.u8('atom cache ref count');
     if (count === 0) return [];
     const flagBytes = r.bytes((count >> 1) + 1, 'atom cache flags');
-    const long =
-      ((count & 1) === 0 ? flagBytes[count >> 1]! & 0xf : flagBytes[count >> 1]! >> 4) & LONG_ATOMS;
+    // One nibble per reference, then one for the whole header (LongAtoms).
+    const nibble = (i: number) =>
+      (i & 1) === 0 ? flagBytes[i >> 1]! & NIBBLE_MASK : flagBytes[i >> 1]! >> 4;
+    const long = nibble(count) & LONG_ATOMS;
     const refs: (Atom | undefined)[] = new Array<Atom | undefined>(count);
     for (let i = 0; i < count; i++) {
-      const nibble = (i & 1) === 0 ? flagBytes[i >> 1]! & 0xf : flagBytes[i >> 1]! >> 4;
-      const index = (nibble & SEGMENT_MASK) * SEGMENT_SIZE + r.u8('atom cache index');
-      if ((nibble & NEW_ENTRY) !== 0) {
+      const flags = nibble(i);
+      const index = (flags & SEGMENT_MASK) * SEGMENT_SIZE + r.u8('atom cache index');
+      if ((flags & NEW_ENTRY) !== 0) {
         const length = long !== 0 ? r.u16('atom length') : r.u8('atom length');
         const name = Buffer.from(r.bytes(length, 'atom text')).toString('utf8');
         const a = atom(name);
@@ -374,9 +384,9 @@ export class HeaderEncoder {
     w.offset += flagBytes;
     for (let i = 0; i < n; i++) {
       const slot = this.refSlots[i]!;
-      const nibble = (slot >> 8) | (this.refNew[i]! ? NEW_ENTRY : 0);
+      const nibble = (slot >> SEGMENT_BITS) | (this.refNew[i]! ? NEW_ENTRY : 0);
       w.buf[flagsAt + (i >> 1)]! |= (i & 1) === 0 ? nibble : nibble << 4;
-      w.u8(slot & 0xff);
+      w.u8(slot & (SEGMENT_SIZE - 1));
       if (this.refNew[i]!) {
         const text = Buffer.from(this.refAtoms[i]!.name, 'utf8');
         w.u8(text.length);

@@ -10,16 +10,18 @@ import { hostname } from 'node:os';
 import { randomInt } from 'node:crypto';
 import { DistError, EidError } from '../errors.ts';
 import { register, type Registration } from '../epmd/client.ts';
+import { EpmdNodeType } from '../epmd/protocol.ts';
 import { atom, Atom, ImproperList, Pid, Reference, Tuple, tuple, type Term } from '../etf/terms.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import { Connection } from './connection.ts';
-import { SpawnReplyFlag, type Signal } from './control.ts';
+import { Connection, DEFAULT_SETUP_MS } from './connection.ts';
+import { AltActFlag, SpawnReplyFlag, type Signal } from './control.ts';
 import { DEFAULT_FLAGS, DistFlags, hasFlag } from './flags.ts';
 import { splitNodeName, type AcceptStatus, type HandshakeResult } from './handshake.ts';
 import {
   ATOM_KILL,
   ATOM_KILLED,
   ATOM_NORMAL,
+  DEFAULT_CALL_TIMEOUT_MS,
   describe,
   pidKey,
   Process,
@@ -135,6 +137,10 @@ const A = {
 } as const;
 
 const MAX_PID_NUMBER = 0x0fffffff;
+/** Creations (and dynamic names) we pick ourselves are random positive 31-bit numbers. */
+const MAX_CREATION = 0x7fffffff;
+/** OTP's default net_ticktime. */
+const DEFAULT_NET_TICKTIME_S = 60;
 
 /**
  * Inside a container a node listens on the node port `eid daemon` looks for (EID_NODE_PORT or
@@ -164,6 +170,14 @@ function errorReason(err: unknown): Term {
 
 function toAtom(name: Atom | string): Atom {
   return typeof name === 'string' ? atom(name) : name;
+}
+
+type ExposedOutcome = { kind: 'return' | 'exit' | 'error'; value: Term; stack?: Term };
+
+/** The exit reason of a process that ran an exposed function: normal, its exit, or {Error, Stack}. */
+function exitReason(r: ExposedOutcome): Term {
+  if (r.kind === 'return') return ATOM_NORMAL;
+  return r.kind === 'exit' ? r.value : tuple(r.value, r.stack ?? []);
 }
 
 interface Waiters {
@@ -273,11 +287,13 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : 0;
     let registration: Registration | undefined;
-    let creation = options.creation ?? randomInt(1, 0x7fffffff);
+    let creation = options.creation ?? randomInt(1, MAX_CREATION);
     const hidden = options.hidden ?? false;
     if (options.epmd?.register !== false) {
       try {
-        const epmdOpts: Parameters<typeof register>[2] = { nodeType: hidden ? 72 : 77 };
+        const epmdOpts: Parameters<typeof register>[2] = {
+          nodeType: hidden ? EpmdNodeType.HIDDEN : EpmdNodeType.NORMAL,
+        };
         if (options.epmd?.port !== undefined) epmdOpts.epmdPort = options.epmd.port;
         if (options.epmd?.host !== undefined) epmdOpts.host = options.epmd.host;
         if (options.epmd?.timeoutMs !== undefined) epmdOpts.timeoutMs = options.epmd.timeoutMs;
@@ -298,8 +314,8 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       port,
       hidden,
       resolver: options.resolver ?? new EpmdResolver(epmdCall),
-      tickTimeMs: (options.netTicktime ?? 60) * 1000,
-      connectTimeoutMs: options.connectTimeoutMs ?? 7000,
+      tickTimeMs: (options.netTicktime ?? DEFAULT_NET_TICKTIME_S) * 1000,
+      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_SETUP_MS,
       logger,
       server,
       registration,
@@ -447,7 +463,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   }
 
   /** gen_server:call from a short-lived process; rejects with {@link CallError}. */
-  async call(dest: Destination, request: Term, timeoutMs = 5000): Promise<Term> {
+  async call(dest: Destination, request: Term, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<Term> {
     const proc = this.newProcess();
     try {
       return await this.callFrom(proc, dest, request, timeoutMs);
@@ -653,7 +669,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     // The first word stays within 18 bits, as in OTP's own references.
     return new Reference(this.nodeAtom, this.creation, [
       this.refCounter & 0x3ffff,
-      randomInt(0, 0x100000000 - 1),
+      randomInt(0, 0xffffffff),
       this.refCounter >>> 18,
     ]);
   }
@@ -894,11 +910,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   }
 
   /** Runs an exposed function; the outcome in erpc:execute_call's terms. */
-  private async runExposed(
-    module: Atom,
-    fn: Atom,
-    args: Term[],
-  ): Promise<{ kind: 'return' | 'exit' | 'error'; value: Term; stack?: Term }> {
+  private async runExposed(module: Atom, fn: Atom, args: Term[]): Promise<ExposedOutcome> {
     const f = this.modules.get(module.name)?.[fn.name];
     if (f === undefined) return { kind: 'error', value: A.undef, stack: [tuple(module, fn, args, [])] };
     try {
@@ -990,9 +1002,8 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       case 'spawn_reply': {
         const proc = this.localProcess(s.to);
         if (proc === undefined) return;
-        const ok = s.result instanceof Pid;
-        if (ok) {
-          const child = s.result as Pid;
+        if (s.result instanceof Pid) {
+          const child = s.result;
           if ((s.flags & SpawnReplyFlag.LINK) !== 0)
             proc.links.set(pidKey(child), { pid: child, unlinking: undefined });
           const m = proc.monitoring.get(refKey(s.reqId));
@@ -1014,7 +1025,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
 
   private onAltAct(target: Term, payload: Term, from: Pid, flags: number): void {
     // EXIT flag: an exit signal to an alias; otherwise a message to a pid, alias or name.
-    if ((flags & 16) !== 0) {
+    if ((flags & AltActFlag.EXIT) !== 0) {
       if (target instanceof Reference) {
         const proc = this.aliases.get(refKey(target));
         if (proc !== undefined) this.deliverExit(proc, from, payload, false);
@@ -1104,11 +1115,9 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     const [, m, f, a] = request.elements;
     if (!(m instanceof Atom) || !(f instanceof Atom) || !Array.isArray(a)) return;
     const send = reply;
-    void this.runExposed(m, f, a).then((r) => {
-      if (r.kind === 'return') send(r.value);
-      else if (r.kind === 'exit') send(tuple(A.badrpc, tuple(A.EXIT, r.value)));
-      else send(tuple(A.badrpc, tuple(A.EXIT, tuple(r.value, r.stack ?? []))));
-    });
+    void this.runExposed(m, f, a).then((r) =>
+      send(r.kind === 'return' ? r.value : tuple(A.badrpc, tuple(A.EXIT, exitReason(r)))),
+    );
   }
 
   /** SPAWN_REQUEST: erpc:execute_call/4, erpc:execute_cast/3, or an exposed function directly. */
@@ -1142,17 +1151,11 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     if (s.module.name === 'erpc' && s.function.name === 'execute_cast' && args.length === 3) {
       const [m, f, a] = args;
       if (m instanceof Atom && f instanceof Atom && Array.isArray(a)) {
-        const r = await this.runExposed(m, f, a);
-        return r.kind === 'return'
-          ? ATOM_NORMAL
-          : r.kind === 'exit'
-            ? r.value
-            : tuple(r.value, r.stack ?? []);
+        return exitReason(await this.runExposed(m, f, a));
       }
     }
     const r = await this.runExposed(s.module, s.function, args);
-    if (!proc.alive) return ATOM_NORMAL;
-    return r.kind === 'return' ? ATOM_NORMAL : r.kind === 'exit' ? r.value : tuple(r.value, r.stack ?? []);
+    return proc.alive ? exitReason(r) : ATOM_NORMAL;
   }
 
   // Connections -------------------------------------------------------------------------------
@@ -1164,7 +1167,6 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       flags: this.flags,
       creation: this.creation,
       accept: (peer: string, _flags: bigint, dynamic: boolean) => this.acceptStatus(peer, dynamic),
-      stillPending: () => true,
     };
     return peerName === undefined ? opts : { ...opts, peerName };
   }
@@ -1175,8 +1177,8 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     if (dynamic) {
       return {
         status: 'named',
-        name: `js${randomInt(1, 0x7fffffff).toString(36)}@${peer}`,
-        creation: randomInt(1, 0x7fffffff),
+        name: `js${randomInt(1, MAX_CREATION).toString(36)}@${peer}`,
+        creation: randomInt(1, MAX_CREATION),
       };
     }
     if (this.connections.has(peer)) return { status: 'alive' };

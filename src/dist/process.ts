@@ -50,6 +50,9 @@ export function refKey(r: Reference): string {
   return `${r.node.name}/${r.creation}/${r.ids.join('.')}`;
 }
 
+/** gen_server:call's default timeout. */
+export const DEFAULT_CALL_TIMEOUT_MS = 5000;
+
 const NOTHING: unique symbol = Symbol('nothing');
 
 interface Waiter {
@@ -233,7 +236,7 @@ export class Process {
   }
 
   /** gen_server:call from this process. */
-  call(dest: Destination, request: Term, timeoutMs = 5000): Promise<Term> {
+  call(dest: Destination, request: Term, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<Term> {
     return this.host.callFrom(this, dest, request, timeoutMs);
   }
 

@@ -73,6 +73,9 @@ export const DEFAULT_ERLANG_PORT = 12345;
 /** Container ids and names as the Engine API accepts them in a path. */
 const CONTAINER_REF = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const MAX_INSPECT_BYTES = 4 * 1024 * 1024;
+const DEFAULT_TIMEOUT_MS = 5000;
+/** How much of an Engine API error body goes into our error message. */
+const MAX_ERROR_TEXT = 200;
 
 interface InspectReply {
   NetworkSettings?: { Ports?: Record<string, { HostIp?: string; HostPort?: string }[] | null> };
@@ -87,7 +90,7 @@ export class DockerResolver implements Resolver {
   constructor(private readonly options: DockerResolverOptions = {}) {
     this.daemonPort = options.daemonPort ?? DEFAULT_DOCKER_DAEMON_PORT;
     this.erlangPort = options.erlangPort ?? DEFAULT_ERLANG_PORT;
-    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
   async resolve(node: string): Promise<NodeAddress> {
@@ -96,16 +99,17 @@ export class DockerResolver implements Resolver {
       throw new DockerError('DOCKER_BAD_NAME', `'${container}' is not a container id or name`, { node });
     }
     const body = await this.get(host, `/containers/${container}/json`, node);
-    let info: InspectReply;
+    // `null` is valid JSON too: the reply is only read through optional chains.
+    let info: InspectReply | null;
     try {
-      info = JSON.parse(body) as InspectReply;
+      info = JSON.parse(body) as InspectReply | null;
     } catch (err) {
       throw new DockerError('DOCKER_BAD_REPLY', `Engine API on ${host} sent invalid JSON`, {
         node,
         cause: err,
       });
     }
-    const bindings = info.NetworkSettings?.Ports?.[`${this.erlangPort}/tcp`];
+    const bindings = info?.NetworkSettings?.Ports?.[`${this.erlangPort}/tcp`];
     const hostPort = Number(bindings?.[0]?.HostPort);
     if (!Number.isInteger(hostPort) || hostPort <= 0 || hostPort > 65535) {
       throw new DockerError(
@@ -166,7 +170,7 @@ export class DockerResolver implements Resolver {
             reject(
               new DockerError(
                 'DOCKER_API',
-                `Engine API on ${peer} answered ${res.statusCode}: ${text.slice(0, 200)}`,
+                `Engine API on ${peer} answered ${res.statusCode}: ${text.slice(0, MAX_ERROR_TEXT)}`,
                 { node, peer },
               ),
             );

@@ -5,6 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import { Fixture, PortSlices, COOKIE, eventually, type ErlNode } from './helpers.ts';
 import type { Node } from '../../src/dist/node.ts';
@@ -13,6 +14,8 @@ import { Handshake } from '../../src/dist/handshake.ts';
 import { DEFAULT_FLAGS, DistFlags } from '../../src/dist/flags.ts';
 import { HeaderTag } from '../../src/dist/header.ts';
 import { ControlOp } from '../../src/dist/control.ts';
+import { DockerResolver } from '../../src/dist/resolver.ts';
+import { DockerError } from '../../src/errors.ts';
 import { Writer } from '../../src/etf/bytes.ts';
 import { encode } from '../../src/etf/index.ts';
 import { atom, tuple } from '../../src/etf/terms.ts';
@@ -220,3 +223,33 @@ describe('a hostile peer loses only its own connection', () => {
     assert.equal(await ts.ping(erl.name), true);
   });
 });
+
+test(
+  'DockerResolver: an Engine API reply that is not an inspect object is a DockerError, never a TypeError',
+  { timeout: 60_000 },
+  async () => {
+    let reply = '';
+    const api = http.createServer((_req, res) => res.writeHead(200).end(reply));
+    const port = await f.nextPort();
+    await new Promise<void>((resolve) => api.listen(port, '127.0.0.1', resolve));
+    try {
+      const resolver = new DockerResolver({ daemonPort: port });
+      for (const [body, code] of [
+        ['null', 'DOCKER_NO_PORT'],
+        ['[]', 'DOCKER_NO_PORT'],
+        ['{"NetworkSettings":{"Ports":{"12345/tcp":"x"}}}', 'DOCKER_NO_PORT'],
+        ['{"NetworkSettings":', 'DOCKER_BAD_REPLY'],
+      ] as const) {
+        reply = body;
+        await assert.rejects(
+          resolver.resolve('abc@127.0.0.1'),
+          (e: unknown) => e instanceof DockerError && e.code === code,
+          body,
+        );
+      }
+    } finally {
+      api.closeAllConnections();
+      await new Promise<void>((resolve) => api.close(() => resolve()));
+    }
+  },
+);
