@@ -7,17 +7,20 @@ import { Node } from '../dist/node.ts';
 import { splitNodeName } from '../dist/handshake.ts';
 import { cliError, integerOption, runCommand } from './epmd.ts';
 
+/** The options of the CLI's node, shared by ping and rpc. */
+export const NODE_OPTIONS_USAGE = `  --cookie C        the cluster cookie (default: ~/.erlang.cookie)
+  --name N          this node's name (default: eid-cli-<pid>@<host>)
+  --epmd-port P     EPMD port on the target host (default: ERL_EPMD_PORT or 4369)
+  --listen-port P   port this node listens on (default: any free port)
+`;
+
 export const usage = `Usage: eid ping node@host [options]
 
 Connects to node@host as a hidden node and asks its net_kernel, like net_adm:ping.
 Prints pong (exit 0) or pang (exit 1).
 
 Options:
-  --cookie C        the cluster cookie (default: ~/.erlang.cookie)
-  --name N          this node's name (default: eid-cli-<pid>@<host>)
-  --epmd-port P     EPMD port on the target host (default: ERL_EPMD_PORT or 4369)
-  --listen-port P   port this node listens on (default: any free port)
-  --timeout MS      give up after this many milliseconds (default 7000)
+${NODE_OPTIONS_USAGE}  --timeout MS      give up after this many milliseconds (default 7000)
   --help            show this help
 `;
 

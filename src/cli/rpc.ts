@@ -17,7 +17,7 @@ import {
   type Term,
 } from '../etf/terms.ts';
 import { cliError, runCommand } from './epmd.ts';
-import { nodeOptions, startCliNode } from './ping.ts';
+import { NODE_OPTIONS_USAGE, nodeOptions, startCliNode } from './ping.ts';
 
 export const usage = `Usage: eid rpc node@host module function [arg...] [options]
 
@@ -29,11 +29,7 @@ Exit 0 with the result, 1 with {badrpc, Reason} on standard error.
 
 Options:
   --json            read args as JSON
-  --cookie C        the cluster cookie (default: ~/.erlang.cookie)
-  --name N          this node's name (default: eid-cli-<pid>@<host>)
-  --epmd-port P     EPMD port on the target host (default: ERL_EPMD_PORT or 4369)
-  --listen-port P   port this node listens on (default: any free port)
-  --timeout MS      connection and call timeout in milliseconds (default 7000)
+${NODE_OPTIONS_USAGE}  --timeout MS      connection and call timeout in milliseconds (default 7000)
   --help            show this help
 `;
 
@@ -110,25 +106,30 @@ export function parseLiteral(text: string): Term {
     i++;
     return s;
   };
-  const seq = (close: string): Term[] => {
-    const items: Term[] = [];
+  /** Comma-separated items up to `close`; with `bar`, a `|` ends them too (a list's tail follows). */
+  const items = <T>(close: string, item: () => T, bar = false): { items: T[]; tail: boolean } => {
+    const out: T[] = [];
     ws();
     if (text[i] === close) {
       i++;
-      return items;
+      return { items: out, tail: false };
     }
     for (;;) {
-      items.push(term());
+      out.push(item());
       ws();
       if (text[i] === ',') {
         i++;
         continue;
       }
+      if (bar && text[i] === '|') {
+        i++;
+        return { items: out, tail: true };
+      }
       if (text[i] === close) {
         i++;
-        return items;
+        return { items: out, tail: false };
       }
-      return fail(`expected , or ${close}`);
+      return fail(`expected , ${bar ? '| ' : ''}or ${close}`);
     }
   };
   const term = (): Term => {
@@ -137,37 +138,17 @@ export function parseLiteral(text: string): Term {
     if (c === undefined) return fail('unexpected end');
     if (c === '{') {
       i++;
-      return new Tuple(seq('}'));
+      return new Tuple(items('}', term).items);
     }
     if (c === '[') {
       i++;
+      const list = items(']', term, true);
+      if (!list.tail) return list.items;
+      const tail = term();
       ws();
-      const items: Term[] = [];
-      if (text[i] === ']') {
-        i++;
-        return items;
-      }
-      for (;;) {
-        items.push(term());
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === '|') {
-          i++;
-          const tail = term();
-          ws();
-          if (text[i] !== ']') fail('expected ]');
-          i++;
-          return new ImproperList(items, tail);
-        }
-        if (text[i] === ']') {
-          i++;
-          return items;
-        }
-        fail('expected , | or ]');
-      }
+      if (text[i] !== ']') fail('expected ]');
+      i++;
+      return new ImproperList(list.items, tail);
     }
     if (text.startsWith('<<', i)) {
       i += 2;
@@ -194,29 +175,14 @@ export function parseLiteral(text: string): Term {
     }
     if (text.startsWith('#{', i)) {
       i += 2;
-      const m = new Map<Term, Term>();
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return m;
-      }
-      for (;;) {
+      const pair = (): [Term, Term] => {
         const k = term();
         ws();
         if (!text.startsWith('=>', i)) fail('expected =>');
         i += 2;
-        m.set(k, term());
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === '}') {
-          i++;
-          return m;
-        }
-        fail('expected , or }');
-      }
+        return [k, term()];
+      };
+      return new Map(items('}', pair).items);
     }
     if (c === '"') return [...quoted('"')].map((ch) => ch.codePointAt(0)!);
     if (c === "'") return atom(quoted("'"));
@@ -253,7 +219,7 @@ function formatAtom(a: string): string {
 
 /** An Erlang-style rendering of a term (for output, not for parsing back in every case). */
 export function formatTerm(t: Term): string {
-  if (typeof t === 'number') return Number.isInteger(t) ? String(t) : String(t);
+  if (typeof t === 'number') return String(t);
   if (typeof t === 'bigint') return t.toString();
   if (typeof t === 'boolean') return String(t);
   if (typeof t === 'string') return `<<${JSON.stringify(t)}>>`;
