@@ -113,6 +113,20 @@ function opts(name: string, extra: Partial<HandshakeOptions> = {}): HandshakeOpt
   return { thisName: name, cookie: 'c', flags: DEFAULT_FLAGS | DistFlags.PUBLISHED, creation: 7, ...extra };
 }
 
+const fixed = () => 0x12345678;
+
+/** What an initiator a@h sends (send_name, challenge_reply) to an acceptor b@h that uses the `fixed` challenge. */
+function initiatorFrames(): Buffer[] {
+  const init = new Handshake('initiator', opts('a@h', { challenge: fixed }));
+  const acc = new Handshake('acceptor', opts('b@h', { challenge: fixed }));
+  acc.start();
+  const name = init.start()[0]!;
+  const frames = [encodeHandshakeFrame(name)];
+  for (const f of acc.receive(name).send)
+    for (const g of init.receive(f).send) frames.push(encodeHandshakeFrame(g));
+  return frames;
+}
+
 describe('handshake', () => {
   test('both roles complete and agree on flags, names and creations', { timeout: 60_000 }, () => {
     const r = converse(
@@ -261,15 +275,7 @@ describe('handshake', () => {
     'a Connection completes the handshake and reads a message, the stream split at every point',
     { timeout: 60_000 },
     () => {
-      const fixed = () => 0x12345678;
-      // What an initiator sends (send_name, challenge_reply) to an acceptor using the fixed challenge.
-      const init = new Handshake('initiator', opts('a@h', { challenge: fixed }));
-      const acc = new Handshake('acceptor', opts('b@h', { challenge: fixed }));
-      acc.start();
-      const name = init.start()[0]!;
-      const parts = [encodeHandshakeFrame(name)];
-      for (const f of acc.receive(name).send)
-        for (const g of init.receive(f).send) parts.push(encodeHandshakeFrame(g));
+      const parts = initiatorFrames();
       const w = new Writer();
       const message = tuple(ControlOp.SEND, atom(''), new Pid(atom('b@h'), 1, 0, 7));
       new HeaderEncoder({ atomCache: true, fragments: true }).encode(w, message, atom('hi'));
@@ -298,7 +304,6 @@ describe('handshake', () => {
     'a Connection keeps signals as terms while the transport backlog is high, then sends them in order',
     { timeout: 60_000 },
     () => {
-      const fixed = () => 0x12345678;
       const written: Buffer[] = [];
       let drain: (() => void) | undefined;
       const transport = {
@@ -317,14 +322,7 @@ describe('handshake', () => {
         },
       );
       c.start();
-      const init = new Handshake('initiator', opts('a@h', { challenge: fixed }));
-      const acc = new Handshake('acceptor', opts('b@h', { challenge: fixed }));
-      acc.start();
-      const name = init.start()[0]!;
-      const parts = [encodeHandshakeFrame(name)];
-      for (const f of acc.receive(name).send)
-        for (const g of init.receive(f).send) parts.push(encodeHandshakeFrame(g));
-      c.feed(Buffer.concat(parts));
+      c.feed(Buffer.concat(initiatorFrames()));
       assert.ok(c.isUp);
       written.length = 0;
       const to = new Pid(atom('a@h'), 1, 0, 7);

@@ -46,6 +46,47 @@ after(async () => {
   await hosts?.down();
 });
 
+/** What probe.ts reported: its last output line, one JSON object. */
+function probeResult(output: string): Record<string, Record<string, unknown>> {
+  return JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as Record<string, Record<string, unknown>>;
+}
+
+/** The host port host 1's Docker published otp27's node port on. */
+async function otp27Published(): Promise<number> {
+  const published = await hosts.h1.docker(['port', otp27.id, `${NODE_PORT}/tcp`]);
+  return Number(published.split('\n')[0]!.split(':').at(-1));
+}
+
+/**
+ * A relay on 127.0.0.1:`port` to host 1's dockerd, which listens on a unix socket only: it stands
+ * for the Engine API on TCP (-H tcp://:4243), or on TLS when given a key and certificate.
+ */
+async function dockerdRelay(port: number, tlsOptions?: tls.TlsOptions): Promise<{ close(): Promise<void> }> {
+  const open = new Set<net.Socket>();
+  const pipe = (client: net.Socket) => {
+    const upstream = net.connect(hosts.h1.socket);
+    open.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', close);
+    upstream.on('error', close);
+  };
+  const relay = tlsOptions === undefined ? net.createServer(pipe) : tls.createServer(tlsOptions, pipe);
+  await new Promise<void>((resolve, reject) => {
+    relay.once('error', reject);
+    relay.listen(port, '127.0.0.1', () => resolve());
+  });
+  return {
+    close: async () => {
+      for (const socket of open) socket.destroy();
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
+    },
+  };
+}
+
 test(
   'a TS node in a container on one host and OTP 29 in a container on the other reach each other through eid daemon',
   { timeout: 300_000 },
@@ -80,7 +121,7 @@ test(
     const status = await hosts.h1.docker(['wait', id], 120_000);
     const logs = await hosts.h1.logs(id);
     assert.equal(status, '0', logs);
-    const r = JSON.parse(logs.trim().split('\n').at(-1) ?? '{}') as Record<string, Record<string, unknown>>;
+    const r = probeResult(logs);
     assert.equal(r.error, undefined, logs);
     const t = r[otp29.node]!;
     assert.equal(t.ping, true);
@@ -96,27 +137,11 @@ test(
   'DockerResolver reads the published node port from a real dockerd (Engine API over TCP)',
   { timeout: 300_000 },
   async () => {
-    // dockerd here listens on a unix socket only; a plain TCP-to-unix relay stands for -H tcp://:4243.
-    const open = new Set<net.Socket>();
-    const relay = net.createServer((client) => {
-      const upstream = net.connect(hosts.h1.socket);
-      open.add(client).add(upstream);
-      client.pipe(upstream).pipe(client);
-      const close = () => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('error', close);
-      upstream.on('error', close);
-    });
-    const port = await new Promise<number>((resolve, reject) => {
-      relay.once('error', reject);
-      relay.listen(PortSlices.containers[0], '127.0.0.1', () => resolve(PortSlices.containers[0]));
-    });
+    const port = PortSlices.containers[0];
+    const relay = await dockerdRelay(port);
     try {
       const resolver = new DockerResolver({ daemonPort: port, erlangPort: NODE_PORT });
-      const published = await hosts.h1.docker(['port', otp27.id, `${NODE_PORT}/tcp`]);
-      const wantPort = Number(published.split('\n')[0]!.split(':').at(-1));
+      const wantPort = await otp27Published();
       assert.deepEqual(await resolver.resolve(`${otp27.id}@127.0.0.1`), {
         host: '127.0.0.1',
         port: wantPort,
@@ -134,8 +159,7 @@ test(
         (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_NO_PORT',
       );
     } finally {
-      for (const socket of open) socket.destroy();
-      await new Promise<void>((resolve) => relay.close(() => resolve()));
+      await relay.close();
     }
   },
 );
@@ -168,26 +192,10 @@ test(
       ],
       { stdio: 'ignore' },
     );
-    const open = new Set<net.Socket>();
-    const relay = tls.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (client) => {
-      const upstream = net.connect(hosts.h1.socket);
-      open.add(client).add(upstream);
-      client.pipe(upstream).pipe(client);
-      const close = () => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('error', close);
-      upstream.on('error', close);
-    });
     const port = PortSlices.containers[0] + 1;
-    await new Promise<void>((resolve, reject) => {
-      relay.once('error', reject);
-      relay.listen(port, '127.0.0.1', () => resolve());
-    });
+    const relay = await dockerdRelay(port, { key: readFileSync(key), cert: readFileSync(cert) });
     try {
-      const published = await hosts.h1.docker(['port', otp27.id, `${NODE_PORT}/tcp`]);
-      const wantPort = Number(published.split('\n')[0]!.split(':').at(-1));
+      const wantPort = await otp27Published();
       const trusted = new DockerResolver({ daemonPort: port, tls: { ca: readFileSync(cert) } });
       assert.deepEqual(await trusted.resolve(`${otp27.id}@127.0.0.1`), { host: '127.0.0.1', port: wantPort });
       const untrusted = new DockerResolver({ daemonPort: port, tls: {} });
@@ -196,8 +204,7 @@ test(
         (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_UNREACHABLE',
       );
     } finally {
-      for (const socket of open) socket.destroy();
-      await new Promise<void>((resolve) => relay.close(() => resolve()));
+      await relay.close();
       rmSync(dir, { recursive: true, force: true });
     }
   },
@@ -226,7 +233,7 @@ test(
       });
     });
     assert.equal(code, 0, stderr);
-    const r = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, Record<string, unknown>>;
+    const r = probeResult(stdout);
     assert.equal(r.error, undefined, JSON.stringify(r));
     for (const [node, release] of [
       [otp27.node, '27'],

@@ -42,6 +42,17 @@ export function portAllocator(slice: readonly [number, number]): () => Promise<n
 
 export const COOKIE = 'eid-dist-test-cookie';
 
+/** `erl` flags for a node named `name` listening on `port`, registered with the epmd of ERL_EPMD_PORT. */
+export function erlDistArgs(
+  nameFlag: '-name' | '-sname',
+  name: string,
+  cookie: string,
+  port: number,
+): string[] {
+  const dist = ['inet_dist_listen_min', String(port), 'inet_dist_listen_max', String(port)];
+  return ['-noshell', nameFlag, name, '-setcookie', cookie, '-start_epmd', 'false', '-kernel', ...dist];
+}
+
 /** An expression evaluator registered as `eid_agent`: answers {'$gen_call', From, {eval, Src}}. */
 const AGENT = [
   'Agent = fun Loop() ->',
@@ -158,18 +169,7 @@ export class Fixture {
     const short = options.nameFlag === '-sname';
     const name = short ? `${alive}@${hostname().split('.')[0]!}` : `${alive}@127.0.0.1`;
     const args = [
-      '-noshell',
-      options.nameFlag ?? '-name',
-      short ? alive : name,
-      '-setcookie',
-      options.cookie ?? COOKIE,
-      '-start_epmd',
-      'false',
-      '-kernel',
-      'inet_dist_listen_min',
-      String(port),
-      'inet_dist_listen_max',
-      String(port),
+      ...erlDistArgs(options.nameFlag ?? '-name', short ? alive : name, options.cookie ?? COOKIE, port),
       ...(options.ticktime === undefined ? [] : ['-kernel', 'net_ticktime', String(options.ticktime)]),
       ...(options.extra ?? []),
       '-eval',

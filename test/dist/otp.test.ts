@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import { COOKIE, Fixture, PortSlices, eventually, run, type ErlNode } from './helpers.ts';
+import { COOKIE, Fixture, PortSlices, erlDistArgs, eventually, run, type ErlNode } from './helpers.ts';
 import { BadRpcError, CallError, type Node } from '../../src/dist/node.ts';
 import { StaticResolver } from '../../src/dist/resolver.ts';
 import { describe as show, type Process } from '../../src/dist/process.ts';
@@ -70,18 +70,7 @@ describe('connecting', () => {
       const dynamic = f.spawn(
         'erl',
         [
-          '-noshell',
-          '-name',
-          'undefined@127.0.0.1',
-          '-setcookie',
-          COOKIE,
-          '-start_epmd',
-          'false',
-          '-kernel',
-          'inet_dist_listen_min',
-          String(port),
-          'inet_dist_listen_max',
-          String(port),
+          ...erlDistArgs('-name', 'undefined@127.0.0.1', COOKIE, port),
           '-eval',
           `R = net_kernel:connect_node('${ts.name}'), io:format("~p ~p~n", [R, node()]), halt().`,
         ],

@@ -50,23 +50,18 @@ try {
     r.echo =
       describe((await node.rpc(target, 'erlang', 'list_to_tuple', [[sent]])) as Term) ===
       describe(tuple(sent));
-    r.rpcBack = Buffer.from(
-      (await node.rpc(target, 'rpc', 'call', [
-        atom(node.name),
-        atom('js'),
-        atom('hello'),
-        [atom('rpc')],
-      ])) as Uint8Array,
-    ).toString();
-    r.erpcBack = Buffer.from(
-      (await node.rpc(target, 'erpc', 'call', [
-        atom(node.name),
-        atom('js'),
-        atom('hello'),
-        [atom('erpc')],
-      ])) as Uint8Array,
-    ).toString();
-    const remote = (await node.rpc(target, 'erlang', 'whereis', [atom('init')])) as Term;
+    // The target calls js:hello back on this node, through rpc:call and erpc:call.
+    const callBack = async (module: 'rpc' | 'erpc') =>
+      Buffer.from(
+        (await node.rpc(target, module, 'call', [
+          atom(node.name),
+          atom('js'),
+          atom('hello'),
+          [atom(module)],
+        ])) as Uint8Array,
+      ).toString();
+    r.rpcBack = await callBack('rpc');
+    r.erpcBack = await callBack('erpc');
     const down = await new Promise<Term>((resolve) => {
       node.spawn(async (self) => {
         const pid = (await node.rpc(target, 'erlang', 'spawn', [atom('timer'), atom('sleep'), [50]])) as Term;
@@ -80,7 +75,6 @@ try {
       });
     });
     r.down = describe((down as Tuple).elements[4] as Term);
-    void remote;
   }
   const cut = config.cut;
   if (cut !== undefined) {
