@@ -7,9 +7,10 @@ import type Docker from 'dockerode';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DockerError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
+import { EpmdNodeType } from '../epmd/protocol.ts';
 import type { NameSource, NodeEntry } from '../epmd/types.ts';
 import { connectDocker, type DockerConnection } from './client.ts';
-import { LineSplitter, parseEvent } from './events.ts';
+import { isContainerId, LineSplitter, parseEvent } from './events.ts';
 
 export const DEFAULT_NODE_PORT = 12345;
 /** Label overriding the node port for one container. */
@@ -18,7 +19,12 @@ export const PORT_LABEL = 'eid.port';
 export const NAME_LABEL = 'eid.name';
 
 /** What PORT_PLEASE2 answers for a container: a normal node speaking distribution versions 5 to 6, like OTP 23+. */
-export const CONTAINER_NODE = { nodeType: 77, protocol: 0, highestVersion: 6, lowestVersion: 5 } as const;
+export const CONTAINER_NODE = {
+  nodeType: EpmdNodeType.NORMAL,
+  protocol: 0,
+  highestVersion: 6,
+  lowestVersion: 5,
+} as const;
 
 /** Events after which a container's names or published ports may have changed. */
 const REFRESH_ACTIONS = new Set([
@@ -68,6 +74,9 @@ interface PortBinding {
 }
 
 const IPV4_ANY = new Set(['', '0.0.0.0']);
+const MAX_PORT = 65535;
+/** Docker shows a container's hostname as its ID cut to this length unless one was set. */
+const SHORT_ID_LENGTH = 12;
 const IPV6_ANY = '::';
 
 /**
@@ -81,7 +90,7 @@ export function chooseBinding(
 ): number | undefined {
   const port = (b: PortBinding | undefined) => {
     const n = Number(b?.HostPort);
-    return Number.isInteger(n) && n > 0 && n < 65536 ? n : undefined;
+    return isPort(n) ? n : undefined;
   };
   const exact = bindings.find(
     (b) => b.HostIp !== undefined && served.includes(b.HostIp) && port(b) !== undefined,
@@ -93,25 +102,32 @@ export function chooseBinding(
   return port(v6);
 }
 
-/** A catalog entry from `docker inspect` output, or undefined when the container publishes no node port. */
+function isPort(n: number): boolean {
+  return Number.isInteger(n) && n > 0 && n <= MAX_PORT;
+}
+
+/**
+ * A catalog entry from `docker inspect` output, or undefined when the container publishes no node
+ * port (or the reply has no well-formed ID).
+ */
 export function entryFromInspect(
   info: Docker.ContainerInspectInfo,
   defaultNodePort: number,
   served: readonly string[],
 ): CatalogEntry | undefined {
-  if (info.State?.Running !== true || info.State.Paused === true) return undefined;
+  if (info.State?.Running !== true || info.State.Paused === true || !isContainerId(info.Id)) return undefined;
   const labels = info.Config?.Labels ?? {};
   const labelPort = labels[PORT_LABEL];
   const nodePort = labelPort === undefined ? defaultNodePort : Number(labelPort);
-  if (!Number.isInteger(nodePort) || nodePort <= 0 || nodePort >= 65536) return undefined;
+  if (!isPort(nodePort)) return undefined;
   const ports = (info.NetworkSettings?.Ports ?? {}) as Record<string, PortBinding[] | null>;
   const hostPort = chooseBinding(ports[`${nodePort}/tcp`] ?? [], served);
   if (hostPort === undefined) return undefined;
   const labelName = labels[NAME_LABEL];
   return {
     id: info.Id,
-    name: info.Name.replace(/^\//, ''),
-    hostname: info.Config?.Hostname ?? info.Id.slice(0, 12),
+    name: typeof info.Name === 'string' ? info.Name.replace(/^\//, '') : '',
+    hostname: info.Config?.Hostname ?? info.Id.slice(0, SHORT_ID_LENGTH),
     labelName: labelName !== undefined && isValidLookupName(labelName) ? labelName : undefined,
     nodePort,
     hostPort,
@@ -221,6 +237,9 @@ export interface CatalogStats {
 
 /** How many inspect calls a full sync runs at once. */
 const SYNC_CONCURRENCY = 8;
+const DEFAULT_MIN_BACKOFF_MS = 250;
+const DEFAULT_MAX_BACKOFF_MS = 10_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /**
  * The Docker catalog as the EPMD server's NameSource. `start()` returns at once; the catalog
@@ -247,9 +266,9 @@ export class DockerCatalog implements NameSource {
       nodePort: options.nodePort ?? DEFAULT_NODE_PORT,
       addresses: options.addresses ?? [],
       logger: options.logger ?? silentLogger,
-      minBackoffMs: options.minBackoffMs ?? 250,
-      maxBackoffMs: options.maxBackoffMs ?? 10_000,
-      requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+      minBackoffMs: options.minBackoffMs ?? DEFAULT_MIN_BACKOFF_MS,
+      maxBackoffMs: options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS,
+      requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       env: options.env ?? process.env,
     };
     this.#log = this.#options.logger;
@@ -415,7 +434,8 @@ export class DockerCatalog implements NameSource {
   async #fullSync(connection: DockerConnection): Promise<void> {
     const list = await connection.docker.listContainers({ all: false, abortSignal: this.#requestSignal() });
     const fresh = new ContainerTable();
-    const queue = list.map((c) => c.Id);
+    // IDs go into API paths: only well-formed ones, as for events.
+    const queue = list.map((c) => c.Id).filter(isContainerId);
     const worker = async () => {
       for (let id = queue.pop(); id !== undefined; id = queue.pop()) {
         const entry = await this.#inspect(connection, id);
@@ -454,10 +474,10 @@ export class DockerCatalog implements NameSource {
       const entry = await this.#inspect(connection, id);
       if (entry === undefined) this.#table.delete(id);
       else this.#table.set(entry);
-      this.#log.debug('catalog updated', { id: id.slice(0, 12), port: entry?.hostPort ?? null });
+      this.#log.debug('catalog updated', { id: id.slice(0, SHORT_ID_LENGTH), port: entry?.hostPort ?? null });
     } catch (err) {
       this.#log.debug('could not refresh a container; the next sync will', {
-        id: id.slice(0, 12),
+        id: id.slice(0, SHORT_ID_LENGTH),
         error: String(err),
       });
     }

@@ -16,6 +16,11 @@ export const CLIENT_MAX_API_VERSION = '1.43';
 export const CLIENT_MIN_API_VERSION = '1.24';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
+/** The daemon's conventional TCP ports, as the docker CLI assumes them. */
+const DOCKER_PORT = 2375;
+const DOCKER_TLS_PORT = 2376;
+/** How long `connectDocker` waits for the daemon's version by default. */
+const VERSION_TIMEOUT_MS = 10_000;
 
 type Env = Record<string, string | undefined>;
 
@@ -41,7 +46,7 @@ export function dockerOptions(endpoint: string, env: Env = process.env): Docker.
     }
     const tls =
       env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '' && env.DOCKER_TLS_VERIFY !== '0';
-    const port = url.port === '' ? (tls ? 2376 : 2375) : Number(url.port);
+    const port = url.port === '' ? (tls ? DOCKER_TLS_PORT : DOCKER_PORT) : Number(url.port);
     const options: Docker.DockerOptions = { host: url.hostname, port, protocol: tls ? 'https' : 'http' };
     if (tls) {
       const dir = env.DOCKER_CERT_PATH || join(homedir(), '.docker');
@@ -97,7 +102,7 @@ export interface DockerConnection {
 export async function connectDocker(
   endpoint: string,
   env: Env = process.env,
-  signal: AbortSignal = AbortSignal.timeout(10_000),
+  signal: AbortSignal = AbortSignal.timeout(VERSION_TIMEOUT_MS),
 ): Promise<DockerConnection> {
   const options = dockerOptions(endpoint, env);
   let serverVersion: string;

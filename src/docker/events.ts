@@ -61,6 +61,11 @@ export interface ContainerEvent {
 
 const CONTAINER_ID = /^[0-9a-f]{64}$/;
 
+/** A full container ID, as Docker writes it: safe to put in an API path. */
+export function isContainerId(id: unknown): id is string {
+  return typeof id === 'string' && CONTAINER_ID.test(id);
+}
+
 /** Parses one event line; undefined for lines that are not about a container (or not valid JSON objects). */
 export function parseEvent(line: string): ContainerEvent | undefined {
   let raw: unknown;
@@ -79,6 +84,6 @@ export function parseEvent(line: string): ContainerEvent | undefined {
   if (typeof event.Action !== 'string') return undefined;
   const candidate = event.Type === 'container' ? event.Actor?.ID : event.Actor?.Attributes?.container;
   // Ids from the stream go into API paths later: only well-formed ones pass.
-  const containerId = typeof candidate === 'string' && CONTAINER_ID.test(candidate) ? candidate : undefined;
+  const containerId = isContainerId(candidate) ? candidate : undefined;
   return { type: event.Type, action: event.Action, containerId };
 }

@@ -143,6 +143,13 @@ test('inspect → entry: node port from --node-port or the eid.port label; stopp
   assert.equal(entryFromInspect(inspectInfo({ paused: true }), 12345, []), undefined);
   assert.equal(entryFromInspect(inspectInfo({ ports: { '12345/tcp': null } }), 12345, []), undefined);
   assert.equal(entryFromInspect(inspectInfo({}), 4000, []), undefined);
+  // A reply without a well-formed ID or name is no entry (IDs go into API paths), never a TypeError.
+  for (const id of [undefined, '../../etc', 'abc']) {
+    const info = { ...inspectInfo({}), Id: id } as unknown as Docker.ContainerInspectInfo;
+    assert.equal(entryFromInspect(info, 12345, []), undefined);
+  }
+  const nameless = { ...inspectInfo({}), Name: undefined } as unknown as Docker.ContainerInspectInfo;
+  assert.equal(entryFromInspect(nameless, 12345, [])?.name, '');
   // A label value that could not be a node name is ignored.
   assert.equal(
     entryFromInspect(inspectInfo({ labels: { 'eid.name': 'a/b' } }), 12345, [])?.labelName,
