@@ -47,17 +47,37 @@ host_docker() {
   docker -H "unix://$(socket "$n")" "$@"
 }
 
-wait_for_socket() {
-  local n=$1 launcher
-  launcher=$(cat "$(run_dir "$n")/launcher.pid")
-  for _ in $(seq 1 150); do
-    host_docker "$n" version >/dev/null 2>&1 && return 0
-    kill -0 "$launcher" 2>/dev/null || break
-    sleep 0.2
+# wait_up WHAT PID LOG TRIES INTERVAL CHECK...: runs CHECK every INTERVAL seconds, TRIES times at
+# most, until it succeeds; gives up early when process PID is gone, and then shows the end of LOG.
+wait_up() {
+  local what=$1 pid=$2 log=$3 tries=$4 interval=$5
+  shift 5
+  for _ in $(seq 1 "$tries"); do
+    "$@" && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep "$interval"
   done
-  echo "hosts.sh: dockerd of host $n did not come up; log: $(run_dir "$n")/dockerd.log" >&2
-  tail -20 "$(run_dir "$n")/dockerd.log" >&2 || true
+  echo "hosts.sh: $what did not come up; log: $log" >&2
+  tail -20 "$log" >&2 || true
   return 1
+}
+
+# wait_gone PID TRIES INTERVAL: waits for process PID to exit; fails if it still runs after that.
+wait_gone() {
+  local pid=$1 tries=$2 interval=$3
+  for _ in $(seq 1 "$tries"); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep "$interval"
+  done
+  ! kill -0 "$pid" 2>/dev/null
+}
+
+docker_answers() { host_docker "$1" version >/dev/null 2>&1; }
+
+wait_for_socket() {
+  local n=$1
+  wait_up "dockerd of host $n" "$(cat "$(run_dir "$n")/launcher.pid")" "$(run_dir "$n")/dockerd.log" 150 0.2 \
+    docker_answers "$n"
 }
 
 # Each host gets its own containerd, started here and named to dockerd with --containerd: dockerd
@@ -83,14 +103,8 @@ EOF
   nsenter --net="/run/netns/$(netns "$n")" setsid containerd --config "$rd/containerd.toml" --log-level warn \
     >"$rd/containerd.log" 2>&1 </dev/null &
   echo $! >"$rd/containerd.pid"
-  for _ in $(seq 1 100); do
-    [[ -S $rd/containerd/containerd.sock ]] && return 0
-    kill -0 "$(cat "$rd/containerd.pid")" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "hosts.sh: containerd of host $n did not come up; log: $rd/containerd.log" >&2
-  tail -20 "$rd/containerd.log" >&2 || true
-  return 1
+  wait_up "containerd of host $n" "$(cat "$rd/containerd.pid")" "$rd/containerd.log" 100 0.1 \
+    test -S "$rd/containerd/containerd.sock"
 }
 
 start_dockerd() {
@@ -148,8 +162,7 @@ stop_docker() {
   local n=$1 pid
   pid=$(cat "$(run_dir "$n")/dockerd.pid")
   kill -TERM "$pid"
-  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-  if kill -0 "$pid" 2>/dev/null; then echo "hosts.sh: dockerd $pid did not stop" >&2; return 1; fi
+  wait_gone "$pid" 150 0.2 || { echo "hosts.sh: dockerd $pid did not stop" >&2; return 1; }
 }
 
 start_docker() {
@@ -170,13 +183,12 @@ stop_host() {
   pid=$(cat "$rd/dockerd.pid" 2>/dev/null || true)
   if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$pid" 2>/dev/null || true
+    wait_gone "$pid" 100 0.2 || kill -KILL "$pid" 2>/dev/null || true
   fi
   pid=$(cat "$rd/containerd.pid" 2>/dev/null || true)
   if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    wait_gone "$pid" 50 0.1 || true
   fi
   if [[ -e /run/netns/$ns ]]; then
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done

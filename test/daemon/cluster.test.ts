@@ -79,12 +79,17 @@ async function reach(from: NodeContainer, to: NodeContainer): Promise<string[]> 
   return out.split('\n');
 }
 
+/** `from` reaches `to`: pong, a message round trip and rpc:call all answer from `to`'s node. */
+async function assertReaches(from: NodeContainer, to: NodeContainer): Promise<void> {
+  assert.deepEqual(await reach(from, to), ['pong', `'${to.node}'`, `'${to.node}'`]);
+}
+
 test('1. containers on different hosts ping, message and rpc:call each other, both ways, each lookup through the other host daemon', async () => {
   const a = await hosts.h1.startNode({ cookie: COOKIE });
   const b = await hosts.h2.startNode({ cookie: COOKIE });
 
   const h2Hits = await metric(hosts.h2, 'eid_lookup_hits_total');
-  assert.deepEqual(await reach(a, b), ['pong', `'${b.node}'`, `'${b.node}'`]);
+  await assertReaches(a, b);
   assert.ok((await metric(hosts.h2, 'eid_lookup_hits_total')) > h2Hits, 'host 2 daemon answered for b');
   assert.match(
     daemons.get(hosts.h2)!.log(),
@@ -92,7 +97,7 @@ test('1. containers on different hosts ping, message and rpc:call each other, bo
   );
 
   const h1Hits = await metric(hosts.h1, 'eid_lookup_hits_total');
-  assert.deepEqual(await reach(b, a), ['pong', `'${a.node}'`, `'${a.node}'`]);
+  await assertReaches(b, a);
   assert.ok((await metric(hosts.h1, 'eid_lookup_hits_total')) > h1Hits, 'host 1 daemon answered for a');
 });
 
@@ -104,8 +109,8 @@ test(
   async () => {
     const a = await hosts.h1.startNode({ cookie: COOKIE });
     const c = await hosts.h1.startNode({ cookie: COOKIE });
-    assert.deepEqual(await reach(a, c), ['pong', `'${c.node}'`, `'${c.node}'`]);
-    assert.deepEqual(await reach(c, a), ['pong', `'${a.node}'`, `'${a.node}'`]);
+    await assertReaches(a, c);
+    await assertReaches(c, a);
   },
 );
 
@@ -120,7 +125,7 @@ test(
       hostname: 'moving',
       hostPort: 40001,
     });
-    assert.deepEqual(await reach(peer, first), ['pong', `'${first.node}'`, `'${first.node}'`]);
+    await assertReaches(peer, first);
     await hosts.h2.docker(['rm', '-f', first.id]);
     const second = await hosts.h2.startNode({
       cookie: COOKIE,
@@ -129,7 +134,7 @@ test(
       hostPort: 40002,
     });
     assert.equal(second.node, first.node);
-    assert.deepEqual(await reach(peer, second), ['pong', `'${second.node}'`, `'${second.node}'`]);
+    await assertReaches(peer, second);
     assert.match(daemons.get(hosts.h2)!.log(), /container lookup component=eid name=moving port=40002/);
   },
 );
@@ -137,10 +142,10 @@ test(
 test('3b. a container restarted by Docker (new ephemeral port) is reachable again', SCENARIO, async () => {
   const peer = await hosts.h1.startNode({ cookie: COOKIE });
   const node = await hosts.h2.startNode({ cookie: COOKIE });
-  assert.deepEqual(await reach(peer, node), ['pong', `'${node.node}'`, `'${node.node}'`]);
+  await assertReaches(peer, node);
   await hosts.h2.docker(['restart', '-t', '1', node.id]);
   await hosts.h2.waitForNode(node);
-  assert.deepEqual(await reach(peer, node), ['pong', `'${node.node}'`, `'${node.node}'`]);
+  await assertReaches(peer, node);
 });
 
 test(
@@ -151,7 +156,7 @@ test(
     assert.ok(syncedWith !== null);
     const peer = await hosts.h1.startNode({ cookie: COOKIE });
     const late = await hosts.h2.startNode({ cookie: COOKIE });
-    assert.deepEqual(await reach(peer, late), ['pong', `'${late.node}'`, `'${late.node}'`]);
+    await assertReaches(peer, late);
 
     await hosts.h2.docker(['rm', '-f', late.id]);
     const misses = await metric(hosts.h2, 'eid_lookup_misses_total');
@@ -176,7 +181,7 @@ test(
   async () => {
     const peer = await hosts.h1.startNode({ cookie: COOKIE });
     const node = await hosts.h2.startNode({ cookie: COOKIE });
-    assert.deepEqual(await reach(peer, node), ['pong', `'${node.node}'`, `'${node.node}'`]);
+    await assertReaches(peer, node);
     const reconnects = await metric(hosts.h2, 'eid_docker_reconnects_total');
 
     await hosts.stopDocker(hosts.h2);
@@ -186,7 +191,7 @@ test(
         'daemon to see Docker gone',
       );
       // While Docker is away the daemon answers from what it knew (the container lives on).
-      assert.deepEqual(await reach(peer, node), ['pong', `'${node.node}'`, `'${node.node}'`]);
+      await assertReaches(peer, node);
     } finally {
       await hosts.startDocker(hosts.h2);
     }
@@ -197,7 +202,7 @@ test(
     // Changes made after the resync are followed again.
     await hosts.h2.docker(['restart', '-t', '1', node.id]);
     await hosts.h2.waitForNode(node);
-    assert.deepEqual(await reach(peer, node), ['pong', `'${node.node}'`, `'${node.node}'`]);
+    await assertReaches(peer, node);
   },
 );
 
@@ -268,14 +273,14 @@ test('6. a node running directly on a host and container nodes reach each other'
   );
   assert.deepEqual(fromHost.split('\n'), ['pong', 'pong']);
   const toHost = { ...local, node: hostNode };
-  assert.deepEqual(await reach(remote, toHost), ['pong', `'${hostNode}'`, `'${hostNode}'`]);
-  assert.deepEqual(await reach(local, toHost), ['pong', `'${hostNode}'`, `'${hostNode}'`]);
+  await assertReaches(remote, toHost);
+  await assertReaches(local, toHost);
 });
 
 test('7. an Elixir node in a container joins the same cluster', SCENARIO, async () => {
   const erlang = await hosts.h1.startNode({ cookie: COOKIE });
   const elixir = await hosts.h2.startNode({ cookie: COOKIE, elixir: true });
-  assert.deepEqual(await reach(erlang, elixir), ['pong', `'${elixir.node}'`, `'${elixir.node}'`]);
+  await assertReaches(erlang, elixir);
   const version = await hosts.h1.evalIn(
     erlang,
     COOKIE,
@@ -353,8 +358,8 @@ test(
     );
     const a = await hosts.h1.startNode({ cookie: COOKIE });
     const b = await hosts.h2.startNode({ cookie: COOKIE });
-    assert.deepEqual(await reach(b, a), ['pong', `'${a.node}'`, `'${a.node}'`]);
-    assert.deepEqual(await reach(a, b), ['pong', `'${b.node}'`, `'${b.node}'`]);
+    await assertReaches(b, a);
+    await assertReaches(a, b);
     const logs = await hosts.h1.logs(container);
     assert.match(logs, new RegExp(`container lookup component=eid name=${a.hostname} port=\\d+`));
   },

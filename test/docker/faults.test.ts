@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DockerCatalog } from '../../src/docker/catalog.ts';
+import { DockerCatalog, type CatalogOptions } from '../../src/docker/catalog.ts';
 import { MAX_EVENT_LINE } from '../../src/docker/events.ts';
 
 interface FakeDocker {
@@ -57,6 +57,24 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   assert.ok(condition(), `timed out waiting for ${what}`);
 }
 
+/** Runs `body` with a started catalog on `docker`; both are stopped afterwards, even on failure. */
+async function withCatalog(
+  docker: FakeDocker,
+  options: Partial<CatalogOptions>,
+  body: (catalog: DockerCatalog) => Promise<void>,
+): Promise<void> {
+  const catalog = new DockerCatalog({ endpoint: docker.endpoint, ...options });
+  try {
+    catalog.start();
+    await body(catalog);
+  } finally {
+    await catalog.stop();
+    await docker.close();
+  }
+}
+
+const FAST_RETRY = { minBackoffMs: 20, maxBackoffMs: 50 };
+
 test(
   'an event line that never ends is cut at the cap; the catalog reconnects and resyncs',
   { timeout: 60_000 },
@@ -76,17 +94,12 @@ test(
       };
       pump();
     });
-    const catalog = new DockerCatalog({ endpoint: docker.endpoint, minBackoffMs: 20, maxBackoffMs: 50 });
-    try {
-      catalog.start();
+    await withCatalog(docker, FAST_RETRY, async (catalog) => {
       await until(() => catalog.stats().syncs >= 2 && catalog.stats().connected, 'a resync after the cut');
       assert.ok(catalog.stats().reconnects >= 1);
       assert.ok(written < 4 * MAX_EVENT_LINE, `the client kept reading past the cap (${written} bytes sent)`);
       assert.ok(docker.requests.filter((p) => p === '/v1.41/events').length >= 2);
-    } finally {
-      await catalog.stop();
-      await docker.close();
-    }
+    });
   },
 );
 
@@ -99,19 +112,14 @@ test(
       res.write('not json\n{"Type":"container","Action":"start","Actor":{"ID":"../../etc"}}\n[]\n');
       if (n === 0) res.end();
     });
-    const catalog = new DockerCatalog({ endpoint: docker.endpoint, minBackoffMs: 20, maxBackoffMs: 50 });
-    try {
-      catalog.start();
+    await withCatalog(docker, FAST_RETRY, async (catalog) => {
       await until(() => catalog.stats().syncs >= 2 && catalog.stats().connected, 'the reopened stream');
       // Nothing but the API's own paths was ever asked: the bad ID never reached a URL.
       for (const path of docker.requests) {
         assert.ok(['/version', '/v1.41/containers/json', '/v1.41/events'].includes(path), path);
       }
       assert.equal(catalog.stats().size, 0);
-    } finally {
-      await catalog.stop();
-      await docker.close();
-    }
+    });
   },
 );
 
@@ -121,14 +129,9 @@ test(
   async () => {
     // Headers never sent: the request stays open with no response.
     const docker = await fakeDocker(() => undefined);
-    const catalog = new DockerCatalog({ endpoint: docker.endpoint });
-    try {
-      catalog.start();
+    await withCatalog(docker, {}, async (catalog) => {
       await until(() => docker.requests.includes('/v1.41/events'), 'the events request');
       assert.equal(catalog.stats().connected, false);
-    } finally {
-      await catalog.stop();
-      await docker.close();
-    }
+    });
   },
 );

@@ -127,8 +127,10 @@ export class Host {
     return stdout.trim();
   }
 
-  /** `eid daemon` on this host, as a process in its namespace; resolves once the catalog first synced. */
-  /** `args` come last, so they can override --docker; `env` adds variables (DOCKER_TLS_VERIFY, say). */
+  /**
+   * `eid daemon` on this host, as a process in its namespace; resolves once the catalog first synced.
+   * `args` come last, so they can override --docker; `env` adds variables (DOCKER_TLS_VERIFY, say).
+   */
   async startDaemon(args: string[] = [], env: Record<string, string> = {}): Promise<DaemonProcess> {
     const child = this.spawn(
       process.execPath,
@@ -233,21 +235,8 @@ export class Host {
     expressions: string,
     timeoutMs = 60_000,
   ): Promise<string> {
-    const probe = `probe${randomBytes(4).toString('hex')}`;
     return this.docker(
-      [
-        'exec',
-        container.id,
-        'erl',
-        '-noshell',
-        '-hidden',
-        '-name',
-        `${probe}@${this.ip}`,
-        '-setcookie',
-        cookie,
-        '-eval',
-        `${expressions}, halt().`,
-      ],
+      ['exec', container.id, 'erl', ...helperNodeArgs(this, cookie, expressions)],
       timeoutMs,
     );
   }
@@ -260,24 +249,14 @@ export async function evalOnHost(
   expressions: string,
   timeoutMs = 60_000,
 ): Promise<string> {
-  const probe = `probe${randomBytes(4).toString('hex')}`;
-  return host.exec(
-    'erl',
-    // -start_epmd false: the daemon is this host's EPMD; never leave a stock one behind in its place.
-    [
-      '-noshell',
-      '-hidden',
-      '-start_epmd',
-      'false',
-      '-name',
-      `${probe}@${host.ip}`,
-      '-setcookie',
-      cookie,
-      '-eval',
-      `${expressions}, halt().`,
-    ],
-    timeoutMs,
-  );
+  // -start_epmd false: the daemon is this host's EPMD; never leave a stock one behind in its place.
+  return host.exec('erl', ['-start_epmd', 'false', ...helperNodeArgs(host, cookie, expressions)], timeoutMs);
+}
+
+/** `erl` arguments for a hidden, uniquely named node on `host` that evaluates `expressions` and halts. */
+function helperNodeArgs(host: Host, cookie: string, expressions: string): string[] {
+  const name = `probe${randomBytes(4).toString('hex')}@${host.ip}`;
+  return ['-noshell', '-hidden', '-name', name, '-setcookie', cookie, '-eval', `${expressions}, halt().`];
 }
 
 async function waitForNode(container: NodeContainer): Promise<void> {
