@@ -14,8 +14,9 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DockerCatalog, entryFromInspect } from '../src/docker/catalog.ts';
 import { connectDocker } from '../src/docker/client.ts';
-import { names, portPlease, register } from '../src/epmd/client.ts';
+import { portPlease, register } from '../src/epmd/client.ts';
 import { HOST_MOUNTS, eidFromSource, upHosts, type TestHosts } from '../test/harness/hosts.ts';
+import { percentile, waitForEpmd } from './lib.ts';
 
 /** This area's root-namespace bench ports (44000-44999). */
 const PORTS = { eid: 44401, stock: 44402, registeredNode: 44403 } as const;
@@ -62,33 +63,17 @@ async function load(op: (i: number) => Promise<unknown>, secs: number): Promise<
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   latencies.sort((a, b) => a - b);
-  const at = (p: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
   return {
     ops: latencies.length,
     perSecond: latencies.length / ((performance.now() - start) / 1000),
-    p50: at(0.5),
-    p99: at(0.99),
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
     errors,
   };
 }
 
 const row = (label: string, r: Rate) =>
   `  ${label.padEnd(44)}${r.perSecond.toFixed(0).padStart(9)}/s  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  errors ${r.errors}\n`;
-
-async function waitForEpmd(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (
-      await names('127.0.0.1', { epmdPort: port, timeoutMs: 500 }).then(
-        () => true,
-        () => false,
-      )
-    )
-      return;
-    await sleep(100);
-  }
-  throw new Error(`nothing answers EPMD on port ${port}`);
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

@@ -8,12 +8,12 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Node } from '../src/dist/node.ts';
 import type { Process } from '../src/dist/process.ts';
 import { atom, Atom, Pid, Tuple, tuple, type Term } from '../src/etf/terms.ts';
+import { waitForEpmd } from './lib.ts';
 
 const PORTS = { from: 45900, to: 45999 };
 const COOKIE = 'eid-bench-cookie';
@@ -66,22 +66,6 @@ function start(cmd: string, args: string[], env: Record<string, string>): ChildP
   });
   children.push(c);
   return c;
-}
-
-async function waitPort(p: number): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ port: p, host: '127.0.0.1' });
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`nothing listening on ${p}`);
 }
 
 async function startErl(alive: string, epmdPort: number, dir: string): Promise<string> {
@@ -183,6 +167,11 @@ interface Row {
   higherIsBetter: boolean;
 }
 
+/** A throughput row: `count` items took `beamUs` BEAM→BEAM and `tsUs` with the TS node. */
+function perSecond(what: string, unit: string, count: number, beamUs: number, tsUs: number): Row {
+  return { what, beam: count / (beamUs / 1e6), ts: count / (tsUs / 1e6), unit, higherIsBetter: true };
+}
+
 function fmt(v: number): string {
   return v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2);
 }
@@ -193,7 +182,7 @@ async function main(): Promise<void> {
   execFileSync('erlc', ['-o', dir, join(dir, 'eid_bench.erl')]);
   const epmdPort = port();
   start('epmd', ['-port', String(epmdPort)], {});
-  await waitPort(epmdPort);
+  await waitForEpmd(epmdPort);
   const a = await startErl('bench_a', epmdPort, dir);
   const b = await startErl('bench_b', epmdPort, dir);
   const node = await Node.start({
@@ -227,20 +216,10 @@ async function main(): Promise<void> {
     const beamBeam = await best(() => onBeam(node, a, 'send_n', [atB('eid_sink'), SMALL, small]));
     const tsBeam = await best(() => tsSend(node, atB('eid_sink'), SMALL, small));
     const beamTs = await best(() => onBeam(node, a, 'send_n', [atTs('eid_sink'), SMALL, small]));
-    rows.push({
-      what: 'small msgs TS→BEAM',
-      beam: (SMALL / beamBeam) * 1e6,
-      ts: (SMALL / tsBeam) * 1e6,
-      unit: 'msg/s',
-      higherIsBetter: true,
-    });
-    rows.push({
-      what: 'small msgs BEAM→TS',
-      beam: (SMALL / beamBeam) * 1e6,
-      ts: (SMALL / beamTs) * 1e6,
-      unit: 'msg/s',
-      higherIsBetter: true,
-    });
+    rows.push(
+      perSecond('small msgs TS→BEAM', 'msg/s', SMALL, beamBeam, tsBeam),
+      perSecond('small msgs BEAM→TS', 'msg/s', SMALL, beamBeam, beamTs),
+    );
     const rttBeam = await best(() => onBeam(node, a, 'rtt', [atB('eid_echo'), RTT]));
     const rttTs = await best(() => tsRtt(node, atB('eid_echo'), RTT));
     rows.push({
@@ -253,20 +232,10 @@ async function main(): Promise<void> {
     const bigBeam = await best(() => onBeam(node, a, 'send_n', [atB('eid_sink'), BIG, big]));
     const bigTsBeam = await best(() => tsSend(node, atB('eid_sink'), BIG, big));
     const bigBeamTs = await best(() => onBeam(node, a, 'send_n', [atTs('eid_sink'), BIG, big]));
-    rows.push({
-      what: '1 MB binaries TS→BEAM',
-      beam: BIG / (bigBeam / 1e6),
-      ts: BIG / (bigTsBeam / 1e6),
-      unit: 'MB/s',
-      higherIsBetter: true,
-    });
-    rows.push({
-      what: '1 MB binaries BEAM→TS',
-      beam: BIG / (bigBeam / 1e6),
-      ts: BIG / (bigBeamTs / 1e6),
-      unit: 'MB/s',
-      higherIsBetter: true,
-    });
+    rows.push(
+      perSecond('1 MB binaries TS→BEAM', 'MB/s', BIG, bigBeam, bigTsBeam),
+      perSecond('1 MB binaries BEAM→TS', 'MB/s', BIG, bigBeam, bigBeamTs),
+    );
 
     const lines = [
       `eid distribution bench (${new Date().toISOString()}, node ${process.version}, OTP ${execFileSync('erl', ['-noshell', '-eval', 'io:format("~s", [erlang:system_info(otp_release)]), halt().']).toString()})`,

@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { EpmdServer } from '../src/epmd/server.ts';
 import { encodeRequest, decodePort2Reply } from '../src/epmd/protocol.ts';
-import { names, register } from '../src/epmd/client.ts';
+import { register } from '../src/epmd/client.ts';
+import { epmdAnswers, percentile, waitForEpmd } from './lib.ts';
 
 /** The EPMD area's bench ports (43900-43999 of its range). */
 const BENCH_PORTS = { ours: 43901, stock: 43902 } as const;
@@ -79,36 +80,16 @@ async function load(port: number, concurrency: number, seconds: number): Promise
   return { lookups: latenciesMs.length, errors, seconds: (performance.now() - start) / 1000, latenciesMs };
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 function summarise(results: Result[]) {
   const lat = results.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
   const lookups = results.reduce((n, r) => n + r.lookups, 0);
   const seconds = results.reduce((n, r) => n + r.seconds, 0);
   return {
     rate: lookups / seconds,
-    p50: percentile(lat, 50),
-    p99: percentile(lat, 99),
+    p50: percentile(lat, 0.5),
+    p99: percentile(lat, 0.99),
     errors: results.reduce((n, r) => n + r.errors, 0),
   };
-}
-
-async function waitUntilAnswering(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (
-      await names('127.0.0.1', { epmdPort: port, timeoutMs: 500 }).then(
-        () => true,
-        () => false,
-      )
-    ) {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing answers on port ${port}`);
 }
 
 async function bench(): Promise<void> {
@@ -120,11 +101,8 @@ async function bench(): Promise<void> {
   process.once('exit', () => children.forEach((c) => c.kill('SIGKILL')));
   try {
     for (const port of Object.values(BENCH_PORTS)) {
-      const taken = await names('127.0.0.1', { epmdPort: port, timeoutMs: 500 }).then(
-        () => true,
-        () => false,
-      );
-      if (taken) throw new Error(`something already answers on port ${port}: stop it first`);
+      if (await epmdAnswers(port))
+        throw new Error(`something already answers on port ${port}: stop it first`);
     }
     const self = fileURLToPath(import.meta.url);
     const start = (command: string, args: string[]) => {
@@ -141,10 +119,7 @@ async function bench(): Promise<void> {
       start('epmd', ['-port', String(BENCH_PORTS.stock), '-address', '127.0.0.1']),
     ]);
     early.catch(() => undefined);
-    await Promise.race([
-      early,
-      Promise.all([waitUntilAnswering(BENCH_PORTS.ours), waitUntilAnswering(BENCH_PORTS.stock)]),
-    ]);
+    await Promise.race([early, Promise.all([waitForEpmd(BENCH_PORTS.ours), waitForEpmd(BENCH_PORTS.stock)])]);
     const registrations = await Promise.all(
       Object.values(BENCH_PORTS).map((epmdPort) => register(NODE_NAME, NODE_PORT, { epmdPort })),
     );
