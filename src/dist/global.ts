@@ -60,7 +60,7 @@ export class GlobalServer {
 
   handle(message: Term): void {
     if (!(message instanceof Tuple)) return;
-    const [kind, a, b, c] = message.elements;
+    const [kind, a, b] = message.elements;
     if (is(kind, A.gen_cast) && a instanceof Tuple) {
       this.cast(a);
     } else if (is(kind, A.gen_call) && a instanceof Tuple && message.length === 3) {
@@ -70,7 +70,6 @@ export class GlobalServer {
       this.host.log('global asked to remove the connection', { node: a.name });
       this.host.disconnect(a.name);
     }
-    void c;
   }
 
   /** A node went down: forget its tags and the locks its processes held. */

@@ -53,6 +53,9 @@ export function refKey(r: Reference): string {
 /** gen_server:call's default timeout. */
 export const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
+/** Taken messages the mailbox keeps as holes before it is compacted (once they are most of it). */
+const COMPACT_AFTER = 1024;
+
 const NOTHING: unique symbol = Symbol('nothing');
 
 interface Waiter {
@@ -134,7 +137,7 @@ export class Process {
         if (this.head === box.length) {
           this.mailbox = [];
           this.head = 0;
-        } else if (this.head > 1024 && this.head * 2 > box.length) {
+        } else if (this.head > COMPACT_AFTER && this.head * 2 > box.length) {
           this.mailbox = box.slice(this.head);
           this.head = 0;
         }
