@@ -213,13 +213,17 @@ async function main(): Promise<void> {
       for (let i = 0; i < runs; i++) m = Math.min(m, await f());
       return m;
     };
-    const beamBeam = await best(() => onBeam(node, a, 'send_n', [atB('eid_sink'), SMALL, small]));
-    const tsBeam = await best(() => tsSend(node, atB('eid_sink'), SMALL, small));
-    const beamTs = await best(() => onBeam(node, a, 'send_n', [atTs('eid_sink'), SMALL, small]));
-    rows.push(
-      perSecond('small msgs TS→BEAM', 'msg/s', SMALL, beamBeam, tsBeam),
-      perSecond('small msgs BEAM→TS', 'msg/s', SMALL, beamBeam, beamTs),
-    );
+    /** `count` copies of `msg` BEAM→BEAM, TS→BEAM and BEAM→TS, as two rows against the first. */
+    const throughput = async (what: string, unit: string, count: number, msg: Term): Promise<Row[]> => {
+      const beamBeam = await best(() => onBeam(node, a, 'send_n', [atB('eid_sink'), count, msg]));
+      const tsBeam = await best(() => tsSend(node, atB('eid_sink'), count, msg));
+      const beamTs = await best(() => onBeam(node, a, 'send_n', [atTs('eid_sink'), count, msg]));
+      return [
+        perSecond(`${what} TS→BEAM`, unit, count, beamBeam, tsBeam),
+        perSecond(`${what} BEAM→TS`, unit, count, beamBeam, beamTs),
+      ];
+    };
+    rows.push(...(await throughput('small msgs', 'msg/s', SMALL, small)));
     const rttBeam = await best(() => onBeam(node, a, 'rtt', [atB('eid_echo'), RTT]));
     const rttTs = await best(() => tsRtt(node, atB('eid_echo'), RTT));
     rows.push({
@@ -229,13 +233,7 @@ async function main(): Promise<void> {
       unit: 'µs',
       higherIsBetter: false,
     });
-    const bigBeam = await best(() => onBeam(node, a, 'send_n', [atB('eid_sink'), BIG, big]));
-    const bigTsBeam = await best(() => tsSend(node, atB('eid_sink'), BIG, big));
-    const bigBeamTs = await best(() => onBeam(node, a, 'send_n', [atTs('eid_sink'), BIG, big]));
-    rows.push(
-      perSecond('1 MB binaries TS→BEAM', 'MB/s', BIG, bigBeam, bigTsBeam),
-      perSecond('1 MB binaries BEAM→TS', 'MB/s', BIG, bigBeam, bigBeamTs),
-    );
+    rows.push(...(await throughput('1 MB binaries', 'MB/s', BIG, big)));
 
     const lines = [
       `eid distribution bench (${new Date().toISOString()}, node ${process.version}, OTP ${execFileSync('erl', ['-noshell', '-eval', 'io:format("~s", [erlang:system_info(otp_release)]), halt().']).toString()})`,

@@ -176,6 +176,14 @@ const message: Slot = {
 };
 const monitorRef = slot('ref', ref, 'monitor reference');
 const reqId = slot('reqId', ref, 'request id');
+const regName = slot('to', anAtom, 'name');
+const monitored = slot('to', procRef, 'monitored process');
+const monitorSender = slot('from', procRef);
+const alias = slot('alias', ref);
+const unlinkId = slot('id', integer, 'unlink id');
+const spawnFlags = slot('flags', smallInteger);
+const spawnResult = slot('result', anyTerm);
+const spawnArgs = slot('args', list, 'spawn arguments');
 /** SEND's sender slot: unused, so no sender on the signal and the empty atom on the wire. */
 const noSender: Slot = {
   read: (_t, into) => {
@@ -194,6 +202,13 @@ const spawnMfa: Slot = {
   },
   write: (s) => tuple(s.module as Atom, s.function as Atom, s.arity as number),
 };
+const spawnRequest = [
+  reqId,
+  from,
+  slot('groupLeader', pid, 'group leader'),
+  spawnMfa,
+  slot('options', list, 'spawn options'),
+];
 /** ALTACT_SIG_SEND's flags: the TOKEN bit says whether the trace token follows. */
 const altActFlags: Slot = {
   read: (t, into) => {
@@ -231,20 +246,16 @@ const OPS: Record<ControlOpName, OpSpec> = {
   SEND: { kind: 'send', elements: [noSender, to], payload: message },
   EXIT: { kind: 'exit', elements: [from, to, reason] },
   UNLINK: { kind: 'unlink', elements: [from, to] },
-  REG_SEND: { kind: 'reg_send', elements: [from, unused, slot('to', anAtom, 'name')], payload: message },
+  REG_SEND: { kind: 'reg_send', elements: [from, unused, regName], payload: message },
   GROUP_LEADER: { kind: 'group_leader', elements: [from, to] },
   EXIT2: { kind: 'exit2', elements: [from, to, reason] },
   SEND_TT: { kind: 'send', elements: [noSender, to, token], payload: message },
   EXIT_TT: { kind: 'exit', elements: [from, to, token, reason] },
-  REG_SEND_TT: {
-    kind: 'reg_send',
-    elements: [from, unused, slot('to', anAtom, 'name'), token],
-    payload: message,
-  },
+  REG_SEND_TT: { kind: 'reg_send', elements: [from, unused, regName, token], payload: message },
   EXIT2_TT: { kind: 'exit2', elements: [from, to, token, reason] },
-  MONITOR_P: { kind: 'monitor', elements: [from, slot('to', procRef, 'monitored process'), monitorRef] },
-  DEMONITOR_P: { kind: 'demonitor', elements: [from, slot('to', procRef, 'monitored process'), monitorRef] },
-  MONITOR_P_EXIT: { kind: 'monitor_exit', elements: [slot('from', procRef), to, monitorRef, reason] },
+  MONITOR_P: { kind: 'monitor', elements: [from, monitored, monitorRef] },
+  DEMONITOR_P: { kind: 'demonitor', elements: [from, monitored, monitorRef] },
+  MONITOR_P_EXIT: { kind: 'monitor_exit', elements: [monitorSender, to, monitorRef, reason] },
   SEND_SENDER: { kind: 'send', elements: [from, to], payload: message, prefer: knownSender },
   SEND_SENDER_TT: { kind: 'send', elements: [from, to, token], payload: message, prefer: knownSender },
   PAYLOAD_EXIT: { kind: 'exit', elements: [from, to], payload: reason, prefer: exitPayload },
@@ -253,45 +264,18 @@ const OPS: Record<ControlOpName, OpSpec> = {
   PAYLOAD_EXIT2_TT: { kind: 'exit2', elements: [from, to, token], payload: reason, prefer: exitPayload },
   PAYLOAD_MONITOR_P_EXIT: {
     kind: 'monitor_exit',
-    elements: [slot('from', procRef), to, monitorRef],
+    elements: [monitorSender, to, monitorRef],
     payload: reason,
     prefer: exitPayload,
   },
-  SPAWN_REQUEST: {
-    kind: 'spawn_request',
-    elements: [
-      reqId,
-      from,
-      slot('groupLeader', pid, 'group leader'),
-      spawnMfa,
-      slot('options', list, 'spawn options'),
-    ],
-    payload: slot('args', list, 'spawn arguments'),
-  },
-  SPAWN_REQUEST_TT: {
-    kind: 'spawn_request',
-    elements: [
-      reqId,
-      from,
-      slot('groupLeader', pid, 'group leader'),
-      spawnMfa,
-      slot('options', list, 'spawn options'),
-      token,
-    ],
-    payload: slot('args', list, 'spawn arguments'),
-  },
-  SPAWN_REPLY: {
-    kind: 'spawn_reply',
-    elements: [reqId, to, slot('flags', smallInteger), slot('result', anyTerm)],
-  },
-  SPAWN_REPLY_TT: {
-    kind: 'spawn_reply',
-    elements: [reqId, to, slot('flags', smallInteger), slot('result', anyTerm), token],
-  },
-  ALIAS_SEND: { kind: 'alias_send', elements: [from, slot('alias', ref)], payload: message },
-  ALIAS_SEND_TT: { kind: 'alias_send', elements: [from, slot('alias', ref), token], payload: message },
-  UNLINK_ID: { kind: 'unlink_id', elements: [slot('id', integer, 'unlink id'), from, to] },
-  UNLINK_ID_ACK: { kind: 'unlink_id_ack', elements: [slot('id', integer, 'unlink id'), from, to] },
+  SPAWN_REQUEST: { kind: 'spawn_request', elements: spawnRequest, payload: spawnArgs },
+  SPAWN_REQUEST_TT: { kind: 'spawn_request', elements: [...spawnRequest, token], payload: spawnArgs },
+  SPAWN_REPLY: { kind: 'spawn_reply', elements: [reqId, to, spawnFlags, spawnResult] },
+  SPAWN_REPLY_TT: { kind: 'spawn_reply', elements: [reqId, to, spawnFlags, spawnResult, token] },
+  ALIAS_SEND: { kind: 'alias_send', elements: [from, alias], payload: message },
+  ALIAS_SEND_TT: { kind: 'alias_send', elements: [from, alias, token], payload: message },
+  UNLINK_ID: { kind: 'unlink_id', elements: [unlinkId, from, to] },
+  UNLINK_ID_ACK: { kind: 'unlink_id_ack', elements: [unlinkId, from, to] },
   ALTACT_SIG_SEND: {
     kind: 'altact_sig',
     elements: [altActFlags, from, slot('target', anyTerm), altActToken],
