@@ -932,13 +932,13 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     this.received.set(s.kind, (this.received.get(s.kind) ?? 0) + 1);
     switch (s.kind) {
       case 'send':
-        this.sendToPid(s.to, s.message, s.from ?? this.system.pid);
+        this.deliverFromPeer(s.to, s.message);
         return;
       case 'reg_send':
         this.deliverToName(s.to, s.message, s.from);
         return;
       case 'alias_send':
-        this.sendToAlias(s.alias, s.message, s.from);
+        this.deliverFromPeer(s.alias, s.message);
         return;
       case 'altact_sig':
         this.onAltAct(s.target, s.payload, s.from, s.flags);
@@ -1032,9 +1032,14 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       }
       return;
     }
-    if (target instanceof Reference) this.sendToAlias(target, payload, from);
-    else if (target instanceof Pid) this.sendToPid(target, payload, from);
+    if (target instanceof Reference || target instanceof Pid) this.deliverFromPeer(target, payload);
     else if (target instanceof Atom) this.deliverToName(target, payload, from);
+  }
+
+  /** A message from a peer reaches a process of this node or nobody: a node never relays for its peers. */
+  private deliverFromPeer(to: Pid | Reference, message: Term): void {
+    if (to instanceof Pid) this.localProcess(to)?.deliver(message);
+    else if (to.node.name === this.name) this.aliases.get(refKey(to))?.deliver(message);
   }
 
   private localProcess(pid: Pid): Process | undefined {

@@ -18,7 +18,7 @@ import { DockerResolver } from '../../src/dist/resolver.ts';
 import { DockerError } from '../../src/errors.ts';
 import { Writer } from '../../src/etf/bytes.ts';
 import { encode } from '../../src/etf/index.ts';
-import { atom, tuple } from '../../src/etf/terms.ts';
+import { atom, Pid, Reference, tuple, type Term } from '../../src/etf/terms.ts';
 import { createLogger } from '../../src/log.ts';
 
 const f = new Fixture(PortSlices.faults);
@@ -42,9 +42,11 @@ after(async () => {
 });
 
 /** A raw socket that has completed a real handshake with the TS node. */
-async function fakePeer(): Promise<{ socket: net.Socket; closed: Promise<void>; name: string }> {
+async function fakePeer(
+  target: Node = ts,
+): Promise<{ socket: net.Socket; closed: Promise<void>; name: string }> {
   const name = `fake${++fakeCount}@127.0.0.1`;
-  const socket = net.connect({ host: '127.0.0.1', port: ts.port });
+  const socket = net.connect({ host: '127.0.0.1', port: target.port });
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   socket.on('error', () => undefined);
   const hs = new Handshake('initiator', {
@@ -52,7 +54,7 @@ async function fakePeer(): Promise<{ socket: net.Socket; closed: Promise<void>; 
     cookie: COOKIE,
     flags: DEFAULT_FLAGS | DistFlags.PUBLISHED,
     creation: 1,
-    peerName: ts.name,
+    peerName: target.name,
   });
   await new Promise<void>((resolve, reject) => {
     const frames = new FrameDecoder({ prefixSize: 2, maxFrame: 1024 });
@@ -76,7 +78,7 @@ async function fakePeer(): Promise<{ socket: net.Socket; closed: Promise<void>; 
     });
     socket.once('close', () => reject(new Error('closed during handshake')));
   });
-  await eventually(() => ts.nodes().includes(name), 5000, `${name} up`);
+  await eventually(() => target.nodes().includes(name), 5000, `${name} up`);
   return { socket, closed, name };
 }
 
@@ -251,5 +253,50 @@ test(
       api.closeAllConnections();
       await new Promise<void>((resolve) => api.close(() => resolve()));
     }
+  },
+);
+
+test(
+  'messages from a peer to pids and aliases of other nodes are dropped, never relayed (no connection attempt)',
+  { timeout: 60_000 },
+  async () => {
+    const asked: string[] = [];
+    const node = await f.startNode('ts_norelay', {
+      resolver: {
+        resolve: (name) => {
+          asked.push(name);
+          return Promise.reject(new DockerError('TEST_NO_RESOLVE', 'not here'));
+        },
+      },
+    });
+    const inbox = node.spawn((self) => self.receive());
+    node.register('inbox', inbox);
+    const peer = await fakePeer(node);
+    const elsewhere = atom('elsewhere@127.0.0.1');
+    const passThrough = (control: Term, message: Term) =>
+      frame(
+        Buffer.concat([
+          Buffer.of(HeaderTag.VERSION, HeaderTag.PASS_THROUGH),
+          encode(control),
+          encode(message),
+        ]),
+      );
+    const sender = new Pid(atom(peer.name), 1, 0, 1);
+    peer.socket.write(
+      Buffer.concat([
+        passThrough(tuple(ControlOp.SEND, atom(''), new Pid(elsewhere, 1, 0, 1)), atom('relay me')),
+        passThrough(tuple(ControlOp.SEND_SENDER, sender, new Pid(elsewhere, 2, 0, 1)), atom('relay me')),
+        passThrough(
+          tuple(ControlOp.ALIAS_SEND, sender, new Reference(elsewhere, 1, [1, 2, 3])),
+          atom('relay me'),
+        ),
+        // Signals of one connection are handled in order: once this arrives, the others were handled.
+        passThrough(tuple(ControlOp.REG_SEND, sender, atom(''), atom('inbox')), atom('done')),
+      ]),
+    );
+    assert.equal(await inbox.exited, atom('normal'));
+    assert.deepEqual(asked, []);
+    peer.socket.destroy();
+    await node.stop();
   },
 );
