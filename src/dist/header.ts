@@ -169,12 +169,10 @@ export class HeaderDecoder {
     if (count === 0) return [];
     const flagBytes = r.bytes((count >> 1) + 1, 'atom cache flags');
     // One nibble per reference, then one for the whole header (LongAtoms).
-    const nibble = (i: number) =>
-      (i & 1) === 0 ? flagBytes[i >> 1]! & NIBBLE_MASK : flagBytes[i >> 1]! >> 4;
-    const long = nibble(count) & LONG_ATOMS;
+    const long = nibbleAt(flagBytes, count) & LONG_ATOMS;
     const refs: (Atom | undefined)[] = new Array<Atom | undefined>(count);
     for (let i = 0; i < count; i++) {
-      const flags = nibble(i);
+      const flags = nibbleAt(flagBytes, i);
       const index = (flags & SEGMENT_MASK) * SEGMENT_SIZE + r.u8('atom cache index');
       if ((flags & NEW_ENTRY) !== 0) {
         const length = long !== 0 ? r.u16('atom length') : r.u8('atom length');
@@ -421,6 +419,11 @@ export class HeaderEncoder {
     else if (index > SCAN_REFS) this.refIndex.set(a, index);
     return index;
   }
+}
+
+/** The `i`th flag nibble of an atom cache header: low half of a byte first. */
+function nibbleAt(flagBytes: Uint8Array, i: number): number {
+  return (i & 1) === 0 ? flagBytes[i >> 1]! & NIBBLE_MASK : flagBytes[i >> 1]! >> 4;
 }
 
 /** Slots per atom, computed once: most traffic repeats a few atoms. Bounded; cleared when full. */
