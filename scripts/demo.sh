@@ -106,5 +106,13 @@ bash "$HOSTS" docker "${first%%:*}" exec "${first#*:}" erl -noshell -hidden -nam
     end, Nodes),
   halt()."
 
+say "A Node.js service joins: a TypeScript Erlang node in a container on host 2, named the same way"
+ts_id=$(bash "$HOSTS" docker 2 run -d -v /usr:/usr:ro -v "$PWD:/eid:ro" -w /eid -e "HOST_IP=$EID_HOST2_IP" -p 12345 \
+  eid-otp25 node --import tsx scripts/demo-node.ts "$COOKIE" "${NODES[@]}")
+echo "host 2: container ${ts_id:0:12}, node ${ts_id:0:12}@$EID_HOST2_IP, $(bash "$HOSTS" docker 2 port "$ts_id" 12345/tcp | head -1)"
+ts_status=$(bash "$HOSTS" docker 2 wait "$ts_id")
+bash "$HOSTS" docker 2 logs "$ts_id" 2>&1
+[[ $ts_status == 0 ]] || { echo "demo: the TypeScript node exited with status $ts_status" >&2; exit 1; }
+
 say "What the daemons logged for those lookups"
 for n in 1 2; do grep 'container lookup' "$LOGS/daemon$n.log" | sed "s/^/host $n: /" | tail -n "$((NODES_PER_HOST * 2))"; done
