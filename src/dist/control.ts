@@ -117,8 +117,13 @@ function integer(t: Term | undefined, what: string): bigint {
   throw bad(`${what} is not an integer`);
 }
 
+/** Flag words and arities are small and non-negative; this bound keeps them exact under JS bit operations. */
+const MAX_SMALL_INTEGER = 0x7fffffff;
+
 function smallInteger(t: Term | undefined, what: string): number {
-  return Number(integer(t, what));
+  const n = integer(t, what);
+  if (n < 0n || n > BigInt(MAX_SMALL_INTEGER)) throw bad(`${what} ${n} is out of range`);
+  return Number(n);
 }
 
 function list(t: Term | undefined, what: string): Term[] {
@@ -219,7 +224,10 @@ const altActFlags: Slot = {
 };
 const altActToken: Slot = {
   read: (t, into) => {
-    if (((into.flags as number) & AltActFlag.TOKEN) !== 0) into.token = t;
+    const traced = ((into.flags as number) & AltActFlag.TOKEN) !== 0;
+    if (traced !== (t !== undefined))
+      throw bad(`altact flags ${String(into.flags)} disagree with the trace token`);
+    if (traced) into.token = t;
   },
   write: (s) => s.token as Term,
 };
