@@ -242,14 +242,15 @@ export class HeaderDecoder {
     return this.decodeBody(new Reader(whole), entry.refs);
   }
 
+  /** Counts `n` more bytes held; a fragment over the budget is refused before it is counted (it is not held). */
   private charge(n: number): void {
-    this.reassemblyBytes += n;
-    if (this.reassemblyBytes > this.maxReassemblyBytes) {
+    if (this.reassemblyBytes + n > this.maxReassemblyBytes) {
       throw headerError(
         'DIST_FRAGMENT_LIMIT',
         `fragment reassembly exceeds ${this.maxReassemblyBytes} bytes`,
       );
     }
+    this.reassemblyBytes += n;
   }
 }
 
