@@ -1,0 +1,667 @@
+/**
+ * Fuzzing the distribution parsers (framing, handshake in both roles, headers with the atom cache
+ * and fragments, control messages) with mutated valid input and random bytes. Only DistError may
+ * escape, no case may hang, and the stateful parsers never hold more than their caps.
+ * Deterministic: DIST_FUZZ_SEED=<n> replays another seed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import fc from 'fast-check';
+import { encodeHandshakeFrame, FrameDecoder, type PrefixSize } from '../../src/dist/framing.ts';
+import { digest, Handshake, HandshakeTag, type HandshakeOptions } from '../../src/dist/handshake.ts';
+import { HeaderDecoder, HeaderEncoder, HeaderTag, type DistMessage } from '../../src/dist/header.ts';
+import { ControlOp, ControlShape, decodeSignal, encodeSignal, type Signal } from '../../src/dist/control.ts';
+import { DEFAULT_FLAGS, DistFlags } from '../../src/dist/flags.ts';
+import { DistError } from '../../src/errors.ts';
+import { Writer } from '../../src/etf/bytes.ts';
+import { atom, Pid, Reference, Tuple, type Term } from '../../src/etf/terms.ts';
+import { termEquals } from '../../src/etf/index.ts';
+import { termArb } from '../etf/arbitraries.ts';
+
+const SEED = Number(process.env['DIST_FUZZ_SEED'] ?? 0x0d157);
+const REPLAY = `replay: DIST_FUZZ_SEED=${SEED}`;
+/** A hang guard, not a speed test: one parse this slow means a loop that should not exist. */
+const HANG_BOUND_MS = 2_000;
+
+function runs(numRuns: number): fc.Parameters<unknown> {
+  return { seed: SEED, numRuns, endOnFailure: true };
+}
+
+/** Runs one parser call: returns its result, or the DistError it threw; anything else fails the test. */
+function guarded<T>(label: string, call: () => T): T | DistError {
+  const start = performance.now();
+  try {
+    return call();
+  } catch (err) {
+    if (err instanceof DistError) return err;
+    assert.fail(`${label}: ${String(err)} escaped (${REPLAY})`);
+  } finally {
+    const elapsed = performance.now() - start;
+    assert.ok(elapsed < HANG_BOUND_MS, `${label}: took ${elapsed} ms (${REPLAY})`);
+  }
+}
+
+/** xorshift32: picks mutations from one seed fast-check chose. */
+function rng(seed: number): (n: number) => number {
+  let state = seed >>> 0 || 1;
+  return (n) => {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state % n;
+  };
+}
+
+function randomBytes(random: (n: number) => number, max: number): Buffer {
+  return Buffer.from(Array.from({ length: random(max + 1) }, () => random(256)));
+}
+
+/** Length-like values that lie: each is the edge of some width. */
+const LYING = [0, 1, 0xff, 0x100, 0xffff, 0x10000, 0x7fffffff, 0xffffffff];
+
+/** One byte-level mutation: flips, truncation, insertion, deletion, a lying length, an extension. */
+function mutate(input: Buffer, random: (n: number) => number): Buffer {
+  const out = Buffer.from(input);
+  const at = random(Math.max(out.length, 1));
+  switch (random(8)) {
+    case 0:
+      for (let i = 0, n = 1 + random(3); i < n && out.length > 0; i++) out[random(out.length)] = random(256);
+      return out;
+    case 1:
+      return out.subarray(0, random(out.length + 1));
+    case 2:
+      return Buffer.concat([out.subarray(0, at), Buffer.of(random(256)), out.subarray(at)]);
+    case 3:
+      return Buffer.concat([out.subarray(0, at), out.subarray(at + 1)]);
+    case 4:
+      if (out.length >= at + 4) out.writeUInt32BE(LYING[random(LYING.length)]!, at);
+      return out;
+    case 5:
+      if (out.length >= at + 2) out.writeUInt16BE(LYING[random(LYING.length)]! & 0xffff, at);
+      return out;
+    case 6:
+      return Buffer.concat([out, randomBytes(random, 40)]);
+    default:
+      return randomBytes(random, 64);
+  }
+}
+
+/** Mutates a sequence of frames: some frames mutated, and frames dropped, repeated, swapped or injected. */
+function mutateSequence(frames: readonly Buffer[], random: (n: number) => number): Buffer[] {
+  const out = [...frames];
+  for (let i = 0, n = 1 + random(3); i < n; i++) {
+    const at = random(Math.max(out.length, 1));
+    switch (random(6)) {
+      case 0:
+        out.splice(at, 1);
+        break;
+      case 1:
+        if (out[at] !== undefined) out.splice(at, 0, out[at]);
+        break;
+      case 2: {
+        const other = random(Math.max(out.length, 1));
+        if (out[at] !== undefined && out[other] !== undefined) [out[at], out[other]] = [out[other], out[at]];
+        break;
+      }
+      case 3:
+        out.splice(at, 0, randomBytes(random, 64));
+        break;
+      case 4:
+        out.length = random(out.length + 1);
+        break;
+      default:
+        if (out[at] !== undefined) out[at] = mutate(out[at], random);
+    }
+  }
+  return out;
+}
+
+// Framing ---------------------------------------------------------------------------------------
+
+/** A byte stream made of frames (their length honest) and raw bytes, and where to split it. */
+const streamArb = fc.record({
+  prefixSize: fc.constantFrom<PrefixSize>(2, 4),
+  maxFrame: fc.integer({ min: 0, max: 600 }),
+  parts: fc.array(
+    fc.oneof(
+      fc.uint8Array({ maxLength: 700 }).map((body) => ({ body })),
+      fc.uint8Array({ minLength: 1, maxLength: 12 }).map((raw) => ({ raw })),
+    ),
+    { maxLength: 10 },
+  ),
+  cuts: fc.array(fc.nat(), { maxLength: 12 }),
+  oneByteAtATime: fc.boolean(),
+});
+
+function prefixed(prefixSize: PrefixSize, body: Uint8Array): Buffer {
+  const prefix = Buffer.alloc(prefixSize);
+  if (prefixSize === 2) prefix.writeUInt16BE(body.length, 0);
+  else prefix.writeUInt32BE(body.length, 0);
+  return Buffer.concat([prefix, body]);
+}
+
+function chunksOf(stream: Buffer, cuts: number[], oneByte: boolean): Buffer[] {
+  if (oneByte) return Array.from(stream, (b) => Buffer.of(b));
+  const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let from = 0;
+  for (const p of [...points, stream.length]) {
+    chunks.push(stream.subarray(from, p));
+    from = p;
+  }
+  return chunks;
+}
+
+/** The frames of `stream` taken one at a time from one push, and the error that stopped them. */
+function framesOneByOne(stream: Buffer, prefixSize: PrefixSize, maxFrame: number) {
+  const frames: Buffer[] = [];
+  const fd = new FrameDecoder({ prefixSize, maxFrame });
+  let out = guarded('first frame', () => fd.push(stream, true));
+  while (!(out instanceof DistError) && out.length > 0) {
+    frames.push(...out);
+    out = guarded('next frame', () => fd.drain(true));
+  }
+  return { frames, error: out instanceof DistError ? out : undefined };
+}
+
+test('framing: any split of any stream gives the same frames, each within the cap, never buffering past it', () => {
+  let errors = 0;
+  fc.assert(
+    fc.property(streamArb, ({ prefixSize, maxFrame, parts, cuts, oneByteAtATime }) => {
+      const stream = Buffer.concat(
+        parts.map((p) => ('body' in p ? prefixed(prefixSize, p.body) : Buffer.from(p.raw))),
+      );
+      const whole = framesOneByOne(stream, prefixSize, maxFrame);
+      const fd = new FrameDecoder({ prefixSize, maxFrame });
+      const got: Buffer[] = [];
+      let error: DistError | undefined;
+      for (const chunk of chunksOf(stream, cuts, oneByteAtATime)) {
+        const out = guarded('push', () => fd.push(chunk));
+        if (out instanceof DistError) {
+          error = out;
+          break;
+        }
+        got.push(...out);
+        assert.ok(
+          fd.buffered < Math.max(prefixSize, maxFrame),
+          `${fd.buffered} bytes buffered, cap ${maxFrame}`,
+        );
+      }
+      for (const f of got) assert.ok(f.length <= maxFrame);
+      // A push that meets an oversized frame throws without the whole frames before it in the same chunk.
+      assert.deepEqual(got, whole.frames.slice(0, got.length));
+      if (error === undefined) assert.equal(got.length, whole.frames.length);
+      assert.equal(error?.code, whole.error?.code);
+      if (error !== undefined) errors++;
+      // Honest frames only: exactly the bodies come out.
+      if (parts.every((p) => 'body' in p && p.body.length <= maxFrame)) {
+        assert.deepEqual(
+          got.map((f) => Buffer.from(f)),
+          parts.map((p) => ('body' in p ? Buffer.from(p.body) : Buffer.alloc(0))),
+        );
+        assert.equal(fd.buffered, 0);
+      }
+    }),
+    runs(3_000),
+  );
+  assert.ok(errors > 0, 'some streams declared a frame over the cap');
+});
+
+test('framing: handshake frames, then a switch to 4-byte frames mid-chunk, at any split', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.uint8Array({ maxLength: 50 }), { minLength: 1, maxLength: 4 }),
+      fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 5 }),
+      fc.array(fc.nat(), { maxLength: 8 }),
+      (handshake, connected, cuts) => {
+        const stream = Buffer.concat([
+          ...handshake.map((b) => encodeHandshakeFrame(b)),
+          ...connected.map((b) => prefixed(4, b)),
+        ]);
+        const fd = new FrameDecoder({ prefixSize: 2, maxFrame: 1024 });
+        const got: Buffer[] = [];
+        let switched = false;
+        for (const chunk of chunksOf(stream, cuts, false)) {
+          let out = fd.push(chunk, !switched);
+          for (;;) {
+            got.push(...out);
+            if (switched) break;
+            if (got.length === handshake.length) {
+              fd.setMode(4, 1024);
+              switched = true;
+              out = fd.drain();
+            } else if (out.length === 0) break;
+            else out = fd.drain(true);
+          }
+        }
+        assert.deepEqual(
+          got.map((f) => Buffer.from(f)),
+          [...handshake, ...connected].map((b) => Buffer.from(b)),
+        );
+        assert.equal(fd.buffered, 0);
+      },
+    ),
+    runs(2_000),
+  );
+});
+
+// Handshake -------------------------------------------------------------------------------------
+
+const COOKIE = 'fuzz-cookie';
+const FIXED_CHALLENGE = 0x12345678;
+const fixedChallenge = () => FIXED_CHALLENGE;
+
+function options(name: string, extra: Partial<HandshakeOptions> = {}): HandshakeOptions {
+  return {
+    thisName: name,
+    cookie: COOKIE,
+    flags: DEFAULT_FLAGS | DistFlags.PUBLISHED,
+    creation: 7,
+    challenge: fixedChallenge,
+    ...extra,
+  };
+}
+
+interface Scenario {
+  name: string;
+  initiator: HandshakeOptions;
+  acceptor: HandshakeOptions;
+}
+
+const SCENARIOS: Scenario[] = [
+  { name: 'ok', initiator: options('a@h', { peerName: 'b@h' }), acceptor: options('b@h') },
+  {
+    name: 'alive',
+    initiator: options('a@h'),
+    acceptor: options('b@h', { accept: () => ({ status: 'alive' }), onAliveReply: () => undefined }),
+  },
+  {
+    name: 'named',
+    initiator: options('h', { flags: DEFAULT_FLAGS | DistFlags.NAME_ME }),
+    acceptor: options('b@h', {
+      accept: (_n, _f, dynamic) =>
+        dynamic ? { status: 'named', name: 'js1@h', creation: 5 } : { status: 'ok' },
+    }),
+  },
+];
+
+/** The frame bodies each side sends in a successful handshake. */
+function conversation(s: Scenario): { toAcceptor: Buffer[]; toInitiator: Buffer[] } {
+  const init = new Handshake('initiator', s.initiator);
+  const acc = new Handshake('acceptor', s.acceptor);
+  const toAcceptor: Buffer[] = [];
+  const toInitiator: Buffer[] = [];
+  let pending = init.start();
+  acc.start();
+  while (pending.length > 0) {
+    toAcceptor.push(...pending);
+    const answers = pending.flatMap((f) => acc.receive(f).send);
+    toInitiator.push(...answers);
+    pending = answers.flatMap((f) => init.receive(f).send);
+  }
+  assert.ok(init.finished && acc.finished, `scenario ${s.name} completes`);
+  return { toAcceptor, toInitiator };
+}
+
+/** The old `n` send_name of OTP 23/24, its complement and challenge reply, as the acceptor gets them. */
+function oldNameFrames(): Buffer[] {
+  const name = new Writer();
+  name.u8(HandshakeTag.OLD_SEND_NAME);
+  name.u16(5);
+  name.u32(Number(DEFAULT_FLAGS & 0xffffffffn));
+  name.bytes(Buffer.from('old@h'));
+  const complement = new Writer();
+  complement.u8(HandshakeTag.COMPLEMENT);
+  complement.u32(Number(DEFAULT_FLAGS >> 32n));
+  complement.u32(77);
+  const reply = new Writer();
+  reply.u8(HandshakeTag.CHALLENGE_REPLY);
+  reply.u32(1234);
+  reply.bytes(digest(FIXED_CHALLENGE, COOKIE));
+  return [name.toBuffer(), complement.toBuffer(), reply.toBuffer()];
+}
+
+interface HandshakeCase {
+  role: 'initiator' | 'acceptor';
+  options: HandshakeOptions;
+  frames: Buffer[];
+}
+
+const HANDSHAKE_CASES: HandshakeCase[] = [
+  ...SCENARIOS.flatMap((s): HandshakeCase[] => {
+    const c = conversation(s);
+    return [
+      { role: 'acceptor', options: s.acceptor, frames: c.toAcceptor },
+      { role: 'initiator', options: s.initiator, frames: c.toInitiator },
+    ];
+  }),
+  { role: 'acceptor', options: options('b@h'), frames: oldNameFrames() },
+];
+
+/** Where the digest of our (fixed) challenge sits in the frame that completes the handshake. */
+const DIGEST_AT = { initiator: 1, acceptor: 5 } as const;
+
+/** Feeds frames to a fresh handshake until it finishes or fails; a finished one must have seen the right digest. */
+function playHandshake(c: HandshakeCase, frames: Buffer[], label: string): 'done' | 'failed' | 'waiting' {
+  const hs = new Handshake(c.role, c.options);
+  hs.start();
+  for (const frame of frames) {
+    const step = guarded(label, () => hs.receive(frame));
+    if (step instanceof DistError) {
+      assert.equal(
+        guarded(label, () => hs.receive(frame)) instanceof DistError,
+        true,
+        'a failed handshake stays failed',
+      );
+      return 'failed';
+    }
+    if (step.done !== undefined) {
+      assert.ok(hs.finished);
+      const at = DIGEST_AT[c.role];
+      assert.deepEqual(
+        frame.subarray(at, at + 16),
+        digest(FIXED_CHALLENGE, COOKIE),
+        `${label}: finished without the digest of our challenge (${REPLAY})`,
+      );
+      assert.ok(guarded(label, () => hs.receive(frame)) instanceof DistError, 'nothing is taken after done');
+      return 'done';
+    }
+  }
+  return 'waiting';
+}
+
+test('handshake: the unmutated conversations complete in both roles', () => {
+  for (const [i, c] of HANDSHAKE_CASES.entries())
+    assert.equal(playHandshake(c, c.frames, `case ${i}`), 'done');
+});
+
+test('handshake: mutated, truncated, extended, reordered and random frames in both roles give only DistError', () => {
+  const outcomes = { done: 0, failed: 0, waiting: 0 };
+  fc.assert(
+    fc.property(fc.nat(HANDSHAKE_CASES.length - 1), fc.nat(), (index, seed) => {
+      const c = HANDSHAKE_CASES[index]!;
+      const frames = mutateSequence(c.frames, rng(seed));
+      outcomes[playHandshake(c, frames, `${c.role} case ${index} seed ${seed}`)]++;
+    }),
+    runs(10_000),
+  );
+  assert.ok(outcomes.failed > 0 && outcomes.done > 0, JSON.stringify(outcomes));
+});
+
+// Headers ---------------------------------------------------------------------------------------
+
+const HEADER_LIMITS = { maxReassemblyBytes: 32 * 1024, maxSequences: 4, maxFragments: 1024, maxDepth: 64 };
+
+const node = atom('a@h');
+const pid = new Pid(node, 5, 0, 3);
+
+/** Sessions of frames as one connection would get them: atom cache entries announced then referenced, fragments. */
+function headerSessions(): Buffer[][] {
+  const payloads = fc.sample(termArb, { numRuns: 120, seed: 7 });
+  const sessions: Buffer[][] = [];
+  for (let s = 0; s < 12; s++) {
+    const atomCache = s % 3 !== 2;
+    const enc = new HeaderEncoder({ atomCache, fragments: true, fragmentSize: 128 + s * 64 });
+    const frames: Buffer[] = [];
+    const fd = new FrameDecoder({ prefixSize: 4, maxFrame: 1 << 20 });
+    for (const payload of payloads.slice(s * 10, s * 10 + 10)) {
+      const control = new Tuple([ControlOp.REG_SEND, pid, atom(''), atom(`name${s % 4}`)]);
+      const w = new Writer();
+      const large = enc.encode(w, control, payload);
+      frames.push(
+        ...fd.push(Buffer.concat([w.view(), ...(large?.buffers ?? [])])).map((f) => Buffer.from(f)),
+      );
+    }
+    sessions.push(frames);
+  }
+  return sessions;
+}
+
+const SESSIONS = headerSessions();
+
+/** Decodes a session's frames with small limits, checking the limits after every frame (errors included). */
+function playHeaders(
+  frames: Buffer[],
+  label: string,
+  keepGoing: boolean,
+  limits = HEADER_LIMITS,
+): { messages: DistMessage[]; errors: number } {
+  const dec = new HeaderDecoder(limits);
+  const messages: DistMessage[] = [];
+  let errors = 0;
+  for (const frame of frames) {
+    const m = guarded(label, () => dec.decode(frame));
+    assert.ok(dec.pendingSequences <= limits.maxSequences, `${label}: ${dec.pendingSequences} sequences`);
+    assert.ok(dec.pendingBytes <= limits.maxReassemblyBytes, `${label}: ${dec.pendingBytes} bytes held`);
+    if (m instanceof DistError) {
+      errors++;
+      if (!keepGoing) break;
+    } else if (m !== undefined) messages.push(m);
+  }
+  return { messages, errors };
+}
+
+test('headers: the unmutated sessions decode, fragments included', () => {
+  assert.ok(SESSIONS.some((s) => s.some((f) => f[1] === HeaderTag.FRAGMENT_FIRST)));
+  assert.ok(SESSIONS.some((s) => s.some((f) => f[1] === HeaderTag.PASS_THROUGH)));
+  for (const [i, frames] of SESSIONS.entries()) {
+    const { messages, errors } = playHeaders(frames, `session ${i}`, false);
+    assert.equal(errors, 0);
+    assert.equal(messages.length, 10);
+  }
+});
+
+test('headers: mutated sessions (frames changed, dropped, repeated, reordered, unfinished) give only DistError, within the limits', () => {
+  fc.assert(
+    fc.property(fc.nat(SESSIONS.length - 1), fc.nat(), fc.boolean(), (index, seed, keepGoing) => {
+      const frames = mutateSequence(SESSIONS[index]!, rng(seed));
+      playHeaders(frames, `session ${index} seed ${seed}`, keepGoing);
+    }),
+    runs(4_000),
+  );
+});
+
+/** Small enough that random sequences run into every limit. */
+const FRAGMENT_LIMITS = { ...HEADER_LIMITS, maxReassemblyBytes: 4096, maxFragments: 5 };
+
+const fragmentArb = fc.record({
+  kind: fc.constantFrom(HeaderTag.FRAGMENT_FIRST, HeaderTag.FRAGMENT_NEXT),
+  seq: fc.nat(5),
+  id: fc.oneof(fc.nat(6), fc.constantFrom(0xffffffffn, 2n ** 64n - 1n)),
+  /** A run of filler then random bytes: sizes reach the reassembly limit, counterexamples stay short. */
+  filler: fc.nat(3000),
+  tail: fc.uint8Array({ maxLength: 64 }),
+});
+
+test('headers: random fragment sequences (out of order, unknown, repeated, never finished) stay within the limits', () => {
+  fc.assert(
+    fc.property(fc.array(fragmentArb, { maxLength: 30 }), fc.boolean(), (fragments, keepGoing) => {
+      const frames = fragments.map(({ kind, seq, id, filler, tail }) => {
+        const w = new Writer();
+        w.u8(HeaderTag.VERSION);
+        w.u8(kind);
+        w.u64(BigInt(seq));
+        w.u64(BigInt(id));
+        if (kind === HeaderTag.FRAGMENT_FIRST) w.u8(0);
+        w.bytes(Buffer.alloc(filler, 0x61));
+        w.bytes(tail);
+        return w.toBuffer();
+      });
+      playHeaders(frames, 'fragments', keepGoing, FRAGMENT_LIMITS);
+    }),
+    runs(3_000),
+  );
+});
+
+test('headers: random bytes behind each header kind give only DistError', () => {
+  const kinds = [HeaderTag.NORMAL, HeaderTag.FRAGMENT_FIRST, HeaderTag.FRAGMENT_NEXT, HeaderTag.PASS_THROUGH];
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(fc.oneof(fc.constantFrom(...kinds), fc.nat(255)), fc.uint8Array({ maxLength: 200 })),
+        {
+          minLength: 1,
+          maxLength: 8,
+        },
+      ),
+      (frames) => {
+        playHeaders(
+          frames.map(([kind, rest]) => Buffer.concat([Buffer.of(HeaderTag.VERSION, kind), rest])),
+          'random',
+          true,
+        );
+      },
+    ),
+    runs(3_000),
+  );
+});
+
+// Control messages ------------------------------------------------------------------------------
+
+const pidArb = fc
+  .tuple(fc.nat(), fc.nat(), fc.nat())
+  .map(([id, serial, creation]) => new Pid(node, id, serial, creation));
+const refArb = fc
+  .array(fc.nat(0xffffffff), { minLength: 1, maxLength: 5 })
+  .map((ids) => new Reference(node, 3, ids));
+/** Elements of the types control tuples hold (pids most), and some they must not. */
+const elementArb: fc.Arbitrary<Term> = fc.oneof(
+  { weight: 8, arbitrary: pidArb },
+  { weight: 2, arbitrary: refArb },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom<Term>(atom(''), atom('x'), true, false, [], 0, 2, -1, 2 ** 53, 2n ** 64n),
+  },
+  fc.integer(),
+  fc.bigInt(),
+  fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 3 }),
+  fc
+    .tuple(
+      fc.constantFrom<Term>(atom('m'), 'm'),
+      fc.constantFrom<Term>(atom('f'), 1),
+      fc.oneof(fc.nat(), fc.bigInt()),
+    )
+    .map((e) => new Tuple(e)),
+  termArb,
+);
+
+const ALL_FLAGS = DEFAULT_FLAGS | DistFlags.SEND_SENDER | DistFlags.EXIT_PAYLOAD;
+
+/** The same signal: every field equal as a term. */
+function sameSignal(a: Signal, b: Signal): boolean {
+  const fa = a as unknown as Record<string, Term | undefined>;
+  const fb = b as unknown as Record<string, Term | undefined>;
+  const keys = new Set([...Object.keys(fa), ...Object.keys(fb)]);
+  return [...keys].every((k) => {
+    const x = fa[k];
+    const y = fb[k];
+    return x === undefined || y === undefined ? x === y : termEquals(x, y);
+  });
+}
+
+/** A control message: mostly a known op at (about) its arity, with a payload when it takes one; sometimes anything. */
+const controlArb: fc.Arbitrary<{ op: Term; elements: Term[]; payload: Term | undefined; tupled: boolean }> =
+  fc
+    .record({
+      op: fc.oneof(
+        { weight: 4, arbitrary: fc.constantFrom<Term>(...Object.values(ControlOp)) },
+        fc.integer({ min: -1, max: 40 }),
+        elementArb,
+      ),
+      arityChange: fc.constantFrom(0, 0, 0, 0, -1, 1),
+      elements: fc.array(elementArb, { maxLength: 7 }),
+      payload: elementArb,
+      payloadAsShaped: fc.boolean(),
+      tupled: fc.boolean(),
+    })
+    .map(({ op, arityChange, elements, payload, payloadAsShaped, tupled }) => {
+      const shape = typeof op === 'number' ? ControlShape[op] : undefined;
+      if (shape === undefined || !payloadAsShaped) return { op, elements, payload: undefined, tupled };
+      const count = Math.max(shape.arity - 1 + arityChange, 0);
+      const sized = Array.from(
+        { length: count },
+        (_, i) => elements[i % Math.max(elements.length, 1)] ?? atom(''),
+      );
+      return { op, elements: sized, payload: shape.payload ? payload : undefined, tupled: true };
+    });
+
+test('control: random tuples with random ops and elements give a signal or DistError; signals survive encoding', () => {
+  let decoded = 0;
+  fc.assert(
+    fc.property(controlArb, ({ op, elements, payload, tupled }) => {
+      const control: Term = tupled ? new Tuple([op, ...elements]) : [op, ...elements];
+      const signal = guarded('decodeSignal', () => decodeSignal({ control, payload }));
+      if (signal instanceof DistError) {
+        assert.equal(signal.code, 'DIST_BAD_CONTROL');
+        return;
+      }
+      decoded++;
+      const again = encodeSignal(signal, ALL_FLAGS);
+      const back = decodeSignal({ control: again.control, payload: again.payload });
+      assert.ok(sameSignal(signal, back), `${signal.kind} changed through encoding (${REPLAY})`);
+    }),
+    runs(20_000),
+  );
+  assert.ok(decoded > 500, `only ${decoded} random tuples decoded`);
+});
+
+test('control: flag words and arities out of range, and an ALTACT_SIG_SEND token the flags deny, are DIST_BAD_CONTROL', () => {
+  const from = new Pid(node, 1, 0, 3);
+  const reqId = new Reference(node, 3, [1, 2, 3]);
+  const bad: DistMessage[] = [
+    // Flags beyond any flag word: read as a float they lost their bits (and the TOKEN bit with them).
+    { control: new Tuple([ControlOp.ALTACT_SIG_SEND, -(2n ** 255n), from, from]), payload: atom('m') },
+    { control: new Tuple([ControlOp.ALTACT_SIG_SEND, 2 ** 40, from, from]), payload: atom('m') },
+    { control: new Tuple([ControlOp.SPAWN_REPLY, reqId, from, -1, from]), payload: undefined },
+    {
+      control: new Tuple([
+        ControlOp.SPAWN_REQUEST,
+        reqId,
+        from,
+        from,
+        new Tuple([atom('m'), atom('f'), 2n ** 70n]),
+        [],
+      ]),
+      payload: [],
+    },
+    // The TOKEN flag says a trace token follows, and none does; or one follows that the flags do not announce.
+    { control: new Tuple([ControlOp.ALTACT_SIG_SEND, 2, from, from]), payload: atom('m') },
+    { control: new Tuple([ControlOp.ALTACT_SIG_SEND, 0, from, from, atom('token')]), payload: atom('m') },
+  ];
+  for (const msg of bad) {
+    assert.throws(
+      () => decodeSignal(msg),
+      (e: unknown) => e instanceof DistError && e.code === 'DIST_BAD_CONTROL',
+      String(msg.control),
+    );
+  }
+  const traced = decodeSignal({
+    control: new Tuple([ControlOp.ALTACT_SIG_SEND, 2, from, from, atom('token')]),
+    payload: atom('m'),
+  });
+  assert.ok(traced.kind === 'altact_sig' && traced.token instanceof Object);
+});
+
+test('headers: a fragment refused for the reassembly limit is not counted as held', () => {
+  const dec = new HeaderDecoder({ maxReassemblyBytes: 4096 });
+  const first = (seq: bigint) => {
+    const w = new Writer();
+    w.u8(HeaderTag.VERSION);
+    w.u8(HeaderTag.FRAGMENT_FIRST);
+    w.u64(seq);
+    w.u64(3n);
+    w.u8(0);
+    w.bytes(Buffer.alloc(3000, 0x61));
+    return w.toBuffer();
+  };
+  assert.equal(dec.decode(first(1n)), undefined);
+  assert.throws(
+    () => dec.decode(first(2n)),
+    (e: unknown) => e instanceof DistError && e.code === 'DIST_FRAGMENT_LIMIT',
+  );
+  assert.equal(dec.pendingBytes, 3000, 'only the first sequence is held');
+  assert.equal(dec.pendingSequences, 1);
+});
