@@ -23,6 +23,9 @@ export interface Transport {
   write(data: Uint8Array, done?: () => void): unknown;
   /** Bytes accepted but not yet handed to the system (net.Socket has it). */
   readonly writableLength?: number;
+  /** net.Socket's cork/uncork: the writes in between go to the system as one writev. */
+  cork?(): void;
+  uncork?(): void;
   /** net.Socket's `once('drain')`: lets sending wait for a backlog to clear. */
   once?(event: 'drain', listener: () => void): unknown;
   destroy(): void;
@@ -135,7 +138,11 @@ export class Connection {
     for (const body of this.handshake.start()) this.transport.write(encodeHandshakeFrame(body));
   }
 
-  /** Feeds bytes read from the transport. Never throws: bad input closes the connection. */
+  /**
+   * Feeds bytes read from the transport. Never throws: bad input closes the connection.
+   * `chunk` is kept by reference (frames and large received binaries are views of it), so it
+   * must not be modified afterwards; socket reads never are.
+   */
   feed(chunk: Uint8Array): void {
     if (this.state === 'closed') return;
     this.readSinceTick = true;
@@ -245,12 +252,15 @@ export class Connection {
     const large = encoder.encode(this.out, control, payload);
     this.wroteSinceTick = true;
     if (large !== undefined) {
-      // Keep the order: what is batched goes first, then the large message's buffers.
+      // Keep the order: what is batched goes first, then the large message's buffers (frame
+      // heads, its own bytes and the binaries it references), all in one writev.
+      this.transport.cork?.();
       this.flush();
       const last = large.buffers.length - 1;
       large.buffers.forEach((b, i) =>
         this.transport.write(b, i === last ? () => encoder.release(large.owner) : undefined),
       );
+      this.transport.uncork?.();
       return;
     }
     if (!this.flushScheduled) {

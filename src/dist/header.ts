@@ -7,7 +7,7 @@
  */
 import { DistError } from '../errors.ts';
 import { Reader, Writer } from '../etf/bytes.ts';
-import { decodeFrom, encodeInto } from '../etf/index.ts';
+import { decodeFrom, encodeInto, type DecodeOptions } from '../etf/index.ts';
 import { atom, type Atom, type Term } from '../etf/terms.ts';
 
 export const HeaderTag = {
@@ -37,6 +37,18 @@ const SHORT_ATOM_BYTES = 256;
 
 /** Bodies up to this size are copied into the connection's output batch; larger ones are handed over. */
 const LARGE_MESSAGE = 64 * 1024;
+/**
+ * Outgoing binaries of at least this size are not copied into the message: its frames reference
+ * them (OTP sends refc binaries the same way). At least LARGE_MESSAGE, so only large messages
+ * hold them.
+ */
+export const SPLICE_BINARY_BYTES = 64 * 1024;
+/**
+ * Incoming binaries of at least this size that are also at least half of their message are
+ * views of the received bytes, not copies (like OTP's sub-binaries of a received buffer): a
+ * view keeps the whole message alive, so only binaries that are most of it get one.
+ */
+export const VIEW_BINARY_BYTES = 64 * 1024;
 const BODY_CAPACITY = 64 * 1024;
 const MAX_BODY_CAPACITY = 16 * 1024 * 1024;
 const MAX_SPARE = 4;
@@ -137,7 +149,7 @@ export class HeaderDecoder {
   }
 
   private decodePassThrough(r: Reader): DistMessage {
-    const opts = this.depthOptions();
+    const opts = this.decodeOptions(r);
     if (r.u8('version') !== HeaderTag.VERSION) r.fail('control message without version 131', 'version');
     const control = decodeFrom(r, opts);
     if (r.remaining === 0) return { control, payload: undefined };
@@ -148,7 +160,7 @@ export class HeaderDecoder {
   }
 
   private decodeBody(r: Reader, refs: (Atom | undefined)[]): DistMessage {
-    const opts = { ...this.depthOptions(), atomCache: refs };
+    const opts = this.decodeOptions(r, refs);
     const control = decodeFrom(r, opts);
     const payload = r.remaining === 0 ? undefined : decodeFrom(r, opts);
     this.expectEnd(r);
@@ -159,8 +171,17 @@ export class HeaderDecoder {
     if (r.remaining !== 0) r.fail(`${r.remaining} bytes after the message`, 'end of message');
   }
 
-  private depthOptions(): { maxDepth?: number } {
-    return this.maxDepth === undefined ? {} : { maxDepth: this.maxDepth };
+  /**
+   * Options for the message in the rest of `r`. Its bytes are never reused (socket reads,
+   * frames spanning reads and reassembled messages are buffers of their own), so large
+   * binaries may be views of them.
+   */
+  private decodeOptions(r: Reader, atomCache?: (Atom | undefined)[]): DecodeOptions {
+    const binaryViews = Math.max(VIEW_BINARY_BYTES, Math.ceil(r.remaining / 2));
+    const opts: DecodeOptions = { binaryViews };
+    if (this.maxDepth !== undefined) opts.maxDepth = this.maxDepth;
+    if (atomCache !== undefined) opts.atomCache = atomCache;
+    return opts;
   }
 
   /** Reads the atom cache section of a 'D' or 'E' header, updating the connection's cache. */
@@ -260,6 +281,8 @@ export interface HeaderEncoderOptions {
   /** Split messages larger than `fragmentSize` (DFLAG_FRAGMENTS). */
   fragments: boolean;
   fragmentSize?: number;
+  /** Binaries of at least this size are referenced, not copied (default SPLICE_BINARY_BYTES; Infinity: copy all). */
+  spliceBinaryBytes?: number;
 }
 
 /**
@@ -272,6 +295,8 @@ export class HeaderEncoder {
   private readonly useCache: boolean;
   private readonly fragments: boolean;
   private readonly fragmentSize: number;
+  /** At least LARGE_MESSAGE, so a message that references a binary is always a large one. */
+  private readonly spliceMin: number;
   private body = new Writer(BODY_CAPACITY);
   /** Buffers of large messages already written, for reuse. */
   private readonly spare: Buffer[] = [];
@@ -284,6 +309,8 @@ export class HeaderEncoder {
   private readonly lookup = (a: Atom): number | undefined => this.refFor(a);
 
   constructor(options: HeaderEncoderOptions) {
+    this.spliceMin = Math.max(options.spliceBinaryBytes ?? SPLICE_BINARY_BYTES, LARGE_MESSAGE);
+    this.body.spliceMin = this.spliceMin;
     this.useCache = options.atomCache;
     this.fragments = options.fragments;
     this.fragmentSize = options.fragmentSize ?? DEFAULT_FRAGMENT_SIZE;
@@ -324,7 +351,8 @@ export class HeaderEncoder {
         if (this.refNew[i]!) this.slots[this.refSlots[i]!] = undefined;
       throw err;
     }
-    if (body.offset <= Math.min(LARGE_MESSAGE, this.fragmentSize)) {
+    const total = body.length;
+    if (total <= Math.min(LARGE_MESSAGE, this.fragmentSize)) {
       const at = out.reserveLength(4);
       out.u8(HeaderTag.VERSION);
       out.u8(HeaderTag.NORMAL);
@@ -334,14 +362,17 @@ export class HeaderEncoder {
       return undefined;
     }
     // Large: hand the body buffer over (the socket holds it until written) and start another,
-    // sized for a message as large (no regrowth), from the buffers already written out.
-    const data = body.view();
-    this.body = this.nextBody(data.length + BODY_CAPACITY);
-    const count = this.fragments ? Math.ceil(data.length / this.fragmentSize) : 1;
+    // sized for a message as large (no regrowth), from the buffers already written out. Its
+    // spliced binaries go out as their own chunks.
+    const chunks = body.chunks();
+    this.body = this.nextBody(body.offset + BODY_CAPACITY);
+    const count = this.fragments ? Math.ceil(total / this.fragmentSize) : 1;
     const seq = count > 1 ? this.nextSequence++ : 0n;
     const buffers: Buffer[] = [];
+    let chunk = 0;
+    let within = 0;
     for (let i = 0; i < count; i++) {
-      const chunk = count === 1 ? data : data.subarray(i * this.fragmentSize, (i + 1) * this.fragmentSize);
+      const size = count === 1 ? total : Math.min(this.fragmentSize, total - i * this.fragmentSize);
       const head = new Writer(i === 0 ? 64 + this.refAtoms.length * 8 : 32);
       head.u32(0);
       head.u8(HeaderTag.VERSION);
@@ -353,8 +384,20 @@ export class HeaderEncoder {
         head.u64(BigInt(count - i));
       }
       if (i === 0) this.writeRefs(head);
-      head.buf.writeUInt32BE(head.offset - 4 + chunk.length, 0);
-      buffers.push(head.toBuffer(), chunk);
+      head.buf.writeUInt32BE(head.offset - 4 + size, 0);
+      buffers.push(head.toBuffer());
+      // This fragment's `size` bytes: the rest of the current chunk and as many more as needed.
+      for (let left = size; left > 0;) {
+        const c = chunks[chunk]!;
+        const n = Math.min(left, c.length - within);
+        buffers.push(c.subarray(within, within + n));
+        left -= n;
+        within += n;
+        if (within === c.length) {
+          chunk++;
+          within = 0;
+        }
+      }
     }
     return { buffers, owner: body.buf };
   }
@@ -367,6 +410,7 @@ export class HeaderEncoder {
   private nextBody(wanted: number): Writer {
     const size = Math.min(wanted, MAX_BODY_CAPACITY);
     const w = new Writer(1);
+    w.spliceMin = this.spliceMin;
     const i = this.spare.findIndex((b) => b.length >= size);
     w.buf = i >= 0 ? this.spare.splice(i, 1)[0]! : Buffer.allocUnsafe(size);
     return w;

@@ -3,7 +3,7 @@
  * one reader that walks a buffer with an offset and checks every length against the bytes
  * actually left, and one growable writer that can fill in a length prefix last.
  */
-import { DecodeError } from '../errors.ts';
+import { DecodeError, EncodeError } from '../errors.ts';
 
 export class Reader {
   offset: number;
@@ -85,9 +85,20 @@ export class Reader {
 
 const INITIAL_CAPACITY = 256;
 
+/**
+ * A growable output buffer. By default every byte is copied into `buf`. A writer whose
+ * {@link Writer.spliceMin} is set takes binaries at least that large by reference instead
+ * ({@link Writer.splice}): they sit between its own bytes, and {@link Writer.chunks} gives the
+ * whole output as a list of views (for writev) without ever copying them.
+ */
 export class Writer {
   buf: Buffer;
   offset = 0;
+  /** Binaries of at least this many bytes are spliced in by reference; Infinity (default): never. */
+  spliceMin = Infinity;
+  /** Spliced binaries, each with the offset in `buf` it logically sits at, in order. */
+  private readonly spliced: { at: number; bytes: Uint8Array }[] = [];
+  private splicedBytes = 0;
 
   constructor(capacity = INITIAL_CAPACITY) {
     this.buf = Buffer.allocUnsafe(capacity);
@@ -139,6 +150,33 @@ export class Writer {
     this.offset += 8;
   }
 
+  /**
+   * Appends `src` by reference: it is not copied, so it must not change until the output is
+   * consumed. Callers check {@link spliceMin} first.
+   */
+  splice(src: Uint8Array): void {
+    this.spliced.push({ at: this.offset, bytes: src });
+    this.splicedBytes += src.length;
+  }
+
+  /** Bytes written, spliced ones included. */
+  get length(): number {
+    return this.offset + this.splicedBytes;
+  }
+
+  /** The output in order as views: runs of `buf` and spliced binaries (empty runs left out). */
+  chunks(): Buffer[] {
+    const out: Buffer[] = [];
+    let from = 0;
+    for (const { at, bytes } of this.spliced) {
+      if (at > from) out.push(this.buf.subarray(from, at));
+      if (bytes.length > 0) out.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+      from = at;
+    }
+    if (this.offset > from) out.push(this.buf.subarray(from, this.offset));
+    return out;
+  }
+
   bytes(src: Uint8Array): void {
     this.ensure(src.length);
     this.buf.set(src, this.offset);
@@ -163,22 +201,30 @@ export class Writer {
 
   /** Fills a reserved prefix with the number of bytes written after it. */
   fillLength(at: number, size: 2 | 4): void {
-    const length = this.offset - at - size;
+    let length = this.offset - at - size;
+    for (const s of this.spliced) if (s.at > at) length += s.bytes.length;
     if (size === 2) this.buf.writeUInt16BE(length, at);
     else this.buf.writeUInt32BE(length, at);
   }
 
   /** A copy of what was written; the writer can be reset and reused. */
   toBuffer(): Buffer {
+    if (this.spliced.length > 0) return Buffer.concat(this.chunks(), this.length);
     return Buffer.from(this.buf.subarray(0, this.offset));
   }
 
-  /** A view of what was written, valid until the next write. */
+  /** A view of what was written, valid until the next write. Only for writers without splices. */
   view(): Buffer {
+    if (this.spliced.length > 0)
+      throw new EncodeError('Writer.view() of an output with spliced binaries: use chunks()');
     return this.buf.subarray(0, this.offset);
   }
 
   reset(): void {
     this.offset = 0;
+    if (this.spliced.length > 0) {
+      this.spliced.length = 0;
+      this.splicedBytes = 0;
+    }
   }
 }

@@ -45,9 +45,10 @@ export interface DecodeOptions {
   maxDecompressedSize?: number;
   /**
    * Binaries become views into the input instead of copies (default false): much faster for large
-   * binaries, but the input must then never be modified or reused while they are alive.
+   * binaries, but the input must then never be modified or reused while they are alive, and a
+   * view keeps the whole input alive. A number: only binaries of at least that many bytes.
    */
-  binaryViews?: boolean;
+  binaryViews?: boolean | number;
 }
 
 export const DEFAULT_MAX_DEPTH = 1000;
@@ -88,7 +89,8 @@ class Decoder {
   private readonly atomCache: readonly (Atom | undefined)[] | undefined;
   /** ATOM_CACHE_REFs resolved so far; a fun that contains one cannot keep its bytes verbatim. */
   private cacheRefsResolved = 0;
-  private readonly binaryViews: boolean;
+  /** Binaries of at least this many bytes are views (Infinity: none). */
+  private readonly viewMin: number;
   /** A Buffer view of the input, so slices of it are Buffers too. */
   private readonly buf: Buffer;
 
@@ -99,7 +101,8 @@ class Decoder {
     options: DecodeOptions | undefined,
   ) {
     this.buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.length);
-    this.binaryViews = options?.binaryViews ?? false;
+    const views = options?.binaryViews ?? false;
+    this.viewMin = views === true ? 0 : views === false ? Infinity : views;
     this.pos = start;
     this.maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.maxDecompressedSize = options?.maxDecompressedSize ?? DEFAULT_MAX_DECOMPRESSED_SIZE;
@@ -173,7 +176,7 @@ class Decoder {
       maxDepth: this.maxDepth,
       maxDecompressedSize: this.maxDecompressedSize,
       atomCache: this.atomCache,
-      binaryViews: this.binaryViews,
+      binaryViews: this.viewMin,
     });
     let term: Term;
     try {
@@ -256,7 +259,7 @@ class Decoder {
         this.need(length, 'BINARY_EXT bytes');
         const from = this.pos;
         this.pos += length;
-        if (this.binaryViews) return b.subarray(from, from + length);
+        if (length >= this.viewMin) return b.subarray(from, from + length);
         if (length <= SMALL_BINARY) return slice.call(b, from, from + length) as Buffer;
         const copy = Buffer.allocUnsafe(length);
         b.copy(copy, 0, from, from + length);

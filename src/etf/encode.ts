@@ -362,7 +362,8 @@ function writeTuple(w: Writer, elements: readonly Term[], cache: EncodeOptions['
 
 function writeBinary(w: Writer, bytes: Uint8Array): void {
   const length = bytes.length;
-  w.ensure(5 + length);
+  const spliced = length >= w.spliceMin;
+  w.ensure(spliced ? 5 : 5 + length);
   const b = w.buf;
   let o = w.offset;
   b[o++] = Tag.Binary;
@@ -370,6 +371,11 @@ function writeBinary(w: Writer, bytes: Uint8Array): void {
   b[o++] = length >>> 16;
   b[o++] = length >>> 8;
   b[o++] = length;
+  if (spliced) {
+    w.offset = o;
+    w.splice(bytes);
+    return;
+  }
   if (length < 16) for (let i = 0; i < length; i++) b[o++] = bytes[i]!;
   else {
     b.set(bytes, o);

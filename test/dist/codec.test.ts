@@ -13,7 +13,13 @@ import {
   digest,
   type HandshakeOptions,
 } from '../../src/dist/handshake.ts';
-import { HeaderDecoder, HeaderEncoder, HeaderTag } from '../../src/dist/header.ts';
+import {
+  DEFAULT_FRAGMENT_SIZE,
+  HeaderDecoder,
+  HeaderEncoder,
+  HeaderTag,
+  SPLICE_BINARY_BYTES,
+} from '../../src/dist/header.ts';
 import { ControlOp, ControlShape, decodeSignal, encodeSignal, type Signal } from '../../src/dist/control.ts';
 import { DEFAULT_FLAGS, DIST_MANDATORY_25, DistFlags, missingMandatory } from '../../src/dist/flags.ts';
 import { Connection } from '../../src/dist/connection.ts';
@@ -430,6 +436,67 @@ describe('headers', () => {
     assert.ok(results.slice(0, -1).every((r) => r === undefined));
     assert.deepEqual(results.at(-1)!.payload, big);
     assert.equal(dec.pendingBytes, 0);
+  });
+
+  test(
+    'large binaries go out as their own chunks: frames byte-identical to copying them, at every size around the thresholds',
+    { timeout: 60_000 },
+    () => {
+      const k = SPLICE_BINARY_BYTES;
+      const f = DEFAULT_FRAGMENT_SIZE;
+      const sizes = [k - 1, k, k + 1, f - 40, f - 39, 2 * f - 1, 2 * f, 2 * f + 1, 5 * f + 3];
+      for (const fragments of [true, false]) {
+        for (const fragmentSize of [f, 1000]) {
+          const opts = { atomCache: true, fragments, fragmentSize };
+          const splicing = new HeaderEncoder(opts);
+          const copying = new HeaderEncoder({ ...opts, spliceBinaryBytes: Infinity });
+          const dec = new HeaderDecoder();
+          for (const size of sizes) {
+            const big = Buffer.alloc(size, size & 0xff);
+            const payload = tuple(atom('two'), big, Buffer.alloc(10, 1), [big, 'text']);
+            const m = send(payload);
+            const frames = (enc: HeaderEncoder): Buffer => {
+              const w = new Writer();
+              const large = enc.encode(w, m.control, m.payload);
+              return Buffer.concat([w.view(), ...(large?.buffers ?? [])]);
+            };
+            const label = `${size} bytes, fragments ${fragments}, fragment size ${fragmentSize}`;
+            const w = new Writer();
+            const large = splicing.encode(w, m.control, m.payload);
+            const referenced = (large?.buffers ?? []).filter((b) => b.buffer === big.buffer).length;
+            assert.ok(size < k || referenced >= 2, `${label}: binary referenced`);
+            const got = Buffer.concat([w.view(), ...(large?.buffers ?? [])]);
+            assert.deepStrictEqual(got, frames(copying), label);
+            const fd = new FrameDecoder({ prefixSize: 4, maxFrame: 1 << 30 });
+            const out = fd.push(got).map((fr) => dec.decode(fr));
+            assert.ok(termEquals(out.at(-1)!.payload!, payload), label);
+          }
+        }
+      }
+    },
+  );
+
+  test('received binaries that are most of their message are views of it; smaller ones are copies', () => {
+    const enc = new HeaderEncoder({ atomCache: true, fragments: true });
+    const dec = new HeaderDecoder();
+    const receive = (payload: Term): Term => {
+      const w = new Writer();
+      const m = send(payload);
+      const large = enc.encode(w, m.control, m.payload);
+      const fd = new FrameDecoder({ prefixSize: 4, maxFrame: 1 << 30 });
+      const got = fd.push(Buffer.concat([w.view(), ...(large?.buffers ?? [])])).map((f) => dec.decode(f));
+      return got.at(-1)!.payload!;
+    };
+    const one = receive(Buffer.alloc(1024 * 1024, 5)) as Buffer;
+    assert.ok(one.buffer.byteLength > one.length, 'a view of the reassembled message');
+    const third = 300 * 1024;
+    const three = receive([
+      Buffer.alloc(third, 1),
+      Buffer.alloc(third, 2),
+      Buffer.alloc(third, 3),
+    ]) as Buffer[];
+    for (const b of three)
+      assert.equal(b.buffer.byteLength, third, 'a copy: it would keep 3x its size alive');
   });
 
   test('pass-through form (no atom cache) both ways', { timeout: 60_000 }, () => {

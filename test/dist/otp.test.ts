@@ -4,9 +4,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { COOKIE, Fixture, PortSlices, erlDistArgs, eventually, run, type ErlNode } from './helpers.ts';
 import { BadRpcError, CallError, type Node } from '../../src/dist/node.ts';
+import { DEFAULT_FRAGMENT_SIZE, SPLICE_BINARY_BYTES } from '../../src/dist/header.ts';
 import { StaticResolver } from '../../src/dist/resolver.ts';
 import { describe as show, type Process } from '../../src/dist/process.ts';
 import { DistError } from '../../src/errors.ts';
@@ -270,6 +272,36 @@ describe('terms survive a trip through the distribution', () => {
     });
     assert.deepEqual(results, []);
   });
+
+  test(
+    'binaries sent by reference (own frame chunks) arrive intact: sizes around the thresholds, alone and together',
+    { timeout: 60_000 },
+    async () => {
+      await erl.eval(
+        ts,
+        `register(erl_md5, spawn(fun Loop() -> receive {From, Bins} -> From ! [erlang:md5(B) || B <- Bins], Loop() end end)), ok`,
+      );
+      const k = SPLICE_BINARY_BYTES;
+      const f = DEFAULT_FRAGMENT_SIZE;
+      const sizes = [k - 1, k, k + 1, 2 * f - 30, 2 * f + 1, 3 * 1024 * 1024 + 7];
+      const bins = sizes.map((n) => randomBytes(n));
+      const md5 = (b: Buffer): Buffer => createHash('md5').update(b).digest();
+      const messages = [...bins.map((b) => [b]), bins, [bins[1]!, Buffer.from('small'), bins[1]!]];
+      const results = await run(ts, async (self) => {
+        const out: boolean[] = [];
+        for (const m of messages) {
+          self.send(tuple(atom('erl_md5'), atom(erl.name)), tuple(self.pid, m));
+          const back = await self.receive(undefined, 20000);
+          out.push(termEquals(back, m.map(md5)));
+        }
+        return out;
+      });
+      assert.deepEqual(
+        results,
+        messages.map(() => true),
+      );
+    },
+  );
 
   test(
     'pids, refs, ports and funs from Erlang can be used again in Erlang',

@@ -61,6 +61,34 @@ test('encodeInto and decodeFrom put several terms in one buffer, as distribution
   assert.throws(() => decodeFrom(reader), DecodeError);
 });
 
+test('a writer with spliceMin references large binaries: its chunks are the bytes a copying writer writes', () => {
+  const limit = 1000;
+  for (const size of [0, 1, limit - 1, limit, limit + 1, 3 * limit]) {
+    const big = Buffer.alloc(size, 0xab);
+    const term = [tuple(atom('x'), big), big, 'tail', Buffer.alloc(limit + 7, 3)];
+    const copying = new Writer(16);
+    const splicing = new Writer(16);
+    splicing.spliceMin = limit;
+    for (const w of [copying, splicing]) {
+      const at = w.reserveLength(4);
+      w.u8(0x70);
+      encodeInto(w, term);
+      w.fillLength(at, 4);
+    }
+    const expected = copying.toBuffer();
+    assert.equal(splicing.length, expected.length);
+    assert.deepStrictEqual(Buffer.concat(splicing.chunks()), expected, `binary of ${size} bytes`);
+    assert.deepStrictEqual(splicing.toBuffer(), expected);
+    // The large ones are the caller's buffers themselves, not copies.
+    const referenced = splicing.chunks().filter((c) => c.buffer === big.buffer && size > 0).length;
+    assert.equal(referenced, size >= limit ? 2 : 0, `binary of ${size} bytes`);
+    assert.throws(() => splicing.view(), EncodeError);
+    splicing.reset();
+    assert.equal(splicing.length, 0);
+    assert.deepStrictEqual(splicing.chunks(), []);
+  }
+});
+
 test('atom cache: ATOM_CACHE_REF out with the callback, resolved in through the table', () => {
   const table: (Atom | undefined)[] = [atom('send'), atom('node@host')];
   const cache = (a: Atom) => {
@@ -253,6 +281,11 @@ test('binaries are copies by default and views of the input with binaryViews', (
   assert.deepStrictEqual(copied, tuple(Buffer.from('tiny'), Buffer.alloc(1000, 1)));
   assert.deepStrictEqual(viewed, tuple(Buffer.alloc(4), Buffer.alloc(1000)));
   assert.ok(Buffer.isBuffer(decode(new Uint8Array(encode(Buffer.from('x'))))));
+  // A number: only binaries at least that large are views.
+  const again = encode(tuple(Buffer.from('tiny'), Buffer.alloc(1000, 1)));
+  const some = decode(again, { binaryViews: 1000 }) as ReturnType<typeof tuple>;
+  again.fill(2);
+  assert.deepStrictEqual(some, tuple(Buffer.from('tiny'), Buffer.alloc(1000, 2)));
 });
 
 test('the atom cache keeps its own copy of the bytes: a reused input buffer decodes afresh', () => {
