@@ -8,11 +8,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DockerError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { EpmdNodeType } from '../epmd/protocol.ts';
+import { isPort } from '../ports.ts';
 import type { NameSource, NodeEntry } from '../epmd/types.ts';
 import { connectDocker, type DockerConnection } from './client.ts';
+import { DEFAULT_NODE_PORT } from './defaults.ts';
 import { isContainerId, LineSplitter, parseEvent } from './events.ts';
 
-export const DEFAULT_NODE_PORT = 12345;
+export { DEFAULT_NODE_PORT };
 /** Label overriding the node port for one container. */
 export const PORT_LABEL = 'eid.port';
 /** Label giving a container an extra node name. */
@@ -74,7 +76,6 @@ interface PortBinding {
 }
 
 const IPV4_ANY = new Set(['', '0.0.0.0']);
-const MAX_PORT = 65535;
 /** Docker shows a container's hostname as its ID cut to this length unless one was set. */
 const SHORT_ID_LENGTH = 12;
 const IPV6_ANY = '::';
@@ -89,7 +90,7 @@ export function chooseBinding(
   served: readonly string[],
 ): number | undefined {
   const port = (b: PortBinding | undefined) => {
-    const n = Number(b?.HostPort);
+    const n = typeof b?.HostPort === 'string' ? Number(b.HostPort) : NaN;
     return isPort(n) ? n : undefined;
   };
   const exact = bindings.find(
@@ -102,8 +103,10 @@ export function chooseBinding(
   return port(v6);
 }
 
-function isPort(n: number): boolean {
-  return Number.isInteger(n) && n > 0 && n <= MAX_PORT;
+/** The bindings of one published port: a list of objects in Docker's replies, anything else read as none. */
+function bindingsOf(published: unknown): PortBinding[] {
+  if (!Array.isArray(published)) return [];
+  return published.filter((b): b is PortBinding => typeof b === 'object' && b !== null);
 }
 
 /**
@@ -118,17 +121,20 @@ export function entryFromInspect(
   if (info.State?.Running !== true || info.State.Paused === true || !isContainerId(info.Id)) return undefined;
   const labels = info.Config?.Labels ?? {};
   const labelPort = labels[PORT_LABEL];
-  const nodePort = labelPort === undefined ? defaultNodePort : Number(labelPort);
+  const nodePort =
+    labelPort === undefined ? defaultNodePort : typeof labelPort === 'string' ? Number(labelPort) : NaN;
   if (!isPort(nodePort)) return undefined;
-  const ports = (info.NetworkSettings?.Ports ?? {}) as Record<string, PortBinding[] | null>;
-  const hostPort = chooseBinding(ports[`${nodePort}/tcp`] ?? [], served);
+  // Fields are read as whatever JSON they hold: a malformed reply is no entry, not a TypeError.
+  const ports = (info.NetworkSettings?.Ports ?? {}) as Record<string, unknown>;
+  const hostPort = chooseBinding(bindingsOf(ports[`${nodePort}/tcp`]), served);
   if (hostPort === undefined) return undefined;
   const labelName = labels[NAME_LABEL];
   return {
     id: info.Id,
     name: typeof info.Name === 'string' ? info.Name.replace(/^\//, '') : '',
-    hostname: info.Config?.Hostname ?? info.Id.slice(0, SHORT_ID_LENGTH),
-    labelName: labelName !== undefined && isValidLookupName(labelName) ? labelName : undefined,
+    hostname:
+      typeof info.Config?.Hostname === 'string' ? info.Config.Hostname : info.Id.slice(0, SHORT_ID_LENGTH),
+    labelName: typeof labelName === 'string' && isValidLookupName(labelName) ? labelName : undefined,
     nodePort,
     hostPort,
   };
