@@ -4,6 +4,7 @@ import { defaultEndpoint } from '../docker/client.ts';
 import { DEFAULT_NODE_PORT } from '../docker/catalog.ts';
 import { DEFAULT_EPMD_PORT } from '../epmd/env.ts';
 import { LogLevels, type LogFormat, type LogLevel } from '../log.ts';
+import { parsePort } from '../ports.ts';
 import type { DaemonOptions } from './daemon.ts';
 import { parseListenAddress } from './metrics.ts';
 
@@ -56,8 +57,8 @@ function bad(message: string): EidError {
 }
 
 function portNumber(setting: string, text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > 65535) throw bad(`${setting}: not a port number: '${text}'`);
+  const n = parsePort(text);
+  if (n === undefined) throw bad(`${setting}: not a port number: '${text}'`);
   return n;
 }
 

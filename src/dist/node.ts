@@ -12,7 +12,9 @@ import { DistError, EidError } from '../errors.ts';
 import { register, type Registration } from '../epmd/client.ts';
 import { EpmdNodeType } from '../epmd/protocol.ts';
 import { atom, Atom, ImproperList, Pid, Reference, Tuple, tuple, type Term } from '../etf/terms.ts';
+import { DEFAULT_NODE_PORT } from '../docker/defaults.ts';
 import { silentLogger, type Logger } from '../log.ts';
+import { parsePort } from '../ports.ts';
 import { Connection, DEFAULT_SETUP_MS } from './connection.ts';
 import { AltActFlag, SpawnReplyFlag, type Signal } from './control.ts';
 import { DEFAULT_FLAGS, DistFlags, hasFlag } from './flags.ts';
@@ -32,7 +34,7 @@ import {
   type From,
   type ProcessHost,
 } from './process.ts';
-import { DEFAULT_ERLANG_PORT, EpmdResolver, type Resolver } from './resolver.ts';
+import { EpmdResolver, type Resolver } from './resolver.ts';
 import { GlobalServer } from './global.ts';
 
 export interface NodeOptions {
@@ -149,7 +151,7 @@ const DEFAULT_NET_TICKTIME_S = 60;
 function defaultListenPort(): number {
   if (!existsSync('/.dockerenv')) return 0;
   const raw = process.env['EID_NODE_PORT'] ?? process.env['EID_ERLANG_PORT'];
-  return raw !== undefined && /^\d+$/.test(raw) && Number(raw) < 65536 ? Number(raw) : DEFAULT_ERLANG_PORT;
+  return (raw === undefined ? undefined : parsePort(raw)) ?? DEFAULT_NODE_PORT;
 }
 
 /** Names this node answers itself, like the kernel processes of an OTP node. */

@@ -6,7 +6,9 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { DistError, DockerError } from '../errors.ts';
+import { DEFAULT_NODE_PORT } from '../docker/defaults.ts';
 import { portPlease, type EpmdCallOptions } from '../epmd/client.ts';
+import { isPort } from '../ports.ts';
 import { splitNodeName } from './handshake.ts';
 
 export interface NodeAddress {
@@ -68,8 +70,6 @@ export interface DockerResolverOptions {
 }
 
 export const DEFAULT_DOCKER_DAEMON_PORT = 4243;
-/** The daemon's default --node-port too (docker/catalog.ts; not imported here, it loads dockerode). */
-export const DEFAULT_ERLANG_PORT = 12345;
 /** Container ids and names as the Engine API accepts them in a path. */
 const CONTAINER_REF = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const MAX_INSPECT_BYTES = 4 * 1024 * 1024;
@@ -89,7 +89,7 @@ export class DockerResolver implements Resolver {
 
   constructor(private readonly options: DockerResolverOptions = {}) {
     this.daemonPort = options.daemonPort ?? DEFAULT_DOCKER_DAEMON_PORT;
-    this.erlangPort = options.erlangPort ?? DEFAULT_ERLANG_PORT;
+    this.erlangPort = options.erlangPort ?? DEFAULT_NODE_PORT;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
@@ -111,7 +111,7 @@ export class DockerResolver implements Resolver {
     }
     const bindings = info?.NetworkSettings?.Ports?.[`${this.erlangPort}/tcp`];
     const hostPort = Number(bindings?.[0]?.HostPort);
-    if (!Number.isInteger(hostPort) || hostPort <= 0 || hostPort > 65535) {
+    if (!isPort(hostPort)) {
       throw new DockerError(
         'DOCKER_NO_PORT',
         `container ${container} on ${host} does not publish port ${this.erlangPort}/tcp`,

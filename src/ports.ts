@@ -1,0 +1,15 @@
+/** TCP port numbers as every layer checks them (no imports: usable from the bottom layer up). */
+
+/** The highest TCP port. */
+export const MAX_PORT = 65535;
+
+/** Whether `n` is a port a peer can be reached on: an integer in 1..65535. */
+export function isPort(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= MAX_PORT;
+}
+
+/** `text` as a port when it is decimal digits only and {@link isPort}; else undefined. */
+export function parsePort(text: string): number | undefined {
+  const n = Number(text);
+  return /^\d+$/.test(text) && isPort(n) ? n : undefined;
+}
