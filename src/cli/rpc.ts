@@ -85,6 +85,18 @@ function fromJson(text: string): Term {
   return convert(value);
 }
 
+/** Nesting deeper than this is a usage error, long before the parser's recursion could exhaust the stack. */
+const MAX_LITERAL_DEPTH = 1000;
+/** Erlang refuses longer atoms (and they have no encoding). */
+const MAX_ATOM_CHARS = 255;
+const MAX_CODE_POINT = 0x10ffff;
+/** Erlang's one-letter escapes; any other escaped character stands for itself (\\, \', \"). */
+const ESCAPES = new Map(
+  Object.entries({ b: '\b', d: '\x7f', e: '\x1b', f: '\f', n: '\n', r: '\r', s: ' ', t: '\t', v: '\v' }),
+);
+/** The ^X escape: control characters are the low five bits. */
+const CONTROL_MASK = 0x1f;
+
 /** Parses one Erlang literal term (no variables or expressions). */
 export function parseLiteral(text: string): Term {
   let i = 0;
@@ -94,17 +106,48 @@ export function parseLiteral(text: string): Term {
   const ws = () => {
     while (i < text.length && /\s/.test(text[i]!)) i++;
   };
+  /** The character an escape after a backslash stands for: \n, \101 (octal), \x41, \x{41}, \^a, ... */
+  const escaped = (): string => {
+    const c = text[i];
+    if (c === undefined) return fail('unterminated escape');
+    const octal = /^[0-7]{1,3}/.exec(text.slice(i, i + 3));
+    if (octal !== null) {
+      i += octal[0].length;
+      return String.fromCodePoint(parseInt(octal[0], 8));
+    }
+    if (c === 'x') {
+      const hex = /^x(?:\{([0-9a-fA-F]{1,8})\}|([0-9a-fA-F]{2}))/.exec(text.slice(i, i + 12));
+      const code = hex === null ? NaN : parseInt(hex[1] ?? hex[2]!, 16);
+      if (hex === null || !(code <= MAX_CODE_POINT)) return fail('bad \\x escape');
+      i += hex[0].length;
+      return String.fromCodePoint(code);
+    }
+    if (c === '^' && i + 1 < text.length) {
+      i += 2;
+      return String.fromCharCode(text.charCodeAt(i - 1) & CONTROL_MASK);
+    }
+    i++;
+    return ESCAPES.get(c) ?? c;
+  };
   const quoted = (q: string): string => {
     let s = '';
     i++;
     while (i < text.length && text[i] !== q) {
-      if (text[i] === '\\') i++;
-      s += text[i] ?? '';
-      i++;
+      if (text[i] === '\\') {
+        i++;
+        s += escaped();
+      } else {
+        s += text[i];
+        i++;
+      }
     }
     if (text[i] !== q) fail(`unterminated ${q}`);
     i++;
     return s;
+  };
+  const atomNamed = (name: string): Atom => {
+    if ([...name].length > MAX_ATOM_CHARS) fail(`atom longer than ${MAX_ATOM_CHARS} characters`);
+    return atom(name);
   };
   /** Comma-separated items up to `close`; with `bar`, a `|` ends them too (a list's tail follows). */
   const items = <T>(close: string, item: () => T, bar = false): { items: T[]; tail: boolean } => {
@@ -132,19 +175,21 @@ export function parseLiteral(text: string): Term {
       return fail(`expected , ${bar ? '| ' : ''}or ${close}`);
     }
   };
-  const term = (): Term => {
+  const term = (depth = 0): Term => {
+    if (depth > MAX_LITERAL_DEPTH) fail(`nested deeper than ${MAX_LITERAL_DEPTH}`);
+    const inner = () => term(depth + 1);
     ws();
     const c = text[i];
     if (c === undefined) return fail('unexpected end');
     if (c === '{') {
       i++;
-      return new Tuple(items('}', term).items);
+      return new Tuple(items('}', inner).items);
     }
     if (c === '[') {
       i++;
-      const list = items(']', term, true);
+      const list = items(']', inner, true);
       if (!list.tail) return list.items;
-      const tail = term();
+      const tail = inner();
       ws();
       if (text[i] !== ']') fail('expected ]');
       i++;
@@ -162,7 +207,7 @@ export function parseLiteral(text: string): Term {
       }
       const bytes: number[] = [];
       while (!text.startsWith('>>', i)) {
-        const b = term();
+        const b = inner();
         if (typeof b !== 'number' || b < 0 || b > 255) fail('binary bytes must be 0..255');
         bytes.push(b as number);
         ws();
@@ -176,21 +221,22 @@ export function parseLiteral(text: string): Term {
     if (text.startsWith('#{', i)) {
       i += 2;
       const pair = (): [Term, Term] => {
-        const k = term();
+        const k = inner();
         ws();
         if (!text.startsWith('=>', i)) fail('expected =>');
         i += 2;
-        return [k, term()];
+        return [k, inner()];
       };
       return new Map(items('}', pair).items);
     }
     if (c === '"') return [...quoted('"')].map((ch) => ch.codePointAt(0)!);
-    if (c === "'") return atom(quoted("'"));
+    if (c === "'") return atomNamed(quoted("'"));
     const num = /^-?\d+(\.\d+(e[+-]?\d+)?)?/i.exec(text.slice(i));
     if (num !== null) {
       i += num[0].length;
       if (num[1] !== undefined) {
         const v = Number(num[0]);
+        if (!Number.isFinite(v)) fail('float out of range');
         return Number.isInteger(v) ? new Float(v) : v;
       }
       const big = BigInt(num[0]);
@@ -203,7 +249,7 @@ export function parseLiteral(text: string): Term {
       i += name[0].length;
       if (name[0] === 'true') return true;
       if (name[0] === 'false') return false;
-      return atom(name[0]);
+      return atomNamed(name[0]);
     }
     return fail('unexpected character');
   };
@@ -217,13 +263,26 @@ function formatAtom(a: string): string {
   return /^[a-z][A-Za-z0-9_@]*$/.test(a) ? a : `'${a.replace(/['\\]/g, (m) => `\\${m}`)}'`;
 }
 
-/** An Erlang-style rendering of a term (for output, not for parsing back in every case). */
+/** An Erlang float: a digit on both sides of the point (JS writes 1e-7 and 1e+21 without one). */
+function formatFloat(v: number): string {
+  if (Object.is(v, -0)) return '-0.0';
+  const s = String(v);
+  if (s.includes('.')) return s;
+  const e = s.indexOf('e');
+  return e === -1 ? `${s}.0` : `${s.slice(0, e)}.0${s.slice(e)}`;
+}
+
+/**
+ * An Erlang-style rendering of a term. Atoms, numbers, binaries, strings, lists, tuples and maps
+ * print as literals parseLiteral reads back; pids, ports, references and funs do not.
+ */
 export function formatTerm(t: Term): string {
-  if (typeof t === 'number') return String(t);
+  if (typeof t === 'number') return Number.isInteger(t) ? String(t) : formatFloat(t);
   if (typeof t === 'bigint') return t.toString();
   if (typeof t === 'boolean') return String(t);
-  if (typeof t === 'string') return `<<${JSON.stringify(t)}>>`;
-  if (t instanceof Float) return t.value.toFixed(1);
+  // A JS string is a UTF-8 binary on the wire.
+  if (typeof t === 'string') return formatTerm(Buffer.from(t, 'utf8'));
+  if (t instanceof Float) return formatFloat(t.value);
   if (t instanceof Atom) return formatAtom(t.name);
   if (t instanceof Uint8Array) {
     const s = Buffer.from(t).toString('utf8');
