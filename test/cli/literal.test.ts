@@ -1,0 +1,187 @@
+/**
+ * Fuzzing the `eid rpc` argument parser: any text gives a term that can be sent or the CLI's usage
+ * error (EidError CLI_USAGE), never another exception or a hang; and what formatTerm prints for
+ * the terms an argument can hold parses back to the same term.
+ * Deterministic: LITERAL_FUZZ_SEED=<n> replays another seed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import fc from 'fast-check';
+import { formatTerm, parseLiteral } from '../../src/cli/rpc.ts';
+import { EidError } from '../../src/errors.ts';
+import { encode } from '../../src/etf/index.ts';
+import { atom, Float, ImproperList, Tuple, type Term } from '../../src/etf/terms.ts';
+
+const SEED = Number(process.env['LITERAL_FUZZ_SEED'] ?? 0x11e4a1);
+const REPLAY = `replay: LITERAL_FUZZ_SEED=${SEED}`;
+/** A hang guard, not a speed test. */
+const HANG_BOUND_MS = 2_000;
+
+function runs(numRuns: number): fc.Parameters<unknown> {
+  return { seed: SEED, numRuns, endOnFailure: true };
+}
+
+/** Parses `text`: the term, or undefined for the usage error; anything else fails the test. */
+function tryParse(text: string): Term | undefined {
+  const start = performance.now();
+  try {
+    return parseLiteral(text);
+  } catch (err) {
+    if (err instanceof EidError && err.code === 'CLI_USAGE') return undefined;
+    assert.fail(`${String(err)} escaped for ${JSON.stringify(text.slice(0, 200))} (${REPLAY})`);
+  } finally {
+    const elapsed = performance.now() - start;
+    assert.ok(elapsed < HANG_BOUND_MS, `parse took ${elapsed} ms (${REPLAY})`);
+  }
+}
+
+/** Pieces of literal syntax, so random text often gets deep into the grammar. */
+const TOKENS = [
+  '{',
+  '}',
+  '[',
+  ']',
+  '|',
+  ',',
+  '<<',
+  '>>',
+  '#{',
+  '=>',
+  '"',
+  "'",
+  '\\',
+  '-',
+  '.',
+  'e',
+  'e+',
+  '1',
+  '0',
+  '255',
+  '256',
+  '1.5',
+  '1.0e400',
+  '-0.0',
+  '99999999999999999999',
+  'ok',
+  'true',
+  'A',
+  '_',
+  '@',
+  ' ',
+  '\n',
+  '\\n',
+  '\\x{41}',
+  '\\101',
+  '\\^a',
+  'é',
+  '😀',
+  '\0',
+];
+
+const literalTextArb = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 60 }),
+  fc.array(fc.constantFrom(...TOKENS), { maxLength: 40 }).map((t) => t.join('')),
+  // Deep nesting and long atoms, where a recursive parser or the atom limit give way.
+  fc
+    .tuple(fc.constantFrom('[', '{', '#{a=>', '[a|', '<<'), fc.integer({ min: 1, max: 20_000 }), fc.boolean())
+    .map(([open, depth, closed]) => open.repeat(depth) + (closed ? ']'.repeat(depth) : '')),
+  fc.integer({ min: 250, max: 300 }).map((n) => `'${'a'.repeat(n)}'`),
+  fc.integer({ min: 250, max: 300 }).map((n) => 'b'.repeat(n)),
+);
+
+test('random text is a term that encodes, or the usage error', () => {
+  let parsed = 0;
+  fc.assert(
+    fc.property(literalTextArb, (text) => {
+      const term = tryParse(text);
+      if (term === undefined) return;
+      parsed++;
+      // What parses is sendable: an rpc argument that cannot be encoded is a usage mistake too.
+      assert.doesNotThrow(
+        () => encode(term),
+        `${JSON.stringify(text.slice(0, 200))} parsed but does not encode`,
+      );
+    }),
+    runs(10_000),
+  );
+  assert.ok(parsed > 500, `only ${parsed} parsed`);
+});
+
+// Round trip -------------------------------------------------------------------------------------
+
+const floatArb = fc
+  .double({ noNaN: true, noDefaultInfinity: true })
+  .map((v): Term => (Number.isInteger(v) ? new Float(v) : v));
+
+/** The terms an argument can hold (no pids, ports, references or funs: they have no literal). */
+const literalTermArb: fc.Arbitrary<Term> = fc.letrec<{ term: Term }>((tie) => ({
+  term: fc.oneof(
+    { depthSize: 'small' },
+    fc.integer(),
+    fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }),
+    floatArb,
+    fc.string({ unit: 'binary', maxLength: 20 }).map((name) => atom(name)),
+    fc.constantFrom<Term>(true, false, atom('ok'), atom("it's"), atom('back\\slash'), atom('')),
+    fc.uint8Array({ maxLength: 12 }).map((b) => Buffer.from(b)),
+    fc.string({ unit: 'binary', maxLength: 12 }).map((s) => Buffer.from(s, 'utf8')),
+    fc.string({ unit: 'binary', maxLength: 12 }),
+    fc.array(fc.integer({ min: 0, max: 200 }), { maxLength: 8 }),
+    fc.array(tie('term'), { maxLength: 4 }),
+    fc.array(tie('term'), { maxLength: 4 }).map((e) => new Tuple(e)),
+    fc
+      .tuple(fc.array(tie('term'), { minLength: 1, maxLength: 3 }), tie('term'))
+      .filter(([, tail]) => !Array.isArray(tail))
+      .map(([elements, tail]) => new ImproperList(elements, tail)),
+    fc
+      .uniqueArray(fc.tuple(tie('term'), tie('term')), {
+        maxLength: 3,
+        selector: ([k]) => encode(k).toString('hex'),
+      })
+      .map((pairs) => new Map(pairs)),
+  ),
+})).term;
+
+test('formatTerm then parseLiteral gives back the same term', () => {
+  fc.assert(
+    fc.property(literalTermArb, (term) => {
+      const text = formatTerm(term);
+      const back = tryParse(text);
+      assert.ok(back !== undefined, `${text} does not parse back (${REPLAY})`);
+      assert.equal(
+        encode(back).toString('hex'),
+        encode(term).toString('hex'),
+        `${text} parsed back differently`,
+      );
+    }),
+    runs(5_000),
+  );
+});
+
+test('escapes read as Erlang reads them; floats, atoms and nesting past the limits are usage errors', () => {
+  const same = (text: string, expected: Term) =>
+    assert.equal(encode(parseLiteral(text)).toString('hex'), encode(expected).toString('hex'), text);
+  same(
+    '"a\\nb\\t\\\\\\"\\s\\e\\d"',
+    [...'a\nb\t\\" \x1b\x7f'].map((c) => c.charCodeAt(0)),
+  );
+  same("'\\101\\x42\\x{43}\\^a'", atom('ABC\x01'));
+  same('<<"\\n">>', Buffer.from('\n'));
+  same('1.0e-7', 1e-7);
+  assert.equal(formatTerm(1e-7), '1.0e-7');
+  assert.equal(formatTerm(new Float(1e21)), '1.0e+21');
+  assert.equal(formatTerm(new Float(-0)), '-0.0');
+  const usage = (text: string) =>
+    assert.throws(
+      () => parseLiteral(text),
+      (e: unknown) => e instanceof EidError && e.code === 'CLI_USAGE',
+      text.slice(0, 40),
+    );
+  usage('1.0e400');
+  usage(`'${'a'.repeat(256)}'`);
+  usage('a'.repeat(256));
+  usage('['.repeat(100_000));
+  usage(`${'['.repeat(100_000)}${']'.repeat(100_000)}`);
+  usage('"\\x{110000}"');
+  same(`'${'é'.repeat(255)}'`, atom('é'.repeat(255)));
+});
