@@ -286,7 +286,8 @@ export function formatTerm(t: Term): string {
   if (t instanceof Atom) return formatAtom(t.name);
   if (t instanceof Uint8Array) {
     const s = Buffer.from(t).toString('utf8');
-    const printable = /^[\x20-\x7e\u00a0-\uffff\n\t]*$/.test(s) && Buffer.byteLength(s) === t.length;
+    // Text only when the bytes are exactly its UTF-8 (invalid sequences decode to U+FFFD, which would not).
+    const printable = /^[\x20-\x7e\u00a0-\uffff\n\t]*$/.test(s) && Buffer.from(s, 'utf8').equals(t);
     return printable ? `<<${JSON.stringify(s)}>>` : `<<${[...t].join(',')}>>`;
   }
   if (Array.isArray(t)) {
