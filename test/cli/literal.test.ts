@@ -185,3 +185,10 @@ test('escapes read as Erlang reads them; floats, atoms and nesting past the limi
   usage('"\\x{110000}"');
   same(`'${'é'.repeat(255)}'`, atom('é'.repeat(255)));
 });
+
+test('a binary that is not valid UTF-8 prints as bytes, even when its length matches the text it decodes to', () => {
+  // F2 BB BD is a cut-off 4-byte sequence: it decodes to U+FFFD, itself 3 bytes.
+  const bytes = Buffer.from([0x2c, 0x50, 0xf2, 0xbb, 0xbd]);
+  assert.equal(formatTerm(bytes), '<<44,80,242,187,189>>');
+  assert.deepEqual(parseLiteral(formatTerm(bytes)), bytes);
+});
