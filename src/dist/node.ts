@@ -446,7 +446,10 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     this.modules.set(module, { ...functions });
   }
 
-  /** Sends `message` (from the node's system process unless `from` is given). */
+  /**
+   * Sends `message` (from the node's system process unless `from` is given). Large binaries in
+   * it go to the socket by reference: do not modify them after sending (binaries are immutable).
+   */
   send(dest: Destination, message: Term, from: Pid = this.system.pid): void {
     if (dest instanceof Pid) return this.sendToPid(dest, message, from);
     if (dest instanceof Reference) return this.sendToAlias(dest, message, from);

@@ -203,6 +203,10 @@ export class Process {
     return true;
   }
 
+  /**
+   * Sends `message`; never blocks. Binaries in it are Erlang binaries, immutable: large ones
+   * go to the socket by reference, so do not modify them after sending.
+   */
   send(dest: Destination, message: Term): void {
     this.host.send(dest, message, this.pid);
   }
