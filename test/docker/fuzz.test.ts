@@ -314,7 +314,7 @@ test('inspect replies with fields of any type give a well-formed entry or none, 
     }),
     runs(10_000),
   );
-  assert.ok(entries > 100, `only ${entries} entries`);
+  assert.ok(entries > 40, `only ${entries} entries`);
 });
 
 // Names and IDs -----------------------------------------------------------------------------
