@@ -90,7 +90,7 @@ export function chooseBinding(
   served: readonly string[],
 ): number | undefined {
   const port = (b: PortBinding | undefined) => {
-    const n = Number(b?.HostPort);
+    const n = typeof b?.HostPort === 'string' ? Number(b.HostPort) : NaN;
     return isPort(n) ? n : undefined;
   };
   const exact = bindings.find(
@@ -101,6 +101,12 @@ export function chooseBinding(
   if (v4 !== undefined) return port(v4);
   const v6 = bindings.find((b) => b.HostIp === IPV6_ANY && port(b) !== undefined);
   return port(v6);
+}
+
+/** The bindings of one published port: a list of objects in Docker's replies, anything else read as none. */
+function bindingsOf(published: unknown): PortBinding[] {
+  if (!Array.isArray(published)) return [];
+  return published.filter((b): b is PortBinding => typeof b === 'object' && b !== null);
 }
 
 /**
@@ -115,17 +121,20 @@ export function entryFromInspect(
   if (info.State?.Running !== true || info.State.Paused === true || !isContainerId(info.Id)) return undefined;
   const labels = info.Config?.Labels ?? {};
   const labelPort = labels[PORT_LABEL];
-  const nodePort = labelPort === undefined ? defaultNodePort : Number(labelPort);
+  const nodePort =
+    labelPort === undefined ? defaultNodePort : typeof labelPort === 'string' ? Number(labelPort) : NaN;
   if (!isPort(nodePort)) return undefined;
-  const ports = (info.NetworkSettings?.Ports ?? {}) as Record<string, PortBinding[] | null>;
-  const hostPort = chooseBinding(ports[`${nodePort}/tcp`] ?? [], served);
+  // Fields are read as whatever JSON they hold: a malformed reply is no entry, not a TypeError.
+  const ports = (info.NetworkSettings?.Ports ?? {}) as Record<string, unknown>;
+  const hostPort = chooseBinding(bindingsOf(ports[`${nodePort}/tcp`]), served);
   if (hostPort === undefined) return undefined;
   const labelName = labels[NAME_LABEL];
   return {
     id: info.Id,
     name: typeof info.Name === 'string' ? info.Name.replace(/^\//, '') : '',
-    hostname: info.Config?.Hostname ?? info.Id.slice(0, SHORT_ID_LENGTH),
-    labelName: labelName !== undefined && isValidLookupName(labelName) ? labelName : undefined,
+    hostname:
+      typeof info.Config?.Hostname === 'string' ? info.Config.Hostname : info.Id.slice(0, SHORT_ID_LENGTH),
+    labelName: typeof labelName === 'string' && isValidLookupName(labelName) ? labelName : undefined,
     nodePort,
     hostPort,
   };
