@@ -155,10 +155,10 @@ export class Connection {
           if (this.isUp) break;
           frames = this.frames.drain(true);
         }
-        if (this.isUp) this.onFrames(this.frames.drain());
+        if (this.isUp) this.onAllFrames(this.frames.drain());
         return;
       }
-      this.onFrames(this.frames.push(chunk));
+      this.onAllFrames(this.frames.push(chunk));
     } catch (err) {
       const error =
         err instanceof DistError
@@ -211,6 +211,11 @@ export class Connection {
     clearTimeout(this.setupTimer);
     this.startTicker();
     this.handlers.up(this, result);
+  }
+
+  /** Handles `frames`, then whatever the decoder still holds (it throws there on a bad frame). */
+  private onAllFrames(frames: Buffer[]): void {
+    for (let batch = frames; batch.length > 0; batch = this.frames.drain()) this.onFrames(batch);
   }
 
   private onFrames(frames: Buffer[]): void {

@@ -48,7 +48,8 @@ export class FrameDecoder {
   /**
    * Adds bytes and returns the whole frames now available (ticks as empty buffers).
    * When `stopAfterFirst` is set, returns at most one frame so the caller can switch modes.
-   * Throws {@link DistError} (DIST_FRAME_TOO_LARGE) when a declared length exceeds the cap.
+   * Throws {@link DistError} (DIST_FRAME_TOO_LARGE) when a declared length exceeds the cap; whole
+   * frames before it are returned first, and the following `drain` throws.
    */
   push(chunk: Uint8Array, stopAfterFirst = false): Buffer[] {
     if (chunk.length > 0) {
@@ -67,6 +68,12 @@ export class FrameDecoder {
         const prefix = this.take(this.prefixSize);
         const length = this.prefixSize === 2 ? prefix.readUInt16BE(0) : prefix.readUInt32BE(0);
         if (length > this.maxFrame) {
+          if (frames.length > 0) {
+            // Whole frames before the bad one are handed over first; the next drain throws.
+            this.pending.unshift(prefix);
+            this.pendingBytes += prefix.length;
+            break;
+          }
           throw new DistError(
             'DIST_FRAME_TOO_LARGE',
             `frame of ${length} bytes exceeds the limit of ${this.maxFrame}`,

@@ -71,6 +71,17 @@ describe('framing', () => {
     assert.throws(() => h.push(Buffer.from([0x01, 0x00])), /exceeds the limit/);
   });
 
+  test('whole frames before an oversized one in the same chunk come out first; the next drain refuses', () => {
+    const d = new FrameDecoder({ prefixSize: 4, maxFrame: 1000 });
+    const good = Buffer.concat([Buffer.from([0, 0, 0, 2]), Buffer.from('ok')]);
+    const frames = d.push(Buffer.concat([good, Buffer.from([0xff, 0xff, 0xff, 0xff])]));
+    assert.deepEqual(frames, [Buffer.from('ok')]);
+    assert.throws(
+      () => d.drain(),
+      (e: unknown) => e instanceof DistError && e.code === 'DIST_FRAME_TOO_LARGE',
+    );
+  });
+
   test('handshake frames have 2-byte lengths; a partial frame waits', { timeout: 60_000 }, () => {
     const d = new FrameDecoder({ prefixSize: 2, maxFrame: 1024 });
     const f = encodeHandshakeFrame(Buffer.from('sok'));
