@@ -14,8 +14,8 @@ if (cookie === undefined || hostIp === undefined || targets.length === 0) {
   process.exit(2);
 }
 
-// No EPMD runs inside this container: the host's eid daemon finds the node through Docker.
-const node = await Node.start({ name: `${hostname()}@${hostIp}`, cookie, epmd: { register: false } });
+// In a container the node listens on 12345 and registers nowhere: the host's eid daemon finds it.
+const node = await Node.start({ name: `${hostname()}@${hostIp}`, cookie });
 node.expose('demo', {
   hello: (from) => Buffer.from(`hello ${String(from)}, from Node.js ${process.version}`),
 });

@@ -50,7 +50,7 @@ export interface NodeOptions {
   /** How to find other nodes (default: their host's EPMD). */
   resolver?: Resolver;
   epmd?: {
-    /** Register with the local EPMD (default true). */
+    /** Register with the local EPMD (default: true, except inside a container). */
     register?: boolean;
     /** EPMD port (default ERL_EPMD_PORT, else 4369). */
     port?: number;
@@ -144,12 +144,15 @@ const MAX_CREATION = 0x7fffffff;
 /** OTP's default net_ticktime. */
 const DEFAULT_NET_TICKTIME_S = 60;
 
+/** Docker puts this file in every container. */
+const inContainer = (): boolean => existsSync('/.dockerenv');
+
 /**
  * Inside a container a node listens on the node port `eid daemon` looks for (EID_NODE_PORT or
  * EID_ERLANG_PORT, else 12345), so `ContainerID@HostIP` finds it; elsewhere on any free port.
  */
 function defaultListenPort(): number {
-  if (!existsSync('/.dockerenv')) return 0;
+  if (!inContainer()) return 0;
   const raw = process.env['EID_NODE_PORT'] ?? process.env['EID_ERLANG_PORT'];
   return (raw === undefined ? undefined : parsePort(raw)) ?? DEFAULT_NODE_PORT;
 }
@@ -291,7 +294,8 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     let registration: Registration | undefined;
     let creation = options.creation ?? randomInt(1, MAX_CREATION);
     const hidden = options.hidden ?? false;
-    if (options.epmd?.register !== false) {
+    // In a container no EPMD is needed: the host's eid daemon finds the node through Docker.
+    if (options.epmd?.register ?? !inContainer()) {
       try {
         const epmdOpts: Parameters<typeof register>[2] = {
           nodeType: hidden ? EpmdNodeType.HIDDEN : EpmdNodeType.NORMAL,

@@ -92,12 +92,12 @@ test(
   { timeout: 300_000 },
   async () => {
     const hostname = 'tsincontainer';
-    // No port given: inside a container the node listens on the node port the daemon publishes.
+    // No port and no EPMD options: inside a container the node listens on the node port the
+    // daemon publishes and registers nowhere (no EPMD runs in the container).
     const config = {
       name: `${hostname}@${hosts.h1.ip}`,
       cookie: COOKIE,
       targets: [otp29.node],
-      register: false,
     };
     const id = await hosts.h1.docker([
       'run',

@@ -18,8 +18,6 @@ interface Config {
   cut?: { device: string; target: string };
   /** Listen on this port (default: Node's, which is the node port 12345 inside a container). */
   port?: number;
-  /** Register with the EPMD of this host (default true). */
-  register?: boolean;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as Config;
@@ -29,7 +27,6 @@ const node = await Node.start({
   cookie: config.cookie,
   netTicktime: 4,
   ...(config.port === undefined ? {} : { port: config.port }),
-  epmd: { register: config.register ?? true },
 });
 node.expose('js', { hello: (who) => Buffer.from(`hello ${describe(who)} from ts`) });
 try {
