@@ -8,7 +8,7 @@ import { createServer, connect as netConnect, type Server, type Socket } from 'n
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomInt } from 'node:crypto';
-import { DistError, EidError } from '../errors.ts';
+import { DistError, EidError, EpmdError } from '../errors.ts';
 import { register, type Registration } from '../epmd/client.ts';
 import { EpmdNodeType } from '../epmd/protocol.ts';
 import { atom, Atom, ImproperList, Pid, Reference, Tuple, tuple, type Term } from '../etf/terms.ts';
@@ -50,7 +50,10 @@ export interface NodeOptions {
   /** How to find other nodes (default: their host's EPMD). */
   resolver?: Resolver;
   epmd?: {
-    /** Register with the local EPMD (default: true, except inside a container). */
+    /**
+     * Register with the local EPMD (default true; inside a container, a refused registration is
+     * skipped unless this is set explicitly, since no EPMD need run there).
+     */
     register?: boolean;
     /** EPMD port (default ERL_EPMD_PORT, else 4369). */
     port?: number;
@@ -294,8 +297,8 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     let registration: Registration | undefined;
     let creation = options.creation ?? randomInt(1, MAX_CREATION);
     const hidden = options.hidden ?? false;
-    // In a container no EPMD is needed: the host's eid daemon finds the node through Docker.
-    if (options.epmd?.register ?? !inContainer()) {
+    const registerOption = options.epmd?.register;
+    if (registerOption !== false) {
       try {
         const epmdOpts: Parameters<typeof register>[2] = {
           nodeType: hidden ? EpmdNodeType.HIDDEN : EpmdNodeType.NORMAL,
@@ -306,8 +309,17 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
         registration = await register(parts.alive, port, epmdOpts);
         creation = registration.creation;
       } catch (err) {
-        server.close();
-        throw err;
+        // A container usually runs no EPMD, and needs none: the host's eid daemon finds the node
+        // through Docker. Only a registration asked for explicitly must then succeed.
+        const optional =
+          registerOption === undefined &&
+          inContainer() &&
+          err instanceof EpmdError &&
+          err.code === 'EPMD_REFUSED';
+        if (!optional) {
+          server.close();
+          throw err;
+        }
       }
     }
     const epmdCall: { epmdPort?: number; timeoutMs?: number } = {};
