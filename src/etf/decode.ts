@@ -528,7 +528,7 @@ class Decoder {
 
   /**
    * NEW_FUN_EXT: kept byte for byte; the fields are parsed for inspection and to find where it
-   * ends. Like OTP, the size field is not trusted for that (OTP ignores it), only copied.
+   * ends. Like OTP, the size field is not trusted for that (OTP ignores it) and is rewritten.
    */
   private fun(): Fun {
     const start = this.pos;
@@ -555,7 +555,10 @@ class Decoder {
     for (let i = 0; i < freeCount; i++) free[i] = this.term();
     this.depth--;
     if (this.cacheRefsResolved === refsBefore) {
-      return new Fun(Buffer.from(this.buf.subarray(start, this.pos)), module, arity, pid, free);
+      const bytes = Buffer.from(this.buf.subarray(start, this.pos));
+      // The size field is not trusted; the kept bytes carry the true size, as OTP re-encodes it.
+      bytes.writeUInt32BE(bytes.length, 0);
+      return new Fun(bytes, module, arity, pid, free);
     }
     // Atom cache references mean something only inside the message that carried them, so the
     // fun's bytes are rebuilt with plain atoms: the Fun can then be sent anywhere unchanged.

@@ -299,11 +299,16 @@ test('the atom cache keeps its own copy of the bytes: a reused input buffer deco
   }
 });
 
-test('a fun decoded through the atom cache is rebuilt with plain atoms, so it can be sent anywhere', () => {
+/** The committed vector of a local fun, as OTP encoded it. */
+function localFunVector(): Buffer {
   const vectors = JSON.parse(readFileSync(new URL('../vectors/etf.json', import.meta.url), 'utf8')) as {
     valid: { name: string; hex: string }[];
   };
-  const original = Buffer.from(vectors.valid.find((v) => v.name === 'local fun')!.hex, 'hex');
+  return Buffer.from(vectors.valid.find((v) => v.name === 'local fun')!.hex, 'hex');
+}
+
+test('a fun decoded through the atom cache is rebuilt with plain atoms, so it can be sent anywhere', () => {
+  const original = localFunVector();
   const plain = decode(original);
   assert.ok(plain instanceof Fun);
   // After 131 and the NEW_FUN_EXT tag come the fixed fields, then the module as SMALL_ATOM_UTF8.
@@ -320,4 +325,11 @@ test('a fun decoded through the atom cache is rebuilt with plain atoms, so it ca
   assert.ok(!fun.bytes.includes(Tag.AtomCacheRef), 'no ATOM_CACHE_REF left in the fun');
   assert.deepEqual(fun.bytes, plain.bytes);
   assert.deepEqual(encode(fun), original);
+});
+
+test('a NEW_FUN_EXT size field that lies is rewritten to the true size, as OTP re-encodes it', () => {
+  const original = localFunVector();
+  const lying = Buffer.from(original);
+  lying.writeUInt32BE(0xffff, 2);
+  assert.deepEqual(encode(decode(lying)), original);
 });
