@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import { encodeHandshakeFrame, FrameDecoder, type PrefixSize } from '../../src/dist/framing.ts';
 import { digest, Handshake, HandshakeTag, type HandshakeOptions } from '../../src/dist/handshake.ts';
@@ -18,76 +17,9 @@ import { Writer } from '../../src/etf/bytes.ts';
 import { atom, Pid, Reference, Tuple, type Term } from '../../src/etf/terms.ts';
 import { termEquals } from '../../src/etf/index.ts';
 import { termArb } from '../etf/arbitraries.ts';
+import { fuzzing, mutate, randomBytes, rng } from '../fuzz.ts';
 
-const SEED = Number(process.env['DIST_FUZZ_SEED'] ?? 0x0d157);
-const REPLAY = `replay: DIST_FUZZ_SEED=${SEED}`;
-/** A hang guard, not a speed test: one parse this slow means a loop that should not exist. */
-const HANG_BOUND_MS = 2_000;
-
-function runs(numRuns: number): fc.Parameters<unknown> {
-  return { seed: SEED, numRuns, endOnFailure: true };
-}
-
-/** Runs one parser call: returns its result, or the DistError it threw; anything else fails the test. */
-function guarded<T>(label: string, call: () => T): T | DistError {
-  const start = performance.now();
-  try {
-    return call();
-  } catch (err) {
-    if (err instanceof DistError) return err;
-    assert.fail(`${label}: ${String(err)} escaped (${REPLAY})`);
-  } finally {
-    const elapsed = performance.now() - start;
-    assert.ok(elapsed < HANG_BOUND_MS, `${label}: took ${elapsed} ms (${REPLAY})`);
-  }
-}
-
-/** xorshift32: picks mutations from one seed fast-check chose. */
-function rng(seed: number): (n: number) => number {
-  let state = seed >>> 0 || 1;
-  return (n) => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state % n;
-  };
-}
-
-function randomBytes(random: (n: number) => number, max: number): Buffer {
-  return Buffer.from(Array.from({ length: random(max + 1) }, () => random(256)));
-}
-
-/** Length-like values that lie: each is the edge of some width. */
-const LYING = [0, 1, 0xff, 0x100, 0xffff, 0x10000, 0x7fffffff, 0xffffffff];
-
-/** One byte-level mutation: flips, truncation, insertion, deletion, a lying length, an extension. */
-function mutate(input: Buffer, random: (n: number) => number): Buffer {
-  const out = Buffer.from(input);
-  const at = random(Math.max(out.length, 1));
-  switch (random(8)) {
-    case 0:
-      for (let i = 0, n = 1 + random(3); i < n && out.length > 0; i++) out[random(out.length)] = random(256);
-      return out;
-    case 1:
-      return out.subarray(0, random(out.length + 1));
-    case 2:
-      return Buffer.concat([out.subarray(0, at), Buffer.of(random(256)), out.subarray(at)]);
-    case 3:
-      return Buffer.concat([out.subarray(0, at), out.subarray(at + 1)]);
-    case 4:
-      if (out.length >= at + 4) out.writeUInt32BE(LYING[random(LYING.length)]!, at);
-      return out;
-    case 5:
-      if (out.length >= at + 2) out.writeUInt16BE(LYING[random(LYING.length)]! & 0xffff, at);
-      return out;
-    case 6:
-      return Buffer.concat([out, randomBytes(random, 40)]);
-    default:
-      return randomBytes(random, 64);
-  }
-}
+const { runs, guarded, replay: REPLAY } = fuzzing('DIST_FUZZ_SEED', 0x0d157, DistError);
 
 /** Mutates a sequence of frames: some frames mutated, and frames dropped, repeated, swapped or injected. */
 function mutateSequence(frames: readonly Buffer[], random: (n: number) => number): Buffer[] {

@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import type Docker from 'dockerode';
 import { DockerError } from '../../src/errors.ts';
@@ -19,29 +18,9 @@ import {
   PORT_LABEL,
   type CatalogEntry,
 } from '../../src/docker/catalog.ts';
+import { fuzzing } from '../fuzz.ts';
 
-const SEED = Number(process.env['DOCKER_FUZZ_SEED'] ?? 0xd0c4e2);
-const REPLAY = `replay: DOCKER_FUZZ_SEED=${SEED}`;
-/** A hang guard, not a speed test. */
-const HANG_BOUND_MS = 2_000;
-
-function runs(numRuns: number): fc.Parameters<unknown> {
-  return { seed: SEED, numRuns, endOnFailure: true };
-}
-
-/** Runs one call: its result, or the DockerError it threw; anything else fails the test. */
-function guarded<T>(label: string, call: () => T): T | DockerError {
-  const start = performance.now();
-  try {
-    return call();
-  } catch (err) {
-    if (err instanceof DockerError) return err;
-    assert.fail(`${label}: ${String(err)} escaped (${REPLAY})`);
-  } finally {
-    const elapsed = performance.now() - start;
-    assert.ok(elapsed < HANG_BOUND_MS, `${label}: took ${elapsed} ms (${REPLAY})`);
-  }
-}
+const { runs, guarded } = fuzzing('DOCKER_FUZZ_SEED', 0xd0c4e2, DockerError);
 
 const hexId = fc.stringMatching(/^[0-9a-f]{64}$/);
 const NEWLINE = 0x0a;

@@ -24,6 +24,7 @@ import {
 } from '../../src/index.ts';
 import { ErlangPeer } from './erlang-peer.ts';
 import { termArb } from './arbitraries.ts';
+import { mutate, rng } from '../fuzz.ts';
 
 const MUTATIONS_PER_SEED = 150;
 const RANDOM_INPUTS = 20_000;
@@ -47,43 +48,6 @@ function mentionsNode(t: Term, node: string): boolean {
     return t.elements.some((e) => mentionsNode(e, node)) || mentionsNode(t.tail, node);
   if (t instanceof Map) return [...t].some(([k, v]) => mentionsNode(k, node) || mentionsNode(v, node));
   return false;
-}
-
-/** xorshift32: small, seedable, good enough to pick mutations. */
-function rng(seed: number): (n: number) => number {
-  let state = seed >>> 0 || 1;
-  return (n) => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state % n;
-  };
-}
-
-const LYING_LENGTHS = [0xff, 0xffff, 0x7fffffff, 0xffffffff, 0x10000];
-
-function mutate(input: Buffer, random: (n: number) => number): Buffer {
-  const out = Buffer.from(input);
-  const at = random(Math.max(out.length, 1));
-  switch (random(6)) {
-    case 0:
-      for (let i = 0, n = 1 + random(3); i < n && out.length > 0; i++) out[random(out.length)] = random(256);
-      return out;
-    case 1:
-      return out.subarray(0, random(out.length + 1));
-    case 2:
-      return Buffer.concat([out.subarray(0, at), Buffer.of(random(256)), out.subarray(at)]);
-    case 3:
-      return Buffer.concat([out.subarray(0, at), out.subarray(at + 1)]);
-    case 4:
-      if (out.length >= at + 4) out.writeUInt32BE(LYING_LENGTHS[random(LYING_LENGTHS.length)]!, at);
-      return out;
-    default:
-      if (out.length > at + 1) out[at + 1] = random(2) === 0 ? 0 : 0xff;
-      return out;
-  }
 }
 
 function corpus(): Buffer[] {
