@@ -95,3 +95,16 @@ export function mutate(input: Uint8Array, random: (n: number) => number): Buffer
       return randomBytes(random, 64);
   }
 }
+
+/** `stream` cut at the given points (taken modulo its length), or one byte per chunk. */
+export function chunksOf(stream: Buffer, cuts: number[], oneByteAtATime = false): Buffer[] {
+  if (oneByteAtATime) return Array.from(stream, (b) => Buffer.of(b));
+  const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let from = 0;
+  for (const p of [...points, stream.length]) {
+    chunks.push(stream.subarray(from, p));
+    from = p;
+  }
+  return chunks;
+}

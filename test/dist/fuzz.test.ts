@@ -17,7 +17,7 @@ import { Writer } from '../../src/etf/bytes.ts';
 import { atom, Pid, Reference, Tuple, type Term } from '../../src/etf/terms.ts';
 import { termEquals } from '../../src/etf/index.ts';
 import { termArb } from '../etf/arbitraries.ts';
-import { fuzzing, mutate, randomBytes, rng } from '../fuzz.ts';
+import { chunksOf, fuzzing, mutate, randomBytes, rng } from '../fuzz.ts';
 
 const { runs, guarded, replay: REPLAY } = fuzzing('DIST_FUZZ_SEED', 0x0d157, DistError);
 
@@ -73,18 +73,6 @@ function prefixed(prefixSize: PrefixSize, body: Uint8Array): Buffer {
   if (prefixSize === 2) prefix.writeUInt16BE(body.length, 0);
   else prefix.writeUInt32BE(body.length, 0);
   return Buffer.concat([prefix, body]);
-}
-
-function chunksOf(stream: Buffer, cuts: number[], oneByte: boolean): Buffer[] {
-  if (oneByte) return Array.from(stream, (b) => Buffer.of(b));
-  const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const p of [...points, stream.length]) {
-    chunks.push(stream.subarray(from, p));
-    from = p;
-  }
-  return chunks;
 }
 
 /** The frames of `stream` taken one at a time from one push, and the error that stopped them. */

@@ -18,7 +18,7 @@ import {
   PORT_LABEL,
   type CatalogEntry,
 } from '../../src/docker/catalog.ts';
-import { fuzzing } from '../fuzz.ts';
+import { chunksOf, fuzzing } from '../fuzz.ts';
 
 const { runs, guarded } = fuzzing('DOCKER_FUZZ_SEED', 0xd0c4e2, DockerError);
 
@@ -70,17 +70,6 @@ const streamPartArb = fc.oneof(
   fc.uint8Array({ maxLength: 80 }).map((b) => Buffer.from(b)),
   fc.constant(Buffer.of(NEWLINE)),
 );
-
-function chunksOf(stream: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const p of [...points, stream.length]) {
-    chunks.push(stream.subarray(from, p));
-    from = p;
-  }
-  return chunks;
-}
 
 /**
  * What the splitter must do with `stream` under `maxLine`: the complete lines, and the offset of
