@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { Fixture, PortSlices, COOKIE, eventually, type ErlNode } from './helpers.ts';
+import { Fixture, PortSlices, COOKIE, eventually, fragmentBody, type ErlNode } from './helpers.ts';
 import type { Node } from '../../src/dist/node.ts';
 import { FrameDecoder, encodeHandshakeFrame } from '../../src/dist/framing.ts';
 import { Handshake } from '../../src/dist/handshake.ts';
@@ -94,14 +94,7 @@ const sendControl = () =>
 const payload = encode(atom('hi'), { versionByte: false });
 
 function fragment(kind: number, seq: number, id: number, data: Uint8Array): Buffer {
-  const w = new Writer();
-  w.u8(HeaderTag.VERSION);
-  w.u8(kind);
-  w.u64(BigInt(seq));
-  w.u64(BigInt(id));
-  if (kind === HeaderTag.FRAGMENT_FIRST) w.u8(0);
-  w.bytes(data);
-  return frame(w.view());
+  return frame(fragmentBody(kind, seq, id, data));
 }
 
 const cases: { name: string; code: string; bytes: () => Buffer }[] = [

@@ -18,6 +18,7 @@ import { atom, Pid, Reference, Tuple, type Term } from '../../src/etf/terms.ts';
 import { termEquals } from '../../src/etf/index.ts';
 import { termArb } from '../etf/arbitraries.ts';
 import { chunksOf, fuzzing, mutate, randomBytes, rng } from '../fuzz.ts';
+import { fragmentBody } from './helpers.ts';
 
 const { runs, guarded, replay: REPLAY } = fuzzing('DIST_FUZZ_SEED', 0x0d157, DistError);
 
@@ -405,17 +406,9 @@ const fragmentArb = fc.record({
 test('headers: random fragment sequences (out of order, unknown, repeated, never finished) stay within the limits', () => {
   fc.assert(
     fc.property(fc.array(fragmentArb, { maxLength: 30 }), fc.boolean(), (fragments, keepGoing) => {
-      const frames = fragments.map(({ kind, seq, id, filler, tail }) => {
-        const w = new Writer();
-        w.u8(HeaderTag.VERSION);
-        w.u8(kind);
-        w.u64(BigInt(seq));
-        w.u64(BigInt(id));
-        if (kind === HeaderTag.FRAGMENT_FIRST) w.u8(0);
-        w.bytes(Buffer.alloc(filler, 0x61));
-        w.bytes(tail);
-        return w.toBuffer();
-      });
+      const frames = fragments.map(({ kind, seq, id, filler, tail }) =>
+        fragmentBody(kind, seq, id, Buffer.alloc(filler, 0x61), tail),
+      );
       playHeaders(frames, 'fragments', keepGoing, FRAGMENT_LIMITS);
     }),
     runs(3_000),

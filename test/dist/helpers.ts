@@ -9,6 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Node, type NodeOptions } from '../../src/dist/node.ts';
 import { describe, type Process } from '../../src/dist/process.ts';
 import { atom, tuple, type Term } from '../../src/etf/terms.ts';
+import { HeaderTag } from '../../src/dist/header.ts';
+import { Writer } from '../../src/etf/bytes.ts';
 
 /** Each test file takes its own slice so files running in parallel never collide. */
 export const PortSlices = {
@@ -283,4 +285,24 @@ export async function eventually(
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * A fragment header message as a peer writes it, without its frame prefix: version, `kind`
+ * (first or next fragment), sequence and fragment ids, an empty atom cache on the first, `data`.
+ */
+export function fragmentBody(
+  kind: number,
+  seq: number | bigint,
+  id: number | bigint,
+  ...data: Uint8Array[]
+): Buffer {
+  const w = new Writer();
+  w.u8(HeaderTag.VERSION);
+  w.u8(kind);
+  w.u64(BigInt(seq));
+  w.u64(BigInt(id));
+  if (kind === HeaderTag.FRAGMENT_FIRST) w.u8(0);
+  for (const part of data) w.bytes(part);
+  return w.toBuffer();
 }
