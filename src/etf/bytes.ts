@@ -53,21 +53,10 @@ export class Reader {
     return ((b[o]! << 24) >>> 0) + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
   }
 
-  i32(expected = 'i32'): number {
-    return this.u32(expected) | 0;
-  }
-
   u64(expected = 'u64'): bigint {
     const hi = this.u32(expected);
     const lo = this.u32(expected);
     return (BigInt(hi) << 32n) | BigInt(lo);
-  }
-
-  f64(expected = 'f64'): number {
-    this.need(8, expected);
-    const view = new DataView(this.buf.buffer, this.buf.byteOffset + this.offset, 8);
-    this.offset += 8;
-    return view.getFloat64(0, false);
   }
 
   /** A view (not a copy) of the next `n` bytes. */
@@ -132,21 +121,9 @@ export class Writer {
     this.offset += 4;
   }
 
-  i32(v: number): void {
-    this.ensure(4);
-    this.buf.writeInt32BE(v, this.offset);
-    this.offset += 4;
-  }
-
   u64(v: bigint): void {
     this.ensure(8);
     this.buf.writeBigUInt64BE(v, this.offset);
-    this.offset += 8;
-  }
-
-  f64(v: number): void {
-    this.ensure(8);
-    this.buf.writeDoubleBE(v, this.offset);
     this.offset += 8;
   }
 
