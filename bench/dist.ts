@@ -10,8 +10,8 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Node } from '../src/dist/node.ts';
-import type { Process } from '../src/dist/process.ts';
+import { Node } from '../src/distribution/node.ts';
+import type { Process } from '../src/distribution/process.ts';
 import { atom, Atom, Pid, Tuple, tuple, type Term } from '../src/etf/terms.ts';
 import { waitForEpmd } from './lib.ts';
 

@@ -13,3 +13,15 @@ export function parsePort(text: string): number | undefined {
   const n = Number(text);
   return /^\d+$/.test(text) && isPort(n) ? n : undefined;
 }
+
+/** The container port Erlang nodes listen on, which `eid daemon` and `ContainerID@HostIP` look up. */
+export const DEFAULT_NODE_PORT = 12345;
+
+/**
+ * The node port named by the environment: `EID_NODE_PORT`, or its documented alias
+ * `EID_ERLANG_PORT` (the original design's spelling). Undefined when neither is a valid port.
+ */
+export function nodePortFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env['EID_NODE_PORT'] ?? env['EID_ERLANG_PORT'];
+  return raw === undefined ? undefined : parsePort(raw);
+}

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Node } from '../dist/node.ts';
-import { splitNodeName } from '../dist/handshake.ts';
+import { Node } from '../distribution/node.ts';
+import { splitNodeName } from '../distribution/handshake.ts';
 import { cliError, integerOption, runCommand } from './epmd.ts';
 
 /** The options of the CLI's node, shared by ping and rpc. */

@@ -1,6 +1,6 @@
 /** `eid rpc node@host module function [args...]`: rpc:call from a short-lived hidden TS node. */
 import { parseArgs } from 'node:util';
-import { BadRpcError } from '../dist/node.ts';
+import { BadRpcError } from '../distribution/node.ts';
 import { EidError } from '../errors.ts';
 import {
   Atom,

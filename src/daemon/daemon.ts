@@ -2,7 +2,8 @@
  * `eid daemon`: an EPMD server for one Docker host that also answers for the host's containers.
  * Locally registered nodes win; other names are looked up in the Docker catalog (memory only).
  */
-import { DockerCatalog, DEFAULT_NODE_PORT } from '../docker/catalog.ts';
+import { DockerCatalog } from '../docker/catalog.ts';
+import { DEFAULT_NODE_PORT } from '../ports.ts';
 import { DEFAULT_EPMD_PORT } from '../epmd/env.ts';
 import { EpmdServer } from '../epmd/server.ts';
 import type { NameSource, NodeEntry } from '../epmd/types.ts';

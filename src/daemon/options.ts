@@ -1,7 +1,7 @@
 /** `eid daemon` settings from flags, each with an EID_* environment equivalent (flags win). */
 import { EidError } from '../errors.ts';
 import { defaultEndpoint } from '../docker/client.ts';
-import { DEFAULT_NODE_PORT } from '../docker/catalog.ts';
+import { DEFAULT_NODE_PORT } from '../ports.ts';
 import { DEFAULT_EPMD_PORT } from '../epmd/env.ts';
 import { LogLevels, type LogFormat, type LogLevel } from '../log.ts';
 import { parsePort } from '../ports.ts';

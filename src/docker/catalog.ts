@@ -8,13 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DockerError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { EpmdNodeType } from '../epmd/protocol.ts';
-import { isPort } from '../ports.ts';
+import { DEFAULT_NODE_PORT, isPort } from '../ports.ts';
 import type { NameSource, NodeEntry } from '../epmd/types.ts';
 import { connectDocker, type DockerConnection } from './client.ts';
-import { DEFAULT_NODE_PORT } from './defaults.ts';
 import { isContainerId, LineSplitter, parseEvent } from './events.ts';
 
-export { DEFAULT_NODE_PORT };
 /** Label overriding the node port for one container. */
 export const PORT_LABEL = 'eid.port';
 /** Label giving a container an extra node name. */

@@ -1,6 +1,5 @@
 export {
   DockerCatalog,
-  DEFAULT_NODE_PORT,
   PORT_LABEL,
   NAME_LABEL,
   type CatalogEntry,

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { DockerResolver } from '../../src/dist/resolver.ts';
+import { DockerResolver } from '../../src/distribution/resolver.ts';
 import { DockerError } from '../../src/errors.ts';
 import { PortSlices } from './helpers.ts';
 import {

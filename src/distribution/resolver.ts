@@ -6,9 +6,8 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { DistError, DockerError } from '../errors.ts';
-import { DEFAULT_NODE_PORT } from '../docker/defaults.ts';
 import { portPlease, type EpmdCallOptions } from '../epmd/client.ts';
-import { isPort } from '../ports.ts';
+import { DEFAULT_NODE_PORT, isPort } from '../ports.ts';
 import { splitNodeName } from './handshake.ts';
 
 export interface NodeAddress {

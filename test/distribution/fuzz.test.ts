@@ -7,11 +7,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { encodeHandshakeFrame, FrameDecoder, type PrefixSize } from '../../src/dist/framing.ts';
-import { digest, Handshake, HandshakeTag, type HandshakeOptions } from '../../src/dist/handshake.ts';
-import { HeaderDecoder, HeaderEncoder, HeaderTag, type DistMessage } from '../../src/dist/header.ts';
-import { ControlOp, ControlShape, decodeSignal, encodeSignal, type Signal } from '../../src/dist/control.ts';
-import { DEFAULT_FLAGS, DistFlags } from '../../src/dist/flags.ts';
+import { encodeHandshakeFrame, FrameDecoder, type PrefixSize } from '../../src/distribution/framing.ts';
+import { digest, Handshake, HandshakeTag, type HandshakeOptions } from '../../src/distribution/handshake.ts';
+import { HeaderDecoder, HeaderEncoder, HeaderTag, type DistMessage } from '../../src/distribution/header.ts';
+import {
+  ControlOp,
+  ControlShape,
+  decodeSignal,
+  encodeSignal,
+  type Signal,
+} from '../../src/distribution/control.ts';
+import { DEFAULT_FLAGS, DistFlags } from '../../src/distribution/flags.ts';
 import { DistError } from '../../src/errors.ts';
 import { Writer } from '../../src/etf/bytes.ts';
 import { atom, Pid, Reference, Tuple, type Term } from '../../src/etf/terms.ts';

@@ -12,9 +12,8 @@ import { DistError, EidError, EpmdError } from '../errors.ts';
 import { register, type Registration } from '../epmd/client.ts';
 import { EpmdNodeType } from '../epmd/protocol.ts';
 import { atom, Atom, ImproperList, Pid, Reference, Tuple, tuple, type Term } from '../etf/terms.ts';
-import { DEFAULT_NODE_PORT } from '../docker/defaults.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import { parsePort } from '../ports.ts';
+import { DEFAULT_NODE_PORT, nodePortFromEnv } from '../ports.ts';
 import { Connection, DEFAULT_SETUP_MS } from './connection.ts';
 import { AltActFlag, SpawnReplyFlag, type Signal } from './control.ts';
 import { DEFAULT_FLAGS, DistFlags, hasFlag } from './flags.ts';
@@ -156,8 +155,7 @@ const inContainer = (): boolean => existsSync('/.dockerenv');
  */
 function defaultListenPort(): number {
   if (!inContainer()) return 0;
-  const raw = process.env['EID_NODE_PORT'] ?? process.env['EID_ERLANG_PORT'];
-  return (raw === undefined ? undefined : parsePort(raw)) ?? DEFAULT_NODE_PORT;
+  return nodePortFromEnv() ?? DEFAULT_NODE_PORT;
 }
 
 /** Names this node answers itself, like the kernel processes of an OTP node. */

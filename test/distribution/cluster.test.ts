@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Fixture, PortSlices, eventually, type ErlNode } from './helpers.ts';
-import type { Node } from '../../src/dist/node.ts';
+import type { Node } from '../../src/distribution/node.ts';
 import { atom, Atom, Pid } from '../../src/etf/terms.ts';
 
 const f = new Fixture(PortSlices.cluster);

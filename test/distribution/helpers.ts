@@ -6,10 +6,10 @@
 import net from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Node, type NodeOptions } from '../../src/dist/node.ts';
-import { describe, type Process } from '../../src/dist/process.ts';
+import { Node, type NodeOptions } from '../../src/distribution/node.ts';
+import { describe, type Process } from '../../src/distribution/process.ts';
 import { atom, tuple, type Term } from '../../src/etf/terms.ts';
-import { HeaderTag } from '../../src/dist/header.ts';
+import { HeaderTag } from '../../src/distribution/header.ts';
 import { Writer } from '../../src/etf/bytes.ts';
 
 /** Each test file takes its own slice so files running in parallel never collide. */

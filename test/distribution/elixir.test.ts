@@ -2,7 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Fixture, PortSlices, run, type ErlNode } from './helpers.ts';
-import type { Node } from '../../src/dist/node.ts';
+import type { Node } from '../../src/distribution/node.ts';
 import { termEquals } from '../../src/etf/index.ts';
 import { atom, Atom, Tuple, tuple, type Term } from '../../src/etf/terms.ts';
 

@@ -1,13 +1,13 @@
 /**
- * Runs inside a test host's network namespace (test/dist/containers.test.ts starts it there):
+ * Runs inside a test host's network namespace (test/distribution/containers.test.ts starts it there):
  * a TS node that talks to OTP nodes in containers by `ContainerID@HostIP` names through `eid
  * daemon`, then cuts the link between the hosts and reports the nodedown. Prints one JSON line.
  *
- * Usage: node --import tsx test/dist/probe.ts '{"name":..,"cookie":..,"targets":[..],"cut":{"device":..,"target":..}}'
+ * Usage: node --import tsx test/distribution/probe.ts '{"name":..,"cookie":..,"targets":[..],"cut":{"device":..,"target":..}}'
  */
 import { execFileSync } from 'node:child_process';
-import { Node } from '../../src/dist/node.ts';
-import { describe } from '../../src/dist/process.ts';
+import { Node } from '../../src/distribution/node.ts';
+import { describe } from '../../src/distribution/process.ts';
 import { atom, Atom, Tuple, tuple, type Term } from '../../src/etf/terms.ts';
 
 interface Config {

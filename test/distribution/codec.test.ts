@@ -5,24 +5,35 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FrameDecoder, encodeHandshakeFrame } from '../../src/dist/framing.ts';
+import { FrameDecoder, encodeHandshakeFrame } from '../../src/distribution/framing.ts';
 import {
   Handshake,
   HandshakeError,
   HandshakeTag,
   digest,
   type HandshakeOptions,
-} from '../../src/dist/handshake.ts';
+} from '../../src/distribution/handshake.ts';
 import {
   DEFAULT_FRAGMENT_SIZE,
   HeaderDecoder,
   HeaderEncoder,
   HeaderTag,
   SPLICE_BINARY_BYTES,
-} from '../../src/dist/header.ts';
-import { ControlOp, ControlShape, decodeSignal, encodeSignal, type Signal } from '../../src/dist/control.ts';
-import { DEFAULT_FLAGS, DIST_MANDATORY_25, DistFlags, missingMandatory } from '../../src/dist/flags.ts';
-import { Connection } from '../../src/dist/connection.ts';
+} from '../../src/distribution/header.ts';
+import {
+  ControlOp,
+  ControlShape,
+  decodeSignal,
+  encodeSignal,
+  type Signal,
+} from '../../src/distribution/control.ts';
+import {
+  DEFAULT_FLAGS,
+  DIST_MANDATORY_25,
+  DistFlags,
+  missingMandatory,
+} from '../../src/distribution/flags.ts';
+import { Connection } from '../../src/distribution/connection.ts';
 import { DistError } from '../../src/errors.ts';
 import { Writer } from '../../src/etf/bytes.ts';
 import { encode, termEquals } from '../../src/etf/index.ts';
