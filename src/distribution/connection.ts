@@ -2,8 +2,8 @@
  * One distribution connection: the handshake, then framed messages and ticks, over a small
  * transport interface (a net.Socket fits it; tests feed bytes by hand at every split point).
  */
-import { DistError } from '../errors.ts';
-import { Writer } from '../etf/bytes.ts';
+import { DistError, type DistErrorCode } from '../errors.ts';
+import { Writer } from '../bytes.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { decodeSignal, encodeSignal, type Signal } from './control.ts';
 import { DistFlags, hasFlag } from './flags.ts';
@@ -173,17 +173,20 @@ export class Connection {
   /** The transport closed or failed under us. */
   transportClosed(error?: Error): void {
     if (this.state === 'closed') return;
-    let code = 'connection_closed';
+    // Once up, the nodedown reason is OTP's connection_closed; during the handshake, the code.
+    let reason = 'connection_closed';
+    let code: DistErrorCode = 'DIST_CONNECTION_CLOSED';
     let message = 'connection closed';
     if (this.state === 'handshake') {
       // OTP closes without a word when our digest is wrong.
       const rejected = this.handshake.awaitingAck;
       code = rejected ? 'DIST_HANDSHAKE_REJECTED' : 'DIST_HANDSHAKE_CLOSED';
+      reason = code;
       message = rejected
         ? 'peer closed the connection after our challenge reply: the cookies differ (or it refused us)'
         : `connection closed during the handshake${error === undefined ? '' : `: ${error.message}`}`;
     }
-    this.close(code, new DistError(code, message, this.context(error)));
+    this.close(reason, new DistError(code, message, this.context(error)));
   }
 
   private context(cause?: unknown): { peer?: string; node?: string; cause?: unknown } {

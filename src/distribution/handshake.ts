@@ -4,8 +4,8 @@
  * Both roles; version 6 (`N`) and the old `n` send_name with its `c` complement.
  */
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
-import { DistError } from '../errors.ts';
-import { Reader, Writer } from '../etf/bytes.ts';
+import { DistError, type DistErrorCode } from '../errors.ts';
+import { Reader, Writer } from '../bytes.ts';
 import { DistFlags, expandMandatory25, flagNames, hasFlag, missingMandatory } from './flags.ts';
 
 /** First byte of each handshake message. */
@@ -414,7 +414,7 @@ export class Handshake {
     if (tag !== want) throw this.fail('DIST_HANDSHAKE_PROTOCOL', `expected ${what}, got tag ${tag}`);
   }
 
-  private fail(code: string, message: string, cause?: unknown, send?: Buffer[]): HandshakeError {
+  private fail(code: DistErrorCode, message: string, cause?: unknown, send?: Buffer[]): HandshakeError {
     this.state = 'failed';
     const ctx: { node?: string; cause?: unknown } = {};
     if (this.peerName !== '') ctx.node = this.peerName;
@@ -426,7 +426,7 @@ export class Handshake {
 /** A failed handshake; `send` holds a last status frame to send the peer before closing. */
 export class HandshakeError extends DistError {
   constructor(
-    code: string,
+    code: DistErrorCode,
     message: string,
     context: { node?: string; cause?: unknown },
     readonly send: Buffer[],

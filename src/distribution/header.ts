@@ -5,8 +5,8 @@
  * that connection's atom cache and fragment reassembly). Outgoing: one {@link HeaderEncoder}.
  * Codecs only: frames in, terms out, and back.
  */
-import { DistError } from '../errors.ts';
-import { Reader, Writer } from '../etf/bytes.ts';
+import { DistError, type DistErrorCode } from '../errors.ts';
+import { Reader, Writer } from '../bytes.ts';
 import { decodeFrom, encodeInto, type DecodeOptions } from '../etf/index.ts';
 import { atom, type Atom, type Term } from '../etf/terms.ts';
 
@@ -91,7 +91,7 @@ interface Reassembly {
   next: bigint;
 }
 
-function headerError(code: string, message: string, cause?: unknown): DistError {
+function headerError(code: DistErrorCode, message: string, cause?: unknown): DistError {
   return new DistError(code, message, cause === undefined ? {} : { cause });
 }
 

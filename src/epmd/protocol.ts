@@ -5,8 +5,8 @@
  * reply decoders here are incremental: they return `undefined` until a whole reply is present.
  * Layouts follow OTP's erl_dist_protocol.md and epmd_srv.c (see docs/epmd.md).
  */
-import { DecodeError, EpmdError } from '../errors.ts';
-import { Reader, Writer } from '../etf/bytes.ts';
+import { BytesError, EpmdError } from '../errors.ts';
+import { Reader, Writer } from '../bytes.ts';
 import type { NodeEntry } from './types.ts';
 
 /** Request and reply tags. */
@@ -93,7 +93,7 @@ function decoding<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof DecodeError) {
+    if (err instanceof BytesError) {
       throw new EpmdError('EPMD_MALFORMED', `malformed EPMD message: ${err.message}`, {
         offset: err.offset ?? 0,
         ...(err.expected === undefined ? {} : { expected: err.expected }),

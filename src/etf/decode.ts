@@ -5,7 +5,7 @@
  */
 import { inflateSync } from 'node:zlib';
 import { DecodeError } from '../errors.ts';
-import { Writer, type Reader } from './bytes.ts';
+import { Writer, type Reader } from '../bytes.ts';
 import {
   Tag,
   FLOAT_EXT_TEXT_BYTES,

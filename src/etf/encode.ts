@@ -7,7 +7,7 @@
  */
 import { deflateSync } from 'node:zlib';
 import { EncodeError } from '../errors.ts';
-import { Writer } from './bytes.ts';
+import { Writer } from '../bytes.ts';
 import { compareAtomNames, SORTED_MAP_LIMIT, sortEntries } from './order.ts';
 import { flatList, PROPER_TAIL } from './kind.ts';
 import { Tag, MAX_ARITY, MAX_ATOM_CHARACTERS, MAX_REFERENCE_IDS, MAX_STRING_EXT_LENGTH } from './tags.ts';

@@ -10,5 +10,5 @@ export {
 } from './decode.ts';
 export { termEquals, mapGet } from './equals.ts';
 export { compareTerms } from './order.ts';
-export { Reader, Writer } from './bytes.ts';
+export { Reader, Writer } from '../bytes.ts';
 export * from './terms.ts';

@@ -35,7 +35,7 @@ import {
 } from '../../src/distribution/flags.ts';
 import { Connection } from '../../src/distribution/connection.ts';
 import { DistError } from '../../src/errors.ts';
-import { Writer } from '../../src/etf/bytes.ts';
+import { Writer } from '../../src/bytes.ts';
 import { encode, termEquals } from '../../src/etf/index.ts';
 import { atom, Pid, Reference, Tuple, tuple, type Term } from '../../src/etf/terms.ts';
 

@@ -16,7 +16,7 @@ import { HeaderTag } from '../../src/distribution/header.ts';
 import { ControlOp } from '../../src/distribution/control.ts';
 import { DockerResolver } from '../../src/distribution/resolver.ts';
 import { DockerError } from '../../src/errors.ts';
-import { Writer } from '../../src/etf/bytes.ts';
+import { Writer } from '../../src/bytes.ts';
 import { encode } from '../../src/etf/index.ts';
 import { atom, Pid, Reference, tuple, type Term } from '../../src/etf/terms.ts';
 import { createLogger } from '../../src/log.ts';
@@ -258,7 +258,7 @@ test(
       resolver: {
         resolve: (name) => {
           asked.push(name);
-          return Promise.reject(new DockerError('TEST_NO_RESOLVE', 'not here'));
+          return Promise.reject(new DockerError('DOCKER_NO_CONTAINER', 'not here'));
         },
       },
     });

@@ -19,7 +19,7 @@ import {
 } from '../../src/distribution/control.ts';
 import { DEFAULT_FLAGS, DistFlags } from '../../src/distribution/flags.ts';
 import { DistError } from '../../src/errors.ts';
-import { Writer } from '../../src/etf/bytes.ts';
+import { Writer } from '../../src/bytes.ts';
 import { atom, Pid, Reference, Tuple, type Term } from '../../src/etf/terms.ts';
 import { termEquals } from '../../src/etf/index.ts';
 import { termArb } from '../etf/arbitraries.ts';

@@ -10,7 +10,7 @@ import { Node, type NodeOptions } from '../../src/distribution/node.ts';
 import { describe, type Process } from '../../src/distribution/process.ts';
 import { atom, tuple, type Term } from '../../src/etf/terms.ts';
 import { HeaderTag } from '../../src/distribution/header.ts';
-import { Writer } from '../../src/etf/bytes.ts';
+import { Writer } from '../../src/bytes.ts';
 
 /** Each test file takes its own slice so files running in parallel never collide. */
 export const PortSlices = {

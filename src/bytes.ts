@@ -1,9 +1,10 @@
 /**
  * The codec building blocks shared by every wire format in eid (ETF, EPMD, distribution):
  * one reader that walks a buffer with an offset and checks every length against the bytes
- * actually left, and one growable writer that can fill in a length prefix last.
+ * actually left, and one growable writer that can fill in a length prefix last. They know no
+ * format, so they throw the neutral BytesError; each codec turns it into its own error.
  */
-import { DecodeError, EncodeError } from '../errors.ts';
+import { BytesError } from './errors.ts';
 
 export class Reader {
   offset: number;
@@ -25,10 +26,11 @@ export class Reader {
   /** Throws unless `n` more bytes are present; call before allocating anything sized by `n`. */
   need(n: number, expected: string): void {
     if (n > this.end - this.offset) {
-      throw new DecodeError(`truncated: ${expected} needs ${n} bytes, ${this.end - this.offset} left`, {
-        offset: this.offset,
-        expected,
-      });
+      throw new BytesError(
+        'BYTES_TRUNCATED',
+        `truncated: ${expected} needs ${n} bytes, ${this.end - this.offset} left`,
+        { offset: this.offset, expected },
+      );
     }
   }
 
@@ -67,8 +69,9 @@ export class Reader {
     return out;
   }
 
+  /** Rejects a field the format does not allow (BYTES_INVALID at `at`). */
   fail(message: string, expected: string, at = this.offset): never {
-    throw new DecodeError(message, { offset: at, expected });
+    throw new BytesError('BYTES_INVALID', message, { offset: at, expected });
   }
 }
 
@@ -193,7 +196,10 @@ export class Writer {
   /** A view of what was written, valid until the next write. Only for writers without splices. */
   view(): Buffer {
     if (this.spliced.length > 0)
-      throw new EncodeError('Writer.view() of an output with spliced binaries: use chunks()');
+      throw new BytesError(
+        'BYTES_SPLICED_VIEW',
+        'Writer.view() of an output with spliced binaries: use chunks()',
+      );
     return this.buf.subarray(0, this.offset);
   }
 
