@@ -1,8 +1,108 @@
-export * from './errors.ts';
+/**
+ * The package entry: exactly what users import (test/exports.test.ts pins this list).
+ * Everything else under src/ is internal and may change between versions.
+ */
+export {
+  EidError,
+  BytesError,
+  DecodeError,
+  EncodeError,
+  EpmdError,
+  DockerError,
+  DistError,
+  type ErrorCode,
+  type BytesErrorCode,
+  type EtfErrorCode,
+  type EpmdErrorCode,
+  type DockerErrorCode,
+  type DistErrorCode,
+  type CliErrorCode,
+  type ErrorContext,
+} from './errors.ts';
+export {
+  createLogger,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+  type LogFormat,
+  type LogFields,
+} from './log.ts';
 export { DEFAULT_NODE_PORT } from './ports.ts';
-export * from './etf/terms.ts';
-export * from './etf/index.ts';
-export * from './epmd/index.ts';
-export * from './distribution/index.ts';
-export * from './docker/index.ts';
-export * from './daemon/index.ts';
+export { Reader, Writer } from './bytes.ts';
+export {
+  Atom,
+  atom,
+  BitString,
+  ExportFun,
+  Float,
+  Fun,
+  ImproperList,
+  LocalTerm,
+  Pid,
+  Port,
+  Reference,
+  Tuple,
+  tuple,
+  type ErlMap,
+  type Term,
+  Tag,
+  MAX_ATOM_CHARACTERS,
+  encode,
+  encodeInto,
+  type EncodeOptions,
+  decode,
+  decodeFrom,
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_DECOMPRESSED_SIZE,
+  type DecodeOptions,
+  termEquals,
+  mapGet,
+  compareTerms,
+} from './etf/index.ts';
+export {
+  EpmdServer,
+  DEFAULT_EPMD_PORT,
+  type EpmdServerOptions,
+  type RegisteredNode,
+  epmdRegister,
+  epmdPortPlease,
+  epmdNames,
+  type EpmdCallOptions,
+  type EpmdRegisterOptions,
+  type Registration,
+  type NodeEntry,
+  type NameSource,
+} from './epmd/index.ts';
+export {
+  DockerCatalog,
+  PORT_LABEL,
+  NAME_LABEL,
+  type CatalogEntry,
+  type CatalogOptions,
+  type CatalogStats,
+} from './docker/index.ts';
+export {
+  Node,
+  BadRpcError,
+  CallError,
+  type NodeOptions,
+  type ExposedFunction,
+  type ExposedModule,
+  type NodeEvents,
+  Process,
+  ProcessExit,
+  ReceiveTimeout,
+  type Destination,
+  type From,
+  HandshakeError,
+  EpmdResolver,
+  StaticResolver,
+  DockerResolver,
+  type Resolver,
+  type NodeAddress,
+  type DockerResolverOptions,
+  DistFlags,
+  DEFAULT_FLAGS,
+  flagNames,
+} from './distribution/index.ts';
+export { Daemon, type DaemonOptions, type MetricsSnapshot } from './daemon/index.ts';

@@ -1,3 +1,3 @@
+/** The daemon: an EPMD server for one Docker host that also answers for its containers. */
 export { Daemon, type DaemonOptions } from './daemon.ts';
-export { parseDaemonArgs, type DaemonSettings } from './options.ts';
 export type { MetricsSnapshot } from './metrics.ts';

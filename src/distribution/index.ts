@@ -1,4 +1,8 @@
-/** The distribution layer: a TypeScript Erlang node and the protocol codecs under it. */
+/**
+ * The distribution layer: a TypeScript Erlang node, its processes, and how it finds other nodes.
+ * This layer's part of the public API: not the protocol codecs under the node (handshake,
+ * framing, header, control, connection).
+ */
 export {
   Node,
   BadRpcError,
@@ -9,6 +13,7 @@ export {
   type NodeEvents,
 } from './node.ts';
 export { Process, ProcessExit, ReceiveTimeout, type Destination, type From } from './process.ts';
+export { HandshakeError } from './handshake.ts';
 export {
   EpmdResolver,
   StaticResolver,
@@ -17,12 +22,4 @@ export {
   type NodeAddress,
   type DockerResolverOptions,
 } from './resolver.ts';
-export {
-  DistFlags,
-  DEFAULT_FLAGS,
-  DIST_MANDATORY,
-  DIST_MANDATORY_25,
-  DIST_MANDATORY_26,
-  flagNames,
-} from './flags.ts';
-export { ControlOp, type Signal } from './control.ts';
+export { DistFlags, DEFAULT_FLAGS, flagNames } from './flags.ts';

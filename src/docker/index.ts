@@ -1,3 +1,7 @@
+/**
+ * Docker: the container catalog the daemon answers EPMD from. This layer's part of the public API:
+ * not the Engine client (client.ts) nor the event stream parser (events.ts).
+ */
 export {
   DockerCatalog,
   PORT_LABEL,
@@ -6,4 +10,3 @@ export {
   type CatalogOptions,
   type CatalogStats,
 } from './catalog.ts';
-export { connectDocker, defaultEndpoint, dockerOptions, type DockerConnection } from './client.ts';

@@ -1,5 +1,25 @@
-/** The External Term Format codec: no I/O, just terms ↔ bytes. docs/etf.md has the term model. */
-export { Tag, MAX_ATOM_CHARACTERS, MAX_STRING_EXT_LENGTH } from './tags.ts';
+/**
+ * The External Term Format codec: no I/O, just terms ↔ bytes. docs/etf.md has the term model.
+ * This layer's part of the public API; other layers may also import its files directly.
+ */
+export {
+  Atom,
+  atom,
+  BitString,
+  ExportFun,
+  Float,
+  Fun,
+  ImproperList,
+  LocalTerm,
+  Pid,
+  Port,
+  Reference,
+  Tuple,
+  tuple,
+  type ErlMap,
+  type Term,
+} from './terms.ts';
+export { Tag, MAX_ATOM_CHARACTERS } from './tags.ts';
 export { encode, encodeInto, type EncodeOptions } from './encode.ts';
 export {
   decode,
@@ -10,5 +30,3 @@ export {
 } from './decode.ts';
 export { termEquals, mapGet } from './equals.ts';
 export { compareTerms } from './order.ts';
-export { Reader, Writer } from '../bytes.ts';
-export * from './terms.ts';
