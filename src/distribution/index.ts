@@ -1,14 +1,8 @@
 /** The distribution layer: a TypeScript Erlang node and the protocol codecs under it. */
-export {
-  Node,
-  BadRpcError,
-  CallError,
-  type NodeOptions,
-  type ExposedFunction,
-  type ExposedModule,
-  type NodeEvents,
-} from './node.ts';
-export { Process, ProcessExit, ReceiveTimeout, type Destination, type From } from './process.ts';
+export { Node, type NodeOptions, type NodeEvents } from './node.ts';
+export { type ExposedFunction, type ExposedModule } from './exposed.ts';
+export { BadRpcError, CallError, HandshakeError, ProcessExit, ReceiveTimeout } from './errors.ts';
+export { Process, type Destination, type From } from './process.ts';
 export {
   EpmdResolver,
   StaticResolver,

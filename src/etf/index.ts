@@ -10,5 +10,6 @@ export {
 } from './decode.ts';
 export { termEquals, mapGet } from './equals.ts';
 export { compareTerms } from './order.ts';
+export { formatTerm } from './format.ts';
 export { Reader, Writer } from './bytes.ts';
 export * from './terms.ts';
