@@ -36,7 +36,7 @@ import {
 } from './process.ts';
 import { EpmdResolver, type Resolver } from './resolver.ts';
 import { Router } from './router.ts';
-import { SYSTEM_NAMES, SystemServices } from './services.ts';
+import { SYSTEM_NAMES, SystemServices, type ServicesHost } from './services.ts';
 
 export interface NodeOptions {
   /** `name@host`, or a short `name` (the host becomes this machine's short host name). */
@@ -186,12 +186,11 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
           disconnect: (node) => this.disconnect(node),
           log: (msg, fields) => this.logger.info(msg, fields),
         });
-    const servicesHost = {
+    const servicesHost: ServicesHost = {
       nodeAtom: this.nodeAtom,
-      reply: (from: From, reply: Term) => this.reply(from, reply),
-      send: (to: Pid, message: Term) => this.router.sendToPid(to, message, this.system.pid),
-      spawnFor: (requester: Pid, reqId: Reference, link: boolean, monitor: boolean) =>
-        this.table.spawnFor(requester, reqId, link, monitor),
+      reply: (from, reply) => this.reply(from, reply),
+      send: (to, message) => this.router.sendToPid(to, message, this.system.pid),
+      spawnFor: (...request) => this.table.spawnFor(...request),
     };
     this.services = new SystemServices(servicesHost, this.exposed, global);
     this.router = new Router({ table: this.table, peers, services: this.services, logger: this.logger });

@@ -9,7 +9,7 @@ import { DistError } from '../errors.ts';
 import { formatTerm } from '../etf/format.ts';
 import { atom, Atom, Pid, Reference, Tuple, tuple, type Term } from '../etf/terms.ts';
 import type { Connection } from './connection.ts';
-import { SpawnReplyFlag, type Signal } from './control.ts';
+import { SpawnReplyFlag, type Signal, type SignalOf } from './control.ts';
 import {
   ATOM_KILL,
   ATOM_KILLED,
@@ -31,8 +31,6 @@ export interface Peers {
 
 /** The connection a signal came in on: its peer's name, and a way to answer. */
 export type PeerConnection = Pick<Connection, 'peerName' | 'send'>;
-
-export type SignalOf<K extends Signal['kind']> = Extract<Signal, { kind: K }>;
 
 export interface ProcessTableOptions {
   nodeAtom: Atom;

@@ -6,8 +6,8 @@ import { DistError } from '../errors.ts';
 import { formatTerm } from '../etf/format.ts';
 import { atom, Atom, ImproperList, Pid, Reference, tuple, type Term } from '../etf/terms.ts';
 import type { Logger } from '../log.ts';
-import { AltActFlag, type Signal } from './control.ts';
-import type { PeerConnection, Peers, ProcessTable, SignalOf } from './process-table.ts';
+import { AltActFlag, type Signal, type SignalOf } from './control.ts';
+import type { PeerConnection, Peers, ProcessTable } from './process-table.ts';
 import { isAtom, type Destination, type From } from './process.ts';
 
 /** The node's own services (net_kernel, rex, ...), as the router reaches them. */

@@ -4,10 +4,10 @@
  * {@link GlobalServer}), and SPAWN_REQUEST (erpc:call/cast into exposed functions).
  */
 import { atom, Atom, Pid, Reference, Tuple, tuple, type Term } from '../etf/terms.ts';
-import { SpawnReplyFlag } from './control.ts';
+import { SpawnReplyFlag, type SignalOf } from './control.ts';
 import { exitReason, type ExposedModules } from './exposed.ts';
 import type { GlobalServer } from './global.ts';
-import type { PeerConnection, SignalOf } from './process-table.ts';
+import type { PeerConnection } from './process-table.ts';
 import { ATOM_NORMAL, isAtom, type From, type Process } from './process.ts';
 import type { Services } from './router.ts';
 

@@ -10,7 +10,7 @@ import { DistError } from '../../src/errors.ts';
 import { formatTerm } from '../../src/etf/format.ts';
 import { termEquals } from '../../src/etf/index.ts';
 import { atom, ImproperList, Pid, Reference, tuple, type Term } from '../../src/etf/terms.ts';
-import type { Signal } from '../../src/distribution/control.ts';
+import type { Signal, SignalOf } from '../../src/distribution/control.ts';
 import type { Process, ProcessHost } from '../../src/distribution/process.ts';
 import { ProcessTable, type PeerConnection, type Peers } from '../../src/distribution/process-table.ts';
 import { Router, type Services } from '../../src/distribution/router.ts';
@@ -186,7 +186,7 @@ test('UNLINK_ID: exits from the peer are ignored until it acknowledges the unlin
   table.unlink(a, remote);
   const unlink = sent.at(-1)!.signal;
   assert.equal(unlink.kind, 'unlink_id');
-  const id = (unlink as Extract<Signal, { kind: 'unlink_id' }>).id;
+  const id = (unlink as SignalOf<'unlink_id'>).id;
   // The peer's exit crossed our unlink: it predates it and is dropped.
   router.onSignal(conn, { kind: 'exit', from: remote, to: a.pid, reason: atom('crossed') });
   assert.equal(a.alive, true);
