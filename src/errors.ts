@@ -80,7 +80,7 @@ export type DistErrorCode =
   | 'DIST_UNKNOWN_NODE';
 
 /** Command-line and daemon settings: a bad flag or value, a result that cannot be printed. */
-export type CliErrorCode = 'CLI_USAGE' | 'CLI_FORMAT';
+export type CliErrorCode = 'CLI_USAGE';
 
 /** Every code an {@link EidError} can have. */
 export type ErrorCode =

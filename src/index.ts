@@ -58,6 +58,7 @@ export {
   termEquals,
   mapGet,
   compareTerms,
+  formatTerm,
 } from './etf/index.ts';
 export {
   EpmdServer,

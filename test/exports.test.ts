@@ -35,6 +35,7 @@ const VALUES = [
   'EpmdServer',
   'ExportFun',
   'Float',
+  'formatTerm',
   'Fun',
   'HandshakeError',
   'ImproperList',

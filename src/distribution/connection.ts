@@ -14,7 +14,8 @@ import {
   TICK_FRAME,
   encodeHandshakeFrame,
 } from './framing.ts';
-import { Handshake, HandshakeError, type HandshakeOptions, type HandshakeResult } from './handshake.ts';
+import { HandshakeError } from './errors.ts';
+import { Handshake, type HandshakeOptions, type HandshakeResult } from './handshake.ts';
 import { HeaderDecoder, HeaderEncoder, type HeaderDecoderOptions } from './header.ts';
 
 /** What a connection needs from its byte stream. */

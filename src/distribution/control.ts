@@ -85,6 +85,9 @@ export type Signal =
   /** OTP 28+: {37, Flags, SenderPid, To[, Token]}: a message or exit signal to a pid, alias or name (flags say which). */
   | { kind: 'altact_sig'; flags: number; from: Pid; target: Term; payload: Term; token?: Term };
 
+/** The signal of one kind. */
+export type SignalOf<K extends Signal['kind']> = Extract<Signal, { kind: K }>;
+
 function bad(message: string): DistError {
   return new DistError('DIST_BAD_CONTROL', message);
 }

@@ -6,6 +6,7 @@
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import { DistError, type DistErrorCode } from '../errors.ts';
 import { Reader, Writer } from '../bytes.ts';
+import { HandshakeError } from './errors.ts';
 import { DistFlags, expandMandatory25, flagNames, hasFlag, missingMandatory } from './flags.ts';
 
 /** First byte of each handshake message. */
@@ -420,18 +421,6 @@ export class Handshake {
     if (this.peerName !== '') ctx.node = this.peerName;
     if (cause !== undefined) ctx.cause = cause;
     return new HandshakeError(code, message, ctx, send ?? []);
-  }
-}
-
-/** A failed handshake; `send` holds a last status frame to send the peer before closing. */
-export class HandshakeError extends DistError {
-  constructor(
-    code: DistErrorCode,
-    message: string,
-    context: { node?: string; cause?: unknown },
-    readonly send: Buffer[],
-  ) {
-    super(code, message, context);
   }
 }
 

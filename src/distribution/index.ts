@@ -3,17 +3,10 @@
  * This layer's part of the public API: not the protocol codecs under the node (handshake,
  * framing, header, control, connection).
  */
-export {
-  Node,
-  BadRpcError,
-  CallError,
-  type NodeOptions,
-  type ExposedFunction,
-  type ExposedModule,
-  type NodeEvents,
-} from './node.ts';
-export { Process, ProcessExit, ReceiveTimeout, type Destination, type From } from './process.ts';
-export { HandshakeError } from './handshake.ts';
+export { Node, type NodeOptions, type NodeEvents } from './node.ts';
+export { type ExposedFunction, type ExposedModule } from './exposed.ts';
+export { BadRpcError, CallError, HandshakeError, ProcessExit, ReceiveTimeout } from './errors.ts';
+export { Process, type Destination, type From } from './process.ts';
 export {
   EpmdResolver,
   StaticResolver,

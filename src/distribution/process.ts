@@ -3,7 +3,8 @@
  * monitors and exit signals with Erlang's semantics. The node does the routing.
  */
 import { DistError } from '../errors.ts';
-import { atom, ImproperList, Pid, Reference, Tuple, type Atom, type Term } from '../etf/terms.ts';
+import { Atom, atom, Pid, Reference, Tuple, tuple, type Term } from '../etf/terms.ts';
+import { ProcessExit, ReceiveTimeout } from './errors.ts';
 
 /** What a process can address: a pid, a local registered name, `{Name, Node}`, or an alias. */
 export type Destination = Pid | Atom | string | Tuple | Reference;
@@ -15,39 +16,27 @@ export const ATOM_NORMAL: Atom = atom('normal');
 export const ATOM_KILL: Atom = atom('kill');
 export const ATOM_KILLED: Atom = atom('killed');
 
-/** Rejects a pending or later `receive` once the process is dead; `reason` is its exit reason. */
-export class ProcessExit extends DistError {
-  constructor(readonly reason: Term) {
-    super('DIST_PROCESS_EXIT', `process exited: ${describe(reason)}`);
-  }
-}
-
-/** `receive` timed out (`after` clause). */
-export class ReceiveTimeout extends DistError {
-  constructor(ms: number) {
-    super('DIST_RECEIVE_TIMEOUT', `nothing matched within ${ms} ms`);
-  }
-}
-
-export function describe(t: Term): string {
-  if (t instanceof Tuple) return `{${t.elements.map(describe).join(',')}}`;
-  if (Array.isArray(t)) return `[${t.map(describe).join(',')}]`;
-  if (t instanceof Pid) return `<${t.node.name}.${t.id}.${t.serial}>`;
-  if (t instanceof Reference) return `#Ref<${t.node.name}.${t.ids.join('.')}>`;
-  if (t instanceof ImproperList) return `[${t.elements.map(describe).join(',')}|${describe(t.tail)}]`;
-  if (typeof t === 'string') return JSON.stringify(t);
-  if (typeof t === 'bigint') return t.toString();
-  if (t instanceof Uint8Array) return `<<${t.length} bytes>>`;
-  if (t instanceof Map) return `#{${t.size} keys}`;
-  return String(t);
-}
-
 export function pidKey(p: Pid): string {
   return `${p.node.name}/${p.id}.${p.serial}.${p.creation}`;
 }
 
 export function refKey(r: Reference): string {
   return `${r.node.name}/${r.creation}/${r.ids.join('.')}`;
+}
+
+/** Whether `t` is the atom `name` (true and false are atoms too). */
+export function isAtom(t: Term | undefined, name: string): boolean {
+  return (t instanceof Atom && t.name === name) || (typeof t === 'boolean' && String(t) === name);
+}
+
+export function sameRef(a: Term | undefined, b: Reference): boolean {
+  return a instanceof Reference && refKey(a) === refKey(b);
+}
+
+/** The exit reason a JavaScript error stands for: a ProcessExit's own, else `{js_error, Message}`. */
+export function errorReason(err: unknown): Term {
+  if (err instanceof ProcessExit) return err.reason;
+  return tuple(atom('js_error'), err instanceof Error ? err.message : String(err));
 }
 
 /** gen_server:call's default timeout. */
@@ -112,6 +101,11 @@ export class Process {
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
   }
 
+  /** Errors about this process name its node. */
+  private get context(): { node: string } {
+    return { node: this.pid.node.name };
+  }
+
   get alive(): boolean {
     return this.dead === undefined;
   }
@@ -154,19 +148,19 @@ export class Process {
    * `timeoutMs` (forever by default). Rejects with {@link ReceiveTimeout} or {@link ProcessExit}.
    */
   receive(match?: (m: Term) => boolean, timeoutMs?: number): Promise<Term> {
-    if (this.dead !== undefined) return Promise.reject(new ProcessExit(this.dead));
+    if (this.dead !== undefined) return Promise.reject(new ProcessExit(this.dead, this.context));
     if (this.waiter !== undefined)
-      return Promise.reject(new DistError('DIST_RECEIVE_BUSY', 'a receive is already pending'));
+      return Promise.reject(new DistError('DIST_RECEIVE_BUSY', 'a receive is already pending', this.context));
     const found = this.take(match);
     if (found !== NOTHING) return Promise.resolve(found as Term);
     const accept = match ?? (() => true);
-    if (timeoutMs === 0) return Promise.reject(new ReceiveTimeout(0));
+    if (timeoutMs === 0) return Promise.reject(new ReceiveTimeout(0, this.context));
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { match: accept, resolve, reject, timer: undefined };
       if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
         waiter.timer = setTimeout(() => {
           if (this.waiter === waiter) this.waiter = undefined;
-          reject(new ReceiveTimeout(timeoutMs));
+          reject(new ReceiveTimeout(timeoutMs, this.context));
         }, timeoutMs);
       }
       this.waiter = waiter;
@@ -196,7 +190,7 @@ export class Process {
     this.waiter = undefined;
     if (w !== undefined) {
       if (w.timer !== undefined) clearTimeout(w.timer);
-      w.reject(new ProcessExit(reason));
+      w.reject(new ProcessExit(reason, this.context));
     }
     this.host.processDied(this, reason);
     this.resolveExited(reason);

@@ -30,3 +30,4 @@ export {
 } from './decode.ts';
 export { termEquals, mapGet } from './equals.ts';
 export { compareTerms } from './order.ts';
+export { formatTerm } from './format.ts';

@@ -8,9 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
-import { formatTerm, parseLiteral } from '../../src/cli/rpc.ts';
+import { parseLiteral } from '../../src/cli/rpc.ts';
 import { EidError } from '../../src/errors.ts';
-import { encode } from '../../src/etf/index.ts';
+import { encode, formatTerm } from '../../src/etf/index.ts';
 import { atom, Float, ImproperList, Tuple, type Term } from '../../src/etf/terms.ts';
 
 const SEED = Number(process.env['LITERAL_FUZZ_SEED'] ?? 0x11e4a1);

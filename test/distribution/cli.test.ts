@@ -3,9 +3,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { Fixture, PortSlices, COOKIE, type ErlNode } from './helpers.ts';
-import { parseLiteral, formatTerm } from '../../src/cli/rpc.ts';
+import { parseLiteral } from '../../src/cli/rpc.ts';
 import { atom, ImproperList, Tuple } from '../../src/etf/terms.ts';
-import { termEquals } from '../../src/etf/index.ts';
+import { formatTerm, termEquals } from '../../src/etf/index.ts';
 
 const eidBin = fileURLToPath(new URL('../../bin/eid.js', import.meta.url));
 const f = new Fixture(PortSlices.cli);

@@ -6,13 +6,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrameDecoder, encodeHandshakeFrame } from '../../src/distribution/framing.ts';
-import {
-  Handshake,
-  HandshakeError,
-  HandshakeTag,
-  digest,
-  type HandshakeOptions,
-} from '../../src/distribution/handshake.ts';
+import { HandshakeError } from '../../src/distribution/errors.ts';
+import { Handshake, HandshakeTag, digest, type HandshakeOptions } from '../../src/distribution/handshake.ts';
 import {
   DEFAULT_FRAGMENT_SIZE,
   HeaderDecoder,

@@ -7,7 +7,8 @@ import net from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Node, type NodeOptions } from '../../src/distribution/node.ts';
-import { describe, type Process } from '../../src/distribution/process.ts';
+import type { Process } from '../../src/distribution/process.ts';
+import { formatTerm } from '../../src/etf/format.ts';
 import { atom, tuple, type Term } from '../../src/etf/terms.ts';
 import { HeaderTag } from '../../src/distribution/header.ts';
 import { Writer } from '../../src/bytes.ts';
@@ -270,7 +271,7 @@ export async function run<T>(
     done = true;
   }, options);
   const reason = await p.exited;
-  if (!done) throw new Error(`process exited with ${describe(reason)}`);
+  if (!done) throw new Error(`process exited with ${formatTerm(reason)}`);
   return value as T;
 }
 

@@ -7,10 +7,12 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { COOKIE, Fixture, PortSlices, erlDistArgs, eventually, run, type ErlNode } from './helpers.ts';
-import { BadRpcError, CallError, type Node } from '../../src/distribution/node.ts';
+import { BadRpcError, CallError } from '../../src/distribution/errors.ts';
+import type { Node } from '../../src/distribution/node.ts';
 import { DEFAULT_FRAGMENT_SIZE, SPLICE_BINARY_BYTES } from '../../src/distribution/header.ts';
 import { StaticResolver } from '../../src/distribution/resolver.ts';
-import { describe as show, type Process } from '../../src/distribution/process.ts';
+import type { Process } from '../../src/distribution/process.ts';
+import { formatTerm } from '../../src/etf/format.ts';
 import { DistError } from '../../src/errors.ts';
 import { termEquals } from '../../src/etf/index.ts';
 import { createLogger } from '../../src/log.ts';
@@ -266,7 +268,7 @@ describe('terms survive a trip through the distribution', () => {
       for (const t of terms) {
         self.send(tuple(atom('erl_echo'), atom(erl.name)), tuple(self.pid, t));
         const back = await self.receive(undefined, 20000);
-        if (!termEquals(back, t)) out.push(show(t));
+        if (!termEquals(back, t)) out.push(formatTerm(t));
       }
       return out;
     });
@@ -630,7 +632,7 @@ describe('node failures', () => {
         await victim.proc.kill();
       }
       const exit = await linked;
-      assert.ok(termEquals(exit, tuple(atom('EXIT'), remote, atom('noconnection'))), show(exit));
+      assert.ok(termEquals(exit, tuple(atom('EXIT'), remote, atom('noconnection'))), formatTerm(exit));
       const d = (await watcher) as Tuple;
       assert.equal(d.elements[4], atom('noconnection'));
       assert.deepEqual(node.nodes(), []);

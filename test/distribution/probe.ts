@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { Node } from '../../src/distribution/node.ts';
-import { describe } from '../../src/distribution/process.ts';
+import { formatTerm } from '../../src/etf/format.ts';
 import { atom, Atom, Tuple, tuple, type Term } from '../../src/etf/terms.ts';
 
 interface Config {
@@ -28,7 +28,7 @@ const node = await Node.start({
   netTicktime: 4,
   ...(config.port === undefined ? {} : { port: config.port }),
 });
-node.expose('js', { hello: (who) => Buffer.from(`hello ${describe(who)} from ts`) });
+node.expose('js', { hello: (who) => Buffer.from(`hello ${formatTerm(who)} from ts`) });
 try {
   for (const target of config.targets) {
     const r: Record<string, unknown> = {};
@@ -45,8 +45,8 @@ try {
     r.release = String.fromCharCode(...release);
     const sent = tuple(atom('ok'), 2n ** 70n, Buffer.alloc(200_000, 3), [atom('a'), 1.5]);
     r.echo =
-      describe((await node.rpc(target, 'erlang', 'list_to_tuple', [[sent]])) as Term) ===
-      describe(tuple(sent));
+      formatTerm((await node.rpc(target, 'erlang', 'list_to_tuple', [[sent]])) as Term) ===
+      formatTerm(tuple(sent));
     // The target calls js:hello back on this node, through rpc:call and erpc:call.
     const callBack = async (module: 'rpc' | 'erpc') =>
       Buffer.from(
@@ -71,7 +71,7 @@ try {
         );
       });
     });
-    r.down = describe((down as Tuple).elements[4] as Term);
+    r.down = formatTerm((down as Tuple).elements[4] as Term);
   }
   const cut = config.cut;
   if (cut !== undefined) {

@@ -1,0 +1,338 @@
+/**
+ * A node's connections to other nodes: dialling (resolve, connect, handshake), accepting (the
+ * listener's sockets, net_kernel's accept rules), the waiters of `connect`, simultaneous
+ * connects, and up/down. What flows over a connection goes to {@link ConnectionsHandlers}.
+ */
+import { randomInt } from 'node:crypto';
+import { connect as netConnect, type Server, type Socket } from 'node:net';
+import { DistError, EidError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { Connection } from './connection.ts';
+import type { Signal } from './control.ts';
+import { DEFAULT_FLAGS, DistFlags, hasFlag } from './flags.ts';
+import {
+  splitNodeName,
+  type AcceptStatus,
+  type HandshakeOptions,
+  type HandshakeResult,
+} from './handshake.ts';
+import type { Peers } from './process-table.ts';
+import type { Resolver } from './resolver.ts';
+
+export interface ConnectionsOptions {
+  name: string;
+  cookie: string;
+  creation: number;
+  hidden: boolean;
+  resolver: Resolver;
+  tickTimeMs: number;
+  connectTimeoutMs: number;
+  /** Per-connection bounds on what a peer may make us hold. */
+  limits: { maxFrame?: number; maxReassemblyBytes?: number; maxSequences?: number };
+  logger: Logger;
+  /** The listening server whose sockets are incoming connections. */
+  server: Server;
+}
+
+/** What happens on the connections, for the node to act on. */
+export interface ConnectionsHandlers {
+  signal(conn: Connection, signal: Signal): void;
+  up(node: string, info: { hidden: boolean }): void;
+  down(node: string, reason: string): void;
+}
+
+/** Creations (and dynamic names) we pick ourselves are random positive 31-bit numbers. */
+export const MAX_CREATION = 0x7fffffff;
+
+interface Waiters {
+  resolve: ((c: Connection) => void)[];
+  reject: ((e: Error) => void)[];
+  timer: NodeJS.Timeout;
+}
+
+export class Connections implements Peers {
+  private readonly name: string;
+  private readonly flags: bigint;
+  /** Connections that completed the handshake, by peer name. */
+  private readonly established = new Map<string, Connection>();
+  /** Incoming handshakes past send_name, by peer name. */
+  private readonly accepting = new Map<string, Connection>();
+  private readonly dialing = new Set<string>();
+  private readonly waiters = new Map<string, Waiters>();
+  private readonly sockets = new Set<Socket>();
+  private stopped = false;
+
+  constructor(
+    private readonly options: ConnectionsOptions,
+    private readonly handlers: ConnectionsHandlers,
+  ) {
+    this.name = options.name;
+    this.flags = options.hidden ? DEFAULT_FLAGS : DEFAULT_FLAGS | DistFlags.PUBLISHED;
+    options.server.on('connection', (socket) => this.accept(socket));
+  }
+
+  /** Connected nodes: visible ones, hidden ones, or all (every peer is hidden to a hidden node). */
+  nodes(which: 'visible' | 'hidden' | 'connected'): string[] {
+    const out: string[] = [];
+    for (const [name, conn] of this.established) {
+      const visible = hasFlag(conn.flags, DistFlags.PUBLISHED) && !this.options.hidden;
+      if (which === 'connected' || (which === 'visible') === visible) out.push(name);
+    }
+    return out;
+  }
+
+  /** Connects to `node` (resolving its address) unless already connected. */
+  connect(node: string): Promise<Connection> {
+    if (this.stopped)
+      return Promise.reject(new DistError('DIST_STOPPED', 'node is stopped', { node: this.name }));
+    if (splitNodeName(node) === undefined) {
+      return Promise.reject(
+        new DistError('DIST_BAD_NODE_NAME', `'${node}' is not a node name (name@host)`, { node }),
+      );
+    }
+    if (node === this.name)
+      return Promise.reject(new DistError('DIST_BADARG', 'a node does not connect to itself', { node }));
+    const up = this.established.get(node);
+    if (up !== undefined) return Promise.resolve(up);
+    const promise = new Promise<Connection>((resolve, reject) => {
+      let w = this.waiters.get(node);
+      if (w === undefined) {
+        const timer = setTimeout(
+          () =>
+            this.failWaiters(
+              node,
+              new DistError('DIST_CONNECT_TIMEOUT', `connection setup to ${node} timed out`, { node }),
+            ),
+          this.options.connectTimeoutMs,
+        );
+        w = { resolve: [], reject: [], timer };
+        this.waiters.set(node, w);
+      }
+      w.resolve.push(resolve);
+      w.reject.push(reject);
+    });
+    if (!this.dialing.has(node) && !this.accepting.has(node)) this.dial(node);
+    return promise;
+  }
+
+  /** Closes the connection to `node` (erlang:disconnect_node). */
+  disconnect(node: string): boolean {
+    const conn = this.established.get(node);
+    if (conn === undefined) return false;
+    conn.close('disconnect');
+    return true;
+  }
+
+  /** Sends over the connection to `node`, connecting first when needed (Erlang's auto-connect). */
+  send(node: string, signal: Signal, autoConnect = true): void {
+    const conn = this.established.get(node);
+    if (conn !== undefined) {
+      conn.send(signal);
+      return;
+    }
+    if (!autoConnect || this.stopped) return;
+    this.connect(node).then(
+      (c) => c.send(signal),
+      (err: unknown) =>
+        this.options.logger.debug('dropping signal to unreachable node', {
+          node,
+          kind: signal.kind,
+          error: String(err),
+        }),
+    );
+  }
+
+  sendOrElse(node: string, signal: Signal, unreachable: () => void): void {
+    const conn = this.established.get(node);
+    if (conn !== undefined) {
+      conn.send(signal);
+      return;
+    }
+    this.connect(node).then((c) => c.send(signal), unreachable);
+  }
+
+  /** Refuses new connections, closes every one and the listener; `connect` waiters fail. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const conn of [...this.established.values(), ...this.accepting.values()]) conn.close('shutdown');
+    for (const socket of this.sockets) socket.destroy();
+    for (const node of [...this.waiters.keys()])
+      this.failWaiters(node, new DistError('DIST_STOPPED', 'node stopped', { node }));
+    await new Promise<void>((resolve) => this.options.server.close(() => resolve()));
+  }
+
+  private handshakeOptions(peerName?: string): HandshakeOptions {
+    const opts = {
+      thisName: this.name,
+      cookie: this.options.cookie,
+      flags: this.flags,
+      creation: this.options.creation,
+      accept: (peer: string, _flags: bigint, dynamic: boolean) => this.acceptStatus(peer, dynamic),
+    };
+    return peerName === undefined ? opts : { ...opts, peerName };
+  }
+
+  /** net_kernel's accept_pending: decides on an incoming connection from `peer`. */
+  private acceptStatus(peer: string, dynamic: boolean): AcceptStatus {
+    if (this.stopped) return { status: 'not_allowed' };
+    if (dynamic) {
+      return {
+        status: 'named',
+        name: `js${randomInt(1, MAX_CREATION).toString(36)}@${peer}`,
+        creation: randomInt(1, MAX_CREATION),
+      };
+    }
+    if (this.established.has(peer)) return { status: 'alive' };
+    if (this.accepting.has(peer)) return { status: 'nok' };
+    // Simultaneous connect: the node with the greater name keeps its own attempt.
+    if (this.dialing.has(peer)) return this.name > peer ? { status: 'nok' } : { status: 'ok_simultaneous' };
+    return { status: 'ok' };
+  }
+
+  private accept(socket: Socket): void {
+    if (this.stopped) {
+      socket.destroy();
+      return;
+    }
+    const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    const opts = this.handshakeOptions();
+    const handshake: HandshakeOptions = {
+      ...opts,
+      accept: (name: string, flags: bigint, dynamic: boolean) => {
+        const status = opts.accept!(name, flags, dynamic);
+        if (status.status === 'ok' || status.status === 'ok_simultaneous' || status.status === 'alive') {
+          conn.peerName = name;
+          this.accepting.set(name, conn);
+        }
+        return status;
+      },
+      onAliveReply: (replace: boolean) => {
+        if (!replace) return;
+        // The peer restarted: its old connection is dead.
+        const old = this.established.get(conn.peerName || '');
+        old?.close('connection_replaced');
+      },
+    };
+    // The callbacks above run only once bytes arrive, after `conn` is set.
+    const conn: Connection = this.wire(socket, 'acceptor', handshake, peer);
+  }
+
+  private dial(node: string): void {
+    this.dialing.add(node);
+    this.options.resolver.resolve(node).then(
+      ({ host, port }) => {
+        if (this.stopped) return;
+        const socket = netConnect({ host, port, noDelay: true });
+        socket.once('connect', () => conn.start());
+        const conn = this.wire(socket, 'initiator', this.handshakeOptions(node), `${host}:${port}`);
+      },
+      (err: unknown) => {
+        this.dialing.delete(node);
+        const error =
+          err instanceof EidError
+            ? err
+            : new DistError('DIST_RESOLVE', `cannot resolve ${node}: ${String(err)}`, { node, cause: err });
+        this.failWaiters(node, error);
+      },
+    );
+  }
+
+  private wire(
+    socket: Socket,
+    role: 'initiator' | 'acceptor',
+    handshake: HandshakeOptions,
+    peer: string,
+  ): Connection {
+    this.sockets.add(socket);
+    const conn = new Connection(
+      socket,
+      {
+        role,
+        handshake,
+        tickTimeMs: this.options.tickTimeMs,
+        setupTimeMs: this.options.connectTimeoutMs,
+        peer,
+        logger: this.options.logger,
+        ...this.options.limits,
+      },
+      {
+        up: (c, result) => this.onUp(c, result),
+        signal: (c, s) => {
+          try {
+            this.handlers.signal(c, s);
+          } catch (err) {
+            c.close(
+              'bad_signal',
+              err instanceof DistError ? err : new DistError('DIST_INTERNAL', String(err), { cause: err }),
+            );
+          }
+        },
+        down: (c, reason, error) => this.onDown(c, reason, error),
+      },
+    );
+    socket.on('data', (chunk: Buffer) => conn.feed(chunk));
+    socket.on('error', (err) => conn.transportClosed(err));
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      conn.transportClosed();
+    });
+    if (role === 'acceptor') conn.start();
+    return conn;
+  }
+
+  private onUp(conn: Connection, result: HandshakeResult): void {
+    const node = result.peerName;
+    if (conn.role === 'initiator') this.dialing.delete(node);
+    else this.accepting.delete(node);
+    const old = this.established.get(node);
+    if (old !== undefined && old !== conn) old.close('connection_replaced');
+    this.established.set(node, conn);
+    const w = this.waiters.get(node);
+    if (w !== undefined) {
+      this.waiters.delete(node);
+      clearTimeout(w.timer);
+      for (const resolve of w.resolve) resolve(conn);
+    }
+    this.handlers.up(node, { hidden: !hasFlag(result.peerFlags, DistFlags.PUBLISHED) });
+  }
+
+  private onDown(conn: Connection, reason: string, error: DistError | undefined): void {
+    const node = conn.peerName;
+    if (!conn.isUpOnce) {
+      // A failed handshake. An outgoing one that lost a simultaneous connect waits for the incoming one.
+      if (conn.role === 'initiator') {
+        const target = conn.dialled;
+        this.dialing.delete(target);
+        if (
+          error?.code === 'DIST_HANDSHAKE_NOK' &&
+          (this.accepting.has(target) || this.established.has(target))
+        )
+          return;
+        this.failWaiters(
+          target,
+          error ??
+            new DistError('DIST_CONNECT_FAILED', `cannot connect to ${target}: ${reason}`, { node: target }),
+        );
+      } else if (node !== '' && this.accepting.get(node) === conn) {
+        this.accepting.delete(node);
+        if (!this.dialing.has(node))
+          this.failWaiters(
+            node,
+            error ?? new DistError('DIST_CONNECT_FAILED', `connection from ${node} failed`, { node }),
+          );
+      }
+      return;
+    }
+    if (this.established.get(node) !== conn) return;
+    this.established.delete(node);
+    this.handlers.down(node, reason);
+  }
+
+  private failWaiters(node: string, error: Error): void {
+    const w = this.waiters.get(node);
+    if (w === undefined) return;
+    this.waiters.delete(node);
+    clearTimeout(w.timer);
+    for (const reject of w.reject) reject(error);
+  }
+}

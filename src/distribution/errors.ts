@@ -1,0 +1,58 @@
+/**
+ * The distribution layer's own error classes. Each is a {@link DistError} (so an `EidError`):
+ * `code` says what failed, the context names the node where one is known, and `reason` is the
+ * Erlang term behind it where Erlang has one.
+ */
+import { DistError, type DistErrorCode, type ErrorContext } from '../errors.ts';
+import { formatTerm } from '../etf/format.ts';
+import type { Term } from '../etf/terms.ts';
+
+/** A remote call failed the way rpc:call reports `{badrpc, Reason}` (code DIST_BADRPC). */
+export class BadRpcError extends DistError {
+  constructor(
+    readonly reason: Term,
+    node: string,
+  ) {
+    super('DIST_BADRPC', `rpc to ${node} failed: {badrpc,${formatTerm(reason)}}`, { node });
+  }
+}
+
+/** A gen_server-style call failed: the callee exited, or `timeout`/`noconnection` (DIST_CALL_FAILED). */
+export class CallError extends DistError {
+  constructor(
+    readonly reason: Term,
+    message: string,
+    context: ErrorContext = {},
+  ) {
+    super('DIST_CALL_FAILED', message, context);
+  }
+}
+
+/** Rejects a pending or later `receive` once the process is dead; `reason` is its exit reason. */
+export class ProcessExit extends DistError {
+  constructor(
+    readonly reason: Term,
+    context: ErrorContext = {},
+  ) {
+    super('DIST_PROCESS_EXIT', `process exited: ${formatTerm(reason)}`, context);
+  }
+}
+
+/** `receive` timed out (`after` clause). */
+export class ReceiveTimeout extends DistError {
+  constructor(ms: number, context: ErrorContext = {}) {
+    super('DIST_RECEIVE_TIMEOUT', `nothing matched within ${ms} ms`, context);
+  }
+}
+
+/** A failed handshake (codes DIST_HANDSHAKE_*); `send` holds a last status frame for the peer. */
+export class HandshakeError extends DistError {
+  constructor(
+    code: DistErrorCode,
+    message: string,
+    context: ErrorContext,
+    readonly send: Buffer[],
+  ) {
+    super(code, message, context);
+  }
+}
