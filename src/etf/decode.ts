@@ -15,6 +15,9 @@ import {
   NewFunLayout,
 } from './tags.ts';
 import { decodeAtomBytes } from './atom-cache.ts';
+import { Cost, TERM_COST_PER_INPUT_BYTE, defaultTermCost, type TermBudget } from './budget.ts';
+import { DEFAULT_MAX_DECOMPRESSED_SIZE, DEFAULT_MAX_DEPTH, type DecodeOptions } from './decode-options.ts';
+import { KeyIdentities } from './key-identity.ts';
 import {
   Atom,
   BitString,
@@ -26,33 +29,13 @@ import {
   Pid,
   Port,
   Reference,
+  someAtomsUninterned,
   Tuple,
   type Term,
 } from './terms.ts';
-import { encode, encodeInto } from './encode.ts';
+import { encodeInto } from './encode.ts';
 
-export interface DecodeOptions {
-  /** Expect the version byte 131 first (default true). */
-  versionByte?: boolean;
-  /** Distribution: ATOM_CACHE_REF index → atom. A reference with no table or entry is a DecodeError. */
-  atomCache?: readonly (Atom | undefined)[];
-  /**
-   * Deepest nesting of tuples, lists, maps and funs accepted (default 1000). Decoding recurses, so
-   * a much higher limit meets the JS stack first; that also ends in DecodeError.
-   */
-  maxDepth?: number;
-  /** Largest uncompressed size a COMPRESSED_EXT may declare (default 64 MiB). */
-  maxDecompressedSize?: number;
-  /**
-   * Binaries become views into the input instead of copies (default false): much faster for large
-   * binaries, but the input must then never be modified or reused while they are alive, and a
-   * view keeps the whole input alive. A number: only binaries of at least that many bytes.
-   */
-  binaryViews?: boolean | number;
-}
-
-export const DEFAULT_MAX_DEPTH = 1000;
-export const DEFAULT_MAX_DECOMPRESSED_SIZE = 64 * 1024 * 1024;
+export { DEFAULT_MAX_DEPTH, DEFAULT_MAX_DECOMPRESSED_SIZE, type DecodeOptions } from './decode-options.ts';
 
 const MAX_SAFE_DIGIT_BYTES = 6;
 /**
@@ -64,12 +47,15 @@ const SMALL_BINARY = 64;
 const LEGACY_MAX_CREATION = 3;
 /** ...and their references only 18 significant bits in the first id word; OTP rejects more. */
 const LEGACY_MAX_FIRST_REFERENCE_ID = (1 << 18) - 1;
+/** Every `[]` decoded is this one array: an empty list costs no allocation. Frozen, since it is shared. */
+const NIL: Term[] = Object.freeze([]) as unknown as Term[];
 
 export function decode(buf: Uint8Array, options?: DecodeOptions): Term {
   const d = new Decoder(buf, 0, buf.length, options);
   if (options?.versionByte !== false) d.expectVersion();
   const term = d.topTerm();
   if (d.pos !== d.end) d.fail(`${d.end - d.pos} trailing bytes after the term`, 'end of input');
+  if (options?.budget !== undefined) options.budget.remaining = d.remaining;
   return term;
 }
 
@@ -78,6 +64,7 @@ export function decodeFrom(reader: Reader, options?: DecodeOptions): Term {
   const d = new Decoder(reader.buf, reader.offset, reader.end, options);
   const term = d.topTerm();
   reader.offset = d.pos;
+  if (options?.budget !== undefined) options.budget.remaining = d.remaining;
   return term;
 }
 
@@ -93,6 +80,12 @@ class Decoder {
   private readonly viewMin: number;
   /** A Buffer view of the input, so slices of it are Buffers too. */
   private readonly buf: Buffer;
+  /** Cost units left (written back to a budget given in the options when the term is done). */
+  remaining: number;
+  /** No budget was given: the default one, which COMPRESSED_EXT may raise. */
+  private readonly defaultBudget: boolean;
+  /** Identities of composite map keys, made on the first such key. */
+  private keyIdentities: KeyIdentities | undefined;
 
   constructor(
     input: Uint8Array,
@@ -107,10 +100,20 @@ class Decoder {
     this.maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.maxDecompressedSize = options?.maxDecompressedSize ?? DEFAULT_MAX_DECOMPRESSED_SIZE;
     this.atomCache = options?.atomCache;
+    const budget: TermBudget | undefined = options?.budget;
+    this.defaultBudget = budget === undefined;
+    this.remaining = budget === undefined ? defaultTermCost(end - start) : budget.remaining;
   }
 
   fail(message: string, expected: string, at = this.pos): never {
     throw new DecodeError(message, { offset: at, expected });
+  }
+
+  /** Spends `units` of the budget, before what they pay for is made; `at` is where that term starts. */
+  private charge(units: number, at: number): void {
+    if ((this.remaining -= units) < 0) {
+      this.fail('the decoded term would exceed the decode budget', 'a term within the decode budget', at);
+    }
   }
 
   /** Throws unless `n` bytes are left; called before anything sized by `n` is allocated. */
@@ -134,6 +137,7 @@ class Decoder {
     if (tag === Tag.Compressed) return this.compressed();
     if (tag === Tag.Local) {
       // The format after LOCAL_EXT is private to the emitting node and carries no length: it runs to the end.
+      this.charge(Cost.OBJECT + Cost.BINARY + this.end - this.pos, this.pos);
       const bytes = Buffer.from(this.buf.subarray(this.pos + 1, this.end));
       this.pos = this.end;
       return new LocalTerm(bytes);
@@ -172,11 +176,14 @@ class Decoder {
     if (plain.length !== size) {
       this.fail(`zlib data inflates to ${plain.length} bytes, header says ${size}`, 'declared size');
     }
+    // A default budget grows with the bytes actually decoded; a given one is a hard limit.
+    if (this.defaultBudget) this.remaining += TERM_COST_PER_INPUT_BYTE * size;
     const inner = new Decoder(plain, 0, plain.length, {
       maxDepth: this.maxDepth,
       maxDecompressedSize: this.maxDecompressedSize,
       atomCache: this.atomCache,
       binaryViews: this.viewMin,
+      budget: { remaining: this.remaining },
     });
     let term: Term;
     try {
@@ -190,6 +197,7 @@ class Decoder {
       if (err instanceof RangeError) this.fail('nesting too deep for the stack', 'shallower term');
       throw err;
     }
+    this.remaining = inner.remaining;
     this.pos = this.end;
     return term;
   }
@@ -236,30 +244,36 @@ class Decoder {
       }
       case Tag.SmallTuple:
         this.need(1, 'SMALL_TUPLE_EXT arity');
-        return this.tuple(b[this.pos++]!);
+        return this.tuple(b[this.pos++]!, tagAt);
       case Tag.LargeTuple:
         this.need(4, 'LARGE_TUPLE_EXT arity');
-        return this.tuple(this.u32());
+        return this.tuple(this.u32(), tagAt);
       case Tag.Nil:
-        return [];
+        return NIL;
       case Tag.String: {
         this.need(2, 'STRING_EXT length');
         const length = this.u16();
         this.need(length, 'STRING_EXT bytes');
+        if (length === 0) return NIL;
+        this.charge(Cost.ARRAY + Cost.SLOT * length, tagAt);
         const out = new Array<number>(length);
         for (let i = 0, o = this.pos; i < length; i++) out[i] = b[o + i]!;
         this.pos += length;
         return out;
       }
       case Tag.List:
-        return this.list();
+        return this.list(tagAt);
       case Tag.Binary: {
         this.need(4, 'BINARY_EXT length');
         const length = this.u32();
         this.need(length, 'BINARY_EXT bytes');
         const from = this.pos;
         this.pos += length;
-        if (length >= this.viewMin) return b.subarray(from, from + length);
+        if (length >= this.viewMin) {
+          this.charge(Cost.BINARY_VIEW, tagAt);
+          return b.subarray(from, from + length);
+        }
+        this.charge(Cost.BINARY + length, tagAt);
         if (length <= SMALL_BINARY) return slice.call(b, from, from + length) as Buffer;
         const copy = Buffer.allocUnsafe(length);
         b.copy(copy, 0, from, from + length);
@@ -267,7 +281,7 @@ class Decoder {
       }
       case Tag.Map:
         this.need(4, 'MAP_EXT arity');
-        return this.map();
+        return this.map(tagAt);
       case Tag.NewFloat: {
         this.need(8, 'NEW_FLOAT_EXT value');
         const v = b.readDoubleBE(this.pos);
@@ -278,15 +292,16 @@ class Decoder {
         return this.oldFloat(tagAt);
       case Tag.SmallBig:
         this.need(2, 'SMALL_BIG_EXT header');
-        return this.big(b[this.pos++]!);
+        return this.big(b[this.pos++]!, tagAt);
       case Tag.LargeBig:
         this.need(5, 'LARGE_BIG_EXT header');
-        return this.big(this.u32());
+        return this.big(this.u32(), tagAt);
       case Tag.BitBinary:
         return this.bitBinary(tagAt);
       case Tag.NewPid:
       case Tag.Pid:
         this.pos = tagAt;
+        this.charge(Cost.OBJECT, tagAt);
         return this.pid();
       case Tag.NewPort:
       case Tag.V4Port:
@@ -296,6 +311,7 @@ class Decoder {
         this.need(wide ? 12 : tag === Tag.NewPort ? 8 : 5, 'port id and creation');
         const id = wide ? (BigInt(this.u32()) << 32n) | BigInt(this.u32()) : BigInt(this.u32());
         const creation = tag === Tag.Port ? this.legacyCreation() : this.u32();
+        this.charge(Cost.OBJECT + Cost.HEAP_NUMBER, tagAt);
         return new Port(node, id, creation);
       }
       case Tag.NewerReference:
@@ -311,6 +327,7 @@ class Decoder {
         const ids = new Array<number>(count);
         for (let i = 0; i < count; i++) ids[i] = this.u32();
         if (!newer && count > 0) this.checkLegacyReferenceId(ids[0]!);
+        this.charge(Cost.OBJECT + Cost.ARRAY + Cost.SLOT * count, tagAt);
         return new Reference(node, creation, ids);
       }
       case Tag.Reference: {
@@ -318,6 +335,7 @@ class Decoder {
         this.need(5, 'REFERENCE_EXT id and creation');
         const id = this.u32();
         this.checkLegacyReferenceId(id);
+        this.charge(Cost.OBJECT + Cost.ARRAY + Cost.SLOT, tagAt);
         return new Reference(node, this.legacyCreation(), [id]);
       }
       case Tag.Export: {
@@ -328,6 +346,7 @@ class Decoder {
         if (typeof arity !== 'number' || arity < 0 || arity > MAX_ARITY) {
           this.fail(`EXPORT_EXT arity is not 0..${MAX_ARITY}`, 'SMALL_INTEGER_EXT arity', arityAt);
         }
+        this.charge(Cost.OBJECT, tagAt);
         return new ExportFun(module, name, arity);
       }
       case Tag.NewFun:
@@ -405,7 +424,12 @@ class Decoder {
 
   private float(v: number, at: number): Term {
     if (!Number.isFinite(v)) this.fail(`float ${v} is not an Erlang float`, 'finite float', at);
-    return Number.isInteger(v) ? new Float(v) : v;
+    if (!Number.isInteger(v)) {
+      this.charge(Cost.HEAP_NUMBER, at);
+      return v;
+    }
+    this.charge(Cost.FLOAT, at);
+    return new Float(v);
   }
 
   private oldFloat(at: number): Term {
@@ -421,8 +445,9 @@ class Decoder {
     return this.float(Number(`${match[1]}.${match[2]}`), at);
   }
 
-  private big(count: number): Term {
+  private big(count: number, at: number): Term {
     this.need(1 + count, 'big integer digits');
+    this.charge(Cost.HEAP_NUMBER + count, at);
     const b = this.buf;
     // Like OTP, any non-zero sign byte means negative.
     const sign = b[this.pos++]!;
@@ -440,9 +465,10 @@ class Decoder {
     return v >= -MAX_SAFE && v <= MAX_SAFE ? Number(v) : v;
   }
 
-  private tuple(arity: number): Tuple {
+  private tuple(arity: number, at: number): Tuple {
     // Each element takes at least one byte: a lying arity fails here, before the array exists.
     this.need(arity, 'tuple elements');
+    this.charge(Cost.TUPLE + Cost.SLOT * arity, at);
     this.enter();
     const elements = new Array<Term>(arity);
     for (let i = 0; i < arity; i++) elements[i] = this.term();
@@ -454,49 +480,52 @@ class Decoder {
    * LIST_EXT. A tail that is itself a list is folded in (OTP never writes one, but `[1 | [2]]`
    * is the proper list `[1, 2]`), so proper lists always come back as arrays.
    */
-  private list(): Term {
+  private list(at: number): Term {
     this.enter();
-    const elements: Term[] = [];
     const b = this.buf;
-    let tail: Term;
+    this.need(4, 'LIST_EXT length');
+    let length = this.u32();
+    this.need(length + 1, 'list elements and tail');
+    this.charge(Cost.ARRAY + Cost.SLOT * length, at);
+    // The length is known and paid for: one allocation of the right size, not repeated growth.
+    const elements = new Array<Term>(length);
+    for (let i = 0; i < length; i++) elements[i] = this.term();
     for (;;) {
-      this.need(4, 'LIST_EXT length');
-      const length = this.u32();
-      this.need(length + 1, 'list elements and tail');
-      for (let i = 0; i < length; i++) elements.push(this.term());
       this.need(1, 'list tail');
-      const next = b[this.pos]!;
-      if (next === Tag.List) {
-        this.pos++;
-        continue;
-      }
-      tail = this.term();
-      if (Array.isArray(tail)) {
-        for (const element of tail) elements.push(element);
-        tail = [];
-      }
-      break;
+      if (b[this.pos] !== Tag.List) break;
+      this.pos++;
+      this.need(4, 'LIST_EXT length');
+      length = this.u32();
+      this.need(length + 1, 'list elements and tail');
+      this.charge(Cost.SLOT * length, at);
+      for (let i = 0; i < length; i++) elements.push(this.term());
     }
+    const tail = this.term();
     this.depth--;
-    if (Array.isArray(tail)) return elements;
+    if (Array.isArray(tail)) {
+      for (const element of tail) elements.push(element);
+      return elements.length === 0 ? NIL : elements;
+    }
     return elements.length === 0 ? tail : new ImproperList(elements, tail);
   }
 
-  private map(): Map<Term, Term> {
+  private map(at: number): Map<Term, Term> {
     const count = this.u32();
     this.need(count * 2, 'map keys and values');
+    this.charge(Cost.MAP + Cost.MAP_ENTRY * count, at);
     this.enter();
     const map = new Map<Term, Term>();
-    let structuralKeys: Set<string> | undefined;
+    let keyIds: Set<number> | undefined;
     for (let i = 0; i < count; i++) {
       const keyAt = this.pos;
       const key = this.term();
-      if (typeof key === 'object' && !(key instanceof Atom)) {
-        // Distinct objects can be the same Erlang term; compare their canonical encodings.
-        structuralKeys ??= new Set();
-        const canonical = encode(key, { versionByte: false }).toString('latin1');
-        if (structuralKeys.has(canonical)) this.fail('duplicate map key', 'distinct map keys', keyAt);
-        structuralKeys.add(canonical);
+      // Distinct objects can be the same Erlang term (so can atoms, once some are not interned).
+      if (typeof key === 'object' && (!(key instanceof Atom) || someAtomsUninterned())) {
+        this.keyIdentities ??= new KeyIdentities();
+        keyIds ??= new Set();
+        const id = this.keyIdentities.of(key);
+        if (keyIds.has(id)) this.fail('duplicate map key', 'distinct map keys', keyAt);
+        keyIds.add(id);
       }
       const size = map.size;
       map.set(key, this.term());
@@ -518,6 +547,7 @@ class Decoder {
       );
     }
     this.need(length, 'BIT_BINARY_EXT bytes');
+    this.charge(Cost.OBJECT + Cost.BINARY + length, at);
     const bytes = Buffer.from(this.buf.subarray(this.pos, this.pos + length));
     this.pos += length;
     if (bits === 8) return bytes;
@@ -550,10 +580,12 @@ class Decoder {
     if (pidTag !== Tag.NewPid && pidTag !== Tag.Pid) this.fail('NEW_FUN_EXT pid is not a pid', 'pid');
     const pid = this.pid();
     this.need(freeCount, 'NEW_FUN_EXT free variables');
+    this.charge(Cost.OBJECT + Cost.ARRAY + Cost.SLOT * freeCount, start - 1);
     this.enter();
     const free = new Array<Term>(freeCount);
     for (let i = 0; i < freeCount; i++) free[i] = this.term();
     this.depth--;
+    this.charge(Cost.BINARY + this.pos - start, start - 1);
     if (this.cacheRefsResolved === refsBefore) {
       const bytes = Buffer.from(this.buf.subarray(start, this.pos));
       // The size field is not trusted; the kept bytes carry the true size, as OTP re-encodes it.

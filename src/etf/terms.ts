@@ -5,7 +5,10 @@
  * booleans, proper lists, binaries); small classes carry everything else.
  */
 
-/** An Erlang atom. Compare by `name`; atoms made with {@link atom} are interned, so `===` works too. */
+/**
+ * An Erlang atom. Compare by `name` (or with `termEquals`); atoms made with {@link atom} are
+ * interned while the intern table has room, and then `===` works too (docs/etf.md, "Atoms").
+ */
 export class Atom {
   constructor(readonly name: string) {}
   toString(): string {
@@ -13,20 +16,39 @@ export class Atom {
   }
 }
 
+/** The intern table holds at most this many names... */
 const INTERN_LIMIT = 1 << 16;
+/** ...of at most this many bytes in all, so peers sending long atoms cannot pin much memory either. */
+const INTERN_BYTE_LIMIT = 8 * 1024 * 1024;
+/** What one interned name is counted as: the Map entry and Atom, plus 2 bytes per UTF-16 unit (the worst case). */
+const INTERN_ENTRY_BYTES = 96;
 const interned = new Map<string, Atom>();
+let internedBytes = 0;
+let internRefused = false;
 
 /**
- * The interned atom for `name`. The intern table is bounded so that untrusted input
- * cannot grow it forever (unlike Erlang's atom table); past the bound, fresh instances are made.
+ * The interned atom for `name`. The intern table is bounded in names and bytes so that untrusted
+ * input cannot grow it forever (unlike Erlang's atom table); past the bound, names not yet in it
+ * get fresh instances, equal by `name` but not `===`.
  */
 export function atom(name: string): Atom {
   let a = interned.get(name);
   if (a === undefined) {
     a = new Atom(name);
-    if (interned.size < INTERN_LIMIT) interned.set(name, a);
+    const bytes = INTERN_ENTRY_BYTES + 2 * name.length;
+    if (interned.size < INTERN_LIMIT && internedBytes + bytes <= INTERN_BYTE_LIMIT) {
+      interned.set(name, a);
+      internedBytes += bytes;
+    } else {
+      internRefused = true;
+    }
   }
   return a;
+}
+
+/** False until {@link atom} first makes a fresh instance: until then, atoms it made are equal iff `===`. */
+export function someAtomsUninterned(): boolean {
+  return internRefused;
 }
 
 /** A float whose value is integral (1.0, -0.0, 1.0e300). Non-integral floats are plain numbers. */
