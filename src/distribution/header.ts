@@ -8,7 +8,9 @@
 import { DistError, type DistErrorCode } from '../errors.ts';
 import { Reader, Writer } from '../bytes.ts';
 import { decodeFrom, encodeInto, type DecodeOptions } from '../etf/index.ts';
-import { atom, type Atom, type Term } from '../etf/terms.ts';
+import { type Atom, type Term } from '../etf/terms.ts';
+import { decodeAtomBytes } from '../etf/atom-cache.ts';
+import { defaultTermCost } from '../etf/budget.ts';
 
 export const HeaderTag = {
   VERSION: 131,
@@ -178,7 +180,8 @@ export class HeaderDecoder {
    */
   private decodeOptions(r: Reader, atomCache?: (Atom | undefined)[]): DecodeOptions {
     const binaryViews = Math.max(VIEW_BINARY_BYTES, Math.ceil(r.remaining / 2));
-    const opts: DecodeOptions = { binaryViews };
+    // One budget for the control message and the payload together (docs/etf.md, "Decode budget").
+    const opts: DecodeOptions = { binaryViews, budget: { remaining: defaultTermCost(r.remaining) } };
     if (this.maxDepth !== undefined) opts.maxDepth = this.maxDepth;
     if (atomCache !== undefined) opts.atomCache = atomCache;
     return opts;
@@ -197,8 +200,10 @@ export class HeaderDecoder {
       const index = (flags & SEGMENT_MASK) * SEGMENT_SIZE + r.u8('atom cache index');
       if ((flags & NEW_ENTRY) !== 0) {
         const length = long !== 0 ? r.u16('atom length') : r.u8('atom length');
-        const name = Buffer.from(r.bytes(length, 'atom text')).toString('utf8');
-        const a = atom(name);
+        const textAt = r.offset;
+        const a = decodeAtomBytes(r.bytes(length, 'atom text'), 0, length, false);
+        if (a === undefined)
+          r.fail('atom cache entry is not valid UTF-8 of at most 255 characters', 'atom text', textAt);
         this.cache[index] = a;
         refs[i] = a;
       } else {
