@@ -16,7 +16,7 @@ import {
   Tuple,
   type Term,
 } from '../etf/terms.ts';
-import { cliError, runCommand } from './epmd.ts';
+import { cliError, runCommand } from './command.ts';
 import { NODE_OPTIONS_USAGE, nodeOptions, startCliNode } from './ping.ts';
 
 export const usage = `Usage: eid rpc node@host module function [arg...] [options]
