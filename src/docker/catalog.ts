@@ -7,23 +7,13 @@ import type Docker from 'dockerode';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DockerError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import { EpmdNodeType } from '../epmd/protocol.ts';
 import { DEFAULT_NODE_PORT } from '../ports.ts';
-import type { NameSource, NodeEntry } from '../epmd/types.ts';
 import { connectDocker, type DockerConnection } from './client.ts';
 import { isContainerId, LineSplitter, parseEvent } from './events.ts';
 import { entryFromInspect, isValidLookupName, SHORT_ID_LENGTH, type CatalogEntry } from './inspect.ts';
 
 // Part of the package API through docker/index.ts since the first version.
 export { NAME_LABEL, PORT_LABEL, type CatalogEntry } from './inspect.ts';
-
-/** What PORT_PLEASE2 answers for a container: a normal node speaking distribution versions 5 to 6, like OTP 23+. */
-export const CONTAINER_NODE = {
-  nodeType: EpmdNodeType.NORMAL,
-  protocol: 0,
-  highestVersion: 6,
-  lowestVersion: 5,
-} as const;
 
 /** Events after which a container's names or published ports may have changed. */
 const REFRESH_ACTIONS = new Set([
@@ -155,10 +145,11 @@ const DEFAULT_MAX_BACKOFF_MS = 10_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /**
- * The Docker catalog as the EPMD server's NameSource. `start()` returns at once; the catalog
- * connects, lists, follows events and reconnects in the background. Lookups read memory only.
+ * The Docker catalog of one host. `start()` returns at once; the catalog connects, lists, follows
+ * events and reconnects in the background. Lookups read memory only. It knows nothing of EPMD: the
+ * daemon adapts it to the EPMD server's NameSource (src/daemon/catalog-source.ts).
  */
-export class DockerCatalog implements NameSource {
+export class DockerCatalog {
   readonly #table = new ContainerTable();
   readonly #options: Required<Omit<CatalogOptions, 'env'>> & { env: Record<string, string | undefined> };
   readonly #log: Logger;
@@ -187,17 +178,12 @@ export class DockerCatalog implements NameSource {
     this.#log = this.#options.logger;
   }
 
-  lookup(name: string): NodeEntry | undefined {
-    const entry = this.#table.find(name);
-    if (entry === undefined) return undefined;
-    return { name, port: entry.hostPort, ...CONTAINER_NODE, extra: new Uint8Array(0) };
+  /** The container `name` means (see {@link ContainerTable.find}), from memory. */
+  find(name: string): CatalogEntry | undefined {
+    return this.#table.find(name);
   }
 
-  /** Container nodes by the name a node in a container uses by default: its hostname. */
-  *names(): Iterable<{ name: string; port: number }> {
-    for (const entry of this.#table.entries()) yield { name: entry.hostname, port: entry.hostPort };
-  }
-
+  /** Every container publishing a node port. */
   entries(): CatalogEntry[] {
     return [...this.#table.entries()];
   }

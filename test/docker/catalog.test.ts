@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { DockerError } from '../../src/errors.ts';
 import { LineSplitter, parseEvent } from '../../src/docker/events.ts';
-import { CONTAINER_NODE, ContainerTable } from '../../src/docker/catalog.ts';
+import { ContainerTable } from '../../src/docker/catalog.ts';
 import {
   chooseBinding,
   entryFromInspect,
   publishedNodePort,
   type CatalogEntry,
 } from '../../src/docker/inspect.ts';
+import { CONTAINER_NODE } from '../../src/daemon/catalog-source.ts';
 import { dockerOptions, negotiateApiVersion, defaultEndpoint } from '../../src/docker/client.ts';
 
 const ID_A = 'a'.repeat(8) + '1'.repeat(56);
