@@ -12,7 +12,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DockerCatalog, entryFromInspect } from '../src/docker/catalog.ts';
+import { DockerCatalog } from '../src/docker/catalog.ts';
+import { entryFromInspect } from '../src/docker/inspect.ts';
+import { CatalogSource } from '../src/daemon/catalog-source.ts';
 import { connectDocker } from '../src/docker/client.ts';
 import { portPlease, register } from '../src/epmd/client.ts';
 import { HOST_MOUNTS, eidFromSource, upHosts, type TestHosts } from '../test/harness/hosts.ts';
@@ -188,8 +190,10 @@ async function main(): Promise<void> {
     const synced = catalog.synced();
     catalog.start();
     await synced;
+    // As the daemon's EPMD server asks it: through the NameSource adapter.
+    const source = new CatalogSource(catalog);
     const catalogLookup = (i: number) => {
-      if (catalog.lookup(hostnames[i % hostnames.length]!) === undefined) throw new Error('miss');
+      if (source.lookup(hostnames[i % hostnames.length]!) === undefined) throw new Error('miss');
       return Promise.resolve();
     };
     await load(inspectLookup, 0.3);

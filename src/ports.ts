@@ -25,3 +25,8 @@ export function nodePortFromEnv(env: NodeJS.ProcessEnv = process.env): number | 
   const raw = env['EID_NODE_PORT'] ?? env['EID_ERLANG_PORT'];
   return raw === undefined ? undefined : parsePort(raw);
 }
+
+/** `text` as a port to listen on: 0 (any free port, the OS picks one) or a {@link parsePort} port. */
+export function parseListenPort(text: string): number | undefined {
+  return /^0+$/.test(text) ? 0 : parsePort(text);
+}

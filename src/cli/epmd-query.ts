@@ -1,7 +1,7 @@
 /** What `eid names` and `eid resolve` share: the options that say which EPMD to ask and how long to wait. */
 import { parseArgs } from 'node:util';
 import type { EpmdCallOptions } from '../epmd/client.ts';
-import { integerOption } from './epmd.ts';
+import { integerOption, portOption } from './command.ts';
 
 /** The Options section of their usage texts. */
 export const QUERY_OPTIONS_USAGE = `Options:
@@ -38,7 +38,7 @@ export function parseQueryArgs(
 /** The client options --port and --timeout ask for; checked after the positionals, so usage errors come in that order. */
 export function queryOptions(values: QueryValues): EpmdCallOptions {
   const options: EpmdCallOptions = {};
-  if (values.port !== undefined) options.epmdPort = integerOption('--port', values.port, 1, 65535);
+  if (values.port !== undefined) options.epmdPort = portOption('--port', values.port);
   if (values.timeout !== undefined)
     options.timeoutMs = integerOption('--timeout', values.timeout, 1, MAX_TIMEOUT_MS);
   return options;

@@ -1,47 +1,10 @@
 /** `eid epmd`: the drop-in EPMD server in the foreground, logging to standard error. */
 import { parseArgs } from 'node:util';
-import { EidError } from '../errors.ts';
 import { LogLevels, createLogger } from '../log.ts';
 import type { LogFormat, LogLevel } from '../log.ts';
 import { EpmdServer } from '../epmd/server.ts';
 import type { EpmdServerOptions } from '../epmd/server.ts';
-
-/** A usage error: the command prints its message and exits 2. */
-export function cliError(message: string): EidError {
-  return new EidError('CLI_USAGE', message);
-}
-
-export function integerOption(name: string, raw: string, min: number, max: number): number {
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < min || n > max) {
-    throw cliError(`${name} must be an integer from ${min} to ${max}, not '${raw}'`);
-  }
-  return n;
-}
-
-/**
- * Runs a subcommand body: usage mistakes exit 2 and failures the library reports (EidError)
- * exit 1, each with a one-line message on standard error instead of a stack trace.
- */
-export async function runCommand(name: string, body: () => Promise<number>): Promise<number> {
-  try {
-    return await body();
-  } catch (err) {
-    const usageError =
-      (err instanceof EidError && err.code === 'CLI_USAGE') ||
-      (typeof (err as { code?: unknown }).code === 'string' &&
-        (err as { code: string }).code.startsWith('ERR_PARSE_ARGS'));
-    if (usageError) {
-      process.stderr.write(`eid ${name}: ${(err as Error).message}\n(see eid ${name} --help)\n`);
-      return 2;
-    }
-    if (err instanceof EidError) {
-      process.stderr.write(`eid ${name}: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  }
-}
+import { cliError, integerOption, listenPortOption, runCommand } from './command.ts';
 
 export const usage = `Usage: eid epmd [options]
 
@@ -88,7 +51,7 @@ async function serve(args: string[]): Promise<number> {
   if (format !== 'pretty' && format !== 'json') throw cliError(`unknown log format '${String(format)}'`);
   const logger = createLogger({ level, format });
   const options: EpmdServerOptions = { logger };
-  if (values.port !== undefined) options.port = integerOption('--port', values.port, 0, 65535);
+  if (values.port !== undefined) options.port = listenPortOption('--port', values.port);
   if (values.address !== undefined)
     options.addresses = values.address.flatMap((a) => a.split(/[ ,]+/)).filter(Boolean);
   if (values['relaxed-command-check'] === true) options.relaxedCommandCheck = true;

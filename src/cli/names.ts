@@ -1,7 +1,7 @@
 /** `eid names [host]`: the names an EPMD knows, printed like `epmd -names`. */
 import { names } from '../epmd/client.ts';
 import { namesLine } from '../epmd/protocol.ts';
-import { cliError, runCommand } from './epmd.ts';
+import { cliError, runCommand } from './command.ts';
 import { QUERY_OPTIONS_USAGE, parseQueryArgs, queryOptions } from './epmd-query.ts';
 
 export const usage = `Usage: eid names [host] [options]

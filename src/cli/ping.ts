@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Node } from '../distribution/node.ts';
 import { splitNodeName } from '../distribution/handshake.ts';
-import { cliError, integerOption, runCommand } from './epmd.ts';
+import { cliError, integerOption, portOption, runCommand } from './command.ts';
 
 /** The options of the CLI's node, shared by ping and rpc. */
 export const NODE_OPTIONS_USAGE = `  --cookie C        the cluster cookie (default: ~/.erlang.cookie)
@@ -72,16 +72,13 @@ export async function startCliNode(
   const local = localHost(parts.host);
   const name = values.name ?? `eid-cli-${process.pid}@${local}`;
   const epmd: { register: false; port?: number; timeoutMs: number } = { register: false, timeoutMs };
-  if (values['epmd-port'] !== undefined)
-    epmd.port = integerOption('--epmd-port', values['epmd-port'], 1, 65535);
+  if (values['epmd-port'] !== undefined) epmd.port = portOption('--epmd-port', values['epmd-port']);
   const node = await Node.start({
     name,
     cookie: values.cookie ?? defaultCookie(),
     hidden: true,
-    port:
-      values['listen-port'] === undefined
-        ? 0
-        : integerOption('--listen-port', values['listen-port'], 1, 65535),
+    // 0 (any free port) is the default, so the flag itself names a port.
+    port: values['listen-port'] === undefined ? 0 : portOption('--listen-port', values['listen-port']),
     listenHost: '127.0.0.1',
     epmd,
     connectTimeoutMs: timeoutMs,

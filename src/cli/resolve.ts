@@ -1,6 +1,7 @@
 /** `eid resolve name@host`: the distribution port of a node, asked of its host's EPMD (PORT_PLEASE2). */
+import { splitNodeName } from '../distribution/handshake.ts';
 import { portPlease } from '../epmd/client.ts';
-import { cliError, runCommand } from './epmd.ts';
+import { cliError, runCommand } from './command.ts';
 import { QUERY_OPTIONS_USAGE, parseQueryArgs, queryOptions } from './epmd-query.ts';
 
 export const usage = `Usage: eid resolve name@host [options]
@@ -16,11 +17,9 @@ export function run(args: string[]): Promise<number> {
     if (parsed === undefined) return 0;
     const [node, ...rest] = parsed.positionals;
     if (node === undefined || rest.length > 0) throw cliError('expected exactly one node name (name@host)');
-    const at = node.lastIndexOf('@');
-    const name = at === -1 ? node : node.slice(0, at);
-    const host = at === -1 ? 'localhost' : node.slice(at + 1);
-    if (name === '' || host === '') throw cliError(`not a node name: '${node}'`);
-    const entry = await portPlease(name, host, queryOptions(parsed.values));
+    const parts = node.includes('@') ? splitNodeName(node) : { alive: node, host: 'localhost' };
+    if (parts === undefined || parts.alive === '') throw cliError(`not a node name: '${node}'`);
+    const entry = await portPlease(parts.alive, parts.host, queryOptions(parsed.values));
     process.stdout.write(`${entry.port}\n`);
     return 0;
   });

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { BadRpcError } from '../distribution/errors.ts';
 import { formatTerm } from '../etf/format.ts';
 import { Atom, atom, Float, ImproperList, Tuple, type Term } from '../etf/terms.ts';
-import { cliError, runCommand } from './epmd.ts';
+import { cliError, runCommand } from './command.ts';
 import { NODE_OPTIONS_USAGE, nodeOptions, startCliNode } from './ping.ts';
 
 export const usage = `Usage: eid rpc node@host module function [arg...] [options]

@@ -6,9 +6,9 @@ import { DockerCatalog } from '../docker/catalog.ts';
 import { DEFAULT_NODE_PORT } from '../ports.ts';
 import { DEFAULT_EPMD_PORT } from '../epmd/env.ts';
 import { EpmdServer } from '../epmd/server.ts';
-import type { NameSource, NodeEntry } from '../epmd/types.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import { MetricsServer, type DaemonCounters, type MetricsSnapshot } from './metrics.ts';
+import { CatalogSource } from './catalog-source.ts';
+import { MetricsServer, type MetricsSnapshot } from './metrics.ts';
 
 export interface DaemonOptions {
   port?: number;
@@ -21,35 +21,10 @@ export interface DaemonOptions {
   logger?: Logger;
 }
 
-/** The catalog as the server sees it, counting what reaches it. */
-class CountingSource implements NameSource {
-  readonly counters: DaemonCounters = { lookups: 0, hits: 0, misses: 0 };
-  readonly #inner: NameSource;
-  readonly #log: Logger;
-
-  constructor(inner: NameSource, log: Logger) {
-    this.#inner = inner;
-    this.#log = log;
-  }
-
-  lookup(name: string): NodeEntry | undefined {
-    this.counters.lookups += 1;
-    const entry = this.#inner.lookup(name);
-    if (entry === undefined) this.counters.misses += 1;
-    else this.counters.hits += 1;
-    this.#log.debug('container lookup', { name, port: entry?.port ?? null });
-    return entry;
-  }
-
-  names(): Iterable<{ name: string; port: number }> {
-    return this.#inner.names();
-  }
-}
-
 export class Daemon {
   readonly catalog: DockerCatalog;
   readonly server: EpmdServer;
-  readonly #source: CountingSource;
+  readonly #source: CatalogSource;
   readonly #metrics: MetricsServer | undefined;
   readonly #options: DaemonOptions;
   readonly #log: Logger;
@@ -63,7 +38,7 @@ export class Daemon {
       addresses: options.addresses ?? [],
       logger: this.#log,
     });
-    this.#source = new CountingSource(this.catalog, this.#log);
+    this.#source = new CatalogSource(this.catalog, this.#log);
     this.server = new EpmdServer({
       port: options.port ?? DEFAULT_EPMD_PORT,
       addresses: options.addresses ?? [],

@@ -1,6 +1,7 @@
 /** Prometheus text exposition of the daemon's counters, and a health check, over plain HTTP. */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parseListenPort } from '../ports.ts';
 
 export interface DaemonCounters {
   lookups: number;
@@ -57,12 +58,11 @@ export function renderMetrics(snapshot: MetricsSnapshot): string {
   ).join('');
 }
 
-/** Parses `ADDR:PORT` (`[v6]:PORT` for IPv6). */
+/** Parses `ADDR:PORT` (`[v6]:PORT` for IPv6); port 0 listens on any free port. */
 export function parseListenAddress(text: string): { host: string; port: number } | undefined {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
-  if (m === null) return undefined;
-  const port = Number(m[3]);
-  if (port > 65535) return undefined;
+  const port = m === null ? undefined : parseListenPort(m[3]!);
+  if (m === null || port === undefined) return undefined;
   return { host: (m[1] ?? m[2])!, port };
 }
 

@@ -1,10 +1,9 @@
 /** `eid daemon` settings from flags, each with an EID_* environment equivalent (flags win). */
 import { EidError } from '../errors.ts';
 import { defaultEndpoint } from '../docker/client.ts';
-import { DEFAULT_NODE_PORT } from '../ports.ts';
+import { DEFAULT_NODE_PORT, parsePort } from '../ports.ts';
 import { DEFAULT_EPMD_PORT } from '../epmd/env.ts';
 import { LogLevels, type LogFormat, type LogLevel } from '../log.ts';
-import { parsePort } from '../ports.ts';
 import type { DaemonOptions } from './daemon.ts';
 import { parseListenAddress } from './metrics.ts';
 
@@ -21,12 +20,14 @@ Options (environment variable in brackets):
   --port N            EPMD port (4369) [EID_PORT]
   --address ADDR      listen address, repeatable (default: all) [EID_ADDRESS, comma-separated]
   --docker ENDPOINT   unix:///path or tcp://host:port (default: DOCKER_HOST, else the local socket) [EID_DOCKER]
-  --node-port N       container port Erlang nodes listen on (12345); alias --erlang_port [EID_NODE_PORT, EID_ERLANG_PORT]
+  --node-port N       container port Erlang nodes listen on (12345); aliases --erlang-port, --erlang_port
+                      (the original design's spelling) [EID_NODE_PORT, alias EID_ERLANG_PORT]
   --metrics ADDR:PORT serve Prometheus /metrics and /healthz there (off) [EID_METRICS]
   --log-level LEVEL   debug, info, warn, error, silent (info) [EID_LOG_LEVEL]
   --log-format FMT    pretty or json (pretty) [EID_LOG_FORMAT]
 `;
 
+/** Flag spellings → settings; the erlang-port spellings are documented aliases from the original design. */
 const FLAGS = {
   port: 'port',
   address: 'address',

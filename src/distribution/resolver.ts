@@ -2,12 +2,14 @@
  * Finding where a node listens. Pluggable: EPMD (the default; with `eid daemon` on the target
  * host this also makes `ContainerID@HostIP` names work), a static table, or the Docker Engine
  * API of the target host (the original eid design: the published host port of the node port).
+ * The Docker resolver reads the inspect reply with the catalog's parser, which needs no dockerode.
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { DistError, DockerError } from '../errors.ts';
 import { portPlease, type EpmdCallOptions } from '../epmd/client.ts';
-import { DEFAULT_NODE_PORT, isPort } from '../ports.ts';
+import { PORT_LABEL, publishedNodePort, type InspectReply } from '../docker/inspect.ts';
+import { DEFAULT_NODE_PORT } from '../ports.ts';
 import { splitNodeName } from './handshake.ts';
 
 export interface NodeAddress {
@@ -60,15 +62,19 @@ export class StaticResolver implements Resolver {
 
 export interface DockerResolverOptions {
   /** Docker Engine API port on the target host (the original design's `docker_daemon_port`). */
-  daemonPort?: number;
-  /** The node's port inside its container (`erlang_port`), whose published host port we read. */
-  erlangPort?: number;
+  enginePort?: number;
+  /**
+   * The node's port inside its container (the original design's `erlang_port`), whose published
+   * host port we read; a container's `eid.port` label overrides it, as for `eid daemon`.
+   */
+  nodePort?: number;
   /** TLS for the Engine API (https); plain http without. */
   tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized?: boolean };
   timeoutMs?: number;
 }
 
-export const DEFAULT_DOCKER_DAEMON_PORT = 4243;
+/** The Engine API port the original eid design used (Docker's own default is 2375, or 2376 with TLS). */
+export const DEFAULT_DOCKER_ENGINE_PORT = 4243;
 /** Container ids and names as the Engine API accepts them in a path. */
 const CONTAINER_REF = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const MAX_INSPECT_BYTES = 4 * 1024 * 1024;
@@ -76,19 +82,19 @@ const DEFAULT_TIMEOUT_MS = 5000;
 /** How much of an Engine API error body goes into our error message. */
 const MAX_ERROR_TEXT = 200;
 
-interface InspectReply {
-  NetworkSettings?: { Ports?: Record<string, { HostIp?: string; HostPort?: string }[] | null> };
-}
-
-/** `ContainerID@HostIP`: GET /containers/<id>/json on HostIP's Engine API, read the published port. */
+/**
+ * `ContainerID@HostIP`: GET /containers/<id>/json on HostIP's Engine API, and read the published
+ * port of the node port as `eid daemon` does (src/docker/inspect.ts): the `eid.port` label, and a
+ * binding on HostIP, else on the IPv4 wildcard, else on the IPv6 wildcard.
+ */
 export class DockerResolver implements Resolver {
-  private readonly daemonPort: number;
-  private readonly erlangPort: number;
+  private readonly enginePort: number;
+  private readonly nodePort: number;
   private readonly timeoutMs: number;
 
   constructor(private readonly options: DockerResolverOptions = {}) {
-    this.daemonPort = options.daemonPort ?? DEFAULT_DOCKER_DAEMON_PORT;
-    this.erlangPort = options.erlangPort ?? DEFAULT_NODE_PORT;
+    this.enginePort = options.enginePort ?? DEFAULT_DOCKER_ENGINE_PORT;
+    this.nodePort = options.nodePort ?? DEFAULT_NODE_PORT;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
@@ -98,7 +104,7 @@ export class DockerResolver implements Resolver {
       throw new DockerError('DOCKER_BAD_NAME', `'${container}' is not a container id or name`, { node });
     }
     const body = await this.get(host, `/containers/${container}/json`, node);
-    // `null` is valid JSON too: the reply is only read through optional chains.
+    // `null` is valid JSON too: the parser reads any JSON value.
     let info: InspectReply | null;
     try {
       info = JSON.parse(body) as InspectReply | null;
@@ -108,25 +114,22 @@ export class DockerResolver implements Resolver {
         cause: err,
       });
     }
-    const bindings = info?.NetworkSettings?.Ports?.[`${this.erlangPort}/tcp`];
-    const hostPort = Number(bindings?.[0]?.HostPort);
-    if (!isPort(hostPort)) {
+    const published = publishedNodePort(info, this.nodePort, [host]);
+    if (published === undefined) {
       throw new DockerError(
         'DOCKER_NO_PORT',
-        `container ${container} on ${host} does not publish port ${this.erlangPort}/tcp`,
-        {
-          node,
-        },
+        `container ${container} on ${host} does not publish its node port (${this.nodePort}/tcp unless labelled ${PORT_LABEL})`,
+        { node },
       );
     }
-    return { host, port: hostPort };
+    return { host, port: published.hostPort };
   }
 
   private get(host: string, path: string, node: string): Promise<string> {
     const tls = this.options.tls;
-    const peer = `${host}:${this.daemonPort}`;
+    const peer = `${host}:${this.enginePort}`;
     return new Promise((resolve, reject) => {
-      const options = { host, port: this.daemonPort, path, method: 'GET', timeout: this.timeoutMs };
+      const options = { host, port: this.enginePort, path, method: 'GET', timeout: this.timeoutMs };
       const req = tls === undefined ? httpRequest(options) : httpsRequest({ ...options, ...tls });
       req.on('timeout', () =>
         req.destroy(new DockerError('DOCKER_TIMEOUT', `Engine API on ${peer} timed out`, { node, peer })),

@@ -7,24 +7,13 @@ import type Docker from 'dockerode';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DockerError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import { EpmdNodeType } from '../epmd/protocol.ts';
-import { DEFAULT_NODE_PORT, isPort } from '../ports.ts';
-import type { NameSource, NodeEntry } from '../epmd/types.ts';
+import { DEFAULT_NODE_PORT } from '../ports.ts';
 import { connectDocker, type DockerConnection } from './client.ts';
 import { isContainerId, LineSplitter, parseEvent } from './events.ts';
+import { entryFromInspect, isValidLookupName, SHORT_ID_LENGTH, type CatalogEntry } from './inspect.ts';
 
-/** Label overriding the node port for one container. */
-export const PORT_LABEL = 'eid.port';
-/** Label giving a container an extra node name. */
-export const NAME_LABEL = 'eid.name';
-
-/** What PORT_PLEASE2 answers for a container: a normal node speaking distribution versions 5 to 6, like OTP 23+. */
-export const CONTAINER_NODE = {
-  nodeType: EpmdNodeType.NORMAL,
-  protocol: 0,
-  highestVersion: 6,
-  lowestVersion: 5,
-} as const;
+// Part of the package API through docker/index.ts since the first version.
+export { NAME_LABEL, PORT_LABEL, type CatalogEntry } from './inspect.ts';
 
 /** Events after which a container's names or published ports may have changed. */
 const REFRESH_ACTIONS = new Set([
@@ -46,97 +35,7 @@ const REFRESH_ACTIONS = new Set([
 /** Shortest ID prefix accepted, so that short node names that happen to be hex do not hit a container. */
 export const MIN_ID_PREFIX = 6;
 
-/**
- * Names that can reach the index: container names, hostnames, IDs and label values all fit.
- * Anything else is a miss before it touches anything.
- */
-const VALID_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
 const HEX = /^[0-9a-f]+$/;
-
-export function isValidLookupName(name: string): boolean {
-  return VALID_NAME.test(name);
-}
-
-export interface CatalogEntry {
-  id: string;
-  name: string;
-  hostname: string;
-  labelName: string | undefined;
-  /** The container port the node listens on. */
-  nodePort: number;
-  /** The host port Docker published it on. */
-  hostPort: number;
-}
-
-interface PortBinding {
-  HostIp?: string;
-  HostPort?: string;
-}
-
-const IPV4_ANY = new Set(['', '0.0.0.0']);
-/** Docker shows a container's hostname as its ID cut to this length unless one was set. */
-const SHORT_ID_LENGTH = 12;
-const IPV6_ANY = '::';
-
-/**
- * The published port reachable on the addresses the daemon serves: a binding on one of those
- * addresses first, then the IPv4 wildcard, then the IPv6 wildcard (dual-stack); bindings on other
- * specific addresses (127.0.0.1, say) are not reachable from other hosts.
- */
-export function chooseBinding(
-  bindings: readonly PortBinding[],
-  served: readonly string[],
-): number | undefined {
-  const port = (b: PortBinding | undefined) => {
-    const n = typeof b?.HostPort === 'string' ? Number(b.HostPort) : NaN;
-    return isPort(n) ? n : undefined;
-  };
-  const exact = bindings.find(
-    (b) => b.HostIp !== undefined && served.includes(b.HostIp) && port(b) !== undefined,
-  );
-  if (exact !== undefined) return port(exact);
-  const v4 = bindings.find((b) => IPV4_ANY.has(b.HostIp ?? '') && port(b) !== undefined);
-  if (v4 !== undefined) return port(v4);
-  const v6 = bindings.find((b) => b.HostIp === IPV6_ANY && port(b) !== undefined);
-  return port(v6);
-}
-
-/** The bindings of one published port: a list of objects in Docker's replies, anything else read as none. */
-function bindingsOf(published: unknown): PortBinding[] {
-  if (!Array.isArray(published)) return [];
-  return published.filter((b): b is PortBinding => typeof b === 'object' && b !== null);
-}
-
-/**
- * A catalog entry from `docker inspect` output, or undefined when the container publishes no node
- * port (or the reply has no well-formed ID).
- */
-export function entryFromInspect(
-  info: Docker.ContainerInspectInfo,
-  defaultNodePort: number,
-  served: readonly string[],
-): CatalogEntry | undefined {
-  if (info.State?.Running !== true || info.State.Paused === true || !isContainerId(info.Id)) return undefined;
-  const labels = info.Config?.Labels ?? {};
-  const labelPort = labels[PORT_LABEL];
-  const nodePort =
-    labelPort === undefined ? defaultNodePort : typeof labelPort === 'string' ? Number(labelPort) : NaN;
-  if (!isPort(nodePort)) return undefined;
-  // Fields are read as whatever JSON they hold: a malformed reply is no entry, not a TypeError.
-  const ports = (info.NetworkSettings?.Ports ?? {}) as Record<string, unknown>;
-  const hostPort = chooseBinding(bindingsOf(ports[`${nodePort}/tcp`]), served);
-  if (hostPort === undefined) return undefined;
-  const labelName = labels[NAME_LABEL];
-  return {
-    id: info.Id,
-    name: typeof info.Name === 'string' ? info.Name.replace(/^\//, '') : '',
-    hostname:
-      typeof info.Config?.Hostname === 'string' ? info.Config.Hostname : info.Id.slice(0, SHORT_ID_LENGTH),
-    labelName: typeof labelName === 'string' && isValidLookupName(labelName) ? labelName : undefined,
-    nodePort,
-    hostPort,
-  };
-}
 
 /** Name → container ids; a name two containers share answers neither. */
 class NameIndex {
@@ -246,10 +145,11 @@ const DEFAULT_MAX_BACKOFF_MS = 10_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /**
- * The Docker catalog as the EPMD server's NameSource. `start()` returns at once; the catalog
- * connects, lists, follows events and reconnects in the background. Lookups read memory only.
+ * The Docker catalog of one host. `start()` returns at once; the catalog connects, lists, follows
+ * events and reconnects in the background. Lookups read memory only. It knows nothing of EPMD: the
+ * daemon adapts it to the EPMD server's NameSource (src/daemon/catalog-source.ts).
  */
-export class DockerCatalog implements NameSource {
+export class DockerCatalog {
   readonly #table = new ContainerTable();
   readonly #options: Required<Omit<CatalogOptions, 'env'>> & { env: Record<string, string | undefined> };
   readonly #log: Logger;
@@ -278,17 +178,12 @@ export class DockerCatalog implements NameSource {
     this.#log = this.#options.logger;
   }
 
-  lookup(name: string): NodeEntry | undefined {
-    const entry = this.#table.find(name);
-    if (entry === undefined) return undefined;
-    return { name, port: entry.hostPort, ...CONTAINER_NODE, extra: new Uint8Array(0) };
+  /** The container `name` means (see {@link ContainerTable.find}), from memory. */
+  find(name: string): CatalogEntry | undefined {
+    return this.#table.find(name);
   }
 
-  /** Container nodes by the name a node in a container uses by default: its hostname. */
-  *names(): Iterable<{ name: string; port: number }> {
-    for (const entry of this.#table.entries()) yield { name: entry.hostname, port: entry.hostPort };
-  }
-
+  /** Every container publishing a node port. */
   entries(): CatalogEntry[] {
     return [...this.#table.entries()];
   }

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DockerError } from '../errors.ts';
+import { parsePort } from '../ports.ts';
 
 /** The newest Engine API version this code was written against; older daemons are asked for theirs. */
 export const CLIENT_MAX_API_VERSION = '1.43';
@@ -46,7 +47,9 @@ export function dockerOptions(endpoint: string, env: Env = process.env): Docker.
     }
     const tls =
       env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '' && env.DOCKER_TLS_VERIFY !== '0';
-    const port = url.port === '' ? (tls ? DOCKER_TLS_PORT : DOCKER_PORT) : Number(url.port);
+    const port = url.port === '' ? (tls ? DOCKER_TLS_PORT : DOCKER_PORT) : parsePort(url.port);
+    if (port === undefined)
+      throw new DockerError('DOCKER_BAD_ENDPOINT', `no port to connect to in '${endpoint}'`);
     const options: Docker.DockerOptions = { host: url.hostname, port, protocol: tls ? 'https' : 'http' };
     if (tls) {
       const dir = env.DOCKER_CERT_PATH || join(homedir(), '.docker');

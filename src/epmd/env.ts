@@ -1,14 +1,18 @@
 /** The environment variables OTP's epmd and erl_epmd honour, read the same way for server and client. */
 import { EpmdError } from '../errors.ts';
+import { parseListenPort } from '../ports.ts';
 
 export const DEFAULT_EPMD_PORT = 4369;
 
-/** ERL_EPMD_PORT, else 4369; EPMD_CONFIG when it is set but not a port number. */
+/**
+ * ERL_EPMD_PORT, else 4369; EPMD_CONFIG when it is set but not a port number. 0 passes: a server
+ * given it listens on any free port.
+ */
 export function epmdPortFromEnv(): number {
   const raw = process.env['ERL_EPMD_PORT'];
   if (raw === undefined || raw === '') return DEFAULT_EPMD_PORT;
-  const port = Number(raw);
-  if (!/^\d+$/.test(raw) || port > 65535) {
+  const port = parseListenPort(raw);
+  if (port === undefined) {
     throw new EpmdError('EPMD_CONFIG', `ERL_EPMD_PORT is not a port number: ${JSON.stringify(raw)}`);
   }
   return port;

@@ -17,7 +17,6 @@ import {
   RequestFramer,
   EpmdStopReply,
   decodeRequest,
-  dumpLine,
   encodeAlive2Reply,
   encodeNamesReply,
   encodePort2Reply,
@@ -26,9 +25,14 @@ import {
 import type { Alive2Request, EpmdRequest } from './protocol.ts';
 import type { NameSource, NodeEntry } from './types.ts';
 import { epmdAddressesFromEnv, epmdPortFromEnv, relaxedCommandCheckFromEnv } from './env.ts';
+import { isLocalPeer, listenSpecs, peerText } from './address.ts';
+import { NodeRegistry, type RegisteredNode, type Registration } from './registry.ts';
 
 // Part of this module's API since its first version (the daemon imports it from here).
 export { DEFAULT_EPMD_PORT } from './env.ts';
+// Public API through epmd/index.ts, which re-exports this module (they were defined here before).
+export { isLocalPeer } from './address.ts';
+export type { RegisteredNode } from './registry.ts';
 
 export interface EpmdServerOptions {
   /** Default: ERL_EPMD_PORT, else 4369. */
@@ -52,26 +56,6 @@ export interface EpmdServerOptions {
   relaxedCommandCheck?: boolean;
 }
 
-/** A locally registered node, as `registered()` reports it. */
-export interface RegisteredNode extends NodeEntry {
-  creation: number;
-  /** Remote address of the registering connection as `host:port`. */
-  peer: string;
-}
-
-interface Registration {
-  entry: NodeEntry;
-  /** The PORT2_RESP for this node, encoded once. */
-  port2Reply: Buffer;
-  /** epmd's creation counter for this name; `creation` is derived from it. */
-  counter: number;
-  creation: number;
-  socket: net.Socket;
-  peer: string;
-  /** Stands in for epmd's file descriptor in DUMP replies. */
-  id: number;
-}
-
 interface Connection {
   socket: net.Socket;
   /** Only allocated when a request arrives in pieces. */
@@ -79,77 +63,13 @@ interface Connection {
   lastActivity: number;
   /** The one request of this connection has been read. */
   answered: boolean;
-  registration?: Registration | undefined;
+  registration?: Registration<net.Socket> | undefined;
 }
 
-/** Names whose creation counter is remembered after they unregister (epmd's MAX_UNREG_COUNT). */
-const MAX_REMEMBERED_NAMES = 1000;
 const DEFAULT_MAX_CONNECTIONS = 1024;
 const DEFAULT_PACKET_TIMEOUT_MS = 60_000;
 
-/** epmd keeps the 32-bit creations it gives out clear of 0..3, the range of the old 2-bit ones. */
-const MIN_CREATION = 4;
-
-/** epmd's creation rules: a counter seeded from the clock, bumped on reuse, never below MIN_CREATION. */
-function bumpCreation(counter: number): number {
-  const next = (counter + 1) >>> 0;
-  return next < MIN_CREATION ? MIN_CREATION : next;
-}
-
-/** Nodes speaking distribution version 6+ get the 32-bit counter; older ones get 1..3. */
-function creationFor(counter: number, highestVersion: number): number {
-  return highestVersion >= EpmdDistVersion.HIGHEST ? counter : (counter % 3) + 1;
-}
-
-const IPV4_MAPPED_PREFIX = '::ffff:';
-
-/** An IPv4 peer of a dual-stack listener arrives as ::ffff:a.b.c.d; epmd sees a.b.c.d. */
-function unmapped(address: string): string {
-  return address.startsWith(IPV4_MAPPED_PREFIX) ? address.slice(IPV4_MAPPED_PREFIX.length) : address;
-}
-
-/** epmd's notion of a local peer: 127.0.0.0/8, ::1, or the very address the connection came in on. */
-export function isLocalPeer(remote: string | undefined, local: string | undefined): boolean {
-  if (remote === undefined) return false;
-  const peer = unmapped(remote);
-  if (net.isIPv4(peer) && peer.startsWith('127.')) return true;
-  if (peer === '::1') return true;
-  return local !== undefined && unmapped(local) === peer;
-}
-
-function isLoopback(address: string): boolean {
-  return isLocalPeer(address, undefined);
-}
-
-interface ListenSpec {
-  host: string;
-  /** A failure to bind it is logged, not fatal (IPv6 may be unavailable). */
-  optional: boolean;
-}
-
-function listenSpecs(addresses: string[] | undefined): ListenSpec[] {
-  if (addresses === undefined || addresses.length === 0) {
-    return [
-      { host: '0.0.0.0', optional: false },
-      { host: '::', optional: true },
-    ];
-  }
-  for (const a of addresses) {
-    if (net.isIP(a) === 0) throw new EpmdError('EPMD_CONFIG', `cannot parse IP address ${JSON.stringify(a)}`);
-  }
-  return [
-    { host: '127.0.0.1', optional: true },
-    { host: '::1', optional: true },
-    ...addresses.filter((a) => !isLoopback(a)).map((host) => ({ host, optional: false })),
-  ];
-}
-
-const peerOf = (socket: net.Socket) =>
-  socket.remoteAddress === undefined
-    ? 'unknown'
-    : net.isIPv6(socket.remoteAddress)
-      ? `[${socket.remoteAddress}]:${socket.remotePort}`
-      : `${socket.remoteAddress}:${socket.remotePort}`;
+const peerOf = (socket: net.Socket) => peerText(socket.remoteAddress, socket.remotePort);
 
 export class EpmdServer {
   private readonly options: EpmdServerOptions;
@@ -161,11 +81,7 @@ export class EpmdServer {
   private listeners: net.Server[] = [];
   private readonly connections = new Map<net.Socket, Connection>();
   private sweeper: NodeJS.Timeout | undefined;
-  /** Live registrations by name, oldest first. */
-  private readonly nodes = new Map<string, Registration>();
-  /** Creation counters of names that unregistered, oldest first. */
-  private readonly remembered = new Map<string, { counter: number; port: number; id: number }>();
-  private nextId = 1;
+  private readonly nodes = new NodeRegistry<net.Socket>();
   /** Connections closed without an answer since the last summary, by reason (logged once per sweep). */
   private rejected = new Map<string, number>();
   private state: 'new' | 'listening' | 'closed' = 'new';
@@ -251,9 +167,7 @@ export class EpmdServer {
 
   /** Locally registered nodes, newest first (epmd's order). */
   registered(): RegisteredNode[] {
-    return [...this.nodes.values()]
-      .reverse()
-      .map((r) => ({ ...r.entry, creation: r.creation, peer: r.peer }));
+    return this.nodes.registered();
   }
 
   /** What a PORT_PLEASE2 for `name` answers: a local registration, else the source's entry. */
@@ -383,7 +297,7 @@ export class EpmdServer {
   }
 
   /** Answers one request; returns the registration when the connection now holds one. */
-  private handle(socket: net.Socket, request: EpmdRequest): Registration | undefined {
+  private handle(socket: net.Socket, request: EpmdRequest): Registration<net.Socket> | undefined {
     // Only asked for requests restricted to local peers: lookups skip the getpeername call.
     const local = () => isLocalPeer(socket.remoteAddress, socket.localAddress);
     switch (request.type) {
@@ -422,7 +336,7 @@ export class EpmdServer {
           return undefined;
         }
         this.unregister(target, `stopped by ${peerOf(socket)}`);
-        target.socket.destroy();
+        target.owner.destroy();
         this.reply(socket, Buffer.from(EpmdStopReply.STOPPED));
         return undefined;
       }
@@ -469,33 +383,20 @@ export class EpmdServer {
     socket.destroy();
   }
 
-  private register(socket: net.Socket, req: Alive2Request): Registration | undefined {
+  private register(socket: net.Socket, req: Alive2Request): Registration<net.Socket> | undefined {
     const extended = req.highestVersion >= EpmdDistVersion.HIGHEST;
     const peer = peerOf(socket);
-    const refusal = req.refusal ?? (this.nodes.has(req.name) ? 'name already registered' : undefined);
-    if (refusal !== undefined) {
-      this.logger.warn('epmd: registration refused', { node: req.name, peer, reason: refusal });
+    const outcome = this.nodes.register(req, socket, peer);
+    if ('refusal' in outcome) {
+      this.logger.warn('epmd: registration refused', { node: req.name, peer, reason: outcome.refusal });
       this.reply(
         socket,
         encodeAlive2Reply({ result: EpmdResult.ERROR, creation: EPMD_REFUSED_CREATION, extended }),
       );
       return undefined;
     }
-    const previous = this.remembered.get(req.name);
-    this.remembered.delete(req.name);
-    const counter = bumpCreation(previous?.counter ?? Math.floor(Date.now() / 1000));
-    const { name, port, nodeType, protocol, highestVersion, lowestVersion, extra } = req;
-    const entry: NodeEntry = { name, port, nodeType, protocol, highestVersion, lowestVersion, extra };
-    const registration: Registration = {
-      entry,
-      port2Reply: encodePort2Reply(entry),
-      counter,
-      creation: creationFor(counter, req.highestVersion),
-      socket,
-      peer,
-      id: this.nextId++,
-    };
-    this.nodes.set(name, registration);
+    const { registration } = outcome;
+    const { name, port, nodeType, highestVersion, lowestVersion } = registration.entry;
     socket.write(encodeAlive2Reply({ result: EpmdResult.OK, creation: registration.creation, extended }));
     this.logger.info('epmd: registered', {
       node: name,
@@ -508,23 +409,13 @@ export class EpmdServer {
     return registration;
   }
 
-  private unregister(registration: Registration, reason: string): void {
+  private unregister(registration: Registration<net.Socket>, reason: string): void {
+    if (!this.nodes.unregister(registration)) return;
     const { name, port } = registration.entry;
-    if (this.nodes.get(name) !== registration) return;
-    this.nodes.delete(name);
-    this.remembered.set(name, { counter: registration.counter, port, id: registration.id });
-    if (this.remembered.size > MAX_REMEMBERED_NAMES) {
-      const oldest = this.remembered.keys().next().value;
-      if (oldest !== undefined) this.remembered.delete(oldest);
-    }
     this.logger.info('epmd: unregistered', { node: name, port, creation: registration.creation, reason });
   }
 
   private dump(): Buffer {
-    let text = '';
-    for (const r of [...this.nodes.values()].reverse())
-      text += dumpLine('active', r.entry.name, r.entry.port, r.id);
-    for (const [name, r] of this.remembered) text += dumpLine('old', name, r.port, r.id);
-    return Buffer.concat([encodePortPrefix(this.port), Buffer.from(text, 'utf8')]);
+    return Buffer.concat([encodePortPrefix(this.port), Buffer.from(this.nodes.dumpText(), 'utf8')]);
   }
 }

@@ -68,6 +68,15 @@ test('eid epmd serves a stock node; eid names prints like epmd -names; eid resol
   const missing = await eidRun(['resolve', 'nobody@localhost', '--port', String(port)]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^eid resolve: no node 'nobody' registered at epmd on localhost\n$/);
+  // A bare name is asked of localhost; a name with two @ is no node name (it used to be split at the last @).
+  assert.deepEqual(await eidRun(['resolve', 'clinode', '--port', String(port)]), {
+    code: 0,
+    stdout: `${distPort}\n`,
+    stderr: '',
+  });
+  const twoAts = await eidRun(['resolve', 'clinode@x@127.0.0.1', '--port', String(port)]);
+  assert.equal(twoAts.code, 2);
+  assert.match(twoAts.stderr, /^eid resolve: not a node name: 'clinode@x@127\.0\.0\.1'\n/);
 
   await node.kill();
   await waitFor(() => server.stderr.includes('epmd: unregistered node=clinode'), 'unregistration log');

@@ -134,13 +134,13 @@ test(
 );
 
 test(
-  'DockerResolver reads the published node port from a real dockerd (Engine API over TCP)',
+  'DockerResolver reads the published node port from a real dockerd (Engine API over TCP), eid.port label included',
   { timeout: 300_000 },
   async () => {
     const port = PortSlices.containers[0];
     const relay = await dockerdRelay(port);
     try {
-      const resolver = new DockerResolver({ daemonPort: port, erlangPort: NODE_PORT });
+      const resolver = new DockerResolver({ enginePort: port, nodePort: NODE_PORT });
       const wantPort = await otp27Published();
       assert.deepEqual(await resolver.resolve(`${otp27.id}@127.0.0.1`), {
         host: '127.0.0.1',
@@ -155,9 +155,28 @@ test(
         (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_NO_CONTAINER',
       );
       await assert.rejects(
-        new DockerResolver({ daemonPort: port, erlangPort: 4000 }).resolve(`${otp27.id}@127.0.0.1`),
+        new DockerResolver({ enginePort: port, nodePort: 4000 }).resolve(`${otp27.id}@127.0.0.1`),
         (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_NO_PORT',
       );
+      // A container whose eid.port label names its node port: that port's binding, as eid daemon reads it.
+      const labelled = await hosts.h1.docker([
+        'run',
+        '-d',
+        '--label',
+        'eid.port=4000',
+        '-p',
+        '4000',
+        '-p',
+        String(NODE_PORT),
+        'eid-otp27',
+        'sleep',
+        '600',
+      ]);
+      const published = await hosts.h1.docker(['port', labelled, '4000/tcp']);
+      assert.deepEqual(await resolver.resolve(`${labelled}@127.0.0.1`), {
+        host: '127.0.0.1',
+        port: Number(published.split('\n')[0]!.split(':').at(-1)),
+      });
     } finally {
       await relay.close();
     }
@@ -196,9 +215,9 @@ test(
     const relay = await dockerdRelay(port, { key: readFileSync(key), cert: readFileSync(cert) });
     try {
       const wantPort = await otp27Published();
-      const trusted = new DockerResolver({ daemonPort: port, tls: { ca: readFileSync(cert) } });
+      const trusted = new DockerResolver({ enginePort: port, tls: { ca: readFileSync(cert) } });
       assert.deepEqual(await trusted.resolve(`${otp27.id}@127.0.0.1`), { host: '127.0.0.1', port: wantPort });
-      const untrusted = new DockerResolver({ daemonPort: port, tls: {} });
+      const untrusted = new DockerResolver({ enginePort: port, tls: {} });
       await assert.rejects(
         untrusted.resolve(`${otp27.id}@127.0.0.1`),
         (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_UNREACHABLE',

@@ -228,7 +228,7 @@ test(
     const port = await f.nextPort();
     await new Promise<void>((resolve) => api.listen(port, '127.0.0.1', resolve));
     try {
-      const resolver = new DockerResolver({ daemonPort: port });
+      const resolver = new DockerResolver({ enginePort: port });
       for (const [body, code] of [
         ['null', 'DOCKER_NO_PORT'],
         ['[]', 'DOCKER_NO_PORT'],
@@ -242,6 +242,63 @@ test(
           body,
         );
       }
+    } finally {
+      api.closeAllConnections();
+      await new Promise<void>((resolve) => api.close(() => resolve()));
+    }
+  },
+);
+
+test(
+  'DockerResolver reads the inspect reply as eid daemon does: the eid.port label, and the binding reachable on the host',
+  { timeout: 60_000 },
+  async () => {
+    let reply: unknown;
+    const api = http.createServer((_req, res) => res.writeHead(200).end(JSON.stringify(reply)));
+    const port = await f.nextPort();
+    await new Promise<void>((resolve) => api.listen(port, '127.0.0.1', resolve));
+    const inspect = (labels: Record<string, string>, ports: Record<string, unknown>) => ({
+      Id: 'f'.repeat(64),
+      State: { Running: true, Paused: false },
+      Config: { Hostname: 'web', Labels: labels },
+      NetworkSettings: { Ports: ports },
+    });
+    try {
+      const resolver = new DockerResolver({ enginePort: port });
+      // The label names the node port; the default port's binding (listed first) is not it.
+      reply = inspect(
+        { 'eid.port': '9000' },
+        {
+          '12345/tcp': [{ HostIp: '0.0.0.0', HostPort: '32768' }],
+          '9000/tcp': [{ HostIp: '0.0.0.0', HostPort: '41000' }],
+        },
+      );
+      assert.deepEqual(await resolver.resolve('web@127.0.0.1'), { host: '127.0.0.1', port: 41000 });
+      // A label that is not a port is no port, not the default's binding.
+      reply = inspect({ 'eid.port': 'lots' }, { '12345/tcp': [{ HostIp: '0.0.0.0', HostPort: '32768' }] });
+      await assert.rejects(
+        resolver.resolve('web@127.0.0.1'),
+        (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_NO_PORT',
+      );
+      // Of several bindings: the one on the target host's address, else the IPv4 wildcard, else the
+      // IPv6 one; a binding on another specific address (listed first here) is unreachable from elsewhere.
+      const elsewhere = { HostIp: '10.9.9.9', HostPort: '40000' };
+      const v6 = { HostIp: '::', HostPort: '40001' };
+      const v4 = { HostIp: '0.0.0.0', HostPort: '40002' };
+      const onTarget = { HostIp: '127.0.0.1', HostPort: '40003' };
+      for (const [bindings, want] of [
+        [[elsewhere, v6, v4], 40002],
+        [[elsewhere, v6, v4, onTarget], 40003],
+        [[elsewhere, v6], 40001],
+      ] as const) {
+        reply = inspect({}, { '12345/tcp': bindings });
+        assert.deepEqual(await resolver.resolve('web@127.0.0.1'), { host: '127.0.0.1', port: want });
+      }
+      reply = inspect({}, { '12345/tcp': [elsewhere] });
+      await assert.rejects(
+        resolver.resolve('web@127.0.0.1'),
+        (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_NO_PORT',
+      );
     } finally {
       api.closeAllConnections();
       await new Promise<void>((resolve) => api.close(() => resolve()));

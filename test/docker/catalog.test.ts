@@ -1,4 +1,4 @@
-/** The catalog's pure parts: event stream splitting, event parsing, binding choice, name lookup. */
+/** The catalog's pure parts: event stream splitting, event parsing, the inspect parser and binding choice, name lookup. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { DockerError } from '../../src/errors.ts';
 import { LineSplitter, parseEvent } from '../../src/docker/events.ts';
+import { ContainerTable } from '../../src/docker/catalog.ts';
 import {
-  CONTAINER_NODE,
-  ContainerTable,
   chooseBinding,
   entryFromInspect,
+  publishedNodePort,
   type CatalogEntry,
-} from '../../src/docker/catalog.ts';
+} from '../../src/docker/inspect.ts';
+import { CONTAINER_NODE } from '../../src/daemon/catalog-source.ts';
 import { dockerOptions, negotiateApiVersion, defaultEndpoint } from '../../src/docker/client.ts';
 
 const ID_A = 'a'.repeat(8) + '1'.repeat(56);
@@ -157,6 +158,51 @@ test('inspect → entry: node port from --node-port or the eid.port label; stopp
   );
 });
 
+test('published node port: the eid.port label wins over the node port; running state is not looked at', () => {
+  const labelled = inspectInfo({
+    labels: { 'eid.port': '9000' },
+    ports: {
+      '12345/tcp': [{ HostIp: '0.0.0.0', HostPort: '1' }],
+      '9000/tcp': [{ HostIp: '0.0.0.0', HostPort: '41000' }],
+    },
+  });
+  assert.deepEqual(publishedNodePort(labelled, 12345, []), { nodePort: 9000, hostPort: 41000 });
+  assert.deepEqual(publishedNodePort(inspectInfo({}), 12345, []), { nodePort: 12345, hostPort: 32768 });
+  // The resolver asks of paused containers too (the catalog leaves them out in entryFromInspect).
+  assert.deepEqual(publishedNodePort(inspectInfo({ paused: true }), 12345, []), {
+    nodePort: 12345,
+    hostPort: 32768,
+  });
+  const twoBindings = inspectInfo({
+    ports: {
+      '12345/tcp': [
+        { HostIp: '127.0.0.1', HostPort: '40000' },
+        { HostIp: '0.0.0.0', HostPort: '40001' },
+        { HostIp: '10.0.0.5', HostPort: '40002' },
+      ],
+    },
+  });
+  assert.equal(publishedNodePort(twoBindings, 12345, [])?.hostPort, 40001);
+  assert.equal(publishedNodePort(twoBindings, 12345, ['10.0.0.5'])?.hostPort, 40002);
+  assert.equal(publishedNodePort(twoBindings, 12345, ['127.0.0.1'])?.hostPort, 40000);
+  for (const reply of [null, undefined, {}, { NetworkSettings: null }, { Config: { Labels: null } }]) {
+    assert.equal(publishedNodePort(reply, 12345, []), undefined);
+  }
+});
+
+test('ports in labels and bindings are decimal digits only, as --node-port takes them (not 0x3039, 1.2345e4 or " 12345")', () => {
+  // Number() read these as ports before they went through ports.ts.
+  for (const odd of ['0x3039', '1.2345e4', ' 12345', '12345 ', '12345.0', '+12345']) {
+    const labelled = inspectInfo({ labels: { 'eid.port': odd } });
+    assert.equal(entryFromInspect(labelled, 4000, []), undefined, `label ${JSON.stringify(odd)}`);
+    assert.equal(chooseBinding([{ HostIp: '0.0.0.0', HostPort: odd }], []), undefined, `HostPort ${odd}`);
+  }
+  assert.equal(chooseBinding([{ HostIp: '0.0.0.0', HostPort: '0' }], []), undefined);
+  assert.equal(chooseBinding([{ HostIp: '0.0.0.0', HostPort: '65536' }], []), undefined);
+  assert.equal(chooseBinding([{ HostIp: '0.0.0.0', HostPort: '065535' }], []), 65535);
+  assert.equal(entryFromInspect(inspectInfo({ labels: { 'eid.port': '0' } }), 12345, []), undefined);
+});
+
 function entry(id: string, name: string, hostname: string, labelName?: string): CatalogEntry {
   return { id, name, hostname, labelName, nodePort: 12345, hostPort: 30000 + name.length };
 }
@@ -253,7 +299,8 @@ test('endpoints: DOCKER_HOST unix:// and tcp://, TLS from DOCKER_TLS_VERIFY and 
     () => dockerOptions('tcp://h:2376', { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certs }),
     (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_TLS',
   );
-  for (const bad of ['unix://', 'http://h:1', 'ssh://u@h', '/var/run/docker.sock']) {
+  // Port 0 is nothing to connect to (it used to be passed on to the socket as is).
+  for (const bad of ['unix://', 'http://h:1', 'ssh://u@h', '/var/run/docker.sock', 'tcp://h:0']) {
     assert.throws(
       () => dockerOptions(bad, {}),
       (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_BAD_ENDPOINT',

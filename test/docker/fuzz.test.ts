@@ -1,23 +1,24 @@
 /**
  * Fuzzing what parses Docker's output: the /events line splitter (any split, giant lines against
- * the cap), event lines (random and mutated), inspect replies into catalog entries, and the name
- * and ID validators. Only DockerError may escape, and no case may hang.
+ * the cap), event lines (random and mutated), inspect replies through the one parser the catalog
+ * and DockerResolver share (src/docker/inspect.ts), and the name and ID validators. Only DockerError may escape, and no case may hang.
  * Deterministic: DOCKER_FUZZ_SEED=<n> replays another seed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type Docker from 'dockerode';
 import { DockerError } from '../../src/errors.ts';
 import { isContainerId, LineSplitter, MAX_EVENT_LINE, parseEvent } from '../../src/docker/events.ts';
+import { ContainerTable } from '../../src/docker/catalog.ts';
 import {
-  ContainerTable,
   entryFromInspect,
   isValidLookupName,
   NAME_LABEL,
   PORT_LABEL,
+  publishedNodePort,
   type CatalogEntry,
-} from '../../src/docker/catalog.ts';
+  type InspectReply,
+} from '../../src/docker/inspect.ts';
 import { chunksOf, fuzzing } from '../fuzz.ts';
 
 const { runs, guarded } = fuzzing('DOCKER_FUZZ_SEED', 0xd0c4e2, DockerError);
@@ -250,7 +251,7 @@ const inspectArb = fc
       }),
     ),
   })
-  .map((info) => info as unknown as Docker.ContainerInspectInfo);
+  .map((info) => info as InspectReply);
 
 const isPort = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n > 0 && n <= 65535;
 
@@ -283,6 +284,35 @@ test('inspect replies with fields of any type give a well-formed entry or none, 
     runs(10_000),
   );
   assert.ok(entries > 40, `only ${entries} entries`);
+});
+
+test('any JSON as an inspect reply (what DockerResolver parses) gives a published port or none, as the catalog reads it', () => {
+  let published = 0;
+  fc.assert(
+    fc.property(fc.oneof({ weight: 4, arbitrary: inspectArb }, anyJson), (json) => {
+      const info = json as InspectReply | null;
+      const found = guarded('publishedNodePort', () =>
+        publishedNodePort(info, DEFAULT_NODE_PORT, ['10.0.0.5']),
+      );
+      assert.ok(!(found instanceof DockerError));
+      if (found !== undefined) {
+        published++;
+        assert.ok(
+          isPort(found.nodePort) && isPort(found.hostPort),
+          `ports ${found.nodePort} ${found.hostPort}`,
+        );
+      }
+      // Where the catalog makes an entry, it holds the very ports the resolver reads.
+      const entry = guarded('entryFromInspect', () =>
+        entryFromInspect(info, DEFAULT_NODE_PORT, ['10.0.0.5']),
+      );
+      assert.ok(!(entry instanceof DockerError));
+      if (entry !== undefined)
+        assert.deepEqual(found, { nodePort: entry.nodePort, hostPort: entry.hostPort });
+    }),
+    runs(10_000),
+  );
+  assert.ok(published > 40, `only ${published} published ports`);
 });
 
 // Names and IDs -----------------------------------------------------------------------------
@@ -365,7 +395,7 @@ test('inspect replies: bindings that are not a list of objects, and non-string p
       State: { Running: true, Paused: false },
       Config: config,
       NetworkSettings: { Ports: ports },
-    }) as unknown as Docker.ContainerInspectInfo;
+    }) as InspectReply;
   const good = [{ HostIp: '0.0.0.0', HostPort: '32768' }];
   for (const published of [{ HostPort: '32768' }, 'x', 5, [null, 7, 'x']]) {
     assert.equal(entryFromInspect(info({}, { '12345/tcp': published }), 12345, []), undefined);

@@ -6,12 +6,15 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DockerCatalog } from '../../src/docker/catalog.ts';
+import { CatalogSource } from '../../src/daemon/catalog-source.ts';
 import { connectDocker } from '../../src/docker/client.ts';
 import { HOST_MOUNTS, upHosts, type Host, type TestHosts } from '../harness/hosts.ts';
 
 let hosts: TestHosts;
 let host: Host;
 let catalog: DockerCatalog;
+/** The catalog as the daemon's EPMD server reads it. */
+let source: CatalogSource;
 
 /** A container that publishes `ports` and just sleeps (no Erlang needed to be catalogued). */
 async function sleeper(args: string[], ports: string[] = ['12345']): Promise<string> {
@@ -59,65 +62,66 @@ test('a catalog built from the container list finds containers by every name', a
   ]);
   await sleeper(['--name', 'unpublished'], []);
   catalog = new DockerCatalog({ endpoint: host.endpoint, minBackoffMs: 50, maxBackoffMs: 200 });
+  source = new CatalogSource(catalog);
   const synced = catalog.synced();
   catalog.start();
   await synced;
   const port = await publishedPort(id);
   for (const name of [id, id.slice(0, 12), id.slice(0, 8), 'listed', 'listedhost', 'listedlabel']) {
-    assert.equal(catalog.lookup(name)?.port, port, name);
+    assert.equal(source.lookup(name)?.port, port, name);
   }
-  assert.equal(catalog.lookup('unpublished'), undefined);
-  assert.deepEqual([...catalog.names()], [{ name: 'listedhost', port }]);
+  assert.equal(source.lookup('unpublished'), undefined);
+  assert.deepEqual([...source.names()], [{ name: 'listedhost', port }]);
 });
 
 test('events: a started container appears, a renamed one changes name, a stopped one disappears', async () => {
   const id = await sleeper(['--name', 'late']);
   const port = await publishedPort(id);
   await until(
-    () => catalog.lookup('late')?.port,
+    () => source.lookup('late')?.port,
     (p) => p === port,
     'the started container',
   );
-  assert.equal(catalog.lookup(id.slice(0, 12))?.port, port);
+  assert.equal(source.lookup(id.slice(0, 12))?.port, port);
 
   await host.docker(['rename', 'late', 'later']);
   await until(
-    () => catalog.lookup('later'),
+    () => source.lookup('later'),
     (e) => e !== undefined,
     'the rename',
   );
-  assert.equal(catalog.lookup('late'), undefined);
+  assert.equal(source.lookup('late'), undefined);
 
   await host.docker(['pause', id]);
   await until(
-    () => catalog.lookup('later'),
+    () => source.lookup('later'),
     (e) => e === undefined,
     'the pause',
   );
   await host.docker(['unpause', id]);
   await until(
-    () => catalog.lookup('later'),
+    () => source.lookup('later'),
     (e) => e !== undefined,
     'the unpause',
   );
 
   await host.docker(['stop', '-t', '0', id]);
   await until(
-    () => catalog.lookup('later'),
+    () => source.lookup('later'),
     (e) => e === undefined,
     'the stop',
   );
   await host.docker(['start', id]);
   const newPort = await publishedPort(id);
   await until(
-    () => catalog.lookup('later')?.port,
+    () => source.lookup('later')?.port,
     (p) => p === newPort,
     'the restart',
   );
 
   await host.docker(['rm', '-f', id]);
   await until(
-    () => catalog.lookup(id),
+    () => source.lookup(id),
     (e) => e === undefined,
     'the removal',
   );
@@ -127,7 +131,7 @@ test('the eid.port label picks the node port per container', async () => {
   const id = await sleeper(['--name', 'custom', '--label', 'eid.port=9000'], ['12345', '9000']);
   const port = await publishedPort(id, 9000);
   await until(
-    () => catalog.lookup('custom')?.port,
+    () => source.lookup('custom')?.port,
     (p) => p === port,
     'the labelled container',
   );
@@ -136,7 +140,7 @@ test('the eid.port label picks the node port per container', async () => {
 test('Docker going away: the catalog keeps its entries, reconnects and resyncs (changes made meanwhile included)', async () => {
   const before = catalog.stats();
   assert.equal(before.connected, true);
-  const known = catalog.lookup('listed');
+  const known = source.lookup('listed');
   assert.ok(known !== undefined);
   const pid = Number(await host.docker(['inspect', '-f', '{{.State.Pid}}', 'listed']));
 
@@ -147,7 +151,7 @@ test('Docker going away: the catalog keeps its entries, reconnects and resyncs (
       (c) => !c,
       'the catalog to notice',
     );
-    assert.deepEqual(catalog.lookup('listed'), known);
+    assert.deepEqual(source.lookup('listed'), known);
     // The container dies while no dockerd watches (it lived on thanks to --live-restore):
     // no event will ever say so; only the resync can notice.
     process.kill(pid, 'SIGKILL');
@@ -160,7 +164,7 @@ test('Docker going away: the catalog keeps its entries, reconnects and resyncs (
     'the reconnection',
   );
   await until(
-    () => catalog.lookup('listed'),
+    () => source.lookup('listed'),
     (e) => e === undefined,
     'the resync',
   );
