@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { COOKIE, Fixture, eventually, type ErlNode } from '../distribution/helpers.ts';
 import { register, type Registration } from '../../src/index.ts';
+import { connectable } from '../tcp.ts';
 
 const eidBin = fileURLToPath(new URL('../../bin/eid.js', import.meta.url));
 // This file's ports (the distribution tests' area, 45000-45999, past the slices in helpers.ts).
@@ -175,7 +176,7 @@ test(
     // -delay_write makes stock epmd sleep before every reply.
     const slow = f.spawn('epmd', ['-port', String(port), '-delay_write', '2']);
     try {
-      await eventually(() => connectable(port), 10_000, 'the slow epmd to listen');
+      await eventually(() => connectable('127.0.0.1', port), 10_000, 'the slow epmd to listen');
       const short = await eid(['names', '127.0.0.1', '--port', String(port), '--timeout', '300']);
       assert.equal(short.code, 1);
       assert.match(short.stderr, /^eid names: epmd at 127.0.0.1:\d+ did not answer within 300 ms\n$/);
@@ -206,18 +207,11 @@ test('eid names HOST asks that host: 127.0.0.1 and localhost list the node like 
   assert.equal(two.code, 2);
 });
 
-/** What each subcommand's --help must name: the flags docs/ document for it. */
+/**
+ * What each subcommand's --help must name: the flags docs/ document for it (`eid daemon --help`
+ * is checked in test/daemon/daemon.test.ts).
+ */
 const DOCUMENTED_FLAGS: Record<string, string[]> = {
-  daemon: [
-    '--port',
-    '--address',
-    '--docker',
-    '--node-port',
-    '--erlang_port',
-    '--metrics',
-    '--log-level',
-    '--log-format',
-  ],
   epmd: [
     '--port',
     '--address',
@@ -281,13 +275,34 @@ async function eidEpmd(
   await eventually(
     async () => {
       if (server.child.exitCode !== null) throw new Error(`eid epmd exited: ${server.stderr}`);
-      return probe ? connectable(port) : server.stderr.includes('epmd: listening');
+      return probe ? connectable('127.0.0.1', port) : server.stderr.includes('epmd: listening');
     },
     15_000,
     'eid epmd to listen',
   );
   return { port, server };
 }
+
+test(
+  'eid epmd with no --address serves every address (ERL_EPMD_PORT for the port); --address limits it',
+  T,
+  async () => {
+    const port = await f.nextPort();
+    const all = f.spawn(process.execPath, [eidBin, 'epmd'], { ERL_EPMD_PORT: String(port) });
+    try {
+      await eventually(() => all.stderr.includes('epmd: listening'), 15_000, 'eid epmd to listen');
+      assert.equal(await connectable('127.0.0.2', port), true, 'listening beyond 127.0.0.1');
+    } finally {
+      await all.kill('SIGTERM');
+    }
+    const { port: limited, server } = await eidEpmd([]);
+    try {
+      assert.equal(await connectable('127.0.0.2', limited), false, 'only 127.0.0.1 (and ::1)');
+    } finally {
+      await server.kill('SIGTERM');
+    }
+  },
+);
 
 test(
   'eid epmd --max-connections: connections past the cap are closed unanswered until one closes',
@@ -408,13 +423,4 @@ function open(port: number): Promise<net.Socket> {
     s.once('connect', () => resolve(s));
     s.once('error', reject);
   });
-}
-
-async function connectable(port: number): Promise<boolean> {
-  try {
-    (await open(port)).destroy();
-    return true;
-  } catch {
-    return false;
-  }
 }

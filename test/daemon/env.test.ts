@@ -6,10 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { connectable } from '../tcp.ts';
 
 const eidBin = fileURLToPath(new URL('../../bin/eid.js', import.meta.url));
 // This file's ports in the root namespace (the daemon tests' area is 44000-44999).
@@ -52,17 +52,6 @@ async function until(check: () => boolean | Promise<boolean>, what: string): Pro
     await sleep(100);
   }
   assert.fail(`timed out waiting for ${what}`);
-}
-
-function connectable(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 /** A one-shot CLI command's exit code and output. */

@@ -105,11 +105,24 @@ test(
   },
 );
 
-test('EID_ERLANG_PORT, the original spelling, does the same', T, async () => {
-  const daemon = await daemonFromEnv({ EID_DOCKER: hosts.h1.endpoint, EID_ERLANG_PORT: String(NODE_PORT) });
-  try {
-    assert.equal(await pingFromHost(), 'pong');
-  } finally {
-    await daemon.stop();
-  }
-});
+test(
+  "EID_ERLANG_PORT, the original spelling, does the same; README's eid ping and epmd.md's eid resolve from another host",
+  T,
+  async () => {
+    const daemon = await daemonFromEnv({ EID_DOCKER: hosts.h1.endpoint, EID_ERLANG_PORT: String(NODE_PORT) });
+    try {
+      assert.equal(await pingFromHost(), 'pong');
+      // `eid ping 3f2a9c1b7d4e@10.0.0.1 --cookie "$COOKIE"`, from host 2: the lookup goes to host 1's daemon.
+      assert.equal(
+        await hosts.h2.exec(process.execPath, [eidBin, 'ping', container.node, '--cookie', COOKIE]),
+        'pong',
+      );
+      // `eid resolve a@otherhost`: the port Docker published for the node port.
+      const published = await hosts.h1.docker(['port', container.id, String(NODE_PORT)]);
+      const hostPort = published.split('\n')[0]!.split(':').pop();
+      assert.equal(await hosts.h2.exec(process.execPath, [eidBin, 'resolve', container.node]), hostPort);
+    } finally {
+      await daemon.stop();
+    }
+  },
+);

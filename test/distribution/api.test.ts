@@ -6,8 +6,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { Fixture, eventually, run, type ErlNode } from './helpers.ts';
+import { connectable } from '../tcp.ts';
 import {
   Atom,
   DistError,
@@ -497,15 +497,3 @@ describe('nodes and listenHost', () => {
     assert.ok(node.nodes().includes(erl.name));
   });
 });
-
-/** Whether a TCP connection to host:port is accepted. */
-function connectable(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
