@@ -130,11 +130,12 @@ test("docs/node.md's examples: lists reverse with Erlang literals, lists sum wit
 });
 
 test(
-  'rpc --timeout bounds the call: {badrpc,timeout} under it, the result with room to spare',
+  'rpc --timeout bounds the call: {badrpc,timeout} under it; a call past the 7 s default succeeds with a larger one',
   T,
   async () => {
-    const args = ['rpc', erl.name, 'timer', 'sleep', '3000', '--cookie', COOKIE, ...viaEpmd()];
-    const short = await eid([...args, '--timeout', '500']);
+    // --timeout bounds connecting as well: 4 s leaves connection setup ample room, not the call.
+    const args = ['rpc', erl.name, 'timer', 'sleep', '8000', '--cookie', COOKIE, ...viaEpmd()];
+    const short = await eid([...args, '--timeout', '4000']);
     assert.deepEqual(short, { code: 1, stdout: '', stderr: '{badrpc,timeout}\n' });
     const long = await eid([...args, '--timeout', '60000']);
     assert.deepEqual(long, { code: 0, stdout: 'ok\n', stderr: '' });
@@ -261,17 +262,14 @@ test(
 async function eidEpmd(
   args: string[],
   probe = false,
+  env: Record<string, string> = {},
 ): Promise<{ port: number; server: ReturnType<Fixture['spawn']> }> {
   const port = await f.nextPort();
-  const server = f.spawn(process.execPath, [
-    eidBin,
-    'epmd',
-    '--port',
-    String(port),
-    '--address',
-    '127.0.0.1',
-    ...args,
-  ]);
+  const server = f.spawn(
+    process.execPath,
+    [eidBin, 'epmd', '--port', String(port), '--address', '127.0.0.1', ...args],
+    env,
+  );
   await eventually(
     async () => {
       if (server.child.exitCode !== null) throw new Error(`eid epmd exited: ${server.stderr}`);
@@ -372,26 +370,43 @@ test('eid epmd --packet-timeout: an idle connection is closed, a registration st
 });
 
 test(
-  'eid epmd --relaxed-command-check: epmd -kill stops it with live nodes; without it, refused',
+  'eid epmd --relaxed-command-check (or ERL_EPMD_RELAXED_COMMAND_CHECK): epmd -stop and -kill with live nodes; without it, refused',
   T,
   async () => {
-    for (const relaxed of [false, true]) {
-      const { port, server } = await eidEpmd(relaxed ? ['--relaxed-command-check'] : []);
-      const reg = await register('cli_docs_live', 40124, { epmdPort: port });
+    const variants: { relaxed: boolean; args: string[]; env: Record<string, string> }[] = [
+      { relaxed: false, args: [], env: {} },
+      { relaxed: true, args: ['--relaxed-command-check'], env: {} },
+      { relaxed: true, args: [], env: { ERL_EPMD_RELAXED_COMMAND_CHECK: '1' } },
+    ];
+    for (const { relaxed, args, env } of variants) {
+      const what = JSON.stringify({ args, env });
+      const { port, server } = await eidEpmd(args, false, env);
+      const live = await register('cli_docs_live', 40124, { epmdPort: port });
+      const victim = await register('cli_docs_victim', 40128, { epmdPort: port });
+      const epmd = async (command: string[]) => {
+        const run = f.spawn('epmd', ['-port', String(port), ...command]);
+        return { code: await run.exited, out: run.stdout + run.stderr };
+      };
       try {
-        const kill = f.spawn('epmd', ['-port', String(port), '-kill']);
-        const code = await kill.exited;
+        const stop = await epmd(['-stop', 'cli_docs_victim']);
+        const kill = await epmd(['-kill']);
         if (relaxed) {
-          assert.equal(code, 0, kill.stdout + kill.stderr);
-          assert.match(kill.stdout, /Killed/);
-          assert.equal(await server.exited, 0, 'eid epmd stops');
+          assert.deepEqual(stop, { code: 0, out: 'STOPPED\n' }, what);
+          await victim.closed;
+          assert.equal(kill.code, 0, `${what}: ${kill.out}`);
+          assert.match(kill.out, /Killed/);
+          assert.equal(await server.exited, 0, `${what}: eid epmd stops`);
         } else {
-          assert.equal(code, 1);
-          assert.match(kill.stdout + kill.stderr, /Killing not allowed - living nodes in database/);
+          assert.match(stop.out, /epmd: local epmd responded with <>/, what);
+          assert.equal(kill.code, 1, what);
+          assert.match(kill.out, /Killing not allowed - living nodes in database/);
+          const names = await eid(['names', '127.0.0.1', '--port', String(port)]);
+          assert.match(names.stdout, /name cli_docs_victim at port 40128/, 'the refused STOP left the node');
           assert.equal(server.child.exitCode, null, 'eid epmd still runs');
         }
       } finally {
-        await reg.close();
+        await live.close();
+        await victim.close();
         await server.kill('SIGTERM');
       }
     }
