@@ -1,0 +1,113 @@
+/**
+ * Every program in examples/ run as its header comment says (`node --import tsx examples/X.ts`),
+ * against a stock OTP 25 node: the Erlang shell lines in each comment are evaluated on that node
+ * and must give the results the comment shows.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Fixture, Spawned, type ErlNode } from './distribution/helpers.ts';
+import type { Node } from '../src/index.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const COOKIE = 'secret'; // the cookie every example's comment uses
+// This file's ports (the distribution tests' area, 45000-45999, past the slices in helpers.ts).
+const f = new Fixture([45850, 45899]);
+const examples = new Set<Spawned>();
+let erl: ErlNode;
+let driver: Node;
+
+before(async () => {
+  await f.startEpmd();
+  // The node the comments start with `erl -name app@127.0.0.1 -setcookie secret`.
+  erl = await f.startErl('app', { cookie: COOKIE });
+  // Drives the Erlang shell lines into `erl` (through its evaluator).
+  driver = await f.startNode('examples_driver', { cookie: COOKIE });
+});
+
+after(async () => {
+  await Promise.all([...examples].map((e) => e.kill()));
+  await f.cleanup();
+});
+
+/** `node --import tsx examples/NAME.ts args...` from the repository root, registered with this file's epmd. */
+async function runExample(name: string, args: string[]): Promise<Spawned> {
+  const child = spawn(process.execPath, ['--import', 'tsx', `examples/${name}`, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ERL_EPMD_PORT: String(f.epmdPort), EID_PORT: String(await f.nextPort()) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const run = new Spawned(child);
+  examples.add(run);
+  return run;
+}
+
+/** The `N> expression.   % result` lines of an example's header comment. */
+function shellLines(name: string): { expr: string; expected: string | undefined }[] {
+  const source = readFileSync(`${ROOT}examples/${name}`, 'utf8');
+  const header = source.slice(0, source.indexOf('*/'));
+  return [...header.matchAll(/^ \* +\d+> (.*?\.)\s*(?:% (.*))?$/gm)].map((m) => ({
+    expr: m[1]!,
+    expected: m[2]?.trim(),
+  }));
+}
+
+/** Evaluates each shell line on `erl` and checks it prints (~p) what the comment says. */
+async function checkShellLines(name: string): Promise<void> {
+  const lines = shellLines(name);
+  assert.ok(lines.length > 0, `no shell lines in the comment of ${name}`);
+  for (const { expr, expected } of lines) {
+    const printed = await erl.eval(
+      driver,
+      `V = (${expr.slice(0, -1)}), iolist_to_binary(io_lib:format("~p", [V]))`,
+    );
+    if (expected !== undefined) assert.equal(Buffer.from(printed as Uint8Array).toString(), expected, expr);
+  }
+}
+
+test('every example has a test here', () => {
+  const files = readdirSync(`${ROOT}examples`).filter((n) => n.endsWith('.ts'));
+  assert.deepEqual(files.sort(), ['expose.ts', 'gen-server.ts', 'ping.ts']);
+});
+
+test(
+  'ping.ts pings the node, calls erlang:node and prints its OTP release',
+  { timeout: 120_000 },
+  async () => {
+    const run = await runExample('ping.ts', [erl.name, COOKIE]);
+    assert.equal(await run.exited, 0, run.stderr);
+    const release = await erl.eval(driver, 'list_to_binary(erlang:system_info(otp_release))');
+    const lines = run.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 3, run.stdout);
+    assert.equal(lines[0], 'ping: pong');
+    assert.ok(lines[1]!.startsWith('node: ') && lines[1]!.includes(`'${erl.name}'`), lines[1]);
+    assert.equal(lines[2], `otp release: ${Buffer.from(release as Uint8Array).toString()}`);
+  },
+);
+
+test(
+  'expose.ts serves calc:add and calc:upper to rpc:call and erpc:call; Ctrl-C stops it',
+  { timeout: 120_000 },
+  async () => {
+    const run = await runExample('expose.ts', [COOKIE]);
+    await run.waitFor('js@127.0.0.1 listening on port', 60_000);
+    await checkShellLines('expose.ts');
+    await run.waitFor(`nodeup ${erl.name}`, 30_000);
+    run.child.kill('SIGINT');
+    assert.equal(await run.exited, 0, run.stderr);
+  },
+);
+
+test(
+  'gen-server.ts: counter answers gen_server:call and gen_server:cast as its comment shows',
+  { timeout: 120_000 },
+  async () => {
+    const run = await runExample('gen-server.ts', [COOKIE]);
+    await run.waitFor("{counter, 'counter@127.0.0.1'} is ready", 60_000);
+    await checkShellLines('gen-server.ts');
+    run.child.kill('SIGINT');
+    assert.equal(await run.exited, 0, run.stderr);
+  },
+);
