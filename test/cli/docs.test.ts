@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { COOKIE, Fixture, eventually, type ErlNode } from '../distribution/helpers.ts';
-import { register, type Registration } from '../../src/index.ts';
+import { epmdRegister as register, type Registration } from '../../src/index.ts';
 import { connectable } from '../tcp.ts';
 
 const eidBin = fileURLToPath(new URL('../../bin/eid.js', import.meta.url));
