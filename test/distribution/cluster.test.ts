@@ -5,11 +5,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Fixture, PortSlices, eventually, type ErlNode } from './helpers.ts';
+import { Fixture, type ErlNode } from './helpers.ts';
+import { PortSlices } from '../support/ports.ts';
+import { waitFor } from '../support/processes.ts';
 import type { Node } from '../../src/distribution/node.ts';
 import { atom, Atom, Pid } from '../../src/etf/terms.ts';
 
-const f = new Fixture(PortSlices.cluster);
+const f = new Fixture(PortSlices.distribution.cluster);
 let a: ErlNode;
 let b: ErlNode;
 let ts: Node;
@@ -45,7 +47,10 @@ test(
       ts,
       `P = spawn(fun() -> receive stop -> ok end end), yes = global:register_name(eid_global_test, P), P`,
     )) as Pid;
-    await eventually(async () => (await b.eval(ts, 'global:whereis_name(eid_global_test)')) instanceof Pid);
+    await waitFor(
+      async () => (await b.eval(ts, 'global:whereis_name(eid_global_test)')) instanceof Pid,
+      'the global name on B',
+    );
     assert.equal(((await b.eval(ts, 'global:whereis_name(eid_global_test)')) as Pid).id, pid.id);
     assert.ok((await visibleFrom(a)).includes(ts.name));
     assert.ok((await visibleFrom(b)).includes(ts.name));
@@ -80,7 +85,7 @@ test(
     assert.equal(await b.eval(ts, 'global:sync()'), atom('ok'));
     ts.disconnect(a.name);
     // B still sees A, which lost us: B's global asks us to disconnect from B too (remove_connection).
-    await eventually(() => ts.nodes().length === 0, 10000, 'global on B removing the connection');
+    await waitFor(() => ts.nodes().length === 0, 'global on B removing the connection', 10000);
     assert.equal(await ts.ping(a.name), true);
     assert.equal(await ts.ping(b.name), true);
     assert.equal(await a.eval(ts, 'global:sync()'), atom('ok'));

@@ -6,7 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { COOKIE, Fixture, PortSlices, erlDistArgs, eventually, run, type ErlNode } from './helpers.ts';
+import { COOKIE, Fixture, erlDistArgs, run, type ErlNode } from './helpers.ts';
+import { PortSlices } from '../support/ports.ts';
+import { waitFor } from '../support/processes.ts';
 import { BadRpcError, CallError, type Node } from '../../src/distribution/node.ts';
 import { DEFAULT_FRAGMENT_SIZE, SPLICE_BINARY_BYTES } from '../../src/distribution/header.ts';
 import { StaticResolver } from '../../src/distribution/resolver.ts';
@@ -16,7 +18,7 @@ import { termEquals } from '../../src/etf/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { atom, Atom, ExportFun, ImproperList, Pid, Tuple, tuple, type Term } from '../../src/etf/terms.ts';
 
-const f = new Fixture(PortSlices.otp);
+const f = new Fixture(PortSlices.distribution.otp);
 let erl: ErlNode;
 let ts: Node;
 const logLines: string[] = [];
@@ -147,10 +149,10 @@ describe('connecting', () => {
       logger: createLogger({ level: 'warn', format: 'json', write: (l) => lines.push(l) }),
     });
     assert.equal(await erl.eval(ts, `net_adm:ping('${strict.name}')`), atom('pang'));
-    await eventually(
+    await waitFor(
       () => lines.some((l) => l.includes('DIST_HANDSHAKE_BAD_COOKIE')),
-      5000,
       'bad cookie log line',
+      5000,
     );
     await strict.stop();
   });
@@ -162,10 +164,10 @@ describe('connecting', () => {
       const otp = erl.eval(ts, `spawn(fun() -> net_kernel:connect_node('${a.name}') end), ok`);
       const [tsUp] = await Promise.all([a.connect(erl.name).then(() => true), otp]);
       assert.equal(tsUp, true);
-      await eventually(async () => {
+      await waitFor(async () => {
         const seen = (await erl.eval(ts, `[N || N <- nodes(), N =:= '${a.name}']`)) as Atom[];
         return seen.length === 1 && a.nodes().length === 1;
-      });
+      }, 'one connection each way');
       assert.equal(await a.ping(erl.name), true);
       assert.equal(await erl.eval(ts, `net_adm:ping('${a.name}')`), atom('pong'));
       await a.stop();

@@ -10,9 +10,10 @@ import net from 'node:net';
 import { names, portPlease, register } from '../../src/epmd/client.ts';
 import { EpmdServer } from '../../src/epmd/server.ts';
 import { EpmdError } from '../../src/errors.ts';
-import { PortSlices, Processes, portAllocator, waitForListening } from './helpers.ts';
+import { PortSlices, portAllocator, waitForListening } from '../support/ports.ts';
+import { Processes } from '../support/processes.ts';
 
-const nextPort = portAllocator(...PortSlices.client);
+const nextPort = portAllocator(PortSlices.epmd.client);
 const processes = new Processes();
 const cleanups: (() => Promise<void> | void)[] = [];
 

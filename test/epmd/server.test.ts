@@ -12,18 +12,11 @@ import { names, portPlease, register } from '../../src/epmd/client.ts';
 import type { Registration } from '../../src/epmd/client.ts';
 import type { NameSource, NodeEntry } from '../../src/epmd/types.ts';
 import { EpmdError } from '../../src/errors.ts';
-import {
-  PortSlices,
-  exchange,
-  malformedRequests,
-  portAllocator,
-  splits,
-  trailingByteRequest,
-  unknownNameRequests,
-  waitFor,
-} from './helpers.ts';
+import { exchange, malformedRequests, splits, trailingByteRequest, unknownNameRequests } from './helpers.ts';
+import { PortSlices, portAllocator } from '../support/ports.ts';
+import { waitFor } from '../support/processes.ts';
 
-const nextPort = portAllocator(...PortSlices.server);
+const nextPort = portAllocator(PortSlices.epmd.server);
 const servers: EpmdServer[] = [];
 
 async function startServer(options: ConstructorParameters<typeof EpmdServer>[0] = {}): Promise<EpmdServer> {
