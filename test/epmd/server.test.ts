@@ -3,7 +3,7 @@
  * NAMES/DUMP, the NameSource extension point, bounds (connection cap, packet timeout, request
  * size), and malformed requests at every split point and one byte at a time.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import fc from 'fast-check';
@@ -37,10 +37,12 @@ const isEpmdError = (code: string) => (err: unknown) => {
 };
 
 describe('registration', () => {
+  // A fresh server per test: names, creations and the NAMES order never carry over from another test.
   let server: EpmdServer;
-  before(async () => {
+  beforeEach(async () => {
     server = await startServer();
   });
+  afterEach(() => server.close());
 
   test('register keeps the name while the connection lives; close unregisters it', async () => {
     const reg = await register('alpha', 43991, { epmdPort: server.port });
@@ -315,14 +317,16 @@ describe('bounds', () => {
 });
 
 describe('malformed requests', () => {
+  // Each test gets its own server with a fresh registration that must survive what the test sends.
   let server: EpmdServer;
   let survivor: Registration;
-  before(async () => {
+  beforeEach(async () => {
     server = await startServer();
     survivor = await register('survivor', 43105, { epmdPort: server.port });
   });
-  after(async () => {
+  afterEach(async () => {
     await survivor.close();
+    await server.close();
   });
 
   for (const c of [...malformedRequests, ...unknownNameRequests]) {
