@@ -9,6 +9,8 @@ import { describe, type Process } from '../../src/distribution/process.ts';
 import { atom, tuple, type Term } from '../../src/etf/terms.ts';
 import { HeaderTag } from '../../src/distribution/header.ts';
 import { Writer } from '../../src/etf/bytes.ts';
+import { termEquals } from '../../src/etf/index.ts';
+import type { Signal } from '../../src/distribution/control.ts';
 import { portAllocator, type PortSlice } from '../support/ports.ts';
 import { Processes, startStockEpmd, type Spawned } from '../support/processes.ts';
 
@@ -206,4 +208,16 @@ export function fragmentBody(
   if (kind === HeaderTag.FRAGMENT_FIRST) w.u8(0);
   for (const part of data) w.bytes(part);
   return w.toBuffer();
+}
+
+/** Whether two signals are the same: the same fields, each term equal as Erlang compares (=:=). */
+export function sameSignal(a: Signal, b: Signal): boolean {
+  const fa = a as unknown as Record<string, Term | undefined>;
+  const fb = b as unknown as Record<string, Term | undefined>;
+  const keys = new Set([...Object.keys(fa), ...Object.keys(fb)]);
+  return [...keys].every((k) => {
+    const x = fa[k];
+    const y = fb[k];
+    return x === undefined || y === undefined ? x === y : termEquals(x, y);
+  });
 }

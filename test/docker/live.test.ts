@@ -2,7 +2,7 @@
  * The catalog against a real dockerd (one test host from test/harness): built from the list, kept
  * current by events, every way of naming a container. Needs root.
  */
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DockerCatalog } from '../../src/docker/catalog.ts';
@@ -11,12 +11,35 @@ import { HOST_MOUNTS, upHosts, type Host, type TestHosts } from '../harness/host
 
 let hosts: TestHosts;
 let host: Host;
-let catalog: DockerCatalog;
 
-/** A container that publishes `ports` and just sleeps (no Erlang needed to be catalogued). */
-async function sleeper(args: string[], ports: string[] = ['12345']): Promise<string> {
+/**
+ * A container of test `t` that publishes `ports` and just sleeps (no Erlang needed to be
+ * catalogued); removed when the test ends, so no test sees another's containers.
+ */
+async function sleeper(t: TestContext, args: string[], ports: string[] = ['12345']): Promise<string> {
   const publish = ports.flatMap((p) => ['-p', p]);
-  return host.docker(['run', '-d', ...publish, ...HOST_MOUNTS, ...args, 'eid-otp25', 'sleep', '3600']);
+  const id = await host.docker([
+    'run',
+    '-d',
+    ...publish,
+    ...HOST_MOUNTS,
+    ...args,
+    'eid-otp25',
+    'sleep',
+    '3600',
+  ]);
+  t.after(() => host.docker(['rm', '-f', id]).catch(() => undefined));
+  return id;
+}
+
+/** A catalog of test `t`, synced with the host's dockerd, stopped when the test ends. */
+async function startCatalog(t: TestContext): Promise<DockerCatalog> {
+  const catalog = new DockerCatalog({ endpoint: host.endpoint, minBackoffMs: 50, maxBackoffMs: 200 });
+  t.after(() => catalog.stop());
+  const synced = catalog.synced();
+  catalog.start();
+  await synced;
+  return catalog;
 }
 
 /** Waits for the catalog to reach a state that events bring in the background. */
@@ -38,7 +61,6 @@ before(async () => {
 });
 
 after(async () => {
-  await catalog?.stop();
   await hosts?.down();
 });
 
@@ -48,8 +70,8 @@ test('the API version is negotiated with the daemon, not hard-coded', async () =
   assert.equal(apiVersion, server);
 });
 
-test('a catalog built from the container list finds containers by every name', async () => {
-  const id = await sleeper([
+test('a catalog built from the container list finds containers by every name', async (t) => {
+  const id = await sleeper(t, [
     '--name',
     'listed',
     '--hostname',
@@ -57,11 +79,8 @@ test('a catalog built from the container list finds containers by every name', a
     '--label',
     'eid.name=listedlabel',
   ]);
-  await sleeper(['--name', 'unpublished'], []);
-  catalog = new DockerCatalog({ endpoint: host.endpoint, minBackoffMs: 50, maxBackoffMs: 200 });
-  const synced = catalog.synced();
-  catalog.start();
-  await synced;
+  await sleeper(t, ['--name', 'unpublished'], []);
+  const catalog = await startCatalog(t);
   const port = await publishedPort(id);
   for (const name of [id, id.slice(0, 12), id.slice(0, 8), 'listed', 'listedhost', 'listedlabel']) {
     assert.equal(catalog.lookup(name)?.port, port, name);
@@ -70,8 +89,9 @@ test('a catalog built from the container list finds containers by every name', a
   assert.deepEqual([...catalog.names()], [{ name: 'listedhost', port }]);
 });
 
-test('events: a started container appears, a renamed one changes name, a stopped one disappears', async () => {
-  const id = await sleeper(['--name', 'late']);
+test('events: a started container appears, a renamed one changes name, a stopped one disappears', async (t) => {
+  const catalog = await startCatalog(t);
+  const id = await sleeper(t, ['--name', 'late']);
   const port = await publishedPort(id);
   await until(
     () => catalog.lookup('late')?.port,
@@ -123,8 +143,9 @@ test('events: a started container appears, a renamed one changes name, a stopped
   );
 });
 
-test('the eid.port label picks the node port per container', async () => {
-  const id = await sleeper(['--name', 'custom', '--label', 'eid.port=9000'], ['12345', '9000']);
+test('the eid.port label picks the node port per container', async (t) => {
+  const catalog = await startCatalog(t);
+  const id = await sleeper(t, ['--name', 'custom', '--label', 'eid.port=9000'], ['12345', '9000']);
   const port = await publishedPort(id, 9000);
   await until(
     () => catalog.lookup('custom')?.port,
@@ -133,12 +154,14 @@ test('the eid.port label picks the node port per container', async () => {
   );
 });
 
-test('Docker going away: the catalog keeps its entries, reconnects and resyncs (changes made meanwhile included)', async () => {
+test('Docker going away: the catalog keeps its entries, reconnects and resyncs (changes made meanwhile included)', async (t) => {
+  await sleeper(t, ['--name', 'doomed']);
+  const catalog = await startCatalog(t);
   const before = catalog.stats();
   assert.equal(before.connected, true);
-  const known = catalog.lookup('listed');
+  const known = catalog.lookup('doomed');
   assert.ok(known !== undefined);
-  const pid = Number(await host.docker(['inspect', '-f', '{{.State.Pid}}', 'listed']));
+  const pid = Number(await host.docker(['inspect', '-f', '{{.State.Pid}}', 'doomed']));
 
   await hosts.stopDocker(host);
   try {
@@ -147,7 +170,7 @@ test('Docker going away: the catalog keeps its entries, reconnects and resyncs (
       (c) => !c,
       'the catalog to notice',
     );
-    assert.deepEqual(catalog.lookup('listed'), known);
+    assert.deepEqual(catalog.lookup('doomed'), known);
     // The container dies while no dockerd watches (it lived on thanks to --live-restore):
     // no event will ever say so; only the resync can notice.
     process.kill(pid, 'SIGKILL');
@@ -160,7 +183,7 @@ test('Docker going away: the catalog keeps its entries, reconnects and resyncs (
     'the reconnection',
   );
   await until(
-    () => catalog.lookup('listed'),
+    () => catalog.lookup('doomed'),
     (e) => e === undefined,
     'the resync',
   );
