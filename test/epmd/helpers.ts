@@ -45,12 +45,18 @@ export interface Outcome {
 
 /**
  * Connects, writes `chunks` one after another (letting each leave before the next so the server
- * sees the split), then reads until the server closes or `settleMs` passes with it still open.
+ * sees the split), then reads until the server closes, `until` accepts the reply so far (the
+ * connection is then left open: `closed` false), or `settleMs` passes with it still open.
  */
 export function exchange(
   port: number,
   chunks: Uint8Array[],
-  options: { host?: string; localAddress?: string; settleMs?: number } = {},
+  options: {
+    host?: string;
+    localAddress?: string;
+    settleMs?: number;
+    until?: (reply: Buffer) => boolean;
+  } = {},
 ): Promise<Outcome> {
   const settleMs = options.settleMs ?? 10_000;
   return new Promise((resolve, reject) => {
@@ -70,7 +76,10 @@ export function exchange(
       resolve({ reply: Buffer.concat(received).toString('hex'), closed });
     };
     const timer = setTimeout(() => done(false), settleMs);
-    socket.on('data', (d: Buffer) => received.push(d));
+    socket.on('data', (d: Buffer) => {
+      received.push(d);
+      if (options.until?.(Buffer.concat(received))) done(false);
+    });
     socket.on('close', () => done(true));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       // A reset is the server closing with our bytes unread; anything else is a test failure.
