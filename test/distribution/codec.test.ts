@@ -630,13 +630,24 @@ describe('control messages', () => {
   const p2 = new Pid(n, 2, 0, 1);
   const ref = new Reference(n, 1, [1, 2, 3]);
   const tok = tuple(atom('token'));
+  /** A spawn request of m:f/1 with argument 1 (options and token per test). */
+  const spawn = {
+    kind: 'spawn_request' as const,
+    reqId: ref,
+    from: p1,
+    groupLeader: p1,
+    module: atom('m'),
+    function: atom('f'),
+    arity: 1,
+    args: [1],
+  };
 
   test('every op 1..37 has a shape, and each decodes to its signal', { timeout: 60_000 }, () => {
     const ops = Object.values(ControlOp);
     for (const op of ops) assert.ok(ControlShape[op] !== undefined, `op ${op}`);
     const r = atom('r');
     const name = atom('name');
-    const mfa = { module: atom('m'), function: atom('f'), arity: 1 };
+    const mfaTuple = tuple(atom('m'), atom('f'), 1);
     const cases: [Term[], Term | undefined, Signal][] = [
       [[1, p1, p2], undefined, { kind: 'link', from: p1, to: p2 }],
       [[2, atom(''), p2], 'm', { kind: 'send', from: undefined, to: p2, message: 'm' }],
@@ -663,33 +674,8 @@ describe('control messages', () => {
       [[26, p1, p2], r, { kind: 'exit2', from: p1, to: p2, reason: r }],
       [[27, p1, p2, tok], r, { kind: 'exit2', from: p1, to: p2, reason: r, token: tok }],
       [[28, name, p2, ref], r, { kind: 'monitor_exit', from: name, to: p2, ref, reason: r }],
-      [
-        [29, ref, p1, p1, tuple(atom('m'), atom('f'), 1), [atom('monitor')]],
-        [1],
-        {
-          kind: 'spawn_request',
-          reqId: ref,
-          from: p1,
-          groupLeader: p1,
-          ...mfa,
-          options: [atom('monitor')],
-          args: [1],
-        },
-      ],
-      [
-        [30, ref, p1, p1, tuple(atom('m'), atom('f'), 1), [], tok],
-        [1],
-        {
-          kind: 'spawn_request',
-          reqId: ref,
-          from: p1,
-          groupLeader: p1,
-          ...mfa,
-          options: [],
-          args: [1],
-          token: tok,
-        },
-      ],
+      [[29, ref, p1, p1, mfaTuple, [atom('monitor')]], [1], { ...spawn, options: [atom('monitor')] }],
+      [[30, ref, p1, p1, mfaTuple, [], tok], [1], { ...spawn, options: [], token: tok }],
       [[31, ref, p1, 2, p2], undefined, { kind: 'spawn_reply', reqId: ref, to: p1, flags: 2, result: p2 }],
       [
         [32, ref, p1, 0, atom('badarg'), tok],
@@ -746,17 +732,7 @@ describe('control messages', () => {
       { kind: 'monitor', from: p1, to: atom('net_kernel'), ref },
       { kind: 'demonitor', from: p1, to: p2, ref },
       { kind: 'monitor_exit', from: p2, to: p1, ref, reason: atom('noproc') },
-      {
-        kind: 'spawn_request',
-        reqId: ref,
-        from: p1,
-        groupLeader: p1,
-        module: atom('m'),
-        function: atom('f'),
-        arity: 1,
-        options: [],
-        args: [1],
-      },
+      { ...spawn, options: [] },
       { kind: 'spawn_reply', reqId: ref, to: p1, flags: 3, result: p2 },
       { kind: 'altact_sig', flags: 4, from: p1, target: ref, payload: 'x' },
     ];

@@ -64,14 +64,21 @@ test('the recorded handshake is OTP 25 between the named nodes, and its digests 
   assert.equal(hs.challenge_ack.subarray(1).toString('hex'), md5(`${vectors.cookie}${initiatorChallenge}`));
 });
 
-test("our acceptor, given OTP's challenge, answers OTP's initiator with OTP's bytes", () => {
-  const acceptor = new Handshake('acceptor', {
-    thisName: vectors.acceptor,
+/** Our handshake in `role`, with the name, flags, creation and challenge OTP's node of that role used. */
+function asOtpDid(role: 'initiator' | 'acceptor'): Handshake {
+  const own = role === 'initiator' ? sent : offered;
+  return new Handshake(role, {
+    thisName: own.name,
     cookie: vectors.cookie,
-    flags: offered.flags,
-    creation: offered.creation,
-    challenge: () => offered.challenge!,
+    flags: own.flags,
+    creation: own.creation,
+    challenge: () => (role === 'initiator' ? initiatorChallenge : offered.challenge!),
+    ...(role === 'initiator' ? { peerName: vectors.acceptor } : {}),
   });
+}
+
+test("our acceptor, given OTP's challenge, answers OTP's initiator with OTP's bytes", () => {
+  const acceptor = asOtpDid('acceptor');
   assert.deepEqual(acceptor.start(), []);
   const named = acceptor.receive(hs.send_name);
   assert.deepEqual(
@@ -88,14 +95,7 @@ test("our acceptor, given OTP's challenge, answers OTP's initiator with OTP's by
 });
 
 test("our initiator, given OTP's challenge, talks to OTP's acceptor with OTP's bytes", () => {
-  const initiator = new Handshake('initiator', {
-    thisName: vectors.initiator,
-    cookie: vectors.cookie,
-    flags: sent.flags,
-    creation: sent.creation,
-    peerName: vectors.acceptor,
-    challenge: () => initiatorChallenge,
-  });
+  const initiator = asOtpDid('initiator');
   assert.deepEqual(
     initiator.start().map((b) => b.toString('hex')),
     [hs.send_name.toString('hex')],
