@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Fixture, Spawned, type ErlNode } from './distribution/helpers.ts';
+import { Fixture, type ErlNode } from './distribution/helpers.ts';
+import { Spawned } from './support/processes.ts';
 import type { Node } from '../src/index.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -77,7 +78,7 @@ test(
   { timeout: 120_000 },
   async () => {
     const run = await runExample('ping.ts', [erl.name, COOKIE]);
-    assert.equal(await run.exited, 0, run.stderr);
+    assert.equal((await run.exited).code, 0, run.stderr);
     const release = await erl.eval(driver, 'list_to_binary(erlang:system_info(otp_release))');
     const lines = run.stdout.trimEnd().split('\n');
     assert.equal(lines.length, 3, run.stdout);
@@ -92,11 +93,11 @@ test(
   { timeout: 120_000 },
   async () => {
     const run = await runExample('expose.ts', [COOKIE]);
-    await run.waitFor('js@127.0.0.1 listening on port', 60_000);
+    await run.waitForOutput('js@127.0.0.1 listening on port', 60_000);
     await checkShellLines('expose.ts');
-    await run.waitFor(`nodeup ${erl.name}`, 30_000);
+    await run.waitForOutput(`nodeup ${erl.name}`, 30_000);
     run.child.kill('SIGINT');
-    assert.equal(await run.exited, 0, run.stderr);
+    assert.equal((await run.exited).code, 0, run.stderr);
   },
 );
 
@@ -105,9 +106,9 @@ test(
   { timeout: 120_000 },
   async () => {
     const run = await runExample('gen-server.ts', [COOKIE]);
-    await run.waitFor("{counter, 'counter@127.0.0.1'} is ready", 60_000);
+    await run.waitForOutput("{counter, 'counter@127.0.0.1'} is ready", 60_000);
     await checkShellLines('gen-server.ts');
     run.child.kill('SIGINT');
-    assert.equal(await run.exited, 0, run.stderr);
+    assert.equal((await run.exited).code, 0, run.stderr);
   },
 );

@@ -10,7 +10,8 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { COOKIE, Fixture, eventually, type ErlNode } from '../distribution/helpers.ts';
+import { COOKIE, Fixture, type ErlNode } from '../distribution/helpers.ts';
+import { waitFor } from '../support/processes.ts';
 import { epmdRegister as register, type Registration } from '../../src/index.ts';
 import { connectable } from '../tcp.ts';
 
@@ -40,7 +41,7 @@ interface Outcome {
 /** Runs `eid args...` to its end. */
 async function eid(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
   const run = f.spawn(process.execPath, [eidBin, ...args], env);
-  const code = await run.exited;
+  const { code } = await run.exited;
   return { code, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -177,7 +178,7 @@ test(
     // -delay_write makes stock epmd sleep before every reply.
     const slow = f.spawn('epmd', ['-port', String(port), '-delay_write', '2']);
     try {
-      await eventually(() => connectable('127.0.0.1', port), 10_000, 'the slow epmd to listen');
+      await waitFor(() => connectable('127.0.0.1', port), 'the slow epmd to listen', 10_000);
       const short = await eid(['names', '127.0.0.1', '--port', String(port), '--timeout', '300']);
       assert.equal(short.code, 1);
       assert.match(short.stderr, /^eid names: epmd at 127.0.0.1:\d+ did not answer within 300 ms\n$/);
@@ -270,13 +271,13 @@ async function eidEpmd(
     [eidBin, 'epmd', '--port', String(port), '--address', '127.0.0.1', ...args],
     env,
   );
-  await eventually(
+  await waitFor(
     async () => {
       if (server.child.exitCode !== null) throw new Error(`eid epmd exited: ${server.stderr}`);
       return probe ? connectable('127.0.0.1', port) : server.stderr.includes('epmd: listening');
     },
-    15_000,
     'eid epmd to listen',
+    15_000,
   );
   return { port, server };
 }
@@ -288,7 +289,7 @@ test(
     const port = await f.nextPort();
     const all = f.spawn(process.execPath, [eidBin, 'epmd'], { ERL_EPMD_PORT: String(port) });
     try {
-      await eventually(() => all.stderr.includes('epmd: listening'), 15_000, 'eid epmd to listen');
+      await waitFor(() => all.stderr.includes('epmd: listening'), 'eid epmd to listen', 15_000);
       assert.equal(await connectable('127.0.0.2', port), true, 'listening beyond 127.0.0.1');
     } finally {
       await all.kill('SIGTERM');
@@ -321,21 +322,21 @@ test(
       assert.equal(refused.code, 1, refused.stdout);
       assert.match(refused.stderr, /^eid names: /);
       // Logged one by one at debug level, as JSON lines.
-      await eventually(
+      await waitFor(
         () =>
           server.stderr
             .split('\n')
             .filter((l) => l.startsWith('{'))
             .some((l) => (JSON.parse(l) as { msg: string }).msg.includes('too many open connections')),
-        15_000,
         'the debug line for the connection cap',
+        15_000,
       );
       idle[0]!.destroy();
       // One slot free: NAMES is answered again.
-      await eventually(
+      await waitFor(
         async () => (await eid(['names', '127.0.0.1', '--port', String(port)])).code === 0,
-        30_000,
         'a NAMES answer once a slot is free',
+        30_000,
       );
     } finally {
       for (const s of idle) s.destroy();
@@ -385,7 +386,7 @@ test(
       const victim = await register('cli_docs_victim', 40128, { epmdPort: port });
       const epmd = async (command: string[]) => {
         const run = f.spawn('epmd', ['-port', String(port), ...command]);
-        return { code: await run.exited, out: run.stdout + run.stderr };
+        return { code: (await run.exited).code, out: run.stdout + run.stderr };
       };
       try {
         const stop = await epmd(['-stop', 'cli_docs_victim']);
@@ -395,7 +396,7 @@ test(
           await victim.closed;
           assert.equal(kill.code, 0, `${what}: ${kill.out}`);
           assert.match(kill.out, /Killed/);
-          assert.equal(await server.exited, 0, `${what}: eid epmd stops`);
+          assert.equal((await server.exited).code, 0, `${what}: eid epmd stops`);
         } else {
           assert.match(stop.out, /epmd: local epmd responded with <>/, what);
           assert.equal(kill.code, 1, what);
@@ -420,7 +421,7 @@ test('eid epmd --log-format json --log-level warn: JSON lines only, no info line
   // A registration refused (a duplicate) is a warning: it must appear, as JSON.
   const first = await register('cli_docs_dup', 40126, { epmdPort: port });
   await assert.rejects(register('cli_docs_dup', 40127, { epmdPort: port }));
-  await eventually(() => server.stderr.includes('registration refused'), 15_000, 'the refusal warning');
+  await waitFor(() => server.stderr.includes('registration refused'), 'the refusal warning', 15_000);
   await first.close();
   await server.kill('SIGTERM');
   const lines = server.stderr.split('\n').filter((l) => l !== '');

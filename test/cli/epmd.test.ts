@@ -5,11 +5,12 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { PortSlices, Processes, portAllocator, spawnErlNode, waitFor } from '../epmd/helpers.ts';
-import type { Spawned } from '../epmd/helpers.ts';
+import { spawnErlNode } from '../epmd/helpers.ts';
+import { PortSlices, portAllocator } from '../support/ports.ts';
+import { Processes, waitFor, type Spawned } from '../support/processes.ts';
 
 const eidBin = fileURLToPath(new URL('../../bin/eid.js', import.meta.url));
-const nextPort = portAllocator(...PortSlices.cli);
+const nextPort = portAllocator(PortSlices.epmd.cli);
 const processes = new Processes();
 
 after(() => processes.stopAll());

@@ -8,12 +8,12 @@ import { EidError } from '../../src/errors.ts';
 import { parseDaemonArgs } from '../../src/daemon/options.ts';
 import { parseListenAddress, renderMetrics } from '../../src/daemon/metrics.ts';
 import { eidFromSource } from '../harness/hosts.ts';
+import { PortSlices, portAllocator } from '../support/ports.ts';
 
 const run = promisify(execFile);
 
-// Ports of this file in the root namespace (44000-44999 is this area's range).
-const EPMD_PORT = 44369;
-const METRICS_PORT = 44370;
+// Free ports of this file's slice in the root namespace, never fixed ones another run may hold.
+const nextPort = portAllocator(PortSlices.daemon.daemon);
 
 test('settings: flags win over EID_* variables; erlang_port is an alias of --node-port; --address repeats', () => {
   const env = {
@@ -133,8 +133,8 @@ test('metrics: Prometheus text with every counter; ADDR:PORT parsing', () => {
   assert.equal(parseListenAddress('[::1]'), undefined);
 });
 
-async function metrics(): Promise<Record<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
+async function metrics(port: number): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   return Object.fromEntries(
     text
       .split('\n')
@@ -153,8 +153,10 @@ test(
   'without a reachable Docker it serves as plain EPMD, says so once, and keeps trying',
   { timeout: 120_000 },
   async () => {
-    const daemonArgs = ['daemon', '--port', String(EPMD_PORT), '--address', '127.0.0.1'];
-    daemonArgs.push('--docker', 'unix:///nonexistent/docker.sock', '--metrics', `127.0.0.1:${METRICS_PORT}`);
+    const epmdPort = await nextPort();
+    const metricsPort = await nextPort();
+    const daemonArgs = ['daemon', '--port', String(epmdPort), '--address', '127.0.0.1'];
+    daemonArgs.push('--docker', 'unix:///nonexistent/docker.sock', '--metrics', `127.0.0.1:${metricsPort}`);
     const daemon = spawn(process.execPath, [...eidFromSource(), ...daemonArgs, '--log-format', 'json'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -169,20 +171,21 @@ test(
         ['-noshell', '-start_epmd', 'false', '-name', 'plain@127.0.0.1', '-setcookie', 'plain'],
         {
           stdio: ['ignore', 'pipe', 'pipe'],
-          env: { ...process.env, ERL_EPMD_PORT: String(EPMD_PORT) },
+          env: { ...process.env, ERL_EPMD_PORT: String(epmdPort) },
         },
       );
       await waitUntil(() => log, /"msg":"epmd: registered".*"node":"plain"/, 'the node to register');
       // Several failed Docker attempts later...
-      for (let i = 0; i < 150 && (await metrics()).eid_docker_reconnects_total! < 3; i++) await sleep(200);
-      const m = await metrics();
+      for (let i = 0; i < 150 && (await metrics(metricsPort)).eid_docker_reconnects_total! < 3; i++)
+        await sleep(200);
+      const m = await metrics(metricsPort);
       assert.ok(m.eid_docker_reconnects_total! >= 3, `reconnects: ${m.eid_docker_reconnects_total}`);
       assert.equal(m.eid_docker_connected, 0);
       assert.equal(m.eid_registered_nodes, 1);
-      assert.equal((await fetch(`http://127.0.0.1:${METRICS_PORT}/healthz`)).status, 200);
+      assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status, 200);
 
       // ...the stock epmd client still sees the stock node registered with us,
-      const { stdout } = await run('epmd', ['-port', String(EPMD_PORT), '-names'], { timeout: 10_000 });
+      const { stdout } = await run('epmd', ['-port', String(epmdPort), '-names'], { timeout: 10_000 });
       assert.match(stdout, /name plain at port \d+/);
       // and the daemon said once, as a warning, why it serves as plain EPMD.
       const warnings = log

@@ -6,7 +6,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Fixture, eventually, run, type ErlNode } from './helpers.ts';
+import { Fixture, run, type ErlNode } from './helpers.ts';
+import { waitFor } from '../support/processes.ts';
 import { connectable } from '../tcp.ts';
 import {
   Atom,
@@ -242,7 +243,7 @@ describe('exit/2 from TypeScript', () => {
       );
       const sender = ts.spawn((self) => self.exit(trapping.pid, atom('trap_me')));
       await sender.exited;
-      await eventually(() => trapped !== undefined, 15_000, 'the trapped exit message');
+      await waitFor(() => trapped !== undefined, 'the trapped exit message', 15_000);
       assert.ok(termEquals(trapped!, tuple(atom('EXIT'), sender.pid, atom('trap_me'))), show(trapped!));
       assert.equal(trapping.alive, true, 'a trapping process survives a plain exit signal');
       ts.exit(trapping.pid, atom('kill'));
@@ -275,7 +276,7 @@ describe('exit/2 from TypeScript', () => {
         { trapExit: true },
       );
       const sender = (await erl.eval(ts, `exit(P, from_erlang), self()`, { P: p.pid })) as Pid;
-      await eventually(() => trapped !== undefined, 15_000, 'the trapped exit message');
+      await waitFor(() => trapped !== undefined, 'the trapped exit message', 15_000);
       assert.ok(termEquals(trapped!, tuple(atom('EXIT'), sender, atom('from_erlang'))), show(trapped!));
       await erl.eval(ts, `exit(P, kill), ok`, { P: p.pid });
       assert.equal(await p.exited, atom('killed'));
@@ -328,7 +329,7 @@ describe('demonitor', () => {
 
 /** Polls an asynchronous condition (state that settles on the other node) for 15 s at most. */
 function waitUntil(check: () => Promise<boolean>): Promise<void> {
-  return eventually(check, 15_000);
+  return waitFor(check, 'the other node to settle', 15_000);
 }
 
 describe('exposed functions', () => {

@@ -2,13 +2,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { Fixture, PortSlices, COOKIE, type ErlNode } from './helpers.ts';
+import { Fixture, COOKIE, type ErlNode } from './helpers.ts';
+import { PortSlices } from '../support/ports.ts';
 import { parseLiteral } from '../../src/cli/rpc.ts';
 import { atom, ImproperList, Tuple } from '../../src/etf/terms.ts';
 import { formatTerm, termEquals } from '../../src/etf/index.ts';
 
 const eidBin = fileURLToPath(new URL('../../bin/eid.js', import.meta.url));
-const f = new Fixture(PortSlices.cli);
+const f = new Fixture(PortSlices.distribution.cli);
 let erl: ErlNode;
 
 before(async () => {
@@ -30,7 +31,7 @@ async function eid(args: string[]): Promise<{ code: number | null; stdout: strin
     '--listen-port',
     listen,
   ]);
-  const code = await run.exited;
+  const { code } = await run.exited;
   return { code, stdout: run.stdout, stderr: run.stderr };
 }
 

@@ -3,52 +3,75 @@
  * (prevent_overlapping_partitions is on in OTP 25): it must stay connected while global
  * syncs, registers names and reacts to partitions between the OTP nodes.
  */
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { Fixture, PortSlices, eventually, type ErlNode } from './helpers.ts';
+import { Fixture, type ErlNode } from './helpers.ts';
+import { PortSlices } from '../support/ports.ts';
+import { waitFor } from '../support/processes.ts';
 import type { Node } from '../../src/distribution/node.ts';
 import { atom, Atom, Pid } from '../../src/etf/terms.ts';
 
-const f = new Fixture(PortSlices.cluster);
-let a: ErlNode;
-let b: ErlNode;
-let ts: Node;
-const downs: string[] = [];
+const f = new Fixture(PortSlices.distribution.cluster);
 
 before(async () => {
   await f.startEpmd();
-  a = await f.startErl('cluster_a');
-  b = await f.startErl('cluster_b');
-  ts = await f.startNode('ts_cluster');
-  ts.on('nodedown', (n) => downs.push(n));
 });
 
 after(async () => {
   await f.cleanup();
 });
 
-async function visibleFrom(node: ErlNode): Promise<string[]> {
+interface Cluster {
+  a: ErlNode;
+  b: ErlNode;
+  ts: Node;
+  /** Every nodedown the TS node saw. */
+  downs: string[];
+}
+
+let clusters = 0;
+
+/**
+ * A cluster of its own for each test (names never reused): OTP nodes A and B connected to each
+ * other and to the TS node, global synced on both.
+ */
+async function startCluster(t: TestContext): Promise<Cluster> {
+  const n = ++clusters;
+  const a = await f.startErl(`cluster_a${n}`);
+  const b = await f.startErl(`cluster_b${n}`);
+  const ts = await f.startNode(`ts_cluster${n}`);
+  t.after(() => Promise.all([ts.stop(), a.proc.kill(), b.proc.kill()]));
+  const downs: string[] = [];
+  ts.on('nodedown', (name) => downs.push(name));
+  assert.equal(await a.eval(ts, `net_adm:ping('${b.name}')`), atom('pong'));
+  assert.equal(await ts.ping(b.name), true);
+  assert.deepEqual(ts.nodes().sort(), [a.name, b.name].sort());
+  assert.equal(await a.eval(ts, 'global:sync()'), atom('ok'));
+  assert.equal(await b.eval(ts, 'global:sync()'), atom('ok'));
+  return { a, b, ts, downs };
+}
+
+async function visibleFrom(ts: Node, node: ErlNode): Promise<string[]> {
   return ((await node.eval(ts, 'nodes()')) as Atom[]).map((n) => n.name);
 }
 
 test(
   'a three-node cluster with global: the TS node is visible and stays connected',
   { timeout: 60_000 },
-  async () => {
-    assert.equal(await a.eval(ts, `net_adm:ping('${b.name}')`), atom('pong'));
-    assert.equal(await ts.ping(b.name), true);
-    assert.deepEqual(ts.nodes().sort(), [a.name, b.name].sort());
-    assert.equal(await a.eval(ts, 'global:sync()'), atom('ok'));
-    assert.equal(await b.eval(ts, 'global:sync()'), atom('ok'));
+  async (t) => {
+    const { a, b, ts, downs } = await startCluster(t);
     // global works between the OTP nodes with the TS node in the cluster.
     const pid = (await a.eval(
       ts,
       `P = spawn(fun() -> receive stop -> ok end end), yes = global:register_name(eid_global_test, P), P`,
     )) as Pid;
-    await eventually(async () => (await b.eval(ts, 'global:whereis_name(eid_global_test)')) instanceof Pid);
+    await waitFor(
+      async () => (await b.eval(ts, 'global:whereis_name(eid_global_test)')) instanceof Pid,
+      'the global name on B',
+    );
     assert.equal(((await b.eval(ts, 'global:whereis_name(eid_global_test)')) as Pid).id, pid.id);
-    assert.ok((await visibleFrom(a)).includes(ts.name));
-    assert.ok((await visibleFrom(b)).includes(ts.name));
+    assert.ok((await visibleFrom(ts, a)).includes(ts.name));
+    assert.ok((await visibleFrom(ts, b)).includes(ts.name));
     assert.deepEqual(downs, []);
   },
 );
@@ -56,13 +79,14 @@ test(
 test(
   'a partition between the OTP nodes does not make global drop the TS node',
   { timeout: 60_000 },
-  async () => {
+  async (t) => {
+    const { a, b, ts, downs } = await startCluster(t);
     await a.eval(ts, `erlang:disconnect_node('${b.name}')`);
     // Let both global servers notice and settle; prevent_overlapping_partitions acts in this window.
     await a.eval(ts, 'global:sync(), timer:sleep(1000), global:sync()');
     await b.eval(ts, 'global:sync()');
-    assert.ok((await visibleFrom(a)).includes(ts.name), 'A still sees TS');
-    assert.ok((await visibleFrom(b)).includes(ts.name), 'B still sees TS');
+    assert.ok((await visibleFrom(ts, a)).includes(ts.name), 'A still sees TS');
+    assert.ok((await visibleFrom(ts, b)).includes(ts.name), 'B still sees TS');
     assert.deepEqual(ts.nodes().sort(), [a.name, b.name].sort());
     assert.deepEqual(downs, []);
     assert.equal(await ts.ping(a.name), true);
@@ -73,20 +97,18 @@ test(
 test(
   'the TS node dropping one OTP node: prevent_overlapping_partitions is honoured, then all reconnect',
   { timeout: 60_000 },
-  async () => {
-    assert.equal(await a.eval(ts, `net_adm:ping('${b.name}')`), atom('pong'));
+  async (t) => {
     // A must know B (global synced) to tell B that it lost us.
-    assert.equal(await a.eval(ts, 'global:sync()'), atom('ok'));
-    assert.equal(await b.eval(ts, 'global:sync()'), atom('ok'));
+    const { a, b, ts } = await startCluster(t);
     ts.disconnect(a.name);
     // B still sees A, which lost us: B's global asks us to disconnect from B too (remove_connection).
-    await eventually(() => ts.nodes().length === 0, 10000, 'global on B removing the connection');
+    await waitFor(() => ts.nodes().length === 0, 'global on B removing the connection', 10000);
     assert.equal(await ts.ping(a.name), true);
     assert.equal(await ts.ping(b.name), true);
     assert.equal(await a.eval(ts, 'global:sync()'), atom('ok'));
     assert.equal(await b.eval(ts, 'global:sync()'), atom('ok'));
-    assert.ok((await visibleFrom(b)).includes(a.name), 'the OTP nodes kept each other');
-    assert.ok((await visibleFrom(a)).includes(ts.name));
-    assert.ok((await visibleFrom(b)).includes(ts.name));
+    assert.ok((await visibleFrom(ts, b)).includes(a.name), 'the OTP nodes kept each other');
+    assert.ok((await visibleFrom(ts, a)).includes(ts.name));
+    assert.ok((await visibleFrom(ts, b)).includes(ts.name));
   },
 );

@@ -14,7 +14,7 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { DockerResolver } from '../../src/distribution/resolver.ts';
 import { DockerError } from '../../src/errors.ts';
-import { PortSlices } from './helpers.ts';
+import { PortSlices } from '../support/ports.ts';
 import {
   HOST_MOUNTS,
   NODE_PORT,
@@ -34,13 +34,17 @@ const daemons: DaemonProcess[] = [];
 let otp27: NodeContainer;
 let otp29: NodeContainer;
 
-before(async () => {
-  hosts = await upHosts(SET);
-  await Promise.all([hosts.h1.image('otp27'), hosts.h2.image('otp29')]);
-  daemons.push(await hosts.h1.startDaemon(), await hosts.h2.startDaemon());
-  otp27 = await hosts.h1.startNode({ cookie: COOKIE, image: 'eid-otp27' });
-  otp29 = await hosts.h2.startNode({ cookie: COOKIE, image: 'eid-otp29' });
-});
+// On first use the images are debootstrapped from the mirror: longer than the suite's per-test deadline.
+before(
+  async () => {
+    hosts = await upHosts(SET);
+    await Promise.all([hosts.h1.image('otp27'), hosts.h2.image('otp29')]);
+    daemons.push(await hosts.h1.startDaemon(), await hosts.h2.startDaemon());
+    otp27 = await hosts.h1.startNode({ cookie: COOKIE, image: 'eid-otp27' });
+    otp29 = await hosts.h2.startNode({ cookie: COOKIE, image: 'eid-otp29' });
+  },
+  { timeout: 1_800_000 },
+);
 
 after(async () => {
   await hosts?.down();
@@ -137,7 +141,7 @@ test(
   'DockerResolver reads the published node port from a real dockerd (Engine API over TCP), eid.port label included',
   { timeout: 300_000 },
   async () => {
-    const port = PortSlices.containers[0];
+    const port = PortSlices.distribution.containers[0];
     const relay = await dockerdRelay(port);
     try {
       const resolver = new DockerResolver({ enginePort: port, nodePort: NODE_PORT });
@@ -211,7 +215,7 @@ test(
       ],
       { stdio: 'ignore' },
     );
-    const port = PortSlices.containers[0] + 1;
+    const port = PortSlices.distribution.containers[0] + 1;
     const relay = await dockerdRelay(port, { key: readFileSync(key), cert: readFileSync(cert) });
     try {
       const wantPort = await otp27Published();

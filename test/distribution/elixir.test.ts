@@ -1,12 +1,13 @@
 /** The TypeScript node and a real Elixir 1.14 node: ping, rpc, erpc, GenServer calls and messages both ways. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Fixture, PortSlices, run, type ErlNode } from './helpers.ts';
+import { Fixture, run, type ErlNode } from './helpers.ts';
+import { PortSlices } from '../support/ports.ts';
 import type { Node } from '../../src/distribution/node.ts';
 import { termEquals } from '../../src/etf/index.ts';
 import { atom, Atom, Tuple, tuple, type Term } from '../../src/etf/terms.ts';
 
-const f = new Fixture(PortSlices.elixir);
+const f = new Fixture(PortSlices.distribution.elixir);
 let ex: ErlNode;
 let ts: Node;
 

@@ -7,7 +7,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { Fixture, PortSlices, COOKIE, eventually, fragmentBody, type ErlNode } from './helpers.ts';
+import { Fixture, COOKIE, fragmentBody, type ErlNode } from './helpers.ts';
+import { PortSlices } from '../support/ports.ts';
+import { waitFor } from '../support/processes.ts';
 import type { Node } from '../../src/distribution/node.ts';
 import { FrameDecoder, encodeHandshakeFrame } from '../../src/distribution/framing.ts';
 import { Handshake } from '../../src/distribution/handshake.ts';
@@ -21,7 +23,7 @@ import { encode } from '../../src/etf/index.ts';
 import { atom, Pid, Reference, tuple, type Term } from '../../src/etf/terms.ts';
 import { createLogger } from '../../src/log.ts';
 
-const f = new Fixture(PortSlices.faults);
+const f = new Fixture(PortSlices.distribution.faults);
 let erl: ErlNode;
 let ts: Node;
 const lines: string[] = [];
@@ -78,7 +80,7 @@ async function fakePeer(
     });
     socket.once('close', () => reject(new Error('closed during handshake')));
   });
-  await eventually(() => target.nodes().includes(name), 5000, `${name} up`);
+  await waitFor(() => target.nodes().includes(name), `${name} up`, 5000);
   return { socket, closed, name };
 }
 
@@ -168,10 +170,10 @@ describe('a hostile peer loses only its own connection', () => {
       lines.length = 0;
       peer.socket.write(c.bytes());
       await peer.closed;
-      await eventually(
+      await waitFor(
         () => lines.some((l) => l.includes(c.code) && l.includes(peer.name)),
-        5000,
         `log line with ${c.code}`,
+        5000,
       );
       assert.ok(!ts.nodes().includes(peer.name));
       // The real OTP node is still connected and answering.
@@ -205,10 +207,10 @@ describe('a hostile peer loses only its own connection', () => {
     lines.length = 0;
     socket.write(Buffer.from([0x00, 0x05, 0x7a, 0x7a, 0x7a, 0x7a, 0x7a]));
     await closed;
-    await eventually(
+    await waitFor(
       () => lines.some((l) => l.includes('DIST_HANDSHAKE_PROTOCOL')),
-      5000,
       'handshake error log',
+      5000,
     );
     const huge = net.connect({ host: '127.0.0.1', port: ts.port });
     huge.on('error', () => undefined);

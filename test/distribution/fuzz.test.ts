@@ -10,21 +10,14 @@ import fc from 'fast-check';
 import { encodeHandshakeFrame, FrameDecoder, type PrefixSize } from '../../src/distribution/framing.ts';
 import { digest, Handshake, HandshakeTag, type HandshakeOptions } from '../../src/distribution/handshake.ts';
 import { HeaderDecoder, HeaderEncoder, HeaderTag, type DistMessage } from '../../src/distribution/header.ts';
-import {
-  ControlOp,
-  ControlShape,
-  decodeSignal,
-  encodeSignal,
-  type Signal,
-} from '../../src/distribution/control.ts';
+import { ControlOp, ControlShape, decodeSignal, encodeSignal } from '../../src/distribution/control.ts';
 import { DEFAULT_FLAGS, DistFlags } from '../../src/distribution/flags.ts';
 import { DistError } from '../../src/errors.ts';
 import { Writer } from '../../src/bytes.ts';
 import { atom, Pid, Reference, Tuple, type Term } from '../../src/etf/terms.ts';
-import { termEquals } from '../../src/etf/index.ts';
 import { termArb } from '../etf/arbitraries.ts';
 import { chunksOf, fuzzing, mutate, randomBytes, rng } from '../fuzz.ts';
-import { fragmentBody } from './helpers.ts';
+import { fragmentBody, sameSignal } from './helpers.ts';
 
 const { runs, guarded, replay: REPLAY } = fuzzing('DIST_FUZZ_SEED', 0x0d157, DistError);
 
@@ -476,17 +469,6 @@ const elementArb: fc.Arbitrary<Term> = fc.oneof(
 const ALL_FLAGS = DEFAULT_FLAGS | DistFlags.SEND_SENDER | DistFlags.EXIT_PAYLOAD;
 
 /** The same signal: every field equal as a term. */
-function sameSignal(a: Signal, b: Signal): boolean {
-  const fa = a as unknown as Record<string, Term | undefined>;
-  const fb = b as unknown as Record<string, Term | undefined>;
-  const keys = new Set([...Object.keys(fa), ...Object.keys(fb)]);
-  return [...keys].every((k) => {
-    const x = fa[k];
-    const y = fb[k];
-    return x === undefined || y === undefined ? x === y : termEquals(x, y);
-  });
-}
-
 /** A control message: mostly a known op at (about) its arity, with a payload when it takes one; sometimes anything. */
 const controlArb: fc.Arbitrary<{ op: Term; elements: Term[]; payload: Term | undefined; tupled: boolean }> =
   fc

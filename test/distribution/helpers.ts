@@ -1,47 +1,19 @@
 /**
- * Shared helpers for the distribution tests: ports from this area's range (45000-45999), a
- * stock `epmd` and real `erl`/`elixir` nodes that are always stopped by pid, and an agent in
- * each Erlang node that evaluates expressions sent to it (so tests drive Erlang from TypeScript).
+ * Helpers for the distribution tests: a fixture of a stock `epmd`, real `erl`/`elixir` nodes and
+ * TS nodes (processes and ports through test/support), and an agent in each Erlang node that
+ * evaluates expressions sent to it (so tests drive Erlang from TypeScript).
  */
-import net from 'node:net';
-import { hostname, tmpdir } from 'node:os';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { hostname } from 'node:os';
 import { Node, type NodeOptions } from '../../src/distribution/node.ts';
 import type { Process } from '../../src/distribution/process.ts';
 import { formatTerm } from '../../src/etf/format.ts';
 import { atom, tuple, type Term } from '../../src/etf/terms.ts';
 import { HeaderTag } from '../../src/distribution/header.ts';
 import { Writer } from '../../src/bytes.ts';
-
-/** Each test file takes its own slice so files running in parallel never collide. */
-export const PortSlices = {
-  otp: [45000, 45199],
-  elixir: [45200, 45299],
-  faults: [45300, 45399],
-  cluster: [45400, 45499],
-  cli: [45500, 45599],
-  containers: [45600, 45699],
-  bench: [45900, 45999],
-} as const;
-
-function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen({ port, host: '0.0.0.0' }, () => s.close(() => resolve(true)));
-  });
-}
-
-export function portAllocator(slice: readonly [number, number]): () => Promise<number> {
-  let next = slice[0];
-  return async () => {
-    while (next <= slice[1]) {
-      const port = next++;
-      if (await canBind(port)) return port;
-    }
-    throw new Error(`no free port left in ${slice[0]}-${slice[1]}`);
-  };
-}
+import { termEquals } from '../../src/etf/index.ts';
+import type { Signal } from '../../src/distribution/control.ts';
+import { portAllocator, type PortSlice } from '../support/ports.ts';
+import { Processes, startStockEpmd, type Spawned } from '../support/processes.ts';
 
 export const COOKIE = 'eid-dist-test-cookie';
 
@@ -78,81 +50,25 @@ const AGENT = [
   'io:format("READY~n").',
 ].join('\n');
 
-export class Spawned {
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<number | null>;
-  constructor(readonly child: ChildProcess) {
-    child.stdout?.on('data', (d: Buffer) => (this.stdout += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-  }
-
-  get pid(): number {
-    return this.child.pid ?? -1;
-  }
-
-  async waitFor(text: string, timeoutMs = 20000): Promise<void> {
-    const start = Date.now();
-    while (!this.stdout.includes(text)) {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) {
-        throw new Error(`process exited before printing ${text}: ${this.stdout} ${this.stderr}`);
-      }
-      if (Date.now() - start > timeoutMs)
-        throw new Error(`timed out waiting for ${text}: ${this.stdout} ${this.stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill(signal);
-    await this.exited;
-  }
-}
-
-/** Everything a test file starts, stopped by pid at the end even when a test fails. */
+/** Everything a test file (or one test) starts, stopped by pid at the end even when a test fails. */
 export class Fixture {
-  private readonly children = new Set<Spawned>();
+  private readonly processes = new Processes();
   private readonly nodes = new Set<Node>();
   readonly nextPort: () => Promise<number>;
   epmdPort = 0;
 
-  constructor(slice: readonly [number, number]) {
+  constructor(slice: PortSlice) {
     this.nextPort = portAllocator(slice);
   }
 
   spawn(command: string, args: string[], env: Record<string, string> = {}): Spawned {
-    const child = spawn(command, args, {
-      env: { ...process.env, ERL_CRASH_DUMP_SECONDS: '0', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      cwd: tmpdir(),
-    });
-    const s = new Spawned(child);
-    this.children.add(s);
-    void s.exited.then(() => this.children.delete(s));
-    return s;
+    return this.processes.spawn(command, args, env);
   }
 
-  /** Starts this file's own `epmd` on a port of the slice. */
+  /** Starts this fixture's own `epmd` on a port of the slice. */
   async startEpmd(): Promise<number> {
     const port = await this.nextPort();
-    const epmd = this.spawn('epmd', ['-port', String(port)]);
-    const start = Date.now();
-    for (;;) {
-      const ok = await new Promise<boolean>((resolve) => {
-        const s = net.connect({ port, host: '127.0.0.1' });
-        s.once('connect', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.once('error', () => resolve(false));
-      });
-      if (ok) break;
-      if (epmd.child.exitCode !== null || Date.now() - start > 10000)
-        throw new Error(`epmd did not start: ${epmd.stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await startStockEpmd(this.processes, port);
     this.epmdPort = port;
     return port;
   }
@@ -179,7 +95,7 @@ export class Fixture {
       AGENT,
     ];
     const erl = this.spawn(options.command ?? 'erl', args, { ERL_EPMD_PORT: String(this.epmdPort) });
-    await erl.waitFor('READY');
+    await erl.waitForOutput('READY');
     return new ErlNode(name, erl, port);
   }
 
@@ -210,7 +126,7 @@ export class Fixture {
         ERL_EPMD_PORT: String(this.epmdPort),
       },
     );
-    await ex.waitFor('READY', 60000);
+    await ex.waitForOutput('READY', 60000);
     return new ErlNode(name, ex, port, 'elixir');
   }
 
@@ -229,7 +145,7 @@ export class Fixture {
 
   async cleanup(): Promise<void> {
     await Promise.all([...this.nodes].map((n) => n.stop().catch(() => undefined)));
-    await Promise.all([...this.children].map((c) => c.kill()));
+    await this.processes.stopAll();
   }
 }
 
@@ -275,19 +191,6 @@ export async function run<T>(
   return value as T;
 }
 
-/** Polls `check` until it is true (state that settles asynchronously), failing after `timeoutMs`. */
-export async function eventually(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 10000,
-  what = 'condition',
-): Promise<void> {
-  const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /**
  * A fragment header message as a peer writes it, without its frame prefix: version, `kind`
  * (first or next fragment), sequence and fragment ids, an empty atom cache on the first, `data`.
@@ -306,4 +209,16 @@ export function fragmentBody(
   if (kind === HeaderTag.FRAGMENT_FIRST) w.u8(0);
   for (const part of data) w.bytes(part);
   return w.toBuffer();
+}
+
+/** Whether two signals are the same: the same fields, each term equal as Erlang compares (=:=). */
+export function sameSignal(a: Signal, b: Signal): boolean {
+  const fa = a as unknown as Record<string, Term | undefined>;
+  const fb = b as unknown as Record<string, Term | undefined>;
+  const keys = new Set([...Object.keys(fa), ...Object.keys(fb)]);
+  return [...keys].every((k) => {
+    const x = fa[k];
+    const y = fb[k];
+    return x === undefined || y === undefined ? x === y : termEquals(x, y);
+  });
 }

@@ -2,7 +2,7 @@
  * The catalog against a real dockerd (one test host from test/harness): built from the list, kept
  * current by events, every way of naming a container. Needs root.
  */
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DockerCatalog } from '../../src/docker/catalog.ts';
@@ -12,14 +12,35 @@ import { HOST_MOUNTS, upHosts, type Host, type TestHosts } from '../harness/host
 
 let hosts: TestHosts;
 let host: Host;
-let catalog: DockerCatalog;
-/** The catalog as the daemon's EPMD server reads it. */
-let source: CatalogSource;
 
-/** A container that publishes `ports` and just sleeps (no Erlang needed to be catalogued). */
-async function sleeper(args: string[], ports: string[] = ['12345']): Promise<string> {
+/**
+ * A container of test `t` that publishes `ports` and just sleeps (no Erlang needed to be
+ * catalogued); removed when the test ends, so no test sees another's containers.
+ */
+async function sleeper(t: TestContext, args: string[], ports: string[] = ['12345']): Promise<string> {
   const publish = ports.flatMap((p) => ['-p', p]);
-  return host.docker(['run', '-d', ...publish, ...HOST_MOUNTS, ...args, 'eid-otp25', 'sleep', '3600']);
+  const id = await host.docker([
+    'run',
+    '-d',
+    ...publish,
+    ...HOST_MOUNTS,
+    ...args,
+    'eid-otp25',
+    'sleep',
+    '3600',
+  ]);
+  t.after(() => host.docker(['rm', '-f', id]).catch(() => undefined));
+  return id;
+}
+
+/** A catalog of test `t`, synced with the host's dockerd, stopped when the test ends. */
+async function startCatalog(t: TestContext): Promise<{ catalog: DockerCatalog; source: CatalogSource }> {
+  const catalog = new DockerCatalog({ endpoint: host.endpoint, minBackoffMs: 50, maxBackoffMs: 200 });
+  t.after(() => catalog.stop());
+  const synced = catalog.synced();
+  catalog.start();
+  await synced;
+  return { catalog, source: new CatalogSource(catalog) };
 }
 
 /** Waits for the catalog to reach a state that events bring in the background. */
@@ -41,7 +62,6 @@ before(async () => {
 });
 
 after(async () => {
-  await catalog?.stop();
   await hosts?.down();
 });
 
@@ -51,8 +71,8 @@ test('the API version is negotiated with the daemon, not hard-coded', async () =
   assert.equal(apiVersion, server);
 });
 
-test('a catalog built from the container list finds containers by every name', async () => {
-  const id = await sleeper([
+test('a catalog built from the container list finds containers by every name', async (t) => {
+  const id = await sleeper(t, [
     '--name',
     'listed',
     '--hostname',
@@ -60,12 +80,8 @@ test('a catalog built from the container list finds containers by every name', a
     '--label',
     'eid.name=listedlabel',
   ]);
-  await sleeper(['--name', 'unpublished'], []);
-  catalog = new DockerCatalog({ endpoint: host.endpoint, minBackoffMs: 50, maxBackoffMs: 200 });
-  source = new CatalogSource(catalog);
-  const synced = catalog.synced();
-  catalog.start();
-  await synced;
+  await sleeper(t, ['--name', 'unpublished'], []);
+  const { source } = await startCatalog(t);
   const port = await publishedPort(id);
   for (const name of [id, id.slice(0, 12), id.slice(0, 8), 'listed', 'listedhost', 'listedlabel']) {
     assert.equal(source.lookup(name)?.port, port, name);
@@ -74,8 +90,9 @@ test('a catalog built from the container list finds containers by every name', a
   assert.deepEqual([...source.names()], [{ name: 'listedhost', port }]);
 });
 
-test('events: a started container appears, a renamed one changes name, a stopped one disappears', async () => {
-  const id = await sleeper(['--name', 'late']);
+test('events: a started container appears, a renamed one changes name, a stopped one disappears', async (t) => {
+  const { source } = await startCatalog(t);
+  const id = await sleeper(t, ['--name', 'late']);
   const port = await publishedPort(id);
   await until(
     () => source.lookup('late')?.port,
@@ -127,8 +144,9 @@ test('events: a started container appears, a renamed one changes name, a stopped
   );
 });
 
-test('the eid.port label picks the node port per container', async () => {
-  const id = await sleeper(['--name', 'custom', '--label', 'eid.port=9000'], ['12345', '9000']);
+test('the eid.port label picks the node port per container', async (t) => {
+  const { source } = await startCatalog(t);
+  const id = await sleeper(t, ['--name', 'custom', '--label', 'eid.port=9000'], ['12345', '9000']);
   const port = await publishedPort(id, 9000);
   await until(
     () => source.lookup('custom')?.port,
@@ -137,12 +155,14 @@ test('the eid.port label picks the node port per container', async () => {
   );
 });
 
-test('Docker going away: the catalog keeps its entries, reconnects and resyncs (changes made meanwhile included)', async () => {
+test('Docker going away: the catalog keeps its entries, reconnects and resyncs (changes made meanwhile included)', async (t) => {
+  await sleeper(t, ['--name', 'doomed']);
+  const { catalog, source } = await startCatalog(t);
   const before = catalog.stats();
   assert.equal(before.connected, true);
-  const known = source.lookup('listed');
+  const known = source.lookup('doomed');
   assert.ok(known !== undefined);
-  const pid = Number(await host.docker(['inspect', '-f', '{{.State.Pid}}', 'listed']));
+  const pid = Number(await host.docker(['inspect', '-f', '{{.State.Pid}}', 'doomed']));
 
   await hosts.stopDocker(host);
   try {
@@ -151,7 +171,7 @@ test('Docker going away: the catalog keeps its entries, reconnects and resyncs (
       (c) => !c,
       'the catalog to notice',
     );
-    assert.deepEqual(source.lookup('listed'), known);
+    assert.deepEqual(source.lookup('doomed'), known);
     // The container dies while no dockerd watches (it lived on thanks to --live-restore):
     // no event will ever say so; only the resync can notice.
     process.kill(pid, 'SIGKILL');
@@ -164,7 +184,7 @@ test('Docker going away: the catalog keeps its entries, reconnects and resyncs (
     'the reconnection',
   );
   await until(
-    () => source.lookup('listed'),
+    () => source.lookup('doomed'),
     (e) => e === undefined,
     'the resync',
   );

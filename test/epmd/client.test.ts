@@ -10,9 +10,10 @@ import net from 'node:net';
 import { names, portPlease, register } from '../../src/epmd/client.ts';
 import { EpmdServer } from '../../src/epmd/server.ts';
 import { EpmdError } from '../../src/errors.ts';
-import { PortSlices, Processes, portAllocator, waitForListening } from './helpers.ts';
+import { PortSlices, portAllocator, waitForListening } from '../support/ports.ts';
+import { Processes } from '../support/processes.ts';
 
-const nextPort = portAllocator(...PortSlices.client);
+const nextPort = portAllocator(PortSlices.epmd.client);
 const processes = new Processes();
 const cleanups: (() => Promise<void> | void)[] = [];
 
@@ -58,12 +59,21 @@ test('unknown name: EPMD_NOT_REGISTERED; a name epmd will not look up: EPMD_CLOS
   await assert.rejects(portPlease('a\0b', '127.0.0.1', { epmdPort: server.port }), code('EPMD_CLOSED'));
 });
 
-test('registration.closed resolves when the EPMD goes away', async () => {
+test('registration.closed stays pending while the EPMD keeps the name, resolves when the EPMD goes away', async () => {
   const server = new EpmdServer({ port: await nextPort() });
   await server.listen();
   const reg = await register('orphan', 43799, { epmdPort: server.port });
+  let closed = false;
+  void reg.closed.then(() => (closed = true));
+  // A NAMES round trip after the registration: the EPMD still holds the name and nothing closed it.
+  assert.deepEqual((await names('127.0.0.1', { epmdPort: server.port })).nodes, [
+    { name: 'orphan', port: 43799 },
+  ]);
+  assert.equal(closed, false, 'closed settled while the registration was live');
   await server.close();
   await reg.closed;
+  assert.equal(closed, true);
+  await assert.rejects(names('127.0.0.1', { epmdPort: server.port }), code('EPMD_REFUSED'));
 });
 
 test('a reply that does not parse: EPMD_MALFORMED (fault injection)', async () => {

@@ -1,135 +1,10 @@
 /**
- * Shared helpers for the EPMD tests: ports from this area's range, stock `epmd`/`erl` processes
- * that are always stopped by pid, raw socket exchanges, and the table of malformed requests.
+ * Helpers for the EPMD tests: stock `epmd`/`erl` processes (started through test/support), raw
+ * socket exchanges, and the table of malformed requests.
  */
 import net from 'node:net';
 import os from 'node:os';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { names } from '../../src/epmd/client.ts';
-
-/**
- * The EPMD area owns TCP ports 43000-43999; each test file takes its own slice so files running in
- * parallel never collide. Bench uses 43900-43999.
- */
-export const PortSlices = {
-  server: [43000, 43199],
-  otp: [43200, 43499],
-  cli: [43500, 43699],
-  client: [43700, 43799],
-} as const;
-
-function canBind(port: number, host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen({ port, host, ipv6Only: host === '::' }, () => s.close(() => resolve(true)));
-  });
-}
-
-/** A port of [from, to] that is free on all IPv4 and IPv6 interfaces, not handed out before by this process. */
-export function portAllocator(from: number, to: number): () => Promise<number> {
-  let next = from;
-  return async () => {
-    while (next <= to) {
-      const port = next++;
-      if ((await canBind(port, '0.0.0.0')) && (await canBind(port, '::'))) return port;
-    }
-    throw new Error(`no free port left in ${from}-${to}`);
-  };
-}
-
-/** Tracks what a test file starts so it is all stopped, by pid, even when a test fails. */
-export class Processes {
-  private readonly children = new Set<ChildProcess>();
-
-  spawn(command: string, args: string[], env: Record<string, string> = {}): Spawned {
-    const child = spawn(command, args, {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.children.add(child);
-    const spawned = new Spawned(child);
-    child.once('exit', () => this.children.delete(child));
-    return spawned;
-  }
-
-  /** SIGKILLs every child still running and waits for it to exit. */
-  async stopAll(): Promise<void> {
-    await Promise.all([...this.children].map((c) => stop(c)));
-  }
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-  });
-}
-
-export class Spawned {
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-
-  constructor(readonly child: ChildProcess) {
-    child.stdout?.setEncoding('utf8').on('data', (s: string) => (this.stdout += s));
-    child.stderr?.setEncoding('utf8').on('data', (s: string) => (this.stderr += s));
-    this.exited = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  /** Resolves when stdout contains `text`; rejects when the process exits first or after `timeoutMs`. */
-  waitForOutput(text: string, timeoutMs = 20_000): Promise<void> {
-    return waitFor(
-      () => {
-        if (this.stdout.includes(text)) return true;
-        if (this.child.exitCode !== null || this.child.signalCode !== null) {
-          throw new Error(
-            `process exited before printing ${JSON.stringify(text)}:\n${this.stdout}\n${this.stderr}`,
-          );
-        }
-        return false;
-      },
-      `output ${JSON.stringify(text)}`,
-      timeoutMs,
-    );
-  }
-
-  kill(): Promise<void> {
-    return stop(this.child);
-  }
-}
-
-/** Polls `check` until it returns true; fails with `what` after `timeoutMs`. */
-export async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Resolves once something accepts TCP connections on 127.0.0.1:`port`. */
-export function waitForListening(port: number): Promise<void> {
-  const accepts = () =>
-    new Promise<boolean>((resolve) => {
-      const s = net.connect({ port, host: '127.0.0.1' }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-  return waitFor(accepts, `a listener on port ${port}`);
-}
+import type { Processes, Spawned } from '../support/processes.ts';
 
 /**
  * A stock node `name@127.0.0.1` that uses the EPMD on `epmdPort` and listens for distribution on
@@ -162,23 +37,6 @@ export function spawnErlNode(
   );
 }
 
-/** Starts a stock `epmd` in the foreground on `port` and waits until it answers. */
-export async function startStockEpmd(
-  processes: Processes,
-  port: number,
-  extraArgs: string[] = [],
-): Promise<Spawned> {
-  const epmd = processes.spawn('epmd', ['-port', String(port), ...extraArgs]);
-  await waitFor(async () => {
-    if (epmd.child.exitCode !== null) throw new Error(`epmd exited: ${epmd.stderr}`);
-    return names('127.0.0.1', { epmdPort: port, timeoutMs: 1000 }).then(
-      () => true,
-      () => false,
-    );
-  }, `stock epmd on port ${port}`);
-  return epmd;
-}
-
 /** What a server did with one request: the bytes it sent back, and whether it then closed. */
 export interface Outcome {
   reply: string;
@@ -187,12 +45,18 @@ export interface Outcome {
 
 /**
  * Connects, writes `chunks` one after another (letting each leave before the next so the server
- * sees the split), then reads until the server closes or `settleMs` passes with it still open.
+ * sees the split), then reads until the server closes, `until` accepts the reply so far (the
+ * connection is then left open: `closed` false), or `settleMs` passes with it still open.
  */
 export function exchange(
   port: number,
   chunks: Uint8Array[],
-  options: { host?: string; localAddress?: string; settleMs?: number } = {},
+  options: {
+    host?: string;
+    localAddress?: string;
+    settleMs?: number;
+    until?: (reply: Buffer) => boolean;
+  } = {},
 ): Promise<Outcome> {
   const settleMs = options.settleMs ?? 10_000;
   return new Promise((resolve, reject) => {
@@ -212,7 +76,10 @@ export function exchange(
       resolve({ reply: Buffer.concat(received).toString('hex'), closed });
     };
     const timer = setTimeout(() => done(false), settleMs);
-    socket.on('data', (d: Buffer) => received.push(d));
+    socket.on('data', (d: Buffer) => {
+      received.push(d);
+      if (options.until?.(Buffer.concat(received))) done(false);
+    });
     socket.on('close', () => done(true));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       // A reset is the server closing with our bytes unread; anything else is a test failure.

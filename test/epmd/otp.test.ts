@@ -9,20 +9,17 @@ import { EpmdServer } from '../../src/epmd/server.ts';
 import { names, portPlease, register } from '../../src/epmd/client.ts';
 import { EpmdError } from '../../src/errors.ts';
 import {
-  PortSlices,
-  Processes,
   exchange,
   malformedRequests,
   nonLoopbackAddress,
-  portAllocator,
   spawnErlNode,
-  startStockEpmd,
   trailingByteRequest,
   unknownNameRequests,
-  waitFor,
 } from './helpers.ts';
+import { PortSlices, portAllocator } from '../support/ports.ts';
+import { Processes, startStockEpmd, waitFor } from '../support/processes.ts';
 
-const nextPort = portAllocator(...PortSlices.otp);
+const nextPort = portAllocator(PortSlices.epmd.otp);
 const processes = new Processes();
 const servers: EpmdServer[] = [];
 

@@ -3,7 +3,7 @@
  * NAMES/DUMP, the NameSource extension point, bounds (connection cap, packet timeout, request
  * size), and malformed requests at every split point and one byte at a time.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import fc from 'fast-check';
@@ -12,18 +12,11 @@ import { names, portPlease, register } from '../../src/epmd/client.ts';
 import type { Registration } from '../../src/epmd/client.ts';
 import type { NameSource, NodeEntry } from '../../src/epmd/types.ts';
 import { EpmdError } from '../../src/errors.ts';
-import {
-  PortSlices,
-  exchange,
-  malformedRequests,
-  portAllocator,
-  splits,
-  trailingByteRequest,
-  unknownNameRequests,
-  waitFor,
-} from './helpers.ts';
+import { exchange, malformedRequests, splits, trailingByteRequest, unknownNameRequests } from './helpers.ts';
+import { PortSlices, portAllocator } from '../support/ports.ts';
+import { waitFor } from '../support/processes.ts';
 
-const nextPort = portAllocator(...PortSlices.server);
+const nextPort = portAllocator(PortSlices.epmd.server);
 const servers: EpmdServer[] = [];
 
 async function startServer(options: ConstructorParameters<typeof EpmdServer>[0] = {}): Promise<EpmdServer> {
@@ -44,10 +37,12 @@ const isEpmdError = (code: string) => (err: unknown) => {
 };
 
 describe('registration', () => {
+  // A fresh server per test: names, creations and the NAMES order never carry over from another test.
   let server: EpmdServer;
-  before(async () => {
+  beforeEach(async () => {
     server = await startServer();
   });
+  afterEach(() => server.close());
 
   test('register keeps the name while the connection lives; close unregisters it', async () => {
     const reg = await register('alpha', 43991, { epmdPort: server.port });
@@ -104,12 +99,11 @@ describe('registration', () => {
       await waitFor(() => server.registered().length === 0, 'unregistration');
     }
     assert.equal(seen.size, 3, 'the 1..3 creation cycles');
+    // The registration connection stays open: read until the 4-byte reply is in.
     const reply = await exchange(
       server.port,
       [Buffer.from('0010 78 0010 4d 00 0005 0005 0003 657073 0000'.replace(/ /g, ''), 'hex')],
-      {
-        settleMs: 300,
-      },
+      { until: (r) => r.length >= 4 },
     );
     assert.equal(reply.reply.slice(0, 4), '7900', 'ALIVE2_RESP, result 0');
     assert.equal(reply.reply.length, 8, '4-byte reply');
@@ -310,14 +304,16 @@ describe('bounds', () => {
 });
 
 describe('malformed requests', () => {
+  // Each test gets its own server with a fresh registration that must survive what the test sends.
   let server: EpmdServer;
   let survivor: Registration;
-  before(async () => {
+  beforeEach(async () => {
     server = await startServer();
     survivor = await register('survivor', 43105, { epmdPort: server.port });
   });
-  after(async () => {
+  afterEach(async () => {
     await survivor.close();
+    await server.close();
   });
 
   for (const c of [...malformedRequests, ...unknownNameRequests]) {
@@ -347,20 +343,24 @@ describe('malformed requests', () => {
   });
 
   test('fuzz: random requests never crash the server or drop a registration', async () => {
+    // A short packet timeout closes every connection that is not a registration, so each outcome
+    // is a close or a registration's ALIVE2_X_RESP, never a silence of some length.
+    const fuzzed = await startServer({ packetTimeoutMs: 100 });
+    const kept = await register('survivor', 43105, { epmdPort: fuzzed.port });
+    const registered = (r: Buffer) => r.length >= 6 && r[0] === 0x76 && r[1] === 0;
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.boolean(), async (body, framed) => {
         const bytes = framed
           ? Buffer.concat([Buffer.from([body.length >> 8, body.length]), body])
           : Buffer.from(body);
-        const outcome = await exchange(server.port, [bytes], { settleMs: 300 });
-        assert.ok(
-          outcome.closed || outcome.reply === '' || outcome.reply.startsWith('76'),
-          JSON.stringify(outcome),
-        );
+        const outcome = await exchange(fuzzed.port, [bytes], { until: registered });
+        assert.ok(outcome.closed || registered(Buffer.from(outcome.reply, 'hex')), JSON.stringify(outcome));
       }),
       { numRuns: 150 },
     );
-    assert.equal((await portPlease('survivor', '127.0.0.1', { epmdPort: server.port })).port, 43105);
-    assert.ok(server.registered().some((n) => n.name === 'survivor'));
+    assert.equal((await portPlease('survivor', '127.0.0.1', { epmdPort: fuzzed.port })).port, 43105);
+    assert.ok(fuzzed.registered().some((n) => n.name === 'survivor'));
+    await kept.close();
+    await fuzzed.close();
   });
 });

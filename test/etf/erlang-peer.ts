@@ -1,6 +1,6 @@
 /**
  * One long-lived real Erlang process (etf_peer.erl as an erl port program, {packet,4} on
- * stdin/stdout) that the ETF tests ask to decode, re-encode, generate and compare terms.
+ * stdin/stdout) that tests ask to decode, re-encode, generate, compare, sort, parse and print terms.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const SOURCE = fileURLToPath(new URL('./etf_peer.erl', import.meta.url));
 const REQUEST_TIMEOUT_MS = 20_000;
-const Op = { RoundTrip: 1, Generate: 2, Compare: 3 } as const;
+const Op = { RoundTrip: 1, Generate: 2, Compare: 3, Sort: 4, ParseTerm: 5, Print: 6 } as const;
 
 export class ErlangPeer {
   private pending: { resolve: (b: Buffer) => void; reject: (e: Error) => void }[] = [];
@@ -82,6 +82,25 @@ export class ErlangPeer {
     length.writeUInt32BE(a.length);
     const reply = await this.request(Buffer.concat([Buffer.of(Op.Compare), length, a, b]));
     return reply[0] === 1;
+  }
+
+  /**
+   * The list `etf` encodes as Erlang orders it: the ETF of {Sorted, Exact, Standard}, the list
+   * sorted by lists:sort/2 in the exact order (map keys', integers before floats), then -1, 0 or 1
+   * for each adjacent pair in the exact order and in the standard order (<, ==, >; 1 == 1.0).
+   */
+  sort(etf: Uint8Array): Promise<Buffer> {
+    return this.request(Buffer.concat([Buffer.of(Op.Sort), etf]));
+  }
+
+  /** erl_scan + erl_parse:parse_term of `text` (a full stop appended): the ETF of {ok, Term} or error. */
+  parseTerm(text: string): Promise<Buffer> {
+    return this.request(Buffer.concat([Buffer.of(Op.ParseTerm), Buffer.from(text, 'utf8')]));
+  }
+
+  /** The term `etf` encodes as Erlang prints it: the ETF of [~tw text, ~tp text] (UTF-8 binaries). */
+  print(etf: Uint8Array): Promise<Buffer> {
+    return this.request(Buffer.concat([Buffer.of(Op.Print), etf]));
   }
 
   /** Closes stdin (the peer halts on eof) and kills it by pid if it lingers. */

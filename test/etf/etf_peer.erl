@@ -3,6 +3,10 @@
 %%   <<1, Etf/binary>>              -> binary_to_term then term_to_binary (UTF-8 atoms)
 %%   <<2, Seed:32, Size:16>>        -> a random term generated here, as term_to_binary
 %%   <<3, LenA:32, A:LenA/binary, B/binary>> -> <<1>> if the two encodings decode =:=, else <<0>>
+%%   <<4, List/binary>>             -> {List sorted by the exact order, [exact order of each adjacent
+%%                                      pair], [standard order (<, ==, >) of each adjacent pair]}; orders are -1, 0, 1
+%%   <<5, Text/binary>>             -> {ok, Term} if erl_scan + erl_parse:parse_term read Text as a term, else error
+%%   <<6, Etf/binary>>              -> [Text] as Erlang prints the term: ~tw, then ~tp on one line
 %% Every reply is <<0, Payload/binary>> on success or <<1, Reason/binary>> on failure.
 -module(etf_peer).
 -export([main/0]).
@@ -37,6 +41,34 @@ handle(<<3, LenA:32, A:LenA/binary, B/binary>>) ->
     case binary_to_term(A) =:= binary_to_term(B) of
         true -> <<1>>;
         false -> <<0>>
+    end;
+handle(<<4, Etf/binary>>) ->
+    List = binary_to_term(Etf),
+    Pairs = lists:zip(lists:droplast(List), tl(List)),
+    %% The exact order (map keys are sorted by it; integers before floats) is what erts_internal:cmp_term
+    %% computes; lists:sort/1 uses the standard order, where 1 == 1.0.
+    Exact = fun(A, B) -> erts_internal:cmp_term(A, B) end,
+    Sorted = lists:sort(fun(A, B) -> Exact(A, B) =< 0 end, List),
+    encode({Sorted, [Exact(A, B) || {A, B} <- Pairs], [order(A, B) || {A, B} <- Pairs]});
+handle(<<5, Text/binary>>) ->
+    encode(parse_term(unicode:characters_to_list(Text)));
+handle(<<6, Etf/binary>>) ->
+    Term = binary_to_term(Etf),
+    Texts = [io_lib:format("~tw", [Term]), io_lib:format("~tp", [Term], [{chars_limit, -1}])],
+    encode([unicode:characters_to_binary(T) || T <- Texts]).
+
+order(A, B) when A < B -> -1;
+order(A, B) when A > B -> 1;
+order(_, _) -> 0.
+
+parse_term(Text) ->
+    case erl_scan:string(Text ++ ".") of
+        {ok, Tokens, _} ->
+            case erl_parse:parse_term(Tokens) of
+                {ok, Term} -> {ok, Term};
+                {error, _} -> error
+            end;
+        {error, _, _} -> error
     end.
 
 %% A random term of roughly Size nodes, covering every type the codec knows.

@@ -5,13 +5,13 @@ import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 
 const run = promisify(execFile);
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
 };
 
 // The installed command: bin/eid.js runs the compiled dist/, as users get it from npm.
 const eid = (args: string[]) =>
-  run(process.execPath, [new URL('../bin/eid.js', import.meta.url).pathname, ...args]);
+  run(process.execPath, [new URL('../../bin/eid.js', import.meta.url).pathname, ...args]);
 
 test('eid --version prints the package version', async () => {
   const { stdout } = await eid(['--version']);

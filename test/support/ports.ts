@@ -1,0 +1,72 @@
+/**
+ * TCP ports for tests that listen in the root network namespace. Each area owns a range and each
+ * test file a slice of it, so files running in parallel (one process each) never collide; the
+ * allocator also skips ports something else on the machine holds.
+ */
+import net from 'node:net';
+import { waitFor } from './processes.ts';
+
+export type PortSlice = readonly [from: number, to: number];
+
+/** EPMD 43000-43999, daemon 44000-44999, distribution 45000-45999; bench takes the top of each. */
+export const PortSlices = {
+  epmd: {
+    server: [43000, 43199],
+    otp: [43200, 43499],
+    cli: [43500, 43699],
+    client: [43700, 43799],
+    bench: [43900, 43999],
+  },
+  daemon: {
+    daemon: [44300, 44399],
+  },
+  distribution: {
+    otp: [45000, 45199],
+    elixir: [45200, 45299],
+    faults: [45300, 45399],
+    cluster: [45400, 45499],
+    cli: [45500, 45599],
+    containers: [45600, 45699],
+    bench: [45900, 45999],
+  },
+} as const satisfies Record<string, Record<string, PortSlice>>;
+
+/**
+ * Whether a listener can take `port` on `host` now. Only "in use" and "not permitted" say no: a
+ * machine without IPv6 refuses '::' for another reason and does not make the port busy.
+ */
+export function canBind(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', (err: NodeJS.ErrnoException) =>
+      resolve(err.code !== 'EADDRINUSE' && err.code !== 'EACCES'),
+    );
+    s.listen({ port, host, ipv6Only: host === '::' }, () => s.close(() => resolve(true)));
+  });
+}
+
+/** Hands out ports of `slice` free on all IPv4 and IPv6 interfaces, each at most once per process. */
+export function portAllocator(slice: PortSlice): () => Promise<number> {
+  const [from, to] = slice;
+  let next = from;
+  return async () => {
+    while (next <= to) {
+      const port = next++;
+      if ((await canBind(port, '0.0.0.0')) && (await canBind(port, '::'))) return port;
+    }
+    throw new Error(`no free port left in ${from}-${to}`);
+  };
+}
+
+/** Resolves once something accepts TCP connections on 127.0.0.1:`port`. */
+export function waitForListening(port: number): Promise<void> {
+  const accepts = () =>
+    new Promise<boolean>((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+  return waitFor(accepts, `a listener on port ${port}`);
+}
