@@ -1,6 +1,8 @@
 /**
  * Runs every bench, one child process each, and writes one JSON summary of the run.
- *   npm run bench [-- --quick --only etf,epmd --rounds N --json PATH]
+ *   npm run bench [-- --quick --only etf,epmd --rounds N --json PATH --update]
+ * --update keeps the other benches of the summary already at PATH and replaces those that ran
+ * (to run bench:daemon apart, e.g. while the Docker test hosts are busy).
  * The summary (default bench/results/latest.json, git-ignored) is what `npm run bench:docs`
  * turns into docs/performance.md and the README's speed paragraph.
  */
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     rounds: { type: 'string' },
     json: { type: 'string', default: DEFAULT_SUMMARY },
+    update: { type: 'boolean', default: false },
   },
 });
 const only = values.only?.split(',') ?? [...BENCHES];
@@ -68,13 +71,17 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
+const previous = values.update ? (JSON.parse(readFileSync(values.json, 'utf8')) as Summary) : undefined;
+if (previous !== undefined && previous.quick !== values.quick)
+  throw new Error('--update mixes a --quick run with a full one');
+const kept = (previous?.benches ?? []).filter((b) => !benches.some((ran) => ran.bench === b.bench));
 const summary: Summary = {
   schema: SUMMARY_SCHEMA,
-  startedAt,
+  startedAt: previous?.startedAt ?? startedAt,
   finishedAt: new Date().toISOString(),
   quick: values.quick,
-  machine: machine(otpRelease(), loadStart),
-  benches,
+  machine: machine(otpRelease(), previous?.machine.loadAverage.start ?? loadStart),
+  benches: BENCHES.flatMap((name) => [...kept, ...benches].filter((b) => b.bench === name)),
 };
 writeJson(values.json, summary);
 

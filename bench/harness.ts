@@ -271,9 +271,14 @@ export function formatValue(v: number | null): string {
   return Number(v.toPrecision(3)).toString();
 }
 
-export const formatRatio = (r: number | null): string => (r === null ? 'n/a' : `${r.toFixed(2)}x`);
+/** Two decimals, or three where two would show 1.00 for a ratio that is not 1 (the verdict turns on it). */
+const ratioDigits = (r: number): string => {
+  const two = r.toFixed(2);
+  return two === '1.00' && r !== 1 ? r.toFixed(3) : two;
+};
+export const formatRatio = (r: number | null): string => (r === null ? 'n/a' : `${ratioDigits(r)}x`);
 export const formatIqr = (iqr: readonly [number, number] | null): string =>
-  iqr === null ? 'n/a' : `${iqr[0].toFixed(2)}–${iqr[1].toFixed(2)}`;
+  iqr === null ? 'n/a' : `${ratioDigits(iqr[0])}–${ratioDigits(iqr[1])}`;
 export const formatFraction = (f: number | null): string =>
   f === null ? 'n/a' : f >= 10 ? `${f.toFixed(0)}x` : `${(f * 100).toFixed(f < 0.1 ? 1 : 0)}%`;
 export const formatBytes = (b: number | null): string =>
