@@ -271,8 +271,9 @@ export function formatValue(v: number | null): string {
   return Number(v.toPrecision(3)).toString();
 }
 
-/** Two decimals, or three where two would show 1.00 for a ratio that is not 1 (the verdict turns on it). */
+/** Two decimals (none from 10 up), or three where two would show 1.00 for a ratio that is not 1 (the verdict turns on it). */
 const ratioDigits = (r: number): string => {
+  if (r >= 10) return r.toFixed(0);
   const two = r.toFixed(2);
   return two === '1.00' && r !== 1 ? r.toFixed(3) : two;
 };
