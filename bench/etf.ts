@@ -1,21 +1,26 @@
 /**
- * ETF codec speed against erlpack (Discord's native codec), measured in the same run.
- *   npm run bench:etf            (BENCH_MS=<ms per measurement round>, default 300)
+ * ETF codec speed against erlpack (Discord's native codec), measured in the same run, with
+ * `Buffer.copy` of the same number of bytes as the limit (no codec moves its bytes faster).
+ *   npm run bench:etf [-- --quick --rounds N --ms <ms per round> --json PATH]
  * Each term is given to both libraries as the JavaScript value each one maps to that Erlang term;
  * each decoder reads the bytes its own encoder wrote. Where erlpack has no way to express a term,
- * the row says so.
+ * the row says so. Peak RSS comes from one child process per codec (`--memory eid|erlpack`).
  */
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { atom, decode, encode, Pid, tuple, type DecodeOptions, type Term } from '../src/index.ts';
+import { alternate, BenchRun, ownPeakRss, parseBenchArgs, type Measure, type Sample } from './harness.ts';
 
 const require = createRequire(import.meta.url);
 const erlpack = require('erlpack') as { pack(value: unknown): Buffer; unpack(bytes: Buffer): unknown };
 
-const ROUND_MS = Number(process.env['BENCH_MS'] ?? 300);
-const ROUNDS = 5;
+const { common, values } = parseBenchArgs({ ms: { type: 'string' }, memory: { type: 'string' } });
+const ROUND_MS = Number(values.ms ?? (common.quick ? 20 : 200));
 
 interface Case {
+  id: string;
   name: string;
   ours: Term;
   /** The same Erlang term in erlpack's model, or why erlpack cannot express it. */
@@ -38,91 +43,136 @@ const binary = Buffer.alloc(64 * 1024, 0x61);
 
 const cases: Case[] = [
   {
+    id: 'control',
     name: "control tuple {2, '', Pid}",
     ours: tuple(2, atom(''), pid),
     theirs: undefined,
     theirsMissing: 'no tuples, atoms or pids in pack; no NEW_PID_EXT in unpack',
   },
-  { name: 'map {op, pid, name, data, ok}', ours: smallMap, theirs: smallMap },
-  { name: '1 KB map', ours: kilobyteMap, theirs: kilobyteMap },
-  { name: 'list of 1000 integers', ours: integers, theirs: integers },
+  { id: 'map', name: 'map {op, pid, name, data, ok}', ours: smallMap, theirs: smallMap },
+  { id: 'map1k', name: '1 KB map', ours: kilobyteMap, theirs: kilobyteMap },
+  { id: 'integers', name: 'list of 1000 integers', ours: integers, theirs: integers },
   // erlpack writes JS strings as binaries and has no Buffer input; it gets the same bytes as a string.
-  { name: '64 KB binary', ours: binary, theirs: binary.toString('latin1') },
+  { id: 'binary64k', name: '64 KB binary', ours: binary, theirs: binary.toString('latin1') },
   {
+    id: 'binary64k-views',
     name: '64 KB binary, binaryViews',
     ours: binary,
     theirs: binary.toString('latin1'),
     decodeOptions: { binaryViews: true },
   },
   {
+    id: 'maps100',
     name: 'list of 100 maps',
     ours: Array.from({ length: 100 }, () => smallMap),
     theirs: Array.from({ length: 100 }, () => smallMap),
   },
 ];
 
-/** Ops/s of `fn` over one round of ROUND_MS. */
-function round(fn: () => unknown): number {
-  let ops = 0;
-  let batch = 1;
-  const start = performance.now();
-  let elapsed = 0;
-  while (elapsed < ROUND_MS) {
-    for (let i = 0; i < batch; i++) sink = fn();
-    ops += batch;
-    batch = Math.min(batch * 2, 4096);
-    elapsed = performance.now() - start;
-  }
-  return (ops * 1000) / elapsed;
-}
 let sink: unknown;
 
-const median = (values: number[]): number => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-
-/**
- * The two codecs run in alternating rounds so both see the same load (the machine is shared);
- * reported are median ops/s and the median of the per-round ratios.
- */
-function compare(
-  ours: () => unknown,
-  theirs: (() => unknown) | undefined,
-): { ours: number; theirs?: number; ratio?: number } {
-  round(ours);
-  if (theirs === undefined) return { ours: median(Array.from({ length: ROUNDS }, () => round(ours))) };
-  round(theirs);
-  const pairs = Array.from({ length: ROUNDS }, () => [round(ours), round(theirs)] as const);
-  return {
-    ours: median(pairs.map(([o]) => o)),
-    theirs: median(pairs.map(([, t]) => t)),
-    ratio: median(pairs.map(([o, t]) => o / t)),
+/** One round: ops/s of `fn` over ROUND_MS, in batches that double so the clock is read rarely. */
+function opsPerSecond(fn: () => unknown): Measure {
+  return (): Sample => {
+    let ops = 0;
+    let batch = 1;
+    const start = performance.now();
+    let elapsed = 0;
+    while (elapsed < ROUND_MS) {
+      for (let i = 0; i < batch; i++) sink = fn();
+      ops += batch;
+      batch = Math.min(batch * 2, 4096);
+      elapsed = performance.now() - start;
+    }
+    return { ops: (ops * 1000) / elapsed };
   };
 }
 
-const format = (n: number | undefined): string =>
-  (n === undefined ? 'n/a' : Math.round(n).toLocaleString('en-US')).padStart(12);
-const ratio = (r: number | undefined): string => (r === undefined ? 'n/a' : `${r.toFixed(2)}x`).padStart(8);
-
-console.log(`ETF codec vs erlpack — node ${process.version}, ${ROUNDS} alternating rounds of ${ROUND_MS} ms`);
-console.log(
-  `${'term'.padEnd(32)}${'bytes'.padStart(7)}${'eid enc/s'.padStart(12)}${'erlpack'.padStart(12)}${'ratio'.padStart(8)}` +
-    `${'eid dec/s'.padStart(12)}${'erlpack'.padStart(12)}${'ratio'.padStart(8)}`,
-);
-for (const c of cases) {
-  const ourBytes = encode(c.ours);
-  const theirBytes = c.theirsMissing === undefined ? erlpack.pack(c.theirs) : undefined;
-  const enc = compare(
-    () => encode(c.ours),
-    theirBytes === undefined ? undefined : () => erlpack.pack(c.theirs),
-  );
-  const dec = compare(
-    () => decode(ourBytes, c.decodeOptions),
-    theirBytes === undefined ? undefined : () => erlpack.unpack(theirBytes),
-  );
-  console.log(
-    `${c.name.padEnd(32)}${String(ourBytes.length).padStart(7)}${format(enc.ours)}${format(enc.theirs)}${ratio(enc.ratio)}` +
-      `${format(dec.ours)}${format(dec.theirs)}${ratio(dec.ratio)}`,
-  );
-  if (c.theirsMissing !== undefined)
-    console.log(`${''.padEnd(39)}erlpack cannot express it: ${c.theirsMissing}`);
+/** The limit for a row that moves `bytes` bytes: copying them from one buffer to another. */
+function copyOf(bytes: number): Measure {
+  const from = Buffer.alloc(bytes, 0x61);
+  const to = Buffer.alloc(bytes);
+  return opsPerSecond(() => from.copy(to));
 }
+
+/** `--memory eid|erlpack`: run one codec over every case, then print this process's peak RSS. */
+function memoryChild(codec: string): void {
+  for (const c of cases) {
+    if (codec === 'eid') {
+      const bytes = encode(c.ours);
+      opsPerSecond(() => encode(c.ours))();
+      opsPerSecond(() => decode(bytes, c.decodeOptions))();
+    } else if (c.theirsMissing === undefined) {
+      const bytes = erlpack.pack(c.theirs);
+      opsPerSecond(() => erlpack.pack(c.theirs))();
+      opsPerSecond(() => erlpack.unpack(bytes))();
+    }
+  }
+  process.stdout.write(`${JSON.stringify({ peakRss: ownPeakRss() })}\n`);
+}
+
+function childPeakRss(codec: string): number | null {
+  const args = [
+    '--import',
+    'tsx',
+    fileURLToPath(import.meta.url),
+    '--memory',
+    codec,
+    '--ms',
+    String(ROUND_MS),
+  ];
+  const child = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`memory child for ${codec} failed: ${child.stderr}`);
+  return (JSON.parse(child.stdout.trim()) as { peakRss: number }).peakRss;
+}
+
+async function main(): Promise<void> {
+  const run = new BenchRun('etf', `ETF codec vs erlpack (node ${process.version})`, common);
+  for (const c of cases) {
+    const ourBytes = encode(c.ours);
+    const theirBytes = c.theirsMissing === undefined ? erlpack.pack(c.theirs) : undefined;
+    const limitName = 'Buffer.copy of as many bytes';
+    for (const op of ['encode', 'decode'] as const) {
+      const eid = op === 'encode' ? () => encode(c.ours) : () => decode(ourBytes, c.decodeOptions);
+      const theirs =
+        theirBytes === undefined
+          ? undefined
+          : op === 'encode'
+            ? () => erlpack.pack(c.theirs)
+            : () => erlpack.unpack(theirBytes);
+      const samples = await alternate(
+        {
+          eid: opsPerSecond(eid),
+          ...(theirs === undefined ? {} : { anchor: opsPerSecond(theirs) }),
+          limit: copyOf(ourBytes.length),
+        } as Record<'eid' | 'anchor' | 'limit', Measure>,
+        common.rounds,
+      );
+      run.add({
+        id: `etf.${c.id}.${op}`,
+        name: `${c.name} (${ourBytes.length} B), ${op}`,
+        unit: `${op}s/s`,
+        better: 'higher',
+        measure: 'ops',
+        eid: samples.eid,
+        anchorName: 'erlpack',
+        ...(theirs === undefined ? {} : { anchor: samples.anchor }),
+        limitName,
+        limit: samples.limit,
+        ...(c.theirsMissing === undefined ? {} : { note: `erlpack cannot express it: ${c.theirsMissing}` }),
+      });
+    }
+  }
+  run.memory = {
+    eid: childPeakRss('eid'),
+    anchorName: 'erlpack',
+    anchor: childPeakRss('erlpack'),
+    note: 'one Node process per codec running every row once',
+  };
+  run.notes.push('limit: Buffer.copy (memcpy) of as many bytes as eid encodes for the term');
+  run.finish();
+}
+
+if (values.memory !== undefined) memoryChild(values.memory);
+else await main();
 if (sink === Symbol.for('never')) console.log(sink);
