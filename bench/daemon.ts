@@ -17,7 +17,7 @@ import { DockerCatalog } from '../src/docker/catalog.ts';
 import { entryFromInspect } from '../src/docker/inspect.ts';
 import { CatalogSource } from '../src/daemon/catalog-source.ts';
 import { connectDocker } from '../src/docker/client.ts';
-import { portPlease, register } from '../src/epmd/client.ts';
+import { epmdPortPlease, epmdRegister } from '../src/epmd/client.ts';
 import { HOST_MOUNTS, eidFromSource, upHosts, type TestHosts } from '../test/harness/hosts.ts';
 import { alternate, BenchRun, parseBenchArgs, peakRss } from './harness.ts';
 import { load, rawLookup, Servers, startAcceptLoop, waitForEpmd } from './lib.ts';
@@ -65,18 +65,18 @@ async function lookups(run: BenchRun, hosts: TestHosts, servers: Servers, hostna
   const epmd = servers.start('epmd', ['-port', String(PORTS.stock), '-address', '127.0.0.1'], 'ignore');
   await servers.until(Promise.all([waitForEpmd(PORTS.eid), waitForEpmd(PORTS.stock)]));
   const knows = (name: string) =>
-    portPlease(name, '127.0.0.1', { epmdPort: PORTS.eid }).then(
+    epmdPortPlease(name, '127.0.0.1', { epmdPort: PORTS.eid }).then(
       () => true,
       () => false,
     );
   for (let i = 0; i < 100 && !(await knows(hostnames[0]!)); i++) await sleep(100);
   const registrations = await Promise.all(
-    [PORTS.stock, PORTS.eid].map((epmdPort) => register('benchnode', PORTS.registeredNode, { epmdPort })),
+    [PORTS.stock, PORTS.eid].map((epmdPort) => epmdRegister('benchnode', PORTS.registeredNode, { epmdPort })),
   );
   await startAcceptLoop(servers, PORTS.limit, await rawLookup(PORTS.stock, 'benchnode'));
-  const registeredAt = (epmdPort: number) => () => portPlease('benchnode', '127.0.0.1', { epmdPort });
+  const registeredAt = (epmdPort: number) => () => epmdPortPlease('benchnode', '127.0.0.1', { epmdPort });
   const containerAtEid = (i: number) =>
-    portPlease(hostnames[i % hostnames.length]!, '127.0.0.1', { epmdPort: PORTS.eid });
+    epmdPortPlease(hostnames[i % hostnames.length]!, '127.0.0.1', { epmdPort: PORTS.eid });
   const side = (op: (i: number) => Promise<unknown>) => () => load(op, concurrency, seconds);
   const a = await alternate(
     {

@@ -11,7 +11,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { EpmdServer } from '../src/epmd/server.ts';
-import { register } from '../src/epmd/client.ts';
+import { epmdRegister } from '../src/epmd/client.ts';
 import { alternate, BenchRun, parseBenchArgs, peakRss } from './harness.ts';
 import {
   assertPortsFree,
@@ -51,7 +51,9 @@ async function bench(): Promise<void> {
     const stock = servers.start('epmd', ['-port', String(BENCH_PORTS.stock), '-address', '127.0.0.1']);
     await servers.until(Promise.all([waitForEpmd(BENCH_PORTS.ours), waitForEpmd(BENCH_PORTS.stock)]));
     const registrations = await Promise.all(
-      [BENCH_PORTS.ours, BENCH_PORTS.stock].map((epmdPort) => register(NODE_NAME, NODE_PORT, { epmdPort })),
+      [BENCH_PORTS.ours, BENCH_PORTS.stock].map((epmdPort) =>
+        epmdRegister(NODE_NAME, NODE_PORT, { epmdPort }),
+      ),
     );
     // The limit answers with stock epmd's own reply bytes, so the client does the same work.
     await startAcceptLoop(servers, BENCH_PORTS.limit, await rawLookup(BENCH_PORTS.stock, NODE_NAME));

@@ -5,13 +5,13 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { names } from '../src/epmd/client.ts';
+import { epmdNames } from '../src/epmd/client.ts';
 import { decodePort2Reply, encodeRequest } from '../src/epmd/protocol.ts';
 import { quantile, type Sample } from './harness.ts';
 
 /** Whether an EPMD (stock or ours) answers a NAMES request on 127.0.0.1:`port`. */
 export function epmdAnswers(port: number): Promise<boolean> {
-  return names('127.0.0.1', { epmdPort: port, timeoutMs: 500 }).then(
+  return epmdNames('127.0.0.1', { epmdPort: port, timeoutMs: 500 }).then(
     () => true,
     () => false,
   );

@@ -1,6 +1,6 @@
 /** `eid resolve name@host`: the distribution port of a node, asked of its host's EPMD (PORT_PLEASE2). */
 import { splitNodeName } from '../distribution/handshake.ts';
-import { portPlease } from '../epmd/client.ts';
+import { epmdPortPlease } from '../epmd/client.ts';
 import { cliError, runCommand } from './command.ts';
 import { QUERY_OPTIONS_USAGE, parseQueryArgs, queryOptions } from './epmd-query.ts';
 
@@ -19,7 +19,7 @@ export function run(args: string[]): Promise<number> {
     if (node === undefined || rest.length > 0) throw cliError('expected exactly one node name (name@host)');
     const parts = node.includes('@') ? splitNodeName(node) : { alive: node, host: 'localhost' };
     if (parts === undefined || parts.alive === '') throw cliError(`not a node name: '${node}'`);
-    const entry = await portPlease(parts.alive, parts.host, queryOptions(parsed.values));
+    const entry = await epmdPortPlease(parts.alive, parts.host, queryOptions(parsed.values));
     process.stdout.write(`${entry.port}\n`);
     return 0;
   });

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomInt } from 'node:crypto';
 import { DistError, EpmdError } from '../errors.ts';
-import { register, type Registration } from '../epmd/client.ts';
+import { epmdRegister, type Registration } from '../epmd/client.ts';
 import { EpmdNodeType } from '../epmd/protocol.ts';
 import { formatTerm } from '../etf/format.ts';
 import { atom, type Atom, type Pid, type Reference, tuple, type Term } from '../etf/terms.ts';
@@ -229,13 +229,13 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     const registerOption = options.epmd?.register;
     if (registerOption !== false) {
       try {
-        const epmdOpts: Parameters<typeof register>[2] = {
+        const epmdOpts: Parameters<typeof epmdRegister>[2] = {
           nodeType: hidden ? EpmdNodeType.HIDDEN : EpmdNodeType.NORMAL,
         };
         if (options.epmd?.port !== undefined) epmdOpts.epmdPort = options.epmd.port;
         if (options.epmd?.host !== undefined) epmdOpts.host = options.epmd.host;
         if (options.epmd?.timeoutMs !== undefined) epmdOpts.timeoutMs = options.epmd.timeoutMs;
-        registration = await register(parts.alive, port, epmdOpts);
+        registration = await epmdRegister(parts.alive, port, epmdOpts);
         creation = registration.creation;
       } catch (err) {
         // A container usually runs no EPMD, and needs none: the host's eid daemon finds the node

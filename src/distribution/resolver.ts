@@ -7,7 +7,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { DistError, DockerError } from '../errors.ts';
-import { portPlease, type EpmdCallOptions } from '../epmd/client.ts';
+import { epmdPortPlease, type EpmdCallOptions } from '../epmd/client.ts';
 import { PORT_LABEL, publishedNodePort, type InspectReply } from '../docker/inspect.ts';
 import { DEFAULT_NODE_PORT } from '../ports.ts';
 import { splitNodeName } from './handshake.ts';
@@ -34,7 +34,7 @@ export class EpmdResolver implements Resolver {
 
   async resolve(node: string): Promise<NodeAddress> {
     const { alive, host } = parts(node);
-    const entry = await portPlease(alive, host, this.options);
+    const entry = await epmdPortPlease(alive, host, this.options);
     return { host, port: entry.port };
   }
 }

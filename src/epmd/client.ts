@@ -161,7 +161,7 @@ function call<T>(
  * Registers `name` with listening `port` at the epmd on `options.host` (default 127.0.0.1) and
  * keeps the connection open: the name stays registered until close().
  */
-export async function register(
+export async function epmdRegister(
   name: string,
   port: number,
   options: EpmdRegisterOptions = {},
@@ -210,7 +210,7 @@ export async function register(
 }
 
 /** Looks `name` up at the epmd on `host`; EPMD_NOT_REGISTERED when it does not know the name. */
-export async function portPlease(
+export async function epmdPortPlease(
   name: string,
   host: string,
   options: EpmdCallOptions = {},
@@ -231,7 +231,7 @@ export async function portPlease(
 }
 
 /** The names registered at the epmd on `host` (read until epmd closes, as `epmd -names` does). */
-export async function names(
+export async function epmdNames(
   host: string,
   options: EpmdCallOptions = {},
 ): Promise<{ epmdPort: number; nodes: { name: string; port: number }[] }> {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { COOKIE, Fixture, type ErlNode } from '../distribution/helpers.ts';
 import { waitFor } from '../support/processes.ts';
-import { epmdRegister as register, type Registration } from '../../src/index.ts';
+import { epmdRegister, type Registration } from '../../src/index.ts';
 import { connectable } from '../tcp.ts';
 
 const eidBin = fileURLToPath(new URL('../../bin/eid.js', import.meta.url));
@@ -153,7 +153,7 @@ test('ping --timeout: a node that never answers the handshake is pang', T, async
   let reg: Registration | undefined;
   try {
     const port = (silent.address() as net.AddressInfo).port;
-    reg = await register('cli_docs_silent', port, { epmdPort: f.epmdPort });
+    reg = await epmdRegister('cli_docs_silent', port, { epmdPort: f.epmdPort });
     const r = await eid([
       'ping',
       'cli_docs_silent@127.0.0.1',
@@ -347,7 +347,7 @@ test(
 
 test('eid epmd --packet-timeout: an idle connection is closed, a registration stays', T, async () => {
   const { port, server } = await eidEpmd(['--packet-timeout', '1']);
-  const reg = await register('cli_docs_kept', 40123, { epmdPort: port });
+  const reg = await epmdRegister('cli_docs_kept', 40123, { epmdPort: port });
   try {
     const idle = await open(port);
     // Closed by the server within a generous bound (the default packet timeout is 60 s).
@@ -382,8 +382,8 @@ test(
     for (const { relaxed, args, env } of variants) {
       const what = JSON.stringify({ args, env });
       const { port, server } = await eidEpmd(args, false, env);
-      const live = await register('cli_docs_live', 40124, { epmdPort: port });
-      const victim = await register('cli_docs_victim', 40128, { epmdPort: port });
+      const live = await epmdRegister('cli_docs_live', 40124, { epmdPort: port });
+      const victim = await epmdRegister('cli_docs_victim', 40128, { epmdPort: port });
       const epmd = async (command: string[]) => {
         const run = f.spawn('epmd', ['-port', String(port), ...command]);
         return { code: (await run.exited).code, out: run.stdout + run.stderr };
@@ -416,11 +416,11 @@ test(
 
 test('eid epmd --log-format json --log-level warn: JSON lines only, no info lines', T, async () => {
   const { port, server } = await eidEpmd(['--log-format', 'json', '--log-level', 'warn'], true);
-  const reg = await register('cli_docs_quiet', 40125, { epmdPort: port });
+  const reg = await epmdRegister('cli_docs_quiet', 40125, { epmdPort: port });
   await reg.close();
   // A registration refused (a duplicate) is a warning: it must appear, as JSON.
-  const first = await register('cli_docs_dup', 40126, { epmdPort: port });
-  await assert.rejects(register('cli_docs_dup', 40127, { epmdPort: port }));
+  const first = await epmdRegister('cli_docs_dup', 40126, { epmdPort: port });
+  await assert.rejects(epmdRegister('cli_docs_dup', 40127, { epmdPort: port }));
   await waitFor(() => server.stderr.includes('registration refused'), 'the refusal warning', 15_000);
   await first.close();
   await server.kill('SIGTERM');

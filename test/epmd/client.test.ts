@@ -7,7 +7,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { names, portPlease, register } from '../../src/epmd/client.ts';
+import { epmdNames, epmdPortPlease, epmdRegister } from '../../src/epmd/client.ts';
 import { EpmdServer } from '../../src/epmd/server.ts';
 import { EpmdError } from '../../src/errors.ts';
 import { PortSlices, portAllocator, waitForListening } from '../support/ports.ts';
@@ -31,9 +31,9 @@ const code = (expected: string, peer?: string) => (err: unknown) => {
 
 test('nothing listening: EPMD_REFUSED with the peer', async () => {
   const port = await nextPort();
-  await assert.rejects(names('127.0.0.1', { epmdPort: port }), code('EPMD_REFUSED', `127.0.0.1:${port}`));
-  await assert.rejects(portPlease('x', '::1', { epmdPort: port }), code('EPMD_REFUSED', `[::1]:${port}`));
-  await assert.rejects(register('x', 1, { epmdPort: port }), code('EPMD_REFUSED'));
+  await assert.rejects(epmdNames('127.0.0.1', { epmdPort: port }), code('EPMD_REFUSED', `127.0.0.1:${port}`));
+  await assert.rejects(epmdPortPlease('x', '::1', { epmdPort: port }), code('EPMD_REFUSED', `[::1]:${port}`));
+  await assert.rejects(epmdRegister('x', 1, { epmdPort: port }), code('EPMD_REFUSED'));
 });
 
 test('an epmd slower than timeoutMs: EPMD_TIMEOUT', async () => {
@@ -42,7 +42,7 @@ test('an epmd slower than timeoutMs: EPMD_TIMEOUT', async () => {
   processes.spawn('epmd', ['-port', String(port), '-delay_write', '2']);
   await waitForListening(port);
   await assert.rejects(
-    portPlease('x', '127.0.0.1', { epmdPort: port, timeoutMs: 300 }),
+    epmdPortPlease('x', '127.0.0.1', { epmdPort: port, timeoutMs: 300 }),
     code('EPMD_TIMEOUT', `127.0.0.1:${port}`),
   );
 });
@@ -51,29 +51,29 @@ test('unknown name: EPMD_NOT_REGISTERED; a name epmd will not look up: EPMD_CLOS
   const server = new EpmdServer({ port: await nextPort() });
   cleanups.push(() => server.close());
   await server.listen();
-  await assert.rejects(portPlease('ghost', '127.0.0.1', { epmdPort: server.port }), (err) => {
+  await assert.rejects(epmdPortPlease('ghost', '127.0.0.1', { epmdPort: server.port }), (err) => {
     code('EPMD_NOT_REGISTERED', `127.0.0.1:${server.port}`)(err);
     assert.equal((err as EpmdError).node, 'ghost');
     return true;
   });
-  await assert.rejects(portPlease('a\0b', '127.0.0.1', { epmdPort: server.port }), code('EPMD_CLOSED'));
+  await assert.rejects(epmdPortPlease('a\0b', '127.0.0.1', { epmdPort: server.port }), code('EPMD_CLOSED'));
 });
 
 test('registration.closed stays pending while the EPMD keeps the name, resolves when the EPMD goes away', async () => {
   const server = new EpmdServer({ port: await nextPort() });
   await server.listen();
-  const reg = await register('orphan', 43799, { epmdPort: server.port });
+  const reg = await epmdRegister('orphan', 43799, { epmdPort: server.port });
   let closed = false;
   void reg.closed.then(() => (closed = true));
   // A NAMES round trip after the registration: the EPMD still holds the name and nothing closed it.
-  assert.deepEqual((await names('127.0.0.1', { epmdPort: server.port })).nodes, [
+  assert.deepEqual((await epmdNames('127.0.0.1', { epmdPort: server.port })).nodes, [
     { name: 'orphan', port: 43799 },
   ]);
   assert.equal(closed, false, 'closed settled while the registration was live');
   await server.close();
   await reg.closed;
   assert.equal(closed, true);
-  await assert.rejects(names('127.0.0.1', { epmdPort: server.port }), code('EPMD_REFUSED'));
+  await assert.rejects(epmdNames('127.0.0.1', { epmdPort: server.port }), code('EPMD_REFUSED'));
 });
 
 test('a reply that does not parse: EPMD_MALFORMED (fault injection)', async () => {
@@ -85,11 +85,11 @@ test('a reply that does not parse: EPMD_MALFORMED (fault injection)', async () =
   cleanups.push(() => new Promise<void>((r) => garbage.close(() => r())));
   await new Promise<void>((r) => garbage.listen(port, '127.0.0.1', r));
   await assert.rejects(
-    portPlease('x', '127.0.0.1', { epmdPort: port }),
+    epmdPortPlease('x', '127.0.0.1', { epmdPort: port }),
     code('EPMD_MALFORMED', `127.0.0.1:${port}`),
   );
-  await assert.rejects(register('x', 1, { epmdPort: port }), code('EPMD_MALFORMED'));
-  await assert.rejects(names('127.0.0.1', { epmdPort: port }), code('EPMD_MALFORMED'));
+  await assert.rejects(epmdRegister('x', 1, { epmdPort: port }), code('EPMD_MALFORMED'));
+  await assert.rejects(epmdNames('127.0.0.1', { epmdPort: port }), code('EPMD_MALFORMED'));
 });
 
 test('a NAMES reply that never ends is cut at 1 MiB: EPMD_MALFORMED (fault injection)', async () => {
@@ -108,7 +108,7 @@ test('a NAMES reply that never ends is cut at 1 MiB: EPMD_MALFORMED (fault injec
   });
   cleanups.push(() => new Promise<void>((r) => endless.close(() => r())));
   await new Promise<void>((r) => endless.listen(port, '127.0.0.1', r));
-  await assert.rejects(names('127.0.0.1', { epmdPort: port }), (err) => {
+  await assert.rejects(epmdNames('127.0.0.1', { epmdPort: port }), (err) => {
     code('EPMD_MALFORMED', `127.0.0.1:${port}`)(err);
     assert.match((err as EpmdError).message, /more than 1048576 bytes/);
     return true;

@@ -6,7 +6,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EpmdServer } from '../../src/epmd/server.ts';
-import { names, portPlease, register } from '../../src/epmd/client.ts';
+import { epmdNames, epmdPortPlease, epmdRegister } from '../../src/epmd/client.ts';
 import { EpmdError } from '../../src/errors.ts';
 import {
   exchange,
@@ -65,7 +65,7 @@ describe('stock erl nodes with our server as their EPMD', () => {
     const echo = await startNode(
       'echo',
       server.port,
-      'io:format("creation ~p~n", [erlang:system_info(creation)]), register(echo, self()), ' +
+      'io:format("creation ~p~n", [erlang:system_info(creation)]), epmdRegister(echo, self()), ' +
         'Loop = fun L() -> receive {From, Msg} -> From ! {echoed, node(), Msg}, L() end end, Loop().',
     );
     await echo.node.waitForOutput('creation ');
@@ -104,7 +104,7 @@ describe('stock erl nodes with our server as their EPMD', () => {
 
     await echo.node.kill();
     await waitFor(() => !server.registered().some((n) => n.name === 'echo'), 'the dead node to unregister');
-    await assert.rejects(portPlease('echo', '127.0.0.1', { epmdPort: server.port }), (err: EpmdError) => {
+    await assert.rejects(epmdPortPlease('echo', '127.0.0.1', { epmdPort: server.port }), (err: EpmdError) => {
       assert.equal(err.code, 'EPMD_NOT_REGISTERED');
       return true;
     });
@@ -123,8 +123,8 @@ describe('stock erl nodes with our server as their EPMD', () => {
 
   test("net_adm:names/1 lists our server's nodes", async () => {
     const server = await startServer();
-    const reg = await register('listed', 43998, { epmdPort: server.port });
-    const out = await erlEval('io:format("~p~n", [net_adm:names("127.0.0.1")]), halt().', server.port);
+    const reg = await epmdRegister('listed', 43998, { epmdPort: server.port });
+    const out = await erlEval('io:format("~p~n", [net_adm:epmdNames("127.0.0.1")]), halt().', server.port);
     assert.equal(out.trim(), '{ok,[{"listed",43998}]}');
     await reg.close();
   });
@@ -136,8 +136,8 @@ describe('the stock epmd binary as a client of our server', () => {
     const stock = await nextPort();
     await startStockEpmd(processes, stock);
     const regs = await Promise.all([
-      register('live', 43997, { epmdPort: ours.port }),
-      register('live', 43997, { epmdPort: stock }),
+      epmdRegister('live', 43997, { epmdPort: ours.port }),
+      epmdRegister('live', 43997, { epmdPort: stock }),
     ]);
     const normalise = (s: string, port: number) => s.replaceAll(String(port), 'PORT');
     for (const args of [['-names'], ['-kill'], ['-stop', 'live']]) {
@@ -149,21 +149,21 @@ describe('the stock epmd binary as a client of our server', () => {
       );
     }
     assert.match((await epmdCli(ours.port, ['-names'])).stdout, /name live at port 43997/);
-    assert.deepEqual((await portPlease('live', '127.0.0.1', { epmdPort: ours.port })).port, 43997);
+    assert.deepEqual((await epmdPortPlease('live', '127.0.0.1', { epmdPort: ours.port })).port, 43997);
     await Promise.all(regs.map((r) => r.close()));
   });
 
   test('with relaxed command check: -stop unregisters (STOPPED / NOEXIST), -kill stops the server', async () => {
     const server = await startServer(true);
-    const reg = await register('victim', 43996, { epmdPort: server.port });
+    const reg = await epmdRegister('victim', 43996, { epmdPort: server.port });
     assert.deepEqual(await epmdCli(server.port, ['-stop', 'victim']), { code: 0, stdout: 'STOPPED\n' });
     await reg.closed;
     assert.equal(server.registered().length, 0);
     assert.deepEqual(await epmdCli(server.port, ['-stop', 'victim']), { code: 0, stdout: 'NOEXIST\n' });
-    await register('alive', 43995, { epmdPort: server.port });
+    await epmdRegister('alive', 43995, { epmdPort: server.port });
     assert.deepEqual(await epmdCli(server.port, ['-kill']), { code: 0, stdout: 'Killed\n' });
     await server.closed;
-    await assert.rejects(names('127.0.0.1', { epmdPort: server.port }), (err: EpmdError) => {
+    await assert.rejects(epmdNames('127.0.0.1', { epmdPort: server.port }), (err: EpmdError) => {
       assert.equal(err.code, 'EPMD_REFUSED');
       return true;
     });
@@ -174,9 +174,9 @@ describe('our client against a stock epmd', () => {
   test('register, look up, names, duplicate refused, unregister on close', async () => {
     const port = await nextPort();
     await startStockEpmd(processes, port);
-    const reg = await register('tsnode', 43994, { epmdPort: port, extra: Uint8Array.of(7) });
+    const reg = await epmdRegister('tsnode', 43994, { epmdPort: port, extra: Uint8Array.of(7) });
     assert.ok(reg.creation >= 4);
-    assert.deepEqual(await portPlease('tsnode', 'localhost', { epmdPort: port }), {
+    assert.deepEqual(await epmdPortPlease('tsnode', 'localhost', { epmdPort: port }), {
       name: 'tsnode',
       port: 43994,
       nodeType: 77,
@@ -185,23 +185,23 @@ describe('our client against a stock epmd', () => {
       lowestVersion: 5,
       extra: Uint8Array.of(7),
     });
-    assert.deepEqual(await names('127.0.0.1', { epmdPort: port }), {
+    assert.deepEqual(await epmdNames('127.0.0.1', { epmdPort: port }), {
       epmdPort: port,
       nodes: [{ name: 'tsnode', port: 43994 }],
     });
-    await assert.rejects(register('tsnode', 43993, { epmdPort: port }), (err: EpmdError) => {
+    await assert.rejects(epmdRegister('tsnode', 43993, { epmdPort: port }), (err: EpmdError) => {
       assert.equal(err.code, 'EPMD_DUPLICATE_NAME');
       return true;
     });
     await reg.close();
     await waitFor(
-      () => names('127.0.0.1', { epmdPort: port }).then((r) => r.nodes.length === 0),
+      () => epmdNames('127.0.0.1', { epmdPort: port }).then((r) => r.nodes.length === 0),
       'stock epmd to drop the name',
     );
-    const again = await register('tsnode', 43994, { epmdPort: port });
+    const again = await epmdRegister('tsnode', 43994, { epmdPort: port });
     assert.equal(again.creation, reg.creation + 1, 'stock epmd bumps the creation');
     await again.close();
-    await assert.rejects(portPlease('nobody', '127.0.0.1', { epmdPort: port }), (err: EpmdError) => {
+    await assert.rejects(epmdPortPlease('nobody', '127.0.0.1', { epmdPort: port }), (err: EpmdError) => {
       assert.equal(err.code, 'EPMD_NOT_REGISTERED');
       assert.equal(err.peer, `127.0.0.1:${port}`);
       return true;
@@ -215,8 +215,8 @@ describe('requests from a non-local peer: our server answers as stock epmd does'
     const stock = await nextPort();
     await startStockEpmd(processes, stock, ['-relaxed_command_check']);
     const regs = await Promise.all([
-      register('here', 43990, { epmdPort: ours.port }),
-      register('here', 43990, { epmdPort: stock }),
+      epmdRegister('here', 43990, { epmdPort: ours.port }),
+      epmdRegister('here', 43990, { epmdPort: stock }),
     ]);
     const localAddress = nonLoopbackAddress();
     const requests = {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import fc from 'fast-check';
 import { EpmdServer } from '../../src/epmd/server.ts';
-import { names, portPlease, register } from '../../src/epmd/client.ts';
+import { epmdNames, epmdPortPlease, epmdRegister } from '../../src/epmd/client.ts';
 import type { Registration } from '../../src/epmd/client.ts';
 import type { NameSource, NodeEntry } from '../../src/epmd/types.ts';
 import { EpmdError } from '../../src/errors.ts';
@@ -45,8 +45,8 @@ describe('registration', () => {
   afterEach(() => server.close());
 
   test('register keeps the name while the connection lives; close unregisters it', async () => {
-    const reg = await register('alpha', 43991, { epmdPort: server.port });
-    const entry = await portPlease('alpha', '127.0.0.1', { epmdPort: server.port });
+    const reg = await epmdRegister('alpha', 43991, { epmdPort: server.port });
+    const entry = await epmdPortPlease('alpha', '127.0.0.1', { epmdPort: server.port });
     assert.deepEqual(entry, {
       name: 'alpha',
       port: 43991,
@@ -60,27 +60,27 @@ describe('registration', () => {
     await reg.close();
     await waitFor(() => server.registered().length === 0, 'unregistration');
     await assert.rejects(
-      portPlease('alpha', '127.0.0.1', { epmdPort: server.port }),
+      epmdPortPlease('alpha', '127.0.0.1', { epmdPort: server.port }),
       isEpmdError('EPMD_NOT_REGISTERED'),
     );
   });
 
   test('a live name is refused to a second registrant; the first keeps it', async () => {
-    const first = await register('beta', 43992, { epmdPort: server.port });
-    await assert.rejects(register('beta', 43993, { epmdPort: server.port }), (err) => {
+    const first = await epmdRegister('beta', 43992, { epmdPort: server.port });
+    await assert.rejects(epmdRegister('beta', 43993, { epmdPort: server.port }), (err) => {
       isEpmdError('EPMD_DUPLICATE_NAME')(err);
       assert.equal((err as EpmdError).node, 'beta');
       assert.equal((err as EpmdError).peer, `127.0.0.1:${server.port}`);
       return true;
     });
-    assert.equal((await portPlease('beta', '127.0.0.1', { epmdPort: server.port })).port, 43992);
+    assert.equal((await epmdPortPlease('beta', '127.0.0.1', { epmdPort: server.port })).port, 43992);
     await first.close();
   });
 
   test('creation changes each time a name registers again (32-bit for version 6 nodes)', async () => {
     const seen: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const reg = await register('gamma', 43994, { epmdPort: server.port });
+      const reg = await epmdRegister('gamma', 43994, { epmdPort: server.port });
       seen.push(reg.creation);
       await reg.close();
       await waitFor(() => server.registered().length === 0, 'unregistration');
@@ -92,7 +92,7 @@ describe('registration', () => {
   test('nodes of distribution version 5 get ALIVE2_RESP with creation 1..3', async () => {
     const seen = new Set<number>();
     for (let i = 0; i < 3; i++) {
-      const reg = await register('delta', 43995, { epmdPort: server.port, highestVersion: 5 });
+      const reg = await epmdRegister('delta', 43995, { epmdPort: server.port, highestVersion: 5 });
       assert.ok(reg.creation >= 1 && reg.creation <= 3, `creation ${reg.creation}`);
       seen.add(reg.creation);
       await reg.close();
@@ -111,20 +111,20 @@ describe('registration', () => {
 
   test('hidden nodes, extra bytes and UTF-8 names come back from PORT_PLEASE2 as registered', async () => {
     const extra = Uint8Array.of(1, 2, 3, 0, 255);
-    const reg = await register('nöde-ü', 43996, { epmdPort: server.port, nodeType: 72, extra });
-    const entry = await portPlease('nöde-ü', 'localhost', { epmdPort: server.port });
+    const reg = await epmdRegister('nöde-ü', 43996, { epmdPort: server.port, nodeType: 72, extra });
+    const entry = await epmdPortPlease('nöde-ü', 'localhost', { epmdPort: server.port });
     assert.equal(entry.nodeType, 72);
     assert.deepEqual(entry.extra, extra);
-    assert.deepEqual((await names('::1', { epmdPort: server.port })).nodes, [
+    assert.deepEqual((await epmdNames('::1', { epmdPort: server.port })).nodes, [
       { name: 'nöde-ü', port: 43996 },
     ]);
     await reg.close();
   });
 
   test('NAMES lists newest first with the epmd port; DUMP shows active and old names', async () => {
-    const a = await register('n1', 43001, { epmdPort: server.port });
-    const b = await register('n2', 43002, { epmdPort: server.port });
-    const reply = await names('127.0.0.1', { epmdPort: server.port });
+    const a = await epmdRegister('n1', 43001, { epmdPort: server.port });
+    const b = await epmdRegister('n2', 43002, { epmdPort: server.port });
+    const reply = await epmdNames('127.0.0.1', { epmdPort: server.port });
     assert.deepEqual(reply, {
       epmdPort: server.port,
       nodes: [
@@ -185,19 +185,19 @@ describe('name source extension point', () => {
       },
     };
     const server = await startServer({ source });
-    const reg = await register('shared', 43102, { epmdPort: server.port });
-    assert.equal((await portPlease('web', '127.0.0.1', { epmdPort: server.port })).port, 43100);
-    assert.equal((await portPlease('shared', '127.0.0.1', { epmdPort: server.port })).port, 43102);
-    assert.deepEqual((await names('127.0.0.1', { epmdPort: server.port })).nodes, [
+    const reg = await epmdRegister('shared', 43102, { epmdPort: server.port });
+    assert.equal((await epmdPortPlease('web', '127.0.0.1', { epmdPort: server.port })).port, 43100);
+    assert.equal((await epmdPortPlease('shared', '127.0.0.1', { epmdPort: server.port })).port, 43102);
+    assert.deepEqual((await epmdNames('127.0.0.1', { epmdPort: server.port })).nodes, [
       { name: 'shared', port: 43102 },
       { name: 'web', port: 43100 },
     ]);
     failing = true;
     await assert.rejects(
-      portPlease('web', '127.0.0.1', { epmdPort: server.port }),
+      epmdPortPlease('web', '127.0.0.1', { epmdPort: server.port }),
       isEpmdError('EPMD_NOT_REGISTERED'),
     );
-    assert.deepEqual((await names('127.0.0.1', { epmdPort: server.port })).nodes, [
+    assert.deepEqual((await epmdNames('127.0.0.1', { epmdPort: server.port })).nodes, [
       { name: 'shared', port: 43102 },
     ]);
     await reg.close();
@@ -231,17 +231,17 @@ describe('name source extension point', () => {
     ]);
     const server = await startServer({ source: { lookup: (name) => entries.get(name), names: () => [] } });
     await assert.rejects(
-      portPlease('wide', '127.0.0.1', { epmdPort: server.port }),
+      epmdPortPlease('wide', '127.0.0.1', { epmdPort: server.port }),
       isEpmdError('EPMD_NOT_REGISTERED'),
     );
-    assert.equal((await portPlease('fine', '127.0.0.1', { epmdPort: server.port })).port, 43103);
+    assert.equal((await epmdPortPlease('fine', '127.0.0.1', { epmdPort: server.port })).port, 43103);
   });
 });
 
 describe('bounds', () => {
   test('connections over the cap are closed at once; registered nodes are untouched', async () => {
     const server = await startServer({ maxConnections: 3 });
-    const reg = await register('capped', 43103, { epmdPort: server.port });
+    const reg = await epmdRegister('capped', 43103, { epmdPort: server.port });
     const idle = await Promise.all(
       [0, 1].map(
         () =>
@@ -255,16 +255,16 @@ describe('bounds', () => {
     assert.deepEqual(refused, { reply: '', closed: true });
     for (const s of idle) s.destroy();
     await waitFor(() => server.connectionCount === 1, 'idle connections gone');
-    assert.equal((await portPlease('capped', '127.0.0.1', { epmdPort: server.port })).port, 43103);
+    assert.equal((await epmdPortPlease('capped', '127.0.0.1', { epmdPort: server.port })).port, 43103);
     await reg.close();
   });
 
   test('a connection that sends too little is closed after the packet timeout; a registration is not', async () => {
     const server = await startServer({ packetTimeoutMs: 200 });
-    const reg = await register('patient', 43104, { epmdPort: server.port });
+    const reg = await epmdRegister('patient', 43104, { epmdPort: server.port });
     const partial = await exchange(server.port, [Buffer.from('00057a', 'hex')]);
     assert.deepEqual(partial, { reply: '', closed: true });
-    assert.equal((await portPlease('patient', '127.0.0.1', { epmdPort: server.port })).port, 43104);
+    assert.equal((await epmdPortPlease('patient', '127.0.0.1', { epmdPort: server.port })).port, 43104);
     await reg.close();
   });
 
@@ -282,7 +282,7 @@ describe('bounds', () => {
 
   test('a flood of idle, partial and junk connections leaves registered nodes registered and reachable', async () => {
     const server = await startServer({ maxConnections: 32, packetTimeoutMs: 300 });
-    const reg = await register('steady', 43106, { epmdPort: server.port });
+    const reg = await epmdRegister('steady', 43106, { epmdPort: server.port });
     let lost = false;
     void reg.closed.then(() => (lost = true));
     const junk = [
@@ -298,7 +298,7 @@ describe('bounds', () => {
     );
     await waitFor(() => server.connectionCount === 1, 'the flood to drain');
     assert.equal(lost, false, 'the registration connection survived');
-    assert.equal((await portPlease('steady', '127.0.0.1', { epmdPort: server.port })).port, 43106);
+    assert.equal((await epmdPortPlease('steady', '127.0.0.1', { epmdPort: server.port })).port, 43106);
     await reg.close();
   });
 });
@@ -309,7 +309,7 @@ describe('malformed requests', () => {
   let survivor: Registration;
   beforeEach(async () => {
     server = await startServer();
-    survivor = await register('survivor', 43105, { epmdPort: server.port });
+    survivor = await epmdRegister('survivor', 43105, { epmdPort: server.port });
   });
   afterEach(async () => {
     await survivor.close();
@@ -327,7 +327,7 @@ describe('malformed requests', () => {
           `split ${chunks.map((x) => x.length).join('+')}`,
         );
       }
-      assert.equal((await portPlease('survivor', '127.0.0.1', { epmdPort: server.port })).port, 43105);
+      assert.equal((await epmdPortPlease('survivor', '127.0.0.1', { epmdPort: server.port })).port, 43105);
     });
   }
 
@@ -346,7 +346,7 @@ describe('malformed requests', () => {
     // A short packet timeout closes every connection that is not a registration, so each outcome
     // is a close or a registration's ALIVE2_X_RESP, never a silence of some length.
     const fuzzed = await startServer({ packetTimeoutMs: 100 });
-    const kept = await register('survivor', 43105, { epmdPort: fuzzed.port });
+    const kept = await epmdRegister('survivor', 43105, { epmdPort: fuzzed.port });
     const registered = (r: Buffer) => r.length >= 6 && r[0] === 0x76 && r[1] === 0;
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.boolean(), async (body, framed) => {
@@ -358,7 +358,7 @@ describe('malformed requests', () => {
       }),
       { numRuns: 150 },
     );
-    assert.equal((await portPlease('survivor', '127.0.0.1', { epmdPort: fuzzed.port })).port, 43105);
+    assert.equal((await epmdPortPlease('survivor', '127.0.0.1', { epmdPort: fuzzed.port })).port, 43105);
     assert.ok(fuzzed.registered().some((n) => n.name === 'survivor'));
     await kept.close();
     await fuzzed.close();

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { names } from '../../src/epmd/client.ts';
+import { epmdNames } from '../../src/epmd/client.ts';
 
 /** Polls `check` until it returns true; fails naming `what` after `timeoutMs` (a liveness bound). */
 export async function waitFor(
@@ -102,7 +102,7 @@ export async function startStockEpmd(
   const epmd = processes.spawn('epmd', ['-port', String(port), ...extraArgs]);
   await waitFor(async () => {
     if (!epmd.running) throw new Error(`epmd exited: ${epmd.stderr}`);
-    return names('127.0.0.1', { epmdPort: port, timeoutMs: 1000 }).then(
+    return epmdNames('127.0.0.1', { epmdPort: port, timeoutMs: 1000 }).then(
       () => true,
       () => false,
     );
