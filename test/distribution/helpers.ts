@@ -21,6 +21,7 @@ export const PortSlices = {
   cluster: [45400, 45499],
   cli: [45500, 45599],
   containers: [45600, 45699],
+  guard: [45700, 45799],
   bench: [45900, 45999],
 } as const;
 
