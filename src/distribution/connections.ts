@@ -45,6 +45,11 @@ export interface ConnectionsHandlers {
 /** Creations (and dynamic names) we pick ourselves are random positive 31-bit numbers. */
 export const MAX_CREATION = 0x7fffffff;
 
+/** One outgoing attempt (its identity tells a stale resolve from the current one). */
+interface Dial {
+  conn?: Connection;
+}
+
 interface Waiters {
   resolve: ((c: Connection) => void)[];
   reject: ((e: Error) => void)[];
@@ -62,7 +67,7 @@ export class Connections implements Peers {
    */
   private readonly accepting = new Map<string, Set<Connection>>();
   /** Our outgoing setups, by node; no connection yet while the address is being resolved. */
-  private readonly dialing = new Map<string, Connection | undefined>();
+  private readonly dialing = new Map<string, Dial>();
   private readonly waiters = new Map<string, Waiters>();
   private readonly sockets = new Set<Socket>();
   private readonly handshakeLimiter: HandshakeLimiter;
@@ -250,22 +255,19 @@ export class Connections implements Peers {
   }
 
   private dial(node: string): void {
-    this.dialing.set(node, undefined);
+    const attempt: Dial = {};
+    this.dialing.set(node, attempt);
     this.options.resolver.resolve(node).then(
       ({ host, port }) => {
-        if (this.stopped || this.dialing.get(node) !== undefined) return;
-        // An incoming connection may have come up while we resolved.
-        if (this.established.has(node)) {
-          this.dialing.delete(node);
-          return;
-        }
+        // Stopped, or an incoming connection came up while we resolved.
+        if (this.stopped || this.dialing.get(node) !== attempt) return;
         const socket = netConnect({ host, port, noDelay: true });
         socket.once('connect', () => conn.start());
         const conn = this.wire(socket, 'initiator', this.handshakeOptions(node), `${host}:${port}`);
-        this.dialing.set(node, conn);
+        attempt.conn = conn;
       },
       (err: unknown) => {
-        if (this.dialing.get(node) !== undefined) return;
+        if (this.dialing.get(node) !== attempt) return;
         this.dialing.delete(node);
         const error =
           err instanceof EidError
@@ -323,11 +325,11 @@ export class Connections implements Peers {
     const node = result.peerName;
     let dial: Connection | undefined;
     if (conn.role === 'initiator') {
-      if (this.dialing.get(node) === conn) this.dialing.delete(node);
+      if (this.dialing.get(node)?.conn === conn) this.dialing.delete(node);
     } else {
       this.leaveHandshake(conn);
       this.forgetAccepting(node, conn);
-      dial = this.dialing.get(node);
+      dial = this.dialing.get(node)?.conn;
       this.dialing.delete(node);
     }
     // This peer has proved the cookie: now, and only now, the connection it replaces goes
@@ -355,7 +357,7 @@ export class Connections implements Peers {
       // A failed handshake. An outgoing one that lost a simultaneous connect waits for the incoming one.
       if (conn.role === 'initiator') {
         const target = conn.dialled;
-        if (this.dialing.get(target) !== conn) return;
+        if (this.dialing.get(target)?.conn !== conn) return;
         this.dialing.delete(target);
         if (
           this.established.has(target) ||
