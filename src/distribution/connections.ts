@@ -16,6 +16,7 @@ import {
   type HandshakeOptions,
   type HandshakeResult,
 } from './handshake.ts';
+import { HandshakeLimiter, type HandshakeLimits } from './handshake-limit.ts';
 import type { Peers } from './process-table.ts';
 import type { Resolver } from './resolver.ts';
 
@@ -27,8 +28,8 @@ export interface ConnectionsOptions {
   resolver: Resolver;
   tickTimeMs: number;
   connectTimeoutMs: number;
-  /** Per-connection bounds on what a peer may make us hold. */
-  limits: { maxFrame?: number; maxReassemblyBytes?: number; maxSequences?: number };
+  /** Bounds on what a peer may make us hold: per connection, and handshakes in progress. */
+  limits: HandshakeLimits & { maxFrame?: number; maxReassemblyBytes?: number; maxSequences?: number };
   logger: Logger;
   /** The listening server whose sockets are incoming connections. */
   server: Server;
@@ -44,6 +45,11 @@ export interface ConnectionsHandlers {
 /** Creations (and dynamic names) we pick ourselves are random positive 31-bit numbers. */
 export const MAX_CREATION = 0x7fffffff;
 
+/** One outgoing attempt (its identity tells a stale resolve from the current one). */
+interface Dial {
+  conn?: Connection;
+}
+
 interface Waiters {
   resolve: ((c: Connection) => void)[];
   reject: ((e: Error) => void)[];
@@ -55,11 +61,18 @@ export class Connections implements Peers {
   private readonly flags: bigint;
   /** Connections that completed the handshake, by peer name. */
   private readonly established = new Map<string, Connection>();
-  /** Incoming handshakes past send_name, by peer name. */
-  private readonly accepting = new Map<string, Connection>();
-  private readonly dialing = new Set<string>();
+  /**
+   * Incoming handshakes past send_name, by the name they claim. None has proved the cookie yet,
+   * so several may claim one name; the first to answer our challenge wins (docs/distribution.md).
+   */
+  private readonly accepting = new Map<string, Set<Connection>>();
+  /** Our outgoing setups, by node; no connection yet while the address is being resolved. */
+  private readonly dialing = new Map<string, Dial>();
   private readonly waiters = new Map<string, Waiters>();
   private readonly sockets = new Set<Socket>();
+  private readonly handshakeLimiter: HandshakeLimiter;
+  /** Incoming connections still in the handshake, with the source whose slot each holds. */
+  private readonly admitted = new Map<Connection, string>();
   private stopped = false;
 
   constructor(
@@ -68,6 +81,7 @@ export class Connections implements Peers {
   ) {
     this.name = options.name;
     this.flags = options.hidden ? DEFAULT_FLAGS : DEFAULT_FLAGS | DistFlags.PUBLISHED;
+    this.handshakeLimiter = new HandshakeLimiter(options.limits, options.logger);
     options.server.on('connection', (socket) => this.accept(socket));
   }
 
@@ -111,7 +125,8 @@ export class Connections implements Peers {
       w.resolve.push(resolve);
       w.reject.push(reject);
     });
-    if (!this.dialing.has(node) && !this.accepting.has(node)) this.dial(node);
+    // Pending incoming handshakes claiming `node` are not proof of anything: dial anyway.
+    if (!this.dialing.has(node)) this.dial(node);
     return promise;
   }
 
@@ -154,7 +169,9 @@ export class Connections implements Peers {
   /** Refuses new connections, closes every one and the listener; `connect` waiters fail. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const conn of [...this.established.values(), ...this.accepting.values()]) conn.close('shutdown');
+    const pending = [...this.accepting.values()].flatMap((set) => [...set]);
+    for (const conn of [...this.established.values(), ...pending]) conn.close('shutdown');
+    this.handshakeLimiter.stop();
     for (const socket of this.sockets) socket.destroy();
     for (const node of [...this.waiters.keys()])
       this.failWaiters(node, new DistError('DIST_STOPPED', 'node stopped', { node }));
@@ -182,15 +199,22 @@ export class Connections implements Peers {
         creation: randomInt(1, MAX_CREATION),
       };
     }
+    // The old connection stays until the new peer has proved the cookie (OTP's wait_pending).
     if (this.established.has(peer)) return { status: 'alive' };
-    if (this.accepting.has(peer)) return { status: 'nok' };
-    // Simultaneous connect: the node with the greater name keeps its own attempt.
+    // Simultaneous connect: the node with the greater name keeps its own attempt. Our attempt
+    // with the smaller name only ends once the incoming one has proved the cookie.
     if (this.dialing.has(peer)) return this.name > peer ? { status: 'nok' } : { status: 'ok_simultaneous' };
+    // Other incoming handshakes claiming `peer` are unproven: this one runs beside them.
     return { status: 'ok' };
   }
 
   private accept(socket: Socket): void {
     if (this.stopped) {
+      socket.destroy();
+      return;
+    }
+    const source = this.handshakeLimiter.admit(socket.remoteAddress);
+    if (source === undefined) {
       socket.destroy();
       return;
     }
@@ -202,31 +226,48 @@ export class Connections implements Peers {
         const status = opts.accept!(name, flags, dynamic);
         if (status.status === 'ok' || status.status === 'ok_simultaneous' || status.status === 'alive') {
           conn.peerName = name;
-          this.accepting.set(name, conn);
+          let set = this.accepting.get(name);
+          if (set === undefined) this.accepting.set(name, (set = new Set()));
+          set.add(conn);
         }
         return status;
-      },
-      onAliveReply: (replace: boolean) => {
-        if (!replace) return;
-        // The peer restarted: its old connection is dead.
-        const old = this.established.get(conn.peerName || '');
-        old?.close('connection_replaced');
       },
     };
     // The callbacks above run only once bytes arrive, after `conn` is set.
     const conn: Connection = this.wire(socket, 'acceptor', handshake, peer);
+    this.admitted.set(conn, source);
+  }
+
+  /** An incoming connection left the handshake phase: its slot is free. */
+  private leaveHandshake(conn: Connection): void {
+    const source = this.admitted.get(conn);
+    if (source === undefined) return;
+    this.admitted.delete(conn);
+    this.handshakeLimiter.release(source);
+  }
+
+  /** Forgets the incoming handshake `conn` for `node`; whether it was there. */
+  private forgetAccepting(node: string, conn: Connection): boolean {
+    const set = this.accepting.get(node);
+    if (set === undefined || !set.delete(conn)) return false;
+    if (set.size === 0) this.accepting.delete(node);
+    return true;
   }
 
   private dial(node: string): void {
-    this.dialing.add(node);
+    const attempt: Dial = {};
+    this.dialing.set(node, attempt);
     this.options.resolver.resolve(node).then(
       ({ host, port }) => {
-        if (this.stopped) return;
+        // Stopped, or an incoming connection came up while we resolved.
+        if (this.stopped || this.dialing.get(node) !== attempt) return;
         const socket = netConnect({ host, port, noDelay: true });
         socket.once('connect', () => conn.start());
         const conn = this.wire(socket, 'initiator', this.handshakeOptions(node), `${host}:${port}`);
+        attempt.conn = conn;
       },
       (err: unknown) => {
+        if (this.dialing.get(node) !== attempt) return;
         this.dialing.delete(node);
         const error =
           err instanceof EidError
@@ -282,10 +323,21 @@ export class Connections implements Peers {
 
   private onUp(conn: Connection, result: HandshakeResult): void {
     const node = result.peerName;
-    if (conn.role === 'initiator') this.dialing.delete(node);
-    else this.accepting.delete(node);
+    let dial: Connection | undefined;
+    if (conn.role === 'initiator') {
+      if (this.dialing.get(node)?.conn === conn) this.dialing.delete(node);
+    } else {
+      this.leaveHandshake(conn);
+      this.forgetAccepting(node, conn);
+      dial = this.dialing.get(node)?.conn;
+      this.dialing.delete(node);
+    }
+    // This peer has proved the cookie: now, and only now, the connection it replaces goes
+    // (OTP's wait_pending), and so do the unproven handshakes claiming its name.
     const old = this.established.get(node);
     if (old !== undefined && old !== conn) old.close('connection_replaced');
+    const others = this.accepting.get(node);
+    this.accepting.delete(node);
     this.established.set(node, conn);
     const w = this.waiters.get(node);
     if (w !== undefined) {
@@ -293,6 +345,9 @@ export class Connections implements Peers {
       clearTimeout(w.timer);
       for (const resolve of w.resolve) resolve(conn);
     }
+    for (const other of others ?? []) other.close('superseded');
+    // Our own attempt lost the simultaneous connect (OTP kills it as `remarked`).
+    dial?.close('remarked');
     this.handlers.up(node, { hidden: !hasFlag(result.peerFlags, DistFlags.PUBLISHED) });
   }
 
@@ -302,10 +357,11 @@ export class Connections implements Peers {
       // A failed handshake. An outgoing one that lost a simultaneous connect waits for the incoming one.
       if (conn.role === 'initiator') {
         const target = conn.dialled;
+        if (this.dialing.get(target)?.conn !== conn) return;
         this.dialing.delete(target);
         if (
-          error?.code === 'DIST_HANDSHAKE_NOK' &&
-          (this.accepting.has(target) || this.established.has(target))
+          this.established.has(target) ||
+          (error?.code === 'DIST_HANDSHAKE_NOK' && this.accepting.has(target))
         )
           return;
         this.failWaiters(
@@ -313,9 +369,15 @@ export class Connections implements Peers {
           error ??
             new DistError('DIST_CONNECT_FAILED', `cannot connect to ${target}: ${reason}`, { node: target }),
         );
-      } else if (node !== '' && this.accepting.get(node) === conn) {
-        this.accepting.delete(node);
-        if (!this.dialing.has(node))
+      } else {
+        this.leaveHandshake(conn);
+        // Waiters fail only when nothing else is still trying to reach the node.
+        if (
+          node !== '' &&
+          this.forgetAccepting(node, conn) &&
+          !this.dialing.has(node) &&
+          !this.accepting.has(node)
+        )
           this.failWaiters(
             node,
             error ?? new DistError('DIST_CONNECT_FAILED', `connection from ${node} failed`, { node }),

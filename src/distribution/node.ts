@@ -67,7 +67,7 @@ export interface NodeOptions {
   connectTimeoutMs?: number;
   /** Creation when not registering with EPMD (default random). */
   creation?: number;
-  /** Per-connection bounds on what a peer may make us hold. */
+  /** Bounds on what a peer may make us hold: per connection, and handshakes in progress. */
   limits?: {
     /** Largest frame once connected (default 128 MiB). */
     maxFrame?: number;
@@ -75,6 +75,10 @@ export interface NodeOptions {
     maxReassemblyBytes?: number;
     /** Fragmented messages in flight (default 64). */
     maxSequences?: number;
+    /** Incoming connections in the handshake at once; more are closed at once (default 128). */
+    maxHandshakes?: number;
+    /** The same, per source address (an IPv6 /64 counts as one; default 16). */
+    maxHandshakesPerAddress?: number;
   };
   logger?: Logger;
 }

@@ -58,3 +58,23 @@ export function peerText(address: string | undefined, port: number | undefined):
   if (address === undefined) return 'unknown';
   return net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
 }
+
+/**
+ * The source a per-address limit counts: an IPv4 address, or the /64 of an IPv6 one (a single
+ * host is usually given a whole /64, so counting addresses would let it take every slot).
+ */
+export function addressGroup(address: string | undefined): string {
+  if (address === undefined) return 'unknown';
+  const peer = unmapped(address).replace(/%.*$/, '');
+  if (!net.isIPv6(peer)) return peer;
+  const [head = '', tail] = peer.split('::');
+  const groups = head === '' ? [] : head.split(':');
+  // Only the first four groups matter; `::` there stands for zeros up to the tail's groups.
+  if (tail !== undefined) {
+    const rest = tail === '' ? [] : tail.split(':');
+    const restGroups = rest.reduce((n, g) => n + (g.includes('.') ? 2 : 1), 0);
+    groups.push(...Array<string>(8 - groups.length - restGroups).fill('0'), ...rest);
+  }
+  const prefix = groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16));
+  return `${prefix.join(':')}::/64`;
+}

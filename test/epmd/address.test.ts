@@ -1,7 +1,14 @@
 /** epmd's address rules without sockets: local peers, loopback, listen addresses, peers in logs. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isLocalPeer, isLoopback, listenSpecs, peerText, unmapped } from '../../src/epmd/address.ts';
+import {
+  addressGroup,
+  isLocalPeer,
+  isLoopback,
+  listenSpecs,
+  peerText,
+  unmapped,
+} from '../../src/epmd/address.ts';
 import { EpmdError } from '../../src/errors.ts';
 
 test('isLocalPeer: loopback and same-address peers only (as epmd decides who may register)', () => {
@@ -80,4 +87,19 @@ test('peerText: host:port, [v6]:port, and unknown without an address', () => {
   assert.equal(peerText('::1', 4369), '[::1]:4369');
   assert.equal(peerText('::ffff:10.0.0.1', 5), '[::ffff:10.0.0.1]:5');
   assert.equal(peerText(undefined, 5), 'unknown');
+});
+
+test('addressGroup: an IPv4 address is its own source, IPv6 addresses count per /64', () => {
+  assert.equal(addressGroup('192.0.2.7'), '192.0.2.7');
+  assert.equal(addressGroup('::ffff:192.0.2.7'), '192.0.2.7');
+  assert.equal(addressGroup(undefined), 'unknown');
+  // Every spelling of one /64 is one source; the next /64 is another.
+  const group = addressGroup('2001:db8:0:1::1');
+  assert.equal(group, '2001:db8:0:1::/64');
+  for (const a of ['2001:db8:0:1:ffff:1:2:3', '2001:0db8:0000:0001::9', '2001:db8:0:1::192.0.2.1'])
+    assert.equal(addressGroup(a), group, a);
+  assert.notEqual(addressGroup('2001:db8:0:2::1'), group);
+  assert.equal(addressGroup('fe80::1%eth0'), 'fe80:0:0:0::/64');
+  assert.equal(addressGroup('::1'), '0:0:0:0::/64');
+  assert.equal(addressGroup('2001:db8::'), '2001:db8:0:0::/64');
 });

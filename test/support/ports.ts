@@ -21,7 +21,8 @@ export const PortSlices = {
     daemon: [44300, 44399],
   },
   distribution: {
-    otp: [45000, 45199],
+    otp: [45000, 45099],
+    guard: [45100, 45199],
     elixir: [45200, 45299],
     faults: [45300, 45399],
     cluster: [45400, 45499],
