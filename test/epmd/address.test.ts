@@ -1,7 +1,14 @@
 /** epmd's address rules without sockets: local peers, loopback, listen addresses, peers in logs. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isLocalPeer, isLoopback, listenSpecs, peerText, unmapped } from '../../src/epmd/address.ts';
+import {
+  addressGroup,
+  isLocalPeer,
+  isLoopback,
+  listenSpecs,
+  peerText,
+  unmapped,
+} from '../../src/epmd/address.ts';
 import { EpmdError } from '../../src/errors.ts';
 
 test('isLocalPeer: loopback and same-address peers only (as epmd decides who may register)', () => {
@@ -80,4 +87,24 @@ test('peerText: host:port, [v6]:port, and unknown without an address', () => {
   assert.equal(peerText('::1', 4369), '[::1]:4369');
   assert.equal(peerText('::ffff:10.0.0.1', 5), '[::ffff:10.0.0.1]:5');
   assert.equal(peerText(undefined, 5), 'unknown');
+});
+
+test('addressGroup: an IPv4 address is its own group; IPv6 is grouped by /64, however it is spelled', () => {
+  assert.equal(addressGroup('192.0.2.7'), '192.0.2.7');
+  assert.equal(addressGroup('::ffff:192.0.2.7'), '192.0.2.7');
+  assert.notEqual(addressGroup('127.0.0.1'), addressGroup('127.0.0.2'));
+  const group = '2001:db8:0:1::/64';
+  for (const a of [
+    '2001:db8:0:1::1',
+    '2001:db8::1:0:0:0:2',
+    '2001:0db8:0000:0001:ffff:ffff:ffff:ffff',
+    '2001:db8:0:1:a:b:1.2.3.4',
+    '2001:db8:0:1::9%eth0',
+  ])
+    assert.equal(addressGroup(a), group, a);
+  assert.equal(addressGroup('2001:db8:0:2::1'), '2001:db8:0:2::/64');
+  assert.equal(addressGroup('::1'), '0:0:0:0::/64');
+  assert.equal(addressGroup('fe80::1%eth0'), 'fe80:0:0:0::/64');
+  assert.equal(addressGroup('64:ff9b::192.0.2.7'), '64:ff9b:0:0::/64');
+  assert.equal(addressGroup(undefined), 'unknown');
 });
