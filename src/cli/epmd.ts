@@ -15,8 +15,14 @@ Options:
   --address A               address to listen on; repeat for several (default: ERL_EPMD_ADDRESS
                             or all interfaces); loopback is always added, as epmd does
   --relaxed-command-check   allow 'epmd -kill' with live nodes and 'epmd -stop'
-  --packet-timeout S        seconds a connection may take to send its request (default 60)
-  --max-connections N       open connections at most (default 1024)
+  --packet-timeout S        seconds a connection may stay silent before its request is whole
+                            (default 60)
+  --request-timeout S       seconds any connection but a registration may stay open, however
+                            steadily it sends (default 10)
+  --max-connections N       open connections at most, registrations included (default 1024)
+  --max-connections-per-source N
+                            open connections at most from one IPv4 address or IPv6 /64,
+                            registrations not counted (default 64)
   --log-level L             debug, info, warn or error (default info)
   --log-format F            pretty or json (default pretty)
   --help                    show this help
@@ -34,7 +40,9 @@ async function serve(args: string[]): Promise<number> {
       address: { type: 'string', multiple: true },
       'relaxed-command-check': { type: 'boolean' },
       'packet-timeout': { type: 'string' },
+      'request-timeout': { type: 'string' },
       'max-connections': { type: 'string' },
+      'max-connections-per-source': { type: 'string' },
       'log-level': { type: 'string' },
       'log-format': { type: 'string' },
       help: { type: 'boolean' },
@@ -58,8 +66,16 @@ async function serve(args: string[]): Promise<number> {
   if (values['packet-timeout'] !== undefined) {
     options.packetTimeoutMs = integerOption('--packet-timeout', values['packet-timeout'], 1, 86_400) * 1000;
   }
+  if (values['request-timeout'] !== undefined) {
+    options.requestTimeoutMs =
+      integerOption('--request-timeout', values['request-timeout'], 1, 86_400) * 1000;
+  }
   if (values['max-connections'] !== undefined) {
     options.maxConnections = integerOption('--max-connections', values['max-connections'], 1, 1_000_000);
+  }
+  const perSource = values['max-connections-per-source'];
+  if (perSource !== undefined) {
+    options.maxConnectionsPerSource = integerOption('--max-connections-per-source', perSource, 1, 1_000_000);
   }
   const server = new EpmdServer(options);
   await server.listen();

@@ -5,7 +5,7 @@
 import { DockerCatalog } from '../docker/catalog.ts';
 import { DEFAULT_NODE_PORT } from '../ports.ts';
 import { DEFAULT_EPMD_PORT } from '../epmd/env.ts';
-import { EpmdServer } from '../epmd/server.ts';
+import { EpmdServer, type EpmdConnectionLimits } from '../epmd/server.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { CatalogSource } from './catalog-source.ts';
 import { MetricsServer, type MetricsSnapshot } from './metrics.ts';
@@ -18,6 +18,8 @@ export interface DaemonOptions {
   docker: string;
   nodePort?: number;
   metrics?: { host: string; port: number };
+  /** Connection caps and timeouts of the EPMD server (its defaults where absent). */
+  limits?: EpmdConnectionLimits;
   logger?: Logger;
 }
 
@@ -44,6 +46,7 @@ export class Daemon {
       addresses: options.addresses ?? [],
       source: this.#source,
       logger: this.#log,
+      ...options.limits,
     });
     this.#metrics = options.metrics === undefined ? undefined : new MetricsServer(() => this.snapshot());
   }

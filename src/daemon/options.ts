@@ -3,6 +3,7 @@ import { EidError } from '../errors.ts';
 import { defaultEndpoint } from '../docker/client.ts';
 import { DEFAULT_NODE_PORT, parsePort } from '../ports.ts';
 import { DEFAULT_EPMD_PORT } from '../epmd/env.ts';
+import type { EpmdConnectionLimits } from '../epmd/server.ts';
 import { LogLevels, type LogFormat, type LogLevel } from '../log.ts';
 import type { DaemonOptions } from './daemon.ts';
 import { parseListenAddress } from './metrics.ts';
@@ -23,6 +24,13 @@ Options (environment variable in brackets):
   --node-port N       container port Erlang nodes listen on (12345); aliases --erlang-port, --erlang_port
                       (the original design's spelling) [EID_NODE_PORT, alias EID_ERLANG_PORT]
   --metrics ADDR:PORT serve Prometheus /metrics and /healthz there (off) [EID_METRICS]
+  --max-connections N open EPMD connections at most, registrations included (1024) [EID_MAX_CONNECTIONS]
+  --max-connections-per-source N
+                      open connections at most from one IPv4 address or IPv6 /64, registrations
+                      not counted (64) [EID_MAX_CONNECTIONS_PER_SOURCE]
+  --packet-timeout S  seconds a connection may stay silent before its request is whole (60)
+                      [EID_PACKET_TIMEOUT]
+  --request-timeout S seconds any connection but a registration may stay open (10) [EID_REQUEST_TIMEOUT]
   --log-level LEVEL   debug, info, warn, error, silent (info) [EID_LOG_LEVEL]
   --log-format FMT    pretty or json (pretty) [EID_LOG_FORMAT]
 `;
@@ -37,6 +45,10 @@ const FLAGS = {
   'erlang-port': 'nodePort',
   erlang_port: 'nodePort',
   metrics: 'metrics',
+  'max-connections': 'maxConnections',
+  'max-connections-per-source': 'maxConnectionsPerSource',
+  'packet-timeout': 'packetTimeoutMs',
+  'request-timeout': 'requestTimeoutMs',
   'log-level': 'logLevel',
   'log-format': 'logFormat',
 } as const;
@@ -49,6 +61,10 @@ const ENV: Record<Setting, readonly string[]> = {
   docker: ['EID_DOCKER'],
   nodePort: ['EID_NODE_PORT', 'EID_ERLANG_PORT'],
   metrics: ['EID_METRICS'],
+  maxConnections: ['EID_MAX_CONNECTIONS'],
+  maxConnectionsPerSource: ['EID_MAX_CONNECTIONS_PER_SOURCE'],
+  packetTimeoutMs: ['EID_PACKET_TIMEOUT'],
+  requestTimeoutMs: ['EID_REQUEST_TIMEOUT'],
   logLevel: ['EID_LOG_LEVEL'],
   logFormat: ['EID_LOG_FORMAT'],
 };
@@ -60,6 +76,21 @@ function bad(message: string): EidError {
 function portNumber(setting: string, text: string): number {
   const n = parsePort(text);
   if (n === undefined) throw bad(`${setting}: not a port number: '${text}'`);
+  return n;
+}
+
+/** The EPMD server's limits: setting, flag, largest value, and milliseconds per unit (timeouts are in seconds). */
+const LIMITS = [
+  ['maxConnections', '--max-connections', 1_000_000, 1],
+  ['maxConnectionsPerSource', '--max-connections-per-source', 1_000_000, 1],
+  ['packetTimeoutMs', '--packet-timeout', 86_400, 1000],
+  ['requestTimeoutMs', '--request-timeout', 86_400, 1000],
+] as const;
+
+function count(setting: string, text: string, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > max)
+    throw bad(`${setting}: an integer from 1 to ${max}, not '${text}'`);
   return n;
 }
 
@@ -100,12 +131,19 @@ export function parseDaemonArgs(
   const logFormat = get('logFormat') ?? 'pretty';
   if (logFormat !== 'pretty' && logFormat !== 'json') throw bad(`--log-format: pretty or json`);
 
+  const limits: EpmdConnectionLimits = {};
+  for (const [setting, flag, max, unitMs] of LIMITS) {
+    const text = get(setting);
+    if (text !== undefined) limits[setting] = count(flag, text, max) * unitMs;
+  }
+
   return {
     port: port === undefined ? DEFAULT_EPMD_PORT : portNumber('--port', port),
     addresses,
     docker: get('docker') ?? defaultEndpoint(env),
     nodePort: nodePort === undefined ? DEFAULT_NODE_PORT : portNumber('--node-port', nodePort),
     metrics,
+    limits,
     logLevel: logLevel as LogLevel,
     logFormat,
   };

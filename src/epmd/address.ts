@@ -1,6 +1,7 @@
 /**
  * epmd's address rules, without sockets: which peers count as local (only they may register, dump,
- * kill and stop), which addresses a server listens on, and how a peer is written in logs.
+ * kill and stop), which addresses a server listens on, how a peer is written in logs, and which
+ * peers share a per-source connection cap.
  */
 import net from 'node:net';
 import { EpmdError } from '../errors.ts';
@@ -59,22 +60,35 @@ export function peerText(address: string | undefined, port: number | undefined):
   return net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
+/** The eight 16-bit groups of an IPv6 address (zone dropped, embedded IPv4 tail included); undefined if not IPv6. */
+function ipv6Groups(address: string): number[] | undefined {
+  const text = address.split('%')[0]!;
+  if (!net.isIPv6(text)) return undefined;
+  const [head = '', tail] = text.split('::');
+  const parse = (part: string): number[] =>
+    part === ''
+      ? []
+      : part.split(':').flatMap((g) => {
+          if (!g.includes('.')) return [parseInt(g, 16)];
+          const [a = 0, b = 0, c = 0, d = 0] = g.split('.').map(Number);
+          return [(a << 8) | b, (c << 8) | d];
+        });
+  const left = parse(head);
+  const right = tail === undefined ? [] : parse(tail);
+  return [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right];
+}
+
 /**
- * The source a per-address limit counts: an IPv4 address, or the /64 of an IPv6 one (a single
- * host is usually given a whole /64, so counting addresses would let it take every slot).
+ * The group a peer's connections are counted in for the per-source cap: an IPv4 address itself
+ * (IPv4-mapped included), an IPv6 address by its /64, since one IPv6 host usually holds a whole /64.
  */
 export function addressGroup(address: string | undefined): string {
   if (address === undefined) return 'unknown';
-  const peer = unmapped(address).replace(/%.*$/, '');
-  if (!net.isIPv6(peer)) return peer;
-  const [head = '', tail] = peer.split('::');
-  const groups = head === '' ? [] : head.split(':');
-  // Only the first four groups matter; `::` there stands for zeros up to the tail's groups.
-  if (tail !== undefined) {
-    const rest = tail === '' ? [] : tail.split(':');
-    const restGroups = rest.reduce((n, g) => n + (g.includes('.') ? 2 : 1), 0);
-    groups.push(...Array<string>(8 - groups.length - restGroups).fill('0'), ...rest);
-  }
-  const prefix = groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16));
-  return `${prefix.join(':')}::/64`;
+  const peer = unmapped(address);
+  const groups = ipv6Groups(peer);
+  if (groups === undefined) return peer;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(':')}::/64`;
 }

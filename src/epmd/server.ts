@@ -25,7 +25,7 @@ import {
 import type { Alive2Request, EpmdRequest } from './protocol.ts';
 import type { NameSource, NodeEntry } from './types.ts';
 import { epmdAddressesFromEnv, epmdPortFromEnv, relaxedCommandCheckFromEnv } from './env.ts';
-import { isLocalPeer, listenSpecs, peerText } from './address.ts';
+import { isLocalPeer, listenSpecs, peerText, addressGroup } from './address.ts';
 import { NodeRegistry, type RegisteredNode, type Registration } from './registry.ts';
 
 // Part of this module's API since its first version (the daemon imports it from here).
@@ -48,26 +48,47 @@ export interface EpmdServerOptions {
   logger?: Logger;
   /** Open connections at most (registered nodes included); more are closed at once. Default 1024. */
   maxConnections?: number;
-  /** A connection that has not sent a whole request after this long is closed. Default 60 s, like epmd. */
+  /**
+   * Open connections at most from one source (an IPv4 address, an IPv6 /64), registered nodes not
+   * counted; more are closed at once, so one address cannot take the slots other hosts need. Default 64.
+   */
+  maxConnectionsPerSource?: number;
+  /** A connection that has sent nothing for this long before its request is whole is closed. Default 60 s, like epmd. */
   packetTimeoutMs?: number;
+  /**
+   * A connection that is not a registration is closed this long after it was accepted, however
+   * steadily it trickles bytes. Default 10 s.
+   */
+  requestTimeoutMs?: number;
   /** Largest request body accepted. Default (and maximum useful) is epmd's: 3057 bytes. */
   maxRequestSize?: number;
   /** Allow KILL with live nodes and STOP (epmd -relaxed_command_check). Default: ERL_EPMD_RELAXED_COMMAND_CHECK set. */
   relaxedCommandCheck?: boolean;
 }
 
+/** The bounds on what peers can hold, as `eid epmd` and `eid daemon` set them from flags. */
+export type EpmdConnectionLimits = Pick<
+  EpmdServerOptions,
+  'maxConnections' | 'maxConnectionsPerSource' | 'packetTimeoutMs' | 'requestTimeoutMs'
+>;
+
 interface Connection {
   socket: net.Socket;
   /** Only allocated when a request arrives in pieces. */
   framer: RequestFramer | undefined;
   lastActivity: number;
+  readonly acceptedAt: number;
+  /** The per-source group this connection is counted in; undefined once it no longer counts. */
+  source: string | undefined;
   /** The one request of this connection has been read. */
   answered: boolean;
   registration?: Registration<net.Socket> | undefined;
 }
 
 const DEFAULT_MAX_CONNECTIONS = 1024;
+const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 64;
 const DEFAULT_PACKET_TIMEOUT_MS = 60_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 const peerOf = (socket: net.Socket) => peerText(socket.remoteAddress, socket.remotePort);
 
@@ -75,11 +96,15 @@ export class EpmdServer {
   private readonly options: EpmdServerOptions;
   private readonly logger: Logger;
   private readonly maxConnections: number;
+  private readonly maxConnectionsPerSource: number;
   private readonly packetTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
   private readonly maxRequestSize: number;
   private readonly relaxed: boolean;
   private listeners: net.Server[] = [];
   private readonly connections = new Map<net.Socket, Connection>();
+  /** Counted connections per source group (see maxConnectionsPerSource). */
+  private readonly perSource = new Map<string, number>();
   private sweeper: NodeJS.Timeout | undefined;
   private readonly nodes = new NodeRegistry<net.Socket>();
   /** Connections closed without an answer since the last summary, by reason (logged once per sweep). */
@@ -96,7 +121,9 @@ export class EpmdServer {
     this.logger = options.logger ?? silentLogger;
     this.port = options.port ?? epmdPortFromEnv();
     this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.maxConnectionsPerSource = options.maxConnectionsPerSource ?? DEFAULT_MAX_CONNECTIONS_PER_SOURCE;
     this.packetTimeoutMs = options.packetTimeoutMs ?? DEFAULT_PACKET_TIMEOUT_MS;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.maxRequestSize = Math.min(
       options.maxRequestSize ?? EpmdLimits.MAX_REQUEST_LENGTH,
       EpmdLimits.MAX_REQUEST_LENGTH,
@@ -142,7 +169,8 @@ export class EpmdServer {
       }
       if (this.listeners.length === 0) throw new EpmdError('EPMD_LISTEN', 'unable to bind any address');
       // One timer for all connections rather than one per socket: lookups stay cheap.
-      this.sweeper = setInterval(() => this.sweep(), Math.min(1000, Math.max(10, this.packetTimeoutMs / 4)));
+      const shortest = Math.min(this.packetTimeoutMs, this.requestTimeoutMs);
+      this.sweeper = setInterval(() => this.sweep(), Math.min(1000, Math.max(10, shortest / 4)));
       this.sweeper.unref();
     } catch (err) {
       await this.close();
@@ -207,6 +235,7 @@ export class EpmdServer {
     clearInterval(this.sweeper);
     for (const socket of this.connections.keys()) socket.destroy();
     this.connections.clear();
+    this.perSource.clear();
     this.nodes.clear();
     await Promise.all(listeners.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.logger.info('epmd: stopped', { port: this.port });
@@ -221,7 +250,22 @@ export class EpmdServer {
       this.reject(socket, 'too many open connections');
       return;
     }
-    const conn: Connection = { socket, framer: undefined, lastActivity: Date.now(), answered: false };
+    const source = addressGroup(socket.remoteAddress);
+    const fromSource = this.perSource.get(source) ?? 0;
+    if (fromSource >= this.maxConnectionsPerSource) {
+      this.reject(socket, 'too many open connections from one source');
+      return;
+    }
+    this.perSource.set(source, fromSource + 1);
+    const now = Date.now();
+    const conn: Connection = {
+      socket,
+      framer: undefined,
+      lastActivity: now,
+      acceptedAt: now,
+      source,
+      answered: false,
+    };
     this.connections.set(socket, conn);
     socket.on('data', (chunk: Buffer) => this.receive(conn, chunk));
     socket.on('error', (err) =>
@@ -229,6 +273,7 @@ export class EpmdServer {
     );
     socket.on('close', () => {
       this.connections.delete(socket);
+      this.uncount(conn);
       if (conn.registration !== undefined) this.unregister(conn.registration, 'connection closed');
     });
   }
@@ -278,9 +323,23 @@ export class EpmdServer {
       return;
     }
     conn.registration = this.handle(socket, request);
+    // A registration lives as long as its node: it leaves the per-source count and the deadline.
+    if (conn.registration !== undefined) this.uncount(conn);
   }
 
-  /** Closes connections that have not completed a request within the packet timeout (epmd's sweep). */
+  private uncount(conn: Connection): void {
+    if (conn.source === undefined) return;
+    const left = (this.perSource.get(conn.source) ?? 1) - 1;
+    if (left > 0) this.perSource.set(conn.source, left);
+    else this.perSource.delete(conn.source);
+    conn.source = undefined;
+  }
+
+  /**
+   * Closes connections idle before their request is whole (epmd's sweep), and every connection but
+   * a registration once the request deadline has passed: a request trickled byte by byte, or a
+   * reply left unread.
+   */
   private sweep(): void {
     if (this.rejected.size > 0) {
       this.logger.warn('epmd: closed connections without a reply', {
@@ -288,10 +347,18 @@ export class EpmdServer {
       });
       this.rejected = new Map();
     }
-    const cutoff = Date.now() - this.packetTimeoutMs;
+    const now = Date.now();
+    const idleCutoff = now - this.packetTimeoutMs;
+    const deadline = now - this.requestTimeoutMs;
     for (const conn of this.connections.values()) {
-      if (!conn.answered && conn.lastActivity <= cutoff) {
+      if (conn.registration !== undefined) continue;
+      if (!conn.answered && conn.lastActivity <= idleCutoff) {
         this.reject(conn.socket, 'timed out on receive');
+      } else if (conn.acceptedAt <= deadline) {
+        this.reject(
+          conn.socket,
+          conn.answered ? 'reply not taken by the deadline' : 'request deadline passed',
+        );
       }
     }
   }

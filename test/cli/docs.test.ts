@@ -219,7 +219,9 @@ const DOCUMENTED_FLAGS: Record<string, string[]> = {
     '--address',
     '--relaxed-command-check',
     '--packet-timeout',
+    '--request-timeout',
     '--max-connections',
+    '--max-connections-per-source',
     '--log-level',
     '--log-format',
     '--help',
@@ -346,7 +348,8 @@ test(
 );
 
 test('eid epmd --packet-timeout: an idle connection is closed, a registration stays', T, async () => {
-  const { port, server } = await eidEpmd(['--packet-timeout', '1']);
+  // The request deadline (10 s by default) pushed out of the way: only --packet-timeout closes it.
+  const { port, server } = await eidEpmd(['--packet-timeout', '1', '--request-timeout', '600']);
   const reg = await epmdRegister('cli_docs_kept', 40123, { epmdPort: port });
   try {
     const idle = await open(port);

@@ -89,17 +89,22 @@ test('peerText: host:port, [v6]:port, and unknown without an address', () => {
   assert.equal(peerText(undefined, 5), 'unknown');
 });
 
-test('addressGroup: an IPv4 address is its own source, IPv6 addresses count per /64', () => {
+test('addressGroup: an IPv4 address is its own group; IPv6 is grouped by /64, however it is spelled', () => {
   assert.equal(addressGroup('192.0.2.7'), '192.0.2.7');
   assert.equal(addressGroup('::ffff:192.0.2.7'), '192.0.2.7');
-  assert.equal(addressGroup(undefined), 'unknown');
-  // Every spelling of one /64 is one source; the next /64 is another.
-  const group = addressGroup('2001:db8:0:1::1');
-  assert.equal(group, '2001:db8:0:1::/64');
-  for (const a of ['2001:db8:0:1:ffff:1:2:3', '2001:0db8:0000:0001::9', '2001:db8:0:1::192.0.2.1'])
+  assert.notEqual(addressGroup('127.0.0.1'), addressGroup('127.0.0.2'));
+  const group = '2001:db8:0:1::/64';
+  for (const a of [
+    '2001:db8:0:1::1',
+    '2001:db8::1:0:0:0:2',
+    '2001:0db8:0000:0001:ffff:ffff:ffff:ffff',
+    '2001:db8:0:1:a:b:1.2.3.4',
+    '2001:db8:0:1::9%eth0',
+  ])
     assert.equal(addressGroup(a), group, a);
-  assert.notEqual(addressGroup('2001:db8:0:2::1'), group);
-  assert.equal(addressGroup('fe80::1%eth0'), 'fe80:0:0:0::/64');
+  assert.equal(addressGroup('2001:db8:0:2::1'), '2001:db8:0:2::/64');
   assert.equal(addressGroup('::1'), '0:0:0:0::/64');
-  assert.equal(addressGroup('2001:db8::'), '2001:db8:0:0::/64');
+  assert.equal(addressGroup('fe80::1%eth0'), 'fe80:0:0:0::/64');
+  assert.equal(addressGroup('64:ff9b::192.0.2.7'), '64:ff9b:0:0::/64');
+  assert.equal(addressGroup(undefined), 'unknown');
 });

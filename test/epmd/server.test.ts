@@ -280,6 +280,84 @@ describe('bounds', () => {
     });
   });
 
+  test('a slowloris trickling one byte at a time under the idle timeout is cut by the whole-request deadline', async () => {
+    const server = await startServer({ packetTimeoutMs: 2000, requestTimeoutMs: 1500 });
+    const reg = await epmdRegister('outlasts', 43107, { epmdPort: server.port });
+    const socket = await new Promise<net.Socket>((resolve) => {
+      const s = net.connect({ port: server.port, host: '127.0.0.1', noDelay: true }, () => resolve(s));
+    });
+    // A PORT_PLEASE2 of 3000 bytes, one byte every 100 ms: the idle timeout never fires, and the
+    // request would take 5 minutes to complete.
+    socket.write(Buffer.from('0bb87a', 'hex'));
+    let sent = 3;
+    const trickle = setInterval(() => {
+      if (!socket.destroyed) socket.write('n', () => sent++);
+    }, 100);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const bound = setTimeout(() => reject(new Error('the slowloris was not cut within 30 s')), 30_000);
+        socket.once('close', () => {
+          clearTimeout(bound);
+          resolve();
+        });
+        socket.on('error', () => undefined);
+      });
+    } finally {
+      clearInterval(trickle);
+    }
+    assert.ok(sent < 3002, `cut before the request was whole (${sent} bytes sent)`);
+    // The registration, older than the deadline, stays.
+    assert.equal(server.registered()[0]?.name, 'outlasts');
+    assert.equal((await epmdPortPlease('outlasts', '127.0.0.1', { epmdPort: server.port })).port, 43107);
+    await reg.close();
+  });
+
+  test('a silent connection is closed at the request deadline; a registration is not subject to it', async () => {
+    const server = await startServer({ requestTimeoutMs: 300 });
+    const reg = await epmdRegister('registered', 43108, { epmdPort: server.port });
+    let lost = false;
+    void reg.closed.then(() => (lost = true));
+    // Opened after the registration, so its deadline passes after the registration's would have.
+    const idle = await exchange(server.port, [], { settleMs: 30_000 });
+    assert.deepEqual(idle, { reply: '', closed: true });
+    assert.equal(lost, false, 'the registration connection is still open');
+    assert.equal((await epmdPortPlease('registered', '127.0.0.1', { epmdPort: server.port })).port, 43108);
+    await reg.close();
+  });
+
+  test('one source address cannot take the slots of another; registrations do not count against it', async () => {
+    const server = await startServer({ maxConnections: 16, maxConnectionsPerSource: 3 });
+    // Registrations from 127.0.0.1 are not counted: the cap of 3 still leaves room for lookups.
+    const regs = await Promise.all(
+      ['one', 'two', 'three', 'four'].map((n, i) => epmdRegister(n, 43110 + i, { epmdPort: server.port })),
+    );
+    const open = (localAddress: string) =>
+      new Promise<net.Socket>((resolve) => {
+        const s = net.connect({ port: server.port, host: '127.0.0.1', localAddress }, () => resolve(s));
+        s.on('error', () => undefined);
+      });
+    const held = await Promise.all([0, 1, 2].map(() => open('127.0.0.2')));
+    await waitFor(() => server.connectionCount === 4 + 3, 'three held connections');
+    // A whole lookup of a registered name: closed unanswered only because of the cap.
+    const refused = await exchange(server.port, [Buffer.from('00047a6f6e65', 'hex')], {
+      localAddress: '127.0.0.2',
+    });
+    assert.deepEqual(refused, { reply: '', closed: true }, 'a fourth from 127.0.0.2 is closed unanswered');
+    const fromOther = await exchange(server.port, [Buffer.from('00047a6f6e65', 'hex')], {
+      localAddress: '127.0.0.1',
+    });
+    assert.equal(fromOther.closed, true);
+    assert.equal(fromOther.reply.slice(0, 4), '7700', 'a lookup from 127.0.0.1 is answered');
+    held[0]!.destroy();
+    await waitFor(() => server.connectionCount === 4 + 2, 'a slot of 127.0.0.2 freed');
+    const again = await exchange(server.port, [Buffer.from('00047a6f6e65', 'hex')], {
+      localAddress: '127.0.0.2',
+    });
+    assert.equal(again.reply.slice(0, 4), '7700', 'answered once 127.0.0.2 is under its cap');
+    for (const s of held) s.destroy();
+    await Promise.all(regs.map((r) => r.close()));
+  });
+
   test('a flood of idle, partial and junk connections leaves registered nodes registered and reachable', async () => {
     const server = await startServer({ maxConnections: 32, packetTimeoutMs: 300 });
     const reg = await epmdRegister('steady', 43106, { epmdPort: server.port });

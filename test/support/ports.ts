@@ -15,6 +15,8 @@ export const PortSlices = {
     otp: [43200, 43499],
     cli: [43500, 43699],
     client: [43700, 43799],
+    limits: [43800, 43849],
+    restart: [43850, 43899],
     bench: [43900, 43999],
   },
   daemon: {
