@@ -65,7 +65,7 @@ describe('stock erl nodes with our server as their EPMD', () => {
     const echo = await startNode(
       'echo',
       server.port,
-      'io:format("creation ~p~n", [erlang:system_info(creation)]), epmdRegister(echo, self()), ' +
+      'io:format("creation ~p~n", [erlang:system_info(creation)]), register(echo, self()), ' +
         'Loop = fun L() -> receive {From, Msg} -> From ! {echoed, node(), Msg}, L() end end, Loop().',
     );
     await echo.node.waitForOutput('creation ');
@@ -124,7 +124,7 @@ describe('stock erl nodes with our server as their EPMD', () => {
   test("net_adm:names/1 lists our server's nodes", async () => {
     const server = await startServer();
     const reg = await epmdRegister('listed', 43998, { epmdPort: server.port });
-    const out = await erlEval('io:format("~p~n", [net_adm:epmdNames("127.0.0.1")]), halt().', server.port);
+    const out = await erlEval('io:format("~p~n", [net_adm:names("127.0.0.1")]), halt().', server.port);
     assert.equal(out.trim(), '{ok,[{"listed",43998}]}');
     await reg.close();
   });
