@@ -249,7 +249,17 @@ export class Connection {
     if (this.state !== 'up') return;
     let i = 0;
     while (i < this.deferred.length && (this.transport.writableLength ?? 0) <= BACKLOG_BYTES) {
-      this.encodeAndQueue(this.deferred[i++]!);
+      const signal = this.deferred[i++]!;
+      try {
+        this.encodeAndQueue(signal);
+      } catch (err) {
+        // Encoded late, in a 'drain' event: nobody to throw to, and a throw would end the process.
+        this.logger.warn('dropping a signal that cannot be encoded', {
+          node: this.peerName,
+          kind: signal.kind,
+          error: (err as Error).message,
+        });
+      }
     }
     this.deferred.splice(0, i);
     if (this.deferred.length > 0) this.transport.once?.('drain', this.resume);

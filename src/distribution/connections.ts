@@ -131,15 +131,26 @@ export class Connections implements Peers {
       return;
     }
     if (!autoConnect || this.stopped) return;
-    this.connect(node).then(
-      (c) => c.send(signal),
-      (err: unknown) =>
-        this.options.logger.debug('dropping signal to unreachable node', {
-          node,
-          kind: signal.kind,
-          error: String(err),
-        }),
-    );
+    this.connect(node)
+      .then(
+        (c) => c.send(signal),
+        (err: unknown) =>
+          this.options.logger.debug('dropping signal to unreachable node', {
+            node,
+            kind: signal.kind,
+            error: String(err),
+          }),
+      )
+      .catch((err: unknown) => this.unsendable(node, signal, err));
+  }
+
+  /** A signal sent once its connection was up failed to encode: there is no caller left to throw to. */
+  private unsendable(node: string, signal: Signal, err: unknown): void {
+    this.options.logger.warn('dropping a signal that cannot be encoded', {
+      node,
+      kind: signal.kind,
+      error: String(err),
+    });
   }
 
   sendOrElse(node: string, signal: Signal, unreachable: () => void): void {
@@ -148,7 +159,9 @@ export class Connections implements Peers {
       conn.send(signal);
       return;
     }
-    this.connect(node).then((c) => c.send(signal), unreachable);
+    this.connect(node)
+      .then((c) => c.send(signal), unreachable)
+      .catch((err: unknown) => this.unsendable(node, signal, err));
   }
 
   /** Refuses new connections, closes every one and the listener; `connect` waiters fail. */

@@ -191,6 +191,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       reply: (from, reply) => this.reply(from, reply),
       send: (to, message) => this.router.sendToPid(to, message, this.system.pid),
       spawnFor: (...request) => this.table.spawnFor(...request),
+      warn: (msg, fields) => this.logger.warn(msg, fields),
     };
     this.services = new SystemServices(servicesHost, this.exposed, global);
     this.router = new Router({ table: this.table, peers, services: this.services, logger: this.logger });

@@ -1,0 +1,202 @@
+/**
+ * No peer can crash a TypeScript node. The node runs in a child process with
+ * `--unhandled-rejections=strict` (an unhandled rejection ends it) while a real OTP node calls
+ * what JavaScript cannot answer in Erlang terms, names that are not exposed (Object.prototype's
+ * among them), bad arities and huge arguments, and a raw peer sends atoms of 300 characters.
+ * Afterwards the child must still be running and answering.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import {
+  Fixture,
+  PortSlices,
+  COOKIE,
+  distFrame,
+  handshakePeer,
+  type ErlNode,
+  type Spawned,
+} from './helpers.ts';
+import type { Node } from '../../src/distribution/node.ts';
+import { ControlOp } from '../../src/distribution/control.ts';
+import { HeaderTag } from '../../src/distribution/header.ts';
+import { encode } from '../../src/etf/index.ts';
+import { formatTerm } from '../../src/etf/format.ts';
+import { atom, Pid, Tuple, tuple, type Term } from '../../src/etf/terms.ts';
+import { Tag } from '../../src/etf/tags.ts';
+
+const f = new Fixture(PortSlices.hostile);
+const T = { timeout: 120_000 };
+const CHILD = 'hostile_ts@127.0.0.1';
+let erl: ErlNode;
+let driver: Node;
+let child: Spawned;
+let childPort = 0;
+
+before(async () => {
+  await f.startEpmd();
+  erl = await f.startErl('hostile_otp');
+  driver = await f.startNode('hostile_driver');
+  const script = fileURLToPath(new URL('./hostile-node.ts', import.meta.url));
+  const tsx = import.meta.resolve('tsx');
+  childPort = await f.nextPort();
+  child = f.spawn(process.execPath, [
+    '--unhandled-rejections=strict',
+    '--import',
+    tsx,
+    script,
+    CHILD,
+    String(childPort),
+    String(f.epmdPort),
+    COOKIE,
+  ]);
+  await child.waitFor('READY', 60_000);
+});
+
+after(async () => {
+  await f.cleanup();
+});
+
+const show = (t: Term) => formatTerm(t);
+const onErl = (src: string) => erl.eval(driver, src, {}, 60_000);
+
+function assertAlive(): void {
+  assert.equal(child.child.exitCode, null, `the child node exited: ${child.stderr}`);
+  assert.equal(child.child.signalCode, null, `the child node was killed: ${child.stderr}`);
+}
+
+/** `{badrpc, {'EXIT', {Error, _}}}` with Error's first element (or Error itself) being `what`. */
+function assertBadRpc(result: Term, what: string): void {
+  const text = show(result);
+  assert.ok(
+    text.startsWith(`{badrpc,{'EXIT',{${what}`) || text.startsWith(`{badrpc,{'EXIT',{{${what}`),
+    text,
+  );
+}
+
+describe('a TS node in its own process survives hostile peers', () => {
+  test('a function that returns undefined returns the atom undefined, by rpc, erpc and rex', T, async () => {
+    assert.equal(await onErl(`rpc:call('${CHILD}', greeter, nothing, [])`), atom('undefined'));
+    assert.equal(await onErl(`erpc:call('${CHILD}', greeter, nothing, [])`), atom('undefined'));
+    assert.equal(
+      await onErl(`gen_server:call({rex, '${CHILD}'}, {call, greeter, nothing, [], group_leader()})`),
+      atom('undefined'),
+    );
+    assertAlive();
+  });
+
+  test(
+    'results and exit reasons with no Erlang term are errors for the caller, never silence',
+    T,
+    async () => {
+      for (const fn of ['nested_undefined', 'null_value', 'a_function', 'a_symbol', 'exit_nan']) {
+        assertBadRpc(await onErl(`rpc:call('${CHILD}', greeter, ${fn}, [], 30000)`), 'js_error');
+        const viaErpc = await onErl(
+          `try erpc:call('${CHILD}', greeter, ${fn}, [], 30000) catch error:{exception, {js_error, Msg}, _} -> {js_error, Msg} end`,
+        );
+        assert.ok(viaErpc instanceof Tuple && viaErpc.elements[0] === atom('js_error'), show(viaErpc));
+        const why = fn === 'exit_nan' ? /exit reason has no Erlang term/ : /result has no Erlang term/;
+        assert.match(Buffer.from(viaErpc.elements[1] as Uint8Array).toString(), why);
+      }
+      // A rejection with nothing at all is an error like any other.
+      assertBadRpc(await onErl(`rpc:call('${CHILD}', greeter, rejects_with_nothing, [], 30000)`), 'js_error');
+      assertAlive();
+    },
+  );
+
+  test('only own exposed functions are callable: Object.prototype names are undef', T, async () => {
+    for (const fn of ['constructor', 'toString', "'__proto__'", 'hasOwnProperty', 'valueOf']) {
+      assertBadRpc(await onErl(`rpc:call('${CHILD}', greeter, ${fn}, [1], 30000)`), 'undef');
+      assert.equal(
+        await onErl(
+          `try erpc:call('${CHILD}', greeter, ${fn}, [1], 30000) catch error:{exception, undef, _} -> undef end`,
+        ),
+        atom('undef'),
+      );
+      // Nothing exposed under a prototype name as a module either.
+      assertBadRpc(await onErl(`rpc:call('${CHILD}', ${fn}, ${fn}, [], 30000)`), 'undef');
+    }
+    assertBadRpc(await onErl(`rpc:call('${CHILD}', nobody, here, [], 30000)`), 'undef');
+    assertAlive();
+  });
+
+  test('casts of the same, bad arities, malformed rex requests and huge arguments', T, async () => {
+    await onErl(
+      `[rpc:cast('${CHILD}', greeter, F, []) || F <- [nothing, nested_undefined, a_symbol, constructor, exit_nan]], ok`,
+    );
+    await onErl(
+      `[erpc:cast('${CHILD}', greeter, F, []) || F <- [nothing, nested_undefined, a_symbol, constructor, exit_nan]], ok`,
+    );
+    // JavaScript functions take any number of arguments.
+    assert.ok(Buffer.isBuffer(await onErl(`rpc:call('${CHILD}', greeter, hello, [], 30000)`)));
+    assert.ok(Buffer.isBuffer(await onErl(`rpc:call('${CHILD}', greeter, hello, [a, b, c, d], 30000)`)));
+    // A request rex cannot apply is {badrpc, {'EXIT', {badarg, _}}}, as apply/3 would fail.
+    assertBadRpc(
+      await onErl(
+        `gen_server:call({rex, '${CHILD}'}, {call, greeter, hello, not_a_list, group_leader()}, 30000)`,
+      ),
+      'badarg',
+    );
+    assertBadRpc(
+      await onErl(`gen_server:call({rex, '${CHILD}'}, {call, <<"m">>, 42, [], group_leader()}, 30000)`),
+      'badarg',
+    );
+    const big = (await onErl(
+      `byte_size(rpc:call('${CHILD}', greeter, hello, [binary:copy(<<"x">>, 4000000)], 60000))`,
+    )) as number;
+    assert.ok(big > 0);
+    const long = await onErl(`rpc:call('${CHILD}', greeter, nothing, [lists:seq(1, 300000)], 60000)`);
+    assert.equal(long, atom('undefined'));
+    assertAlive();
+  });
+
+  test('atoms of 300 characters, cached or inline, close only that connection', T, async () => {
+    const name = 'a'.repeat(300);
+    const control = encode(tuple(ControlOp.REG_SEND, atom('x'), atom(''), atom('rex')), {
+      versionByte: false,
+    });
+    // A rex call whose module is a placeholder atom, then swapped for the long one.
+    const call = (from: string) =>
+      tuple(new Pid(atom(from), 1, 0, 1), tuple(atom('call'), atom('BIG'), atom('f'), [], atom('gl')));
+    const placeholder = Buffer.from([Tag.SmallAtomUtf8, 3, ...Buffer.from('BIG')]);
+    const long = Buffer.from([name.length >> 8, name.length & 0xff, ...Buffer.from(name)]);
+    const bodies = [
+      // A new atom cache entry of 300 bytes (LongAtoms: 2-byte lengths): the module of the call.
+      (from: string) =>
+        Buffer.concat([
+          Buffer.from([HeaderTag.VERSION, HeaderTag.NORMAL, 1, 0x08 | (0x01 << 4), 0]),
+          long,
+          control,
+          encode(call(from), { versionByte: false, atomCache: (a) => (a.name === 'BIG' ? 0 : undefined) }),
+        ]),
+      // ATOM_UTF8_EXT inline in the payload.
+      (from: string) => {
+        const payload = encode(call(from), { versionByte: false });
+        const at = payload.indexOf(placeholder);
+        return Buffer.concat([
+          Buffer.from([HeaderTag.VERSION, HeaderTag.NORMAL, 0]),
+          control,
+          payload.subarray(0, at),
+          Buffer.from([Tag.AtomUtf8]),
+          long,
+          payload.subarray(at + placeholder.length),
+        ]);
+      },
+    ];
+    for (const [i, body] of bodies.entries()) {
+      const from = `raw${i}@127.0.0.1`;
+      const peer = await handshakePeer({ name: CHILD, port: childPort }, from);
+      peer.socket.write(distFrame(body(from)));
+      await peer.closed;
+    }
+    assertAlive();
+  });
+
+  test('afterwards the node still answers rpc and ping', T, async () => {
+    assertAlive();
+    const hello = await onErl(`rpc:call('${CHILD}', greeter, hello, [world], 30000)`);
+    assert.equal(Buffer.from(hello as Uint8Array).toString(), 'hello world');
+    assert.equal(await onErl(`net_adm:ping('${CHILD}')`), atom('pong'));
+    assert.equal(await driver.ping(CHILD), true);
+  });
+});
