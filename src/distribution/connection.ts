@@ -94,7 +94,7 @@ export class Connection {
     this.peer = options.peer;
     this.logger = options.logger ?? silentLogger;
     this.maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
-    this.frames = new FrameDecoder({ prefixSize: 2, maxFrame: MAX_HANDSHAKE_FRAME });
+    this.frames = new FrameDecoder({ prefixSize: 2, maxFrame: MAX_HANDSHAKE_FRAME, budget: options.budget });
     this.handshake = new Handshake(options.role, options.handshake);
     this.headers = new HeaderDecoder(options);
     // From creation, so it also covers a TCP connect that never completes.
@@ -337,6 +337,9 @@ export class Connection {
     if (wasUp) this.flush();
     this.state = 'closed';
     this.deferred.length = 0;
+    // What the peer made us hold goes back to the node-wide budget.
+    this.frames.release();
+    this.headers.release();
     clearTimeout(this.setupTimer);
     if (this.ticker !== undefined) clearInterval(this.ticker);
     if (error !== undefined && reason !== 'connection_closed') {

@@ -16,6 +16,7 @@ import {
   type HandshakeOptions,
   type HandshakeResult,
 } from './handshake.ts';
+import type { InboundBudget } from './inbound-budget.ts';
 import type { Peers } from './process-table.ts';
 import type { Resolver } from './resolver.ts';
 
@@ -28,7 +29,7 @@ export interface ConnectionsOptions {
   tickTimeMs: number;
   connectTimeoutMs: number;
   /** Per-connection bounds on what a peer may make us hold. */
-  limits: { maxFrame?: number; maxReassemblyBytes?: number; maxSequences?: number };
+  limits: { maxFrame?: number; maxReassemblyBytes?: number; maxSequences?: number; budget?: InboundBudget };
   logger: Logger;
   /** The listening server whose sockets are incoming connections. */
   server: Server;

@@ -22,6 +22,7 @@ import { Connections, MAX_CREATION } from './connections.ts';
 import { ProcessExit } from './errors.ts';
 import { ExposedModules, type ExposedModule } from './exposed.ts';
 import { GlobalServer } from './global.ts';
+import { InboundBudget } from './inbound-budget.ts';
 import { splitNodeName } from './handshake.ts';
 import { ProcessTable } from './process-table.ts';
 import {
@@ -67,14 +68,16 @@ export interface NodeOptions {
   connectTimeoutMs?: number;
   /** Creation when not registering with EPMD (default random). */
   creation?: number;
-  /** Per-connection bounds on what a peer may make us hold. */
+  /** Bounds on what peers may make us hold (docs/node.md, "Limits"). */
   limits?: {
-    /** Largest frame once connected (default 128 MiB). */
+    /** Largest frame once connected, per connection (default 64 MiB). */
     maxFrame?: number;
-    /** Bytes held for unfinished fragmented messages (default 256 MiB). */
+    /** Bytes held for unfinished fragmented messages, per connection (default 64 MiB). */
     maxReassemblyBytes?: number;
-    /** Fragmented messages in flight (default 64). */
+    /** Fragmented messages in flight, per connection (default 64). */
     maxSequences?: number;
+    /** Bytes of frames still arriving and unfinished fragmented messages, all connections together (default 256 MiB). */
+    maxInboundBytes?: number;
   };
   logger?: Logger;
 }
@@ -117,6 +120,8 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   private readonly logger: Logger;
   private readonly registration: Registration | undefined;
   private readonly connections: Connections;
+  /** Bytes held for messages not yet whole, all connections together. */
+  private readonly inbound: InboundBudget;
   private readonly table: ProcessTable;
   private readonly router: Router;
   private readonly services: SystemServices;
@@ -149,8 +154,13 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     this.connectTimeoutMs = init.connectTimeoutMs;
     this.logger = init.logger;
     this.registration = init.registration;
+    const { maxInboundBytes, ...perConnection } = init.limits ?? {};
+    this.inbound = new InboundBudget(maxInboundBytes);
     this.connections = new Connections(
-      { ...init, limits: init.limits ?? {} },
+      {
+        ...init,
+        limits: { ...perConnection, budget: this.inbound },
+      },
       {
         signal: (conn, signal) => this.router.onSignal(conn, signal),
         up: (node, info) => {
@@ -424,6 +434,11 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   /** How many signals of each kind arrived from other nodes (for metrics and tests). */
   signalCounts(): Record<string, number> {
     return this.router.signalCounts();
+  }
+
+  /** Bytes held now for messages not yet whole (frames arriving, fragments), all connections together. */
+  get inboundBytes(): number {
+    return this.inbound.heldBytes;
   }
 
   /** Stops every process, closes every connection and the listener, unregisters from EPMD. */

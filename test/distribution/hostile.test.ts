@@ -13,6 +13,8 @@ import {
   PortSlices,
   COOKIE,
   distFrame,
+  eventually,
+  fragmentBody,
   handshakePeer,
   type ErlNode,
   type Spawned,
@@ -24,6 +26,7 @@ import { encode } from '../../src/etf/index.ts';
 import { formatTerm } from '../../src/etf/format.ts';
 import { atom, Pid, Tuple, tuple, type Term } from '../../src/etf/terms.ts';
 import { Tag } from '../../src/etf/tags.ts';
+import { createLogger } from '../../src/log.ts';
 
 const f = new Fixture(PortSlices.hostile);
 const T = { timeout: 120_000 };
@@ -199,4 +202,76 @@ describe('a TS node in its own process survives hostile peers', () => {
     assert.equal(await onErl(`net_adm:ping('${CHILD}')`), atom('pong'));
     assert.equal(await driver.ping(CHILD), true);
   });
+});
+
+describe('peers together cannot make the node hold more than limits.maxInboundBytes', () => {
+  const MiB = 1024 * 1024;
+  const lines: string[] = [];
+  let node: Node;
+
+  before(async () => {
+    node = await f.startNode('hostile_inbound', {
+      limits: { maxFrame: 4 * MiB, maxReassemblyBytes: 4 * MiB, maxInboundBytes: 10 * MiB },
+      logger: createLogger({ level: 'warn', format: 'json', write: (l) => lines.push(l) }),
+    });
+    assert.equal(await node.ping(erl.name), true);
+  });
+
+  type Peer = Awaited<ReturnType<typeof handshakePeer>> & { name: string };
+
+  /** A frame prefix declaring `declared` bytes, and the first `sent` of them. */
+  const partialFrame = (declared: number, sent: number) => {
+    const prefix = Buffer.alloc(4);
+    prefix.writeUInt32BE(declared);
+    return Buffer.concat([prefix, Buffer.alloc(sent)]);
+  };
+  const closedWith = (code: string, peer: string) =>
+    eventually(
+      () => lines.some((l) => l.includes(code) && l.includes(peer)),
+      30_000,
+      `${peer} closed with ${code}`,
+    );
+
+  test(
+    'large frames and fragment floods from several peers at once: the one past the limit is closed, the rest keep working',
+    T,
+    async () => {
+      const peers = await Promise.all(
+        ['held1', 'held2', 'frame3', 'flood4'].map(async (alive) => {
+          const name = `${alive}@127.0.0.1`;
+          return { name, ...(await handshakePeer(node, name)) };
+        }),
+      );
+      const [held1, held2, frame3, flood4] = peers as [Peer, Peer, Peer, Peer];
+      // Two peers each start a 4 MiB frame and stop after 1 MiB: 8 MiB of the 10 are taken.
+      held1.socket.write(partialFrame(4 * MiB, MiB));
+      held2.socket.write(partialFrame(4 * MiB, MiB));
+      await eventually(() => node.inboundBytes === 8 * MiB, 30_000, '8 MiB held');
+      // A third frame of 4 MiB, within every per-connection limit, does not fit the node's.
+      frame3.socket.write(partialFrame(4 * MiB, 16));
+      await frame3.closed;
+      await closedWith('DIST_INBOUND_LIMIT', frame3.name);
+      // Fragments of a message never finished: past 2 MiB, not the connection's 4 MiB.
+      const chunk = Buffer.alloc(60 * 1024);
+      const flood = [distFrame(fragmentBody(HeaderTag.FRAGMENT_FIRST, 1, 1000, chunk))];
+      for (let id = 999; id > 940; id--)
+        flood.push(distFrame(fragmentBody(HeaderTag.FRAGMENT_NEXT, 1, id, chunk)));
+      flood4.socket.write(Buffer.concat(flood));
+      await flood4.closed;
+      await closedWith('DIST_INBOUND_LIMIT', flood4.name);
+      // The holders and the real OTP node are still connected; the OTP node still gets answers.
+      assert.ok(node.nodes().includes(held1.name) && node.nodes().includes(held2.name));
+      assert.equal(await node.rpc(erl.name, 'erlang', 'node', []), atom(erl.name));
+      assert.equal(await erl.eval(node, `net_adm:ping('${node.name}')`), atom('pong'));
+      // Closed connections give their share back.
+      held1.socket.destroy();
+      held2.socket.destroy();
+      await eventually(() => node.inboundBytes === 0, 30_000, 'nothing held');
+      const again = await handshakePeer(node, 'again@127.0.0.1');
+      again.socket.write(partialFrame(4 * MiB, MiB));
+      await eventually(() => node.inboundBytes === 4 * MiB, 30_000, 'a new peer holding 4 MiB');
+      again.socket.destroy();
+      await eventually(() => node.inboundBytes === 0, 30_000, 'nothing held');
+    },
+  );
 });
