@@ -4,7 +4,7 @@
  */
 import { DistError, type DistErrorCode } from '../errors.ts';
 import { Writer } from '../bytes.ts';
-import { silentLogger, type Logger } from '../log.ts';
+import { silentLogger, type Logger, type LogSummary } from '../log.ts';
 import { decodeSignal, encodeSignal, type Signal } from './control.ts';
 import { DistFlags, hasFlag } from './flags.ts';
 import {
@@ -52,6 +52,8 @@ export interface ConnectionOptions extends HeaderDecoderOptions {
   /** Peer address for logs and errors. */
   peer?: string;
   logger?: Logger;
+  /** Where failed handshakes are counted (each logged at debug), instead of a warning each. */
+  handshakeFailures?: LogSummary | undefined;
 }
 
 /** Flush small batches by copying; hand larger ones over and start a fresh buffer. */
@@ -343,12 +345,14 @@ export class Connection {
     clearTimeout(this.setupTimer);
     if (this.ticker !== undefined) clearInterval(this.ticker);
     if (error !== undefined && reason !== 'connection_closed') {
-      this.logger.warn('distribution connection closed', {
-        node: this.peerName || undefined,
-        peer: this.peer,
-        reason,
-        error: error.message,
-      });
+      const fields = { node: this.peerName || undefined, peer: this.peer, reason, error: error.message };
+      const failures = this.options.handshakeFailures;
+      if (wasUp || failures === undefined) {
+        this.logger.warn('distribution connection closed', fields);
+      } else {
+        this.logger.debug('distribution handshake failed', fields);
+        failures.count(error.code, fields);
+      }
     }
     this.transport.destroy();
     this.handlers.down(this, reason, error);

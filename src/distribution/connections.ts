@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { connect as netConnect, type Server, type Socket } from 'node:net';
 import { DistError, EidError } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import type { Logger, LogSummary } from '../log.ts';
 import { Connection } from './connection.ts';
 import type { Signal } from './control.ts';
 import { DEFAULT_FLAGS, DistFlags, hasFlag } from './flags.ts';
@@ -31,6 +31,8 @@ export interface ConnectionsOptions {
   /** Per-connection bounds on what a peer may make us hold. */
   limits: { maxFrame?: number; maxReassemblyBytes?: number; maxSequences?: number; budget?: InboundBudget };
   logger: Logger;
+  /** Where failed handshakes are counted and summarised. */
+  handshakeFailures?: LogSummary;
   /** The listening server whose sockets are incoming connections. */
   server: Server;
 }
@@ -267,6 +269,7 @@ export class Connections implements Peers {
         setupTimeMs: this.options.connectTimeoutMs,
         peer,
         logger: this.options.logger,
+        handshakeFailures: this.options.handshakeFailures,
         ...this.options.limits,
       },
       {

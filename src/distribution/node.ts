@@ -14,7 +14,7 @@ import { register, type Registration } from '../epmd/client.ts';
 import { EpmdNodeType } from '../epmd/protocol.ts';
 import { formatTerm } from '../etf/format.ts';
 import { atom, type Atom, type Pid, type Reference, tuple, type Term } from '../etf/terms.ts';
-import { silentLogger, type Logger } from '../log.ts';
+import { LogSummary, silentLogger, type Logger } from '../log.ts';
 import { DEFAULT_NODE_PORT, nodePortFromEnv } from '../ports.ts';
 import { Caller } from './calls.ts';
 import { DEFAULT_SETUP_MS, type Connection } from './connection.ts';
@@ -95,6 +95,9 @@ const A = {
   shutdown: atom('shutdown'),
 } as const;
 
+/** Repeated handshake failures of one kind are summarised in one log line per this many ms. */
+const HANDSHAKE_FAILURE_SUMMARY_MS = 10_000;
+
 /** OTP's default net_ticktime. */
 const DEFAULT_NET_TICKTIME_S = 60;
 
@@ -122,6 +125,8 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   private readonly connections: Connections;
   /** Bytes held for messages not yet whole, all connections together. */
   private readonly inbound: InboundBudget;
+  /** Failed handshakes: the first of each kind logged, the repeats summarised per interval. */
+  private readonly handshakeFailures: LogSummary;
   private readonly table: ProcessTable;
   private readonly router: Router;
   private readonly services: SystemServices;
@@ -156,10 +161,15 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     this.registration = init.registration;
     const { maxInboundBytes, ...perConnection } = init.limits ?? {};
     this.inbound = new InboundBudget(maxInboundBytes);
+    this.handshakeFailures = new LogSummary(this.logger, 'distribution handshakes failed', {
+      intervalMs: HANDSHAKE_FAILURE_SUMMARY_MS,
+      firstMsg: 'distribution handshake failed',
+    });
     this.connections = new Connections(
       {
         ...init,
         limits: { ...perConnection, budget: this.inbound },
+        handshakeFailures: this.handshakeFailures,
       },
       {
         signal: (conn, signal) => this.router.onSignal(conn, signal),
@@ -447,6 +457,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     this.stopped = true;
     for (const proc of this.table.all()) proc.terminate(A.shutdown);
     await this.connections.stop();
+    this.handshakeFailures.flush();
     await this.registration?.close();
     this.logger.info('node stopped', { node: this.name });
   }

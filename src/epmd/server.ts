@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import { EpmdError } from '../errors.ts';
-import { silentLogger } from '../log.ts';
+import { LogSummary, silentLogger } from '../log.ts';
 import type { Logger } from '../log.ts';
 import {
   EpmdDistVersion,
@@ -83,7 +83,7 @@ export class EpmdServer {
   private sweeper: NodeJS.Timeout | undefined;
   private readonly nodes = new NodeRegistry<net.Socket>();
   /** Connections closed without an answer since the last summary, by reason (logged once per sweep). */
-  private rejected = new Map<string, number>();
+  private readonly rejected: LogSummary;
   private state: 'new' | 'listening' | 'closed' = 'new';
   private resolveClosed!: () => void;
   /** Resolves once the server has stopped: by close() or by a KILL request. */
@@ -94,6 +94,7 @@ export class EpmdServer {
   constructor(options: EpmdServerOptions = {}) {
     this.options = options;
     this.logger = options.logger ?? silentLogger;
+    this.rejected = new LogSummary(this.logger, 'epmd: closed connections without a reply');
     this.port = options.port ?? epmdPortFromEnv();
     this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.packetTimeoutMs = options.packetTimeoutMs ?? DEFAULT_PACKET_TIMEOUT_MS;
@@ -282,12 +283,7 @@ export class EpmdServer {
 
   /** Closes connections that have not completed a request within the packet timeout (epmd's sweep). */
   private sweep(): void {
-    if (this.rejected.size > 0) {
-      this.logger.warn('epmd: closed connections without a reply', {
-        reasons: Object.fromEntries(this.rejected),
-      });
-      this.rejected = new Map();
-    }
+    this.rejected.flush();
     const cutoff = Date.now() - this.packetTimeoutMs;
     for (const conn of this.connections.values()) {
       if (!conn.answered && conn.lastActivity <= cutoff) {
@@ -379,7 +375,7 @@ export class EpmdServer {
       peer: peerOf(socket),
       ...(error === undefined ? {} : { error }),
     });
-    this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
+    this.rejected.count(reason);
     socket.destroy();
   }
 

@@ -275,3 +275,33 @@ describe('peers together cannot make the node hold more than limits.maxInboundBy
     },
   );
 });
+
+describe('logs: peer text is escaped, failed handshakes are summarised', () => {
+  test(
+    'twenty handshakes with a wrong cookie and ESC and CSI in the name: one warning at once, one summary, no raw control characters',
+    T,
+    async () => {
+      const lines: string[] = [];
+      const node = await f.startNode('hostile_logs', {
+        logger: createLogger({ level: 'warn', format: 'pretty', write: (l) => lines.push(l) }),
+      });
+      const name = 'evil\u001b[2J\u009b31m@127.0.0.1';
+      for (let i = 0; i < 20; i++) {
+        await assert.rejects(handshakePeer(node, name, 'not-the-cookie'), /closed during handshake/);
+      }
+      await eventually(() => lines.length >= 1, 30_000, 'the first failure logged');
+      await node.stop();
+      const text = lines.join('\n');
+      // Control characters other than the newlines joining the lines: none.
+      // eslint-disable-next-line no-control-regex
+      assert.doesNotMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/u, text);
+      assert.match(text, /evil\\u001b\[2J\\u009b31m@127\.0\.0\.1/);
+      assert.equal(lines.length, 2, text);
+      assert.match(lines[0]!, /WARN +distribution handshake failed .*DIST_HANDSHAKE_BAD_COOKIE/);
+      assert.match(
+        lines[1]!,
+        /WARN +distribution handshakes failed reasons=\{"DIST_HANDSHAKE_BAD_COOKIE":19\}/,
+      );
+    },
+  );
+});
