@@ -78,6 +78,10 @@ export interface NodeOptions {
     maxSequences?: number;
     /** Bytes of frames still arriving and unfinished fragmented messages, all connections together (default 256 MiB). */
     maxInboundBytes?: number;
+    /** Names other nodes register in `global` that this node records (default 20 000). */
+    globalNames?: number;
+    /** Resources other nodes lock through this node's `global` (default 10 000). */
+    globalLocks?: number;
   };
   logger?: Logger;
 }
@@ -125,6 +129,8 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   private readonly connections: Connections;
   /** Bytes held for messages not yet whole, all connections together. */
   private readonly inbound: InboundBudget;
+  /** Our side of OTP's `global` (visible nodes only). */
+  private readonly global: GlobalServer | undefined;
   /** Failed handshakes: the first of each kind logged, the repeats summarised per interval. */
   private readonly handshakeFailures: LogSummary;
   private readonly table: ProcessTable;
@@ -159,7 +165,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     this.connectTimeoutMs = init.connectTimeoutMs;
     this.logger = init.logger;
     this.registration = init.registration;
-    const { maxInboundBytes, ...perConnection } = init.limits ?? {};
+    const { maxInboundBytes, globalNames, globalLocks, ...perConnection } = init.limits ?? {};
     this.inbound = new InboundBudget(maxInboundBytes);
     this.handshakeFailures = new LogSummary(this.logger, 'distribution handshakes failed', {
       intervalMs: HANDSHAKE_FAILURE_SUMMARY_MS,
@@ -195,17 +201,20 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     });
     this.system = this.table.spawn();
     // Visible nodes only: hidden ones are outside global.
-    const global = this.hidden
+    this.global = this.hidden
       ? undefined
-      : new GlobalServer({
-          nodeAtom: this.nodeAtom,
-          lockerPid: this.table.spawn().pid,
-          castGlobal: (node, message) =>
-            this.router.sendToName(A.global_name_server, node, tuple(A.gen_cast, message), this.system.pid),
-          reply: (from, reply) => this.reply(from, reply),
-          disconnect: (node) => this.disconnect(node),
-          log: (msg, fields) => this.logger.info(msg, fields),
-        });
+      : new GlobalServer(
+          {
+            nodeAtom: this.nodeAtom,
+            lockerPid: this.table.spawn().pid,
+            castGlobal: (node, message) =>
+              this.router.sendToName(A.global_name_server, node, tuple(A.gen_cast, message), this.system.pid),
+            reply: (from, reply) => this.reply(from, reply),
+            disconnect: (node) => this.disconnect(node),
+            logger: this.logger,
+          },
+          { names: globalNames, locks: globalLocks },
+        );
     const servicesHost: ServicesHost = {
       nodeAtom: this.nodeAtom,
       reply: (from, reply) => this.reply(from, reply),
@@ -213,7 +222,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       spawnFor: (...request) => this.table.spawnFor(...request),
       warn: (msg, fields) => this.logger.warn(msg, fields),
     };
-    this.services = new SystemServices(servicesHost, this.exposed, global);
+    this.services = new SystemServices(servicesHost, this.exposed, this.global);
     this.router = new Router({ table: this.table, peers, services: this.services, logger: this.logger });
     const connect = (node: string) => this.connect(node);
     this.caller = new Caller({
@@ -458,6 +467,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     for (const proc of this.table.all()) proc.terminate(A.shutdown);
     await this.connections.stop();
     this.handshakeFailures.flush();
+    this.global?.flush();
     await this.registration?.close();
     this.logger.info('node stopped', { node: this.name });
   }

@@ -25,6 +25,7 @@ import { HeaderTag } from '../../src/distribution/header.ts';
 import { encode } from '../../src/etf/index.ts';
 import { formatTerm } from '../../src/etf/format.ts';
 import { atom, Pid, Tuple, tuple, type Term } from '../../src/etf/terms.ts';
+import { termEquals } from '../../src/etf/equals.ts';
 import { Tag } from '../../src/etf/tags.ts';
 import { createLogger } from '../../src/log.ts';
 
@@ -305,3 +306,57 @@ describe('logs: peer text is escaped, failed handshakes are summarised', () => {
     },
   );
 });
+
+describe('global: the tables a peer fills are bounded, registrar funs are refused', () => {
+  test(
+    'a real OTP node registering more names and locking more resources than the limits: the rest is refused and logged once',
+    T,
+    async () => {
+      const lines: string[] = [];
+      const node = await f.startNode('hostile_global', {
+        limits: { globalNames: 20, globalLocks: 10 },
+        logger: createLogger({ level: 'warn', format: 'json', write: (l) => lines.push(l) }),
+      });
+      const ts = `'${node.name}'`;
+      assert.equal(await onErlVia(node, `net_kernel:connect_node(${ts}), global:sync()`), atom('ok'));
+      // OTP's register_name decides on the registering node: every one is yes there.
+      const registered = await onErlVia(
+        node,
+        `[global:register_name(list_to_atom("eid_g" ++ integer_to_list(I)), spawn(fun() -> receive stop -> ok end end))
+          || I <- lists:seq(1, 30)]`,
+      );
+      assert.deepEqual(registered, Array<Term>(30).fill(atom('yes')));
+      // Locks on the TS node alone: ten resources, then refused as a lock held elsewhere is.
+      const locks = await onErlVia(
+        node,
+        `[global:set_lock({{eid_res, I}, self()}, [${ts}], 0) || I <- lists:seq(1, 15)]`,
+      );
+      assert.deepEqual(locks, [...Array<boolean>(10).fill(true), ...Array<boolean>(5).fill(false)]);
+      // {registrar, Fun} would run Fun: refused, never run.
+      const registrar = await onErlVia(
+        node,
+        `gen_server:call({global_name_server, ${ts}}, {registrar, fun() -> erlang:halt() end})`,
+      );
+      assert.ok(termEquals(registrar, tuple(atom('error'), atom('not_allowed'))), show(registrar));
+      // global still works in the cluster, and the TS node is still in it.
+      assert.ok((await onErlVia(node, 'global:whereis_name(eid_g30)')) instanceof Pid);
+      assert.ok(node.nodes().includes(erl.name));
+      await node.stop();
+      const refused = lines.filter((l) => l.includes('global: request'));
+      assert.equal(
+        refused.filter((l) => l.includes('"msg":"global: request refused"')).length,
+        3,
+        refused.join('\n'),
+      );
+      const summary = JSON.parse(refused.find((l) => l.includes('global: requests refused'))!) as {
+        reasons: Record<string, number>;
+      };
+      assert.deepEqual(summary.reasons, { 'name table full': 9, 'lock table full': 4 });
+    },
+  );
+});
+
+/** Evaluates on the OTP node through `node` (the node the test is about). */
+function onErlVia(node: Node, src: string): Promise<Term> {
+  return erl.eval(node, src, {}, 60_000);
+}
