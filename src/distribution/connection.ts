@@ -4,7 +4,7 @@
  */
 import { DistError, type DistErrorCode } from '../errors.ts';
 import { Writer } from '../bytes.ts';
-import { silentLogger, type Logger } from '../log.ts';
+import { silentLogger, type Logger, type LogSummary } from '../log.ts';
 import { decodeSignal, encodeSignal, type Signal } from './control.ts';
 import { DistFlags, hasFlag } from './flags.ts';
 import {
@@ -52,6 +52,8 @@ export interface ConnectionOptions extends HeaderDecoderOptions {
   /** Peer address for logs and errors. */
   peer?: string;
   logger?: Logger;
+  /** Where failed handshakes are counted (each logged at debug), instead of a warning each. */
+  handshakeFailures?: LogSummary | undefined;
 }
 
 /** Flush small batches by copying; hand larger ones over and start a fresh buffer. */
@@ -94,7 +96,7 @@ export class Connection {
     this.peer = options.peer;
     this.logger = options.logger ?? silentLogger;
     this.maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
-    this.frames = new FrameDecoder({ prefixSize: 2, maxFrame: MAX_HANDSHAKE_FRAME });
+    this.frames = new FrameDecoder({ prefixSize: 2, maxFrame: MAX_HANDSHAKE_FRAME, budget: options.budget });
     this.handshake = new Handshake(options.role, options.handshake);
     this.headers = new HeaderDecoder(options);
     // From creation, so it also covers a TCP connect that never completes.
@@ -249,7 +251,17 @@ export class Connection {
     if (this.state !== 'up') return;
     let i = 0;
     while (i < this.deferred.length && (this.transport.writableLength ?? 0) <= BACKLOG_BYTES) {
-      this.encodeAndQueue(this.deferred[i++]!);
+      const signal = this.deferred[i++]!;
+      try {
+        this.encodeAndQueue(signal);
+      } catch (err) {
+        // Encoded late, in a 'drain' event: nobody to throw to, and a throw would end the process.
+        this.logger.warn('dropping a signal that cannot be encoded', {
+          node: this.peerName,
+          kind: signal.kind,
+          error: (err as Error).message,
+        });
+      }
     }
     this.deferred.splice(0, i);
     if (this.deferred.length > 0) this.transport.once?.('drain', this.resume);
@@ -327,15 +339,20 @@ export class Connection {
     if (wasUp) this.flush();
     this.state = 'closed';
     this.deferred.length = 0;
+    // What the peer made us hold goes back to the node-wide budget.
+    this.frames.release();
+    this.headers.release();
     clearTimeout(this.setupTimer);
     if (this.ticker !== undefined) clearInterval(this.ticker);
     if (error !== undefined && reason !== 'connection_closed') {
-      this.logger.warn('distribution connection closed', {
-        node: this.peerName || undefined,
-        peer: this.peer,
-        reason,
-        error: error.message,
-      });
+      const fields = { node: this.peerName || undefined, peer: this.peer, reason, error: error.message };
+      const failures = this.options.handshakeFailures;
+      if (wasUp || failures === undefined) {
+        this.logger.warn('distribution connection closed', fields);
+      } else {
+        this.logger.debug('distribution handshake failed', fields);
+        failures.count(error.code, fields);
+      }
     }
     this.transport.destroy();
     this.handlers.down(this, reason, error);

@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { connect as netConnect, type Server, type Socket } from 'node:net';
 import { DistError, EidError } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import type { Logger, LogSummary } from '../log.ts';
 import { Connection } from './connection.ts';
 import type { Signal } from './control.ts';
 import { DEFAULT_FLAGS, DistFlags, hasFlag } from './flags.ts';
@@ -17,6 +17,7 @@ import {
   type HandshakeResult,
 } from './handshake.ts';
 import { HandshakeLimiter, type HandshakeLimits } from './handshake-limit.ts';
+import type { InboundBudget } from './inbound-budget.ts';
 import type { Peers } from './process-table.ts';
 import type { Resolver } from './resolver.ts';
 
@@ -29,8 +30,15 @@ export interface ConnectionsOptions {
   tickTimeMs: number;
   connectTimeoutMs: number;
   /** Bounds on what a peer may make us hold: per connection, and handshakes in progress. */
-  limits: HandshakeLimits & { maxFrame?: number; maxReassemblyBytes?: number; maxSequences?: number };
+  limits: HandshakeLimits & {
+    maxFrame?: number;
+    maxReassemblyBytes?: number;
+    maxSequences?: number;
+    budget?: InboundBudget;
+  };
   logger: Logger;
+  /** Where failed handshakes are counted and summarised. */
+  handshakeFailures?: LogSummary;
   /** The listening server whose sockets are incoming connections. */
   server: Server;
 }
@@ -146,15 +154,26 @@ export class Connections implements Peers {
       return;
     }
     if (!autoConnect || this.stopped) return;
-    this.connect(node).then(
-      (c) => c.send(signal),
-      (err: unknown) =>
-        this.options.logger.debug('dropping signal to unreachable node', {
-          node,
-          kind: signal.kind,
-          error: String(err),
-        }),
-    );
+    this.connect(node)
+      .then(
+        (c) => c.send(signal),
+        (err: unknown) =>
+          this.options.logger.debug('dropping signal to unreachable node', {
+            node,
+            kind: signal.kind,
+            error: String(err),
+          }),
+      )
+      .catch((err: unknown) => this.unsendable(node, signal, err));
+  }
+
+  /** A signal sent once its connection was up failed to encode: there is no caller left to throw to. */
+  private unsendable(node: string, signal: Signal, err: unknown): void {
+    this.options.logger.warn('dropping a signal that cannot be encoded', {
+      node,
+      kind: signal.kind,
+      error: String(err),
+    });
   }
 
   sendOrElse(node: string, signal: Signal, unreachable: () => void): void {
@@ -163,7 +182,9 @@ export class Connections implements Peers {
       conn.send(signal);
       return;
     }
-    this.connect(node).then((c) => c.send(signal), unreachable);
+    this.connect(node)
+      .then((c) => c.send(signal), unreachable)
+      .catch((err: unknown) => this.unsendable(node, signal, err));
   }
 
   /** Refuses new connections, closes every one and the listener; `connect` waiters fail. */
@@ -294,6 +315,7 @@ export class Connections implements Peers {
         setupTimeMs: this.options.connectTimeoutMs,
         peer,
         logger: this.options.logger,
+        handshakeFailures: this.options.handshakeFailures,
         ...this.options.limits,
       },
       {

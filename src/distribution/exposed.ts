@@ -4,7 +4,7 @@
  */
 import { atom, Atom, tuple, type Term } from '../etf/terms.ts';
 import { BadRpcError, ProcessExit } from './errors.ts';
-import { ATOM_NORMAL, errorReason } from './process.ts';
+import { ATOM_NORMAL, encodeFailure, errorReason } from './process.ts';
 
 export type ExposedFunction = (...args: Term[]) => Term | Promise<Term>;
 export type ExposedModule = Record<string, ExposedFunction>;
@@ -15,6 +15,7 @@ export type ExposedOutcome = { kind: 'return' | 'exit' | 'error'; value: Term; s
 const A = {
   EXIT: atom('EXIT'),
   undef: atom('undef'),
+  undefined: atom('undefined'),
 } as const;
 
 /** The exit reason of a process that ran an exposed function: normal, its exit, or {Error, Stack}. */
@@ -23,33 +24,57 @@ export function exitReason(r: ExposedOutcome): Term {
   return r.kind === 'exit' ? r.value : tuple(r.value, r.stack ?? []);
 }
 
-export class ExposedModules {
-  private readonly modules = new Map<string, ExposedModule>();
+/** A function that returns nothing (`undefined`) returns the atom `undefined` to Erlang (docs/node.md). */
+function returned(value: Term | undefined): Term {
+  return value === undefined ? A.undefined : value;
+}
 
-  /** Exposes `functions` as Erlang module `module` (replacing an earlier one of that name). */
+export class ExposedModules {
+  /** Module → its own functions: never inherited properties (`constructor`, `toString`, `__proto__`). */
+  private readonly modules = new Map<string, ReadonlyMap<string, ExposedFunction>>();
+
+  /** Exposes the own enumerable functions of `functions` as Erlang module `module` (replacing an earlier one). */
   expose(module: string, functions: ExposedModule): void {
-    this.modules.set(module, { ...functions });
+    const own = new Map<string, ExposedFunction>();
+    for (const [name, f] of Object.entries(functions)) if (typeof f === 'function') own.set(name, f);
+    this.modules.set(module, own);
   }
 
-  /** Runs Module:Function(Args); an unknown one is `undef`, as in Erlang. */
+  private lookup(module: string, fn: string): ExposedFunction | undefined {
+    return this.modules.get(module)?.get(fn);
+  }
+
+  /**
+   * Runs Module:Function(Args); an unknown one is `undef`, as in Erlang. Never rejects, and what
+   * it returns can always be sent: a result or exit reason with no Erlang term becomes an error
+   * `{js_error, Message}`, as if the function had thrown.
+   */
   async run(module: Atom, fn: Atom, args: Term[]): Promise<ExposedOutcome> {
-    const f = this.modules.get(module.name)?.[fn.name];
+    const f = this.lookup(module.name, fn.name);
     if (f === undefined) return { kind: 'error', value: A.undef, stack: [tuple(module, fn, args, [])] };
+    let outcome: ExposedOutcome;
     try {
-      return { kind: 'return', value: await f(...args) };
+      outcome = { kind: 'return', value: returned(await f(...args)) };
     } catch (err) {
-      if (err instanceof ProcessExit) return { kind: 'exit', value: err.reason };
-      return { kind: 'error', value: errorReason(err), stack: [] };
+      outcome =
+        err instanceof ProcessExit
+          ? { kind: 'exit', value: err.reason }
+          : { kind: 'error', value: errorReason(err), stack: [] };
     }
+    const failure = encodeFailure(outcome.value);
+    if (failure === undefined) return outcome;
+    const what = outcome.kind === 'return' ? 'result' : 'exit reason';
+    const message = `${module.name}:${fn.name} ${what} has no Erlang term: ${failure.message}`;
+    return { kind: 'error', value: errorReason(new Error(message)), stack: [] };
   }
 
   /** rpc:call to this node itself (`node`): the result, or {@link BadRpcError} `{'EXIT', Reason}`. */
   async call(node: string, module: string, fn: string, args: Term[]): Promise<Term> {
-    const f = this.modules.get(module)?.[fn];
+    const f = this.lookup(module, fn);
     if (f === undefined)
       throw new BadRpcError(tuple(A.EXIT, tuple(A.undef, [tuple(atom(module), atom(fn), args, [])])), node);
     try {
-      return await f(...args);
+      return returned(await f(...args));
     } catch (err) {
       throw new BadRpcError(tuple(A.EXIT, errorReason(err)), node);
     }

@@ -4,17 +4,23 @@
  * in with {@link FrameDecoder.push}, whole frames come out.
  */
 import { DistError } from '../errors.ts';
+import type { InboundBudget } from './inbound-budget.ts';
 
 export type PrefixSize = 2 | 4;
 
 /** Largest handshake frame we accept: a name (up to 255 bytes by OTP) plus fixed fields. */
 export const MAX_HANDSHAKE_FRAME = 1024;
-/** Default cap on one connected frame (fragments are 64 KiB; unfragmented messages may be larger). */
-export const DEFAULT_MAX_FRAME = 128 * 1024 * 1024;
+/**
+ * Default cap on one connected frame. OTP sends messages over 64 KiB as 64 KiB fragments, so
+ * only peers without DFLAG_FRAGMENTS send larger frames (docs/node.md, "Limits").
+ */
+export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
 
 export interface FrameDecoderOptions {
   prefixSize: PrefixSize;
   maxFrame: number;
+  /** The node-wide bound: a frame still arriving holds its declared length of it. */
+  budget?: InboundBudget | undefined;
 }
 
 /**
@@ -28,10 +34,23 @@ export class FrameDecoder {
   private pendingBytes = 0;
   /** Declared length of the frame being collected, or -1 while the prefix is incomplete. */
   private needed = -1;
+  private readonly budget: InboundBudget | undefined;
+  /** What this decoder holds of the budget: the declared length of a frame still arriving. */
+  private reserved = 0;
 
   constructor(options: FrameDecoderOptions) {
     this.prefixSize = options.prefixSize;
     this.maxFrame = options.maxFrame;
+    this.budget = options.budget;
+  }
+
+  /** Drops what is buffered and gives its share of the budget back (the connection closed). */
+  release(): void {
+    this.budget?.give(this.reserved);
+    this.reserved = 0;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.needed = -1;
   }
 
   /** Switches to 4-byte frames after the handshake; leftover bytes are kept and reparsed. */
@@ -67,23 +86,34 @@ export class FrameDecoder {
         if (this.pendingBytes < this.prefixSize) break;
         const prefix = this.take(this.prefixSize);
         const length = this.prefixSize === 2 ? prefix.readUInt16BE(0) : prefix.readUInt32BE(0);
-        if (length > this.maxFrame) {
+        // A frame not here yet is held while it arrives: it takes its length from the budget.
+        const budget = length > this.pendingBytes ? this.budget : undefined;
+        if (length > this.maxFrame || (budget !== undefined && !budget.fits(length))) {
           if (frames.length > 0) {
             // Whole frames before the bad one are handed over first; the next drain throws.
             this.pending.unshift(prefix);
             this.pendingBytes += prefix.length;
             break;
           }
-          throw new DistError(
-            'DIST_FRAME_TOO_LARGE',
-            `frame of ${length} bytes exceeds the limit of ${this.maxFrame}`,
-          );
+          if (length > this.maxFrame)
+            throw new DistError(
+              'DIST_FRAME_TOO_LARGE',
+              `frame of ${length} bytes exceeds the limit of ${this.maxFrame}`,
+            );
+        }
+        if (budget !== undefined) {
+          budget.take(length, 'a frame');
+          this.reserved = length;
         }
         this.needed = length;
       }
       if (this.pendingBytes < this.needed) break;
       frames.push(this.take(this.needed));
       this.needed = -1;
+      if (this.reserved > 0) {
+        this.budget?.give(this.reserved);
+        this.reserved = 0;
+      }
       if (stopAfterFirst) break;
     }
     return frames;

@@ -8,9 +8,25 @@
  */
 import { encode } from '../etf/index.ts';
 import { atom, Atom, Pid, Tuple, tuple, type Term } from '../etf/terms.ts';
+import { LogSummary, type Logger } from '../log.ts';
 
 /** The protocol version of global since OTP 23 (init_connect with {8, Tag}). */
 const GLOBAL_PROTOCOL = 8;
+
+/** Bounds on what peers can make `global` hold (OTP has none; docs/node.md, "Limits"). */
+export interface GlobalLimits {
+  /** Global names recorded (default 20 000). */
+  names?: number;
+  /** Locked resources (default 10 000). */
+  locks?: number;
+}
+
+export const DEFAULT_GLOBAL_NAMES = 20_000;
+export const DEFAULT_GLOBAL_LOCKS = 10_000;
+/** Processes sharing one lock under one requester id (OTP's PidRefs list). */
+const MAX_PIDS_PER_LOCK = 256;
+/** Refused requests of one kind are summarised in one log line per this many ms. */
+const REFUSED_SUMMARY_MS = 10_000;
 
 export interface GlobalHost {
   readonly nodeAtom: Atom;
@@ -20,7 +36,7 @@ export interface GlobalHost {
   castGlobal(node: string, message: Term): void;
   reply(from: Tuple, reply: Term): void;
   disconnect(node: string): void;
-  log(msg: string, fields: Record<string, unknown>): void;
+  logger: Logger;
 }
 
 const A = {
@@ -35,7 +51,10 @@ const A = {
   unused: atom('unused'),
   in_sync: atom('in_sync'),
   yes: atom('yes'),
+  no: atom('no'),
   ok: atom('ok'),
+  error: atom('error'),
+  not_allowed: atom('not_allowed'),
 } as const;
 
 function is(t: Term | undefined, name: string): boolean {
@@ -55,8 +74,27 @@ export class GlobalServer {
   private readonly locks = new Map<string, { requester: string; pids: Map<string, Pid> }>();
   /** Names registered by other nodes (kept so whereis works and unregister is harmless). */
   readonly names = new Map<string, Pid>();
+  private readonly maxNames: number;
+  private readonly maxLocks: number;
+  /** What was refused: the first of each kind logged at once, the repeats summarised. */
+  private readonly refused: LogSummary;
 
-  constructor(private readonly host: GlobalHost) {}
+  constructor(
+    private readonly host: GlobalHost,
+    limits: GlobalLimits = {},
+  ) {
+    this.maxNames = limits.names ?? DEFAULT_GLOBAL_NAMES;
+    this.maxLocks = limits.locks ?? DEFAULT_GLOBAL_LOCKS;
+    this.refused = new LogSummary(host.logger, 'global: requests refused', {
+      intervalMs: REFUSED_SUMMARY_MS,
+      firstMsg: 'global: request refused',
+    });
+  }
+
+  /** Logs what was refused and not yet summarised (the node is stopping). */
+  flush(): void {
+    this.refused.flush();
+  }
 
   handle(message: Term): void {
     if (!(message instanceof Tuple)) return;
@@ -67,7 +105,7 @@ export class GlobalServer {
       this.host.reply(a, this.call(b as Term, a));
     } else if (is(kind, 'remove_connection') && a instanceof Atom) {
       // prevent_overlapping_partitions: the sender lost a node we still see and wants us gone.
-      this.host.log('global asked to remove the connection', { node: a.name });
+      this.host.logger.info('global asked to remove the connection', { node: a.name });
       this.host.disconnect(a.name);
     }
   }
@@ -142,9 +180,19 @@ export class GlobalServer {
     }
   }
 
+  /** Records a name, unless the table is full: true when recorded. */
+  private store(name: string, pid: Pid): boolean {
+    if (this.names.size >= this.maxNames && !this.names.has(name)) {
+      this.refused.count('name table full', { name, node: pid.node.name, limit: this.maxNames });
+      return false;
+    }
+    this.names.set(name, pid);
+    return true;
+  }
+
   private remember(entry: Term): void {
     if (entry instanceof Tuple && entry.elements[0] instanceof Atom && entry.elements[1] instanceof Pid) {
-      this.names.set(entry.elements[0].name, entry.elements[1]);
+      this.store(entry.elements[0].name, entry.elements[1]);
     }
     if (entry instanceof Tuple && is(entry.elements[0], 'insert') && entry.elements[1] instanceof Tuple)
       this.remember(entry.elements[1]);
@@ -160,8 +208,18 @@ export class GlobalServer {
       const lock = this.locks.get(rk);
       const req = key(requester as Term);
       if (lock !== undefined && lock.requester !== req) return false;
+      const pk = key(caller);
+      const full =
+        lock === undefined
+          ? this.locks.size >= this.maxLocks && 'lock table full'
+          : lock.pids.size >= MAX_PIDS_PER_LOCK && !lock.pids.has(pk) && 'too many processes on one lock';
+      if (full !== false) {
+        // As a lock held by someone else: the requester may retry.
+        this.refused.count(full, { node: caller.node.name, limit: this.maxLocks });
+        return false;
+      }
       const entry = lock ?? { requester: req, pids: new Map<string, Pid>() };
-      entry.pids.set(key(caller), caller);
+      entry.pids.set(pk, caller);
       this.locks.set(rk, entry);
       return true;
     }
@@ -175,8 +233,14 @@ export class GlobalServer {
       return true;
     }
     if ((is(kind, 'register') || is(kind, 'register_ext')) && a instanceof Atom && b instanceof Pid) {
-      this.names.set(a.name, b);
-      return A.yes;
+      // OTP answers yes whatever happens (the registering node ignores the answer).
+      return this.store(a.name, b) ? A.yes : A.no;
+    }
+    if (is(kind, 'registrar')) {
+      // {registrar, Fun} runs Fun in OTP's registrar: arbitrary code. OTP only sends it to its
+      // own node's server, so from a peer it is refused and never run.
+      this.refused.count('registrar', { node: caller instanceof Pid ? caller.node.name : undefined });
+      return tuple(A.error, A.not_allowed);
     }
     if (is(kind, 'unregister') && a instanceof Atom) {
       this.names.delete(a.name);

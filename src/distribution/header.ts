@@ -11,6 +11,7 @@ import { decodeFrom, encodeInto, type DecodeOptions } from '../etf/index.ts';
 import { type Atom, type Term } from '../etf/terms.ts';
 import { decodeAtomBytes } from '../etf/atom-cache.ts';
 import { defaultTermCost } from '../etf/budget.ts';
+import type { InboundBudget } from './inbound-budget.ts';
 
 export const HeaderTag = {
   VERSION: 131,
@@ -65,7 +66,13 @@ export interface LargeMessage {
 export const DEFAULT_FRAGMENT_SIZE = 64 * 1024;
 
 /** Default bounds on what one connection's peer can make us hold for fragmented messages. */
-const DEFAULT_MAX_REASSEMBLY_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_MAX_REASSEMBLY_BYTES = 64 * 1024 * 1024;
+/**
+ * The most one message may cost in decode budget units (about bytes of V8 heap), whatever its
+ * size: 32 units per byte would let a 64 MiB message cost 2 GiB. Messages up to 16 MiB of any
+ * shape fit; larger ones fit when they are mostly binaries (docs/node.md, "Limits").
+ */
+export const MAX_MESSAGE_COST = 512 * 1024 * 1024;
 const DEFAULT_MAX_SEQUENCES = 64;
 const DEFAULT_MAX_FRAGMENTS = 1 << 16;
 
@@ -83,6 +90,8 @@ export interface HeaderDecoderOptions {
   maxFragments?: number;
   /** ETF nesting limit. */
   maxDepth?: number;
+  /** The node-wide bound on bytes held for messages not yet whole (fragments count against it). */
+  budget?: InboundBudget | undefined;
 }
 
 interface Reassembly {
@@ -105,8 +114,10 @@ export class HeaderDecoder {
   private readonly maxSequences: number;
   private readonly maxFragments: number;
   private readonly maxDepth: number | undefined;
+  private readonly budget: InboundBudget | undefined;
 
   constructor(options: HeaderDecoderOptions = {}) {
+    this.budget = options.budget;
     this.maxReassemblyBytes = options.maxReassemblyBytes ?? DEFAULT_MAX_REASSEMBLY_BYTES;
     this.maxSequences = options.maxSequences ?? DEFAULT_MAX_SEQUENCES;
     this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
@@ -120,6 +131,13 @@ export class HeaderDecoder {
 
   get pendingSequences(): number {
     return this.sequences.size;
+  }
+
+  /** Drops every unfinished message and gives its bytes back to the budget (the connection closed). */
+  release(): void {
+    this.budget?.give(this.reassemblyBytes);
+    this.reassemblyBytes = 0;
+    this.sequences.clear();
   }
 
   /**
@@ -181,7 +199,8 @@ export class HeaderDecoder {
   private decodeOptions(r: Reader, atomCache?: (Atom | undefined)[]): DecodeOptions {
     const binaryViews = Math.max(VIEW_BINARY_BYTES, Math.ceil(r.remaining / 2));
     // One budget for the control message and the payload together (docs/etf.md, "Decode budget").
-    const opts: DecodeOptions = { binaryViews, budget: { remaining: defaultTermCost(r.remaining) } };
+    const cost = Math.min(defaultTermCost(r.remaining), MAX_MESSAGE_COST);
+    const opts: DecodeOptions = { binaryViews, budget: { remaining: cost } };
     if (this.maxDepth !== undefined) opts.maxDepth = this.maxDepth;
     if (atomCache !== undefined) opts.atomCache = atomCache;
     return opts;
@@ -263,6 +282,7 @@ export class HeaderDecoder {
     }
     this.sequences.delete(seq);
     this.reassemblyBytes -= entry.bytes;
+    this.budget?.give(entry.bytes);
     entry.chunks.push(data);
     const whole = Buffer.concat(entry.chunks, entry.bytes + data.length);
     return this.decodeBody(new Reader(whole), entry.refs);
@@ -276,6 +296,7 @@ export class HeaderDecoder {
         `fragment reassembly exceeds ${this.maxReassemblyBytes} bytes`,
       );
     }
+    this.budget?.take(n, 'a fragment');
     this.reassemblyBytes += n;
   }
 }

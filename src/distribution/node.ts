@@ -14,7 +14,7 @@ import { epmdRegister, type Registration } from '../epmd/client.ts';
 import { EpmdNodeType } from '../epmd/protocol.ts';
 import { formatTerm } from '../etf/format.ts';
 import { atom, type Atom, type Pid, type Reference, tuple, type Term } from '../etf/terms.ts';
-import { silentLogger, type Logger } from '../log.ts';
+import { LogSummary, silentLogger, type Logger } from '../log.ts';
 import { DEFAULT_NODE_PORT, nodePortFromEnv } from '../ports.ts';
 import { Caller } from './calls.ts';
 import { DEFAULT_SETUP_MS, type Connection } from './connection.ts';
@@ -22,6 +22,7 @@ import { Connections, MAX_CREATION } from './connections.ts';
 import { ProcessExit } from './errors.ts';
 import { ExposedModules, type ExposedModule } from './exposed.ts';
 import { GlobalServer } from './global.ts';
+import { InboundBudget } from './inbound-budget.ts';
 import { splitNodeName } from './handshake.ts';
 import { ProcessTable } from './process-table.ts';
 import {
@@ -67,18 +68,24 @@ export interface NodeOptions {
   connectTimeoutMs?: number;
   /** Creation when not registering with EPMD (default random). */
   creation?: number;
-  /** Bounds on what a peer may make us hold: per connection, and handshakes in progress. */
+  /** Bounds on what peers may make us hold (docs/node.md, "Limits"). */
   limits?: {
-    /** Largest frame once connected (default 128 MiB). */
+    /** Largest frame once connected, per connection (default 64 MiB). */
     maxFrame?: number;
-    /** Bytes held for unfinished fragmented messages (default 256 MiB). */
+    /** Bytes held for unfinished fragmented messages, per connection (default 64 MiB). */
     maxReassemblyBytes?: number;
-    /** Fragmented messages in flight (default 64). */
+    /** Fragmented messages in flight, per connection (default 64). */
     maxSequences?: number;
     /** Incoming connections in the handshake at once; more are closed at once (default 128). */
     maxHandshakes?: number;
     /** The same, per source address (an IPv6 /64 counts as one; default 16). */
     maxHandshakesPerAddress?: number;
+    /** Bytes of frames still arriving and unfinished fragmented messages, all connections together (default 256 MiB). */
+    maxInboundBytes?: number;
+    /** Names other nodes register in `global` that this node records (default 20 000). */
+    globalNames?: number;
+    /** Resources other nodes lock through this node's `global` (default 10 000). */
+    globalLocks?: number;
   };
   logger?: Logger;
 }
@@ -95,6 +102,9 @@ const A = {
   net_kernel: atom('net_kernel'),
   shutdown: atom('shutdown'),
 } as const;
+
+/** Repeated handshake failures of one kind are summarised in one log line per this many ms. */
+const HANDSHAKE_FAILURE_SUMMARY_MS = 10_000;
 
 /** OTP's default net_ticktime. */
 const DEFAULT_NET_TICKTIME_S = 60;
@@ -121,6 +131,12 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   private readonly logger: Logger;
   private readonly registration: Registration | undefined;
   private readonly connections: Connections;
+  /** Bytes held for messages not yet whole, all connections together. */
+  private readonly inbound: InboundBudget;
+  /** Our side of OTP's `global` (visible nodes only). */
+  private readonly global: GlobalServer | undefined;
+  /** Failed handshakes: the first of each kind logged, the repeats summarised per interval. */
+  private readonly handshakeFailures: LogSummary;
   private readonly table: ProcessTable;
   private readonly router: Router;
   private readonly services: SystemServices;
@@ -153,8 +169,18 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     this.connectTimeoutMs = init.connectTimeoutMs;
     this.logger = init.logger;
     this.registration = init.registration;
+    const { maxInboundBytes, globalNames, globalLocks, ...perConnection } = init.limits ?? {};
+    this.inbound = new InboundBudget(maxInboundBytes);
+    this.handshakeFailures = new LogSummary(this.logger, 'distribution handshakes failed', {
+      intervalMs: HANDSHAKE_FAILURE_SUMMARY_MS,
+      firstMsg: 'distribution handshake failed',
+    });
     this.connections = new Connections(
-      { ...init, limits: init.limits ?? {} },
+      {
+        ...init,
+        limits: { ...perConnection, budget: this.inbound },
+        handshakeFailures: this.handshakeFailures,
+      },
       {
         signal: (conn, signal) => this.router.onSignal(conn, signal),
         up: (node, info) => {
@@ -179,24 +205,28 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     });
     this.system = this.table.spawn();
     // Visible nodes only: hidden ones are outside global.
-    const global = this.hidden
+    this.global = this.hidden
       ? undefined
-      : new GlobalServer({
-          nodeAtom: this.nodeAtom,
-          lockerPid: this.table.spawn().pid,
-          castGlobal: (node, message) =>
-            this.router.sendToName(A.global_name_server, node, tuple(A.gen_cast, message), this.system.pid),
-          reply: (from, reply) => this.reply(from, reply),
-          disconnect: (node) => this.disconnect(node),
-          log: (msg, fields) => this.logger.info(msg, fields),
-        });
+      : new GlobalServer(
+          {
+            nodeAtom: this.nodeAtom,
+            lockerPid: this.table.spawn().pid,
+            castGlobal: (node, message) =>
+              this.router.sendToName(A.global_name_server, node, tuple(A.gen_cast, message), this.system.pid),
+            reply: (from, reply) => this.reply(from, reply),
+            disconnect: (node) => this.disconnect(node),
+            logger: this.logger,
+          },
+          { names: globalNames, locks: globalLocks },
+        );
     const servicesHost: ServicesHost = {
       nodeAtom: this.nodeAtom,
       reply: (from, reply) => this.reply(from, reply),
       send: (to, message) => this.router.sendToPid(to, message, this.system.pid),
       spawnFor: (...request) => this.table.spawnFor(...request),
+      warn: (msg, fields) => this.logger.warn(msg, fields),
     };
-    this.services = new SystemServices(servicesHost, this.exposed, global);
+    this.services = new SystemServices(servicesHost, this.exposed, this.global);
     this.router = new Router({ table: this.table, peers, services: this.services, logger: this.logger });
     const connect = (node: string) => this.connect(node);
     this.caller = new Caller({
@@ -429,12 +459,19 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     return this.router.signalCounts();
   }
 
+  /** Bytes held now for messages not yet whole (frames arriving, fragments), all connections together. */
+  get inboundBytes(): number {
+    return this.inbound.heldBytes;
+  }
+
   /** Stops every process, closes every connection and the listener, unregisters from EPMD. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     for (const proc of this.table.all()) proc.terminate(A.shutdown);
     await this.connections.stop();
+    this.handshakeFailures.flush();
+    this.global?.flush();
     await this.registration?.close();
     this.logger.info('node stopped', { node: this.name });
   }

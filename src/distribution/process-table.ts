@@ -17,6 +17,7 @@ import {
   pidKey,
   Process,
   refKey,
+  sendableReason,
   type Destination,
   type ProcessHost,
 } from './process.ts';
@@ -273,6 +274,9 @@ export class ProcessTable {
 
   /** A process of this table ended: forget it, and tell its links and monitors. */
   processDied(proc: Process, reason: Term): void {
+    // Other nodes get a reason they can decode: one with no Erlang term becomes {js_error, Why}.
+    let remote: Term | undefined;
+    const remoteReason = (): Term => (remote ??= sendableReason(reason));
     this.processes.delete(proc.pid.id);
     for (const [name, p] of this.names) if (p === proc) this.names.delete(name);
     for (const key of proc.aliases) this.aliases.delete(key);
@@ -281,7 +285,8 @@ export class ProcessTable {
         const other = this.processOf(link.pid);
         if (other !== undefined) this.deliverExit(other, proc.pid, reason, true);
       } else if (link.unlinking === undefined) {
-        this.peers.send(link.pid.node.name, { kind: 'exit', from: proc.pid, to: link.pid, reason }, false);
+        const signal: Signal = { kind: 'exit', from: proc.pid, to: link.pid, reason: remoteReason() };
+        this.peers.send(link.pid.node.name, signal, false);
       }
     }
     proc.links.clear();
@@ -295,7 +300,13 @@ export class ProcessTable {
             watcher.deliver(tuple(A.DOWN, m.ref, A.process, who, reason));
         }
       } else {
-        const signal: Signal = { kind: 'monitor_exit', from, to: m.watcher, ref: m.ref, reason };
+        const signal: Signal = {
+          kind: 'monitor_exit',
+          from,
+          to: m.watcher,
+          ref: m.ref,
+          reason: remoteReason(),
+        };
         this.peers.send(m.watcher.node.name, signal, false);
       }
     }

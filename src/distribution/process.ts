@@ -2,7 +2,9 @@
  * A JavaScript process on a {@link Node}: a pid, a mailbox with selective receive, links,
  * monitors and exit signals with Erlang's semantics. The node does the routing.
  */
+import { Writer } from '../bytes.ts';
 import { DistError } from '../errors.ts';
+import { encodeInto } from '../etf/encode.ts';
 import { Atom, atom, Pid, Reference, Tuple, tuple, type Term } from '../etf/terms.ts';
 import { ProcessExit, ReceiveTimeout } from './errors.ts';
 
@@ -37,6 +39,39 @@ export function sameRef(a: Term | undefined, b: Reference): boolean {
 export function errorReason(err: unknown): Term {
   if (err instanceof ProcessExit) return err.reason;
   return tuple(atom('js_error'), err instanceof Error ? err.message : String(err));
+}
+
+/** Binaries from this size on are referenced, not copied, by the encodability check. */
+const CHECK_SPLICE_BYTES = 256;
+/** The check's writer is replaced once it has grown past this, so it does not pin memory. */
+const CHECK_RETAIN_BYTES = 1024 * 1024;
+let checkWriter = new Writer();
+
+/**
+ * Why `term` cannot go to another node (the EncodeError encoding it throws), or undefined when
+ * it can. Values from JavaScript code (exposed functions' results, exit reasons) are checked
+ * before they are sent, so a value with no Erlang term fails where its sender can answer with
+ * an error instead of later, inside the connection. Large binaries are not copied.
+ */
+export function encodeFailure(term: Term): Error | undefined {
+  const w = checkWriter;
+  w.reset();
+  w.spliceMin = CHECK_SPLICE_BYTES;
+  try {
+    encodeInto(w, term);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  } finally {
+    w.reset();
+    if (w.buf.length > CHECK_RETAIN_BYTES) checkWriter = new Writer();
+  }
+}
+
+/** `reason` when it can go to another node, else the `{js_error, Message}` of why not. */
+export function sendableReason(reason: Term): Term {
+  const failure = encodeFailure(reason);
+  return failure === undefined ? reason : errorReason(failure);
 }
 
 /** gen_server:call's default timeout. */

@@ -8,7 +8,7 @@ import { SpawnReplyFlag, type SignalOf } from './control.ts';
 import { exitReason, type ExposedModules } from './exposed.ts';
 import type { GlobalServer } from './global.ts';
 import type { PeerConnection } from './process-table.ts';
-import { ATOM_NORMAL, isAtom, type From, type Process } from './process.ts';
+import { ATOM_NORMAL, errorReason, isAtom, type From, type Process } from './process.ts';
 import type { Services } from './router.ts';
 
 /** Names this node answers itself, like the kernel processes of an OTP node. */
@@ -23,10 +23,15 @@ export interface ServicesHost {
   send(to: Pid, message: Term): void;
   /** A process for a peer's SPAWN_REQUEST, linked to and/or monitored by the requester. */
   spawnFor(requester: Pid, reqId: Reference, link: boolean, monitor: boolean): Process;
+  /** Logs what went wrong answering a peer. */
+  warn(msg: string, fields: Record<string, unknown>): void;
 }
 
 const A = {
+  apply: atom('apply'),
+  badarg: atom('badarg'),
   badrpc: atom('badrpc'),
+  erlang: atom('erlang'),
   erpc: atom('erpc'),
   error: atom('error'),
   EXIT: atom('EXIT'),
@@ -81,7 +86,8 @@ export class SystemServices implements Services {
       isAtom(second.elements[0], 'cast')
     ) {
       const [, m, f, a] = second.elements;
-      if (m instanceof Atom && f instanceof Atom && Array.isArray(a)) void this.exposed.run(m, f, a);
+      if (m instanceof Atom && f instanceof Atom && Array.isArray(a))
+        this.background(this.exposed.run(m, f, a));
       return;
     }
     // {'$gen_call', From, {call, M, F, A, GL}} or the old {From, {call, M, F, A, GL}}.
@@ -104,11 +110,37 @@ export class SystemServices implements Services {
       return;
     }
     const [, m, f, a] = request.elements;
-    if (!(m instanceof Atom) || !(f instanceof Atom) || !Array.isArray(a)) return;
     const send = reply;
-    void this.exposed
-      .run(m, f, a)
-      .then((r) => send(r.kind === 'return' ? r.value : tuple(A.badrpc, tuple(A.EXIT, exitReason(r)))));
+    const badrpc = (reason: Term) => tuple(A.badrpc, tuple(A.EXIT, reason));
+    if (!(m instanceof Atom) || !(f instanceof Atom) || !Array.isArray(a)) {
+      // What apply/3 does with them: badarg, and the caller hears it.
+      const apply = tuple(A.erlang, A.apply, [m ?? [], f ?? [], a ?? []], []);
+      this.answer(send, badrpc(tuple(A.badarg, [apply])), badrpc);
+      return;
+    }
+    this.background(
+      this.exposed
+        .run(m, f, a)
+        .then((r) => this.answer(send, r.kind === 'return' ? r.value : badrpc(exitReason(r)), badrpc)),
+    );
+  }
+
+  /**
+   * Sends `reply`; when that throws (a term with no encoding), sends `instead` of the error
+   * reason, so the caller gets an error rather than silence.
+   */
+  private answer(send: (reply: Term) => void, reply: Term, instead: (reason: Term) => Term): void {
+    try {
+      send(reply);
+    } catch (err) {
+      this.host.warn('reply could not be sent; answering with an error', { error: errorText(err) });
+      send(instead(errorReason(err)));
+    }
+  }
+
+  /** Work started for a peer and not awaited: a failure is logged, never an unhandled rejection. */
+  private background(work: Promise<unknown>): void {
+    work.catch((err: unknown) => this.host.warn('request from a peer failed', { error: errorText(err) }));
   }
 
   /** SPAWN_REQUEST: erpc:execute_call/4, erpc:execute_cast/3, or an exposed function directly. */
@@ -123,7 +155,7 @@ export class SystemServices implements Services {
       flags: (link ? SpawnReplyFlag.LINK : 0) | (monitor ? SpawnReplyFlag.MONITOR : 0),
       result: proc.pid,
     });
-    void this.runSpawned(proc, s).then((reason) => proc.terminate(reason));
+    this.background(this.runSpawned(proc, s).then((reason) => proc.terminate(reason)));
   }
 
   private async runSpawned(proc: Process, s: SignalOf<'spawn_request'>): Promise<Term> {
@@ -146,4 +178,8 @@ export class SystemServices implements Services {
     const r = await this.exposed.run(s.module, s.function, args);
     return proc.alive ? exitReason(r) : ATOM_NORMAL;
   }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import { EpmdError } from '../errors.ts';
-import { silentLogger } from '../log.ts';
+import { LogSummary, silentLogger } from '../log.ts';
 import type { Logger } from '../log.ts';
 import {
   EpmdDistVersion,
@@ -108,7 +108,7 @@ export class EpmdServer {
   private sweeper: NodeJS.Timeout | undefined;
   private readonly nodes = new NodeRegistry<net.Socket>();
   /** Connections closed without an answer since the last summary, by reason (logged once per sweep). */
-  private rejected = new Map<string, number>();
+  private readonly rejected: LogSummary;
   private state: 'new' | 'listening' | 'closed' = 'new';
   private resolveClosed!: () => void;
   /** Resolves once the server has stopped: by close() or by a KILL request. */
@@ -119,6 +119,7 @@ export class EpmdServer {
   constructor(options: EpmdServerOptions = {}) {
     this.options = options;
     this.logger = options.logger ?? silentLogger;
+    this.rejected = new LogSummary(this.logger, 'epmd: closed connections without a reply');
     this.port = options.port ?? epmdPortFromEnv();
     this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.maxConnectionsPerSource = options.maxConnectionsPerSource ?? DEFAULT_MAX_CONNECTIONS_PER_SOURCE;
@@ -341,12 +342,7 @@ export class EpmdServer {
    * reply left unread.
    */
   private sweep(): void {
-    if (this.rejected.size > 0) {
-      this.logger.warn('epmd: closed connections without a reply', {
-        reasons: Object.fromEntries(this.rejected),
-      });
-      this.rejected = new Map();
-    }
+    this.rejected.flush();
     const now = Date.now();
     const idleCutoff = now - this.packetTimeoutMs;
     const deadline = now - this.requestTimeoutMs;
@@ -446,7 +442,7 @@ export class EpmdServer {
       peer: peerOf(socket),
       ...(error === undefined ? {} : { error }),
     });
-    this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
+    this.rejected.count(reason);
     socket.destroy();
   }
 

@@ -30,6 +30,7 @@ import {
   missingMandatory,
 } from '../../src/distribution/flags.ts';
 import { Connection } from '../../src/distribution/connection.ts';
+import { InboundBudget } from '../../src/distribution/inbound-budget.ts';
 import { DistError } from '../../src/errors.ts';
 import { Writer } from '../../src/bytes.ts';
 import { encode, termEquals } from '../../src/etf/index.ts';
@@ -88,6 +89,31 @@ describe('framing', () => {
       () => d.drain(),
       (e: unknown) => e instanceof DistError && e.code === 'DIST_FRAME_TOO_LARGE',
     );
+  });
+
+  test('a node-wide budget: a frame still arriving holds its declared length until it is whole or released', () => {
+    const budget = new InboundBudget(1000);
+    const a = new FrameDecoder({ prefixSize: 4, maxFrame: 1000, budget });
+    const b = new FrameDecoder({ prefixSize: 4, maxFrame: 1000, budget });
+    // A whole frame in one chunk is never held.
+    assert.deepEqual(a.push(frames(Buffer.alloc(900))).length, 1);
+    assert.equal(budget.heldBytes, 0);
+    assert.deepEqual(a.push(Buffer.from([0, 0, 2, 0x58, 1])), []);
+    assert.equal(budget.heldBytes, 600);
+    // Another decoder's 600 do not fit; its whole frames before the refused one come out first.
+    const good = frames(Buffer.from('ok'));
+    assert.deepEqual(b.push(Buffer.concat([good, Buffer.from([0, 0, 2, 0x58])])), [Buffer.from('ok')]);
+    assert.throws(
+      () => b.drain(),
+      (e: unknown) => e instanceof DistError && e.code === 'DIST_INBOUND_LIMIT',
+    );
+    assert.equal(budget.heldBytes, 600);
+    assert.equal(a.push(Buffer.alloc(599)).length, 1);
+    assert.equal(budget.heldBytes, 0);
+    a.push(Buffer.from([0, 0, 1, 0]));
+    assert.equal(budget.heldBytes, 256);
+    a.release();
+    assert.equal(budget.heldBytes, 0);
   });
 
   test('handshake frames have 2-byte lengths; a partial frame waits', { timeout: 60_000 }, () => {
@@ -555,6 +581,26 @@ describe('headers', () => {
     w.bytes(data);
     return w.toBuffer();
   }
+
+  test('fragments count against the node-wide budget and give it back when whole or released', () => {
+    const budget = new InboundBudget(ctl.length + 150);
+    const one = new HeaderDecoder({ budget });
+    const two = new HeaderDecoder({ budget });
+    const hundred = Buffer.alloc(100);
+    assert.equal(one.decode(fragment(HeaderTag.FRAGMENT_FIRST, 1, 3, ctl)), undefined);
+    assert.equal(two.decode(fragment(HeaderTag.FRAGMENT_FIRST, 1, 3, hundred)), undefined);
+    assert.equal(budget.heldBytes, ctl.length + 100);
+    assert.throws(
+      () => two.decode(fragment(HeaderTag.FRAGMENT_NEXT, 1, 2, hundred)),
+      (e: unknown) => e instanceof DistError && e.code === 'DIST_INBOUND_LIMIT',
+    );
+    two.release();
+    assert.equal(budget.heldBytes, ctl.length);
+    assert.equal(one.decode(fragment(HeaderTag.FRAGMENT_NEXT, 1, 2, body)), undefined);
+    const whole = one.decode(fragment(HeaderTag.FRAGMENT_NEXT, 1, 1, Buffer.alloc(0)));
+    assert.ok(whole !== undefined && termEquals(whole.payload!, atom('hi')));
+    assert.equal(budget.heldBytes, 0);
+  });
 
   test(
     'bad input: unknown header, refs to empty cache entries, refs out of range',

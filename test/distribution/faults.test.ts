@@ -7,18 +7,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { Fixture, COOKIE, fragmentBody, type ErlNode } from './helpers.ts';
+import { Fixture, distFrame as frame, fragmentBody, handshakePeer, type ErlNode } from './helpers.ts';
 import { PortSlices } from '../support/ports.ts';
 import { waitFor } from '../support/processes.ts';
 import type { Node } from '../../src/distribution/node.ts';
-import { FrameDecoder, encodeHandshakeFrame } from '../../src/distribution/framing.ts';
-import { Handshake } from '../../src/distribution/handshake.ts';
-import { DEFAULT_FLAGS, DistFlags } from '../../src/distribution/flags.ts';
 import { HeaderTag } from '../../src/distribution/header.ts';
 import { ControlOp } from '../../src/distribution/control.ts';
 import { DockerResolver } from '../../src/distribution/resolver.ts';
 import { DockerError } from '../../src/errors.ts';
-import { Writer } from '../../src/bytes.ts';
 import { encode } from '../../src/etf/index.ts';
 import { atom, Pid, Reference, tuple, type Term } from '../../src/etf/terms.ts';
 import { createLogger } from '../../src/log.ts';
@@ -48,47 +44,9 @@ async function fakePeer(
   target: Node = ts,
 ): Promise<{ socket: net.Socket; closed: Promise<void>; name: string }> {
   const name = `fake${++fakeCount}@127.0.0.1`;
-  const socket = net.connect({ host: '127.0.0.1', port: target.port });
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  socket.on('error', () => undefined);
-  const hs = new Handshake('initiator', {
-    thisName: name,
-    cookie: COOKIE,
-    flags: DEFAULT_FLAGS | DistFlags.PUBLISHED,
-    creation: 1,
-    peerName: target.name,
-  });
-  await new Promise<void>((resolve, reject) => {
-    const frames = new FrameDecoder({ prefixSize: 2, maxFrame: 1024 });
-    const onData = (chunk: Buffer): void => {
-      try {
-        for (const frame of frames.push(chunk)) {
-          const step = hs.receive(frame);
-          for (const out of step.send) socket.write(encodeHandshakeFrame(out));
-          if (step.done !== undefined) {
-            socket.off('data', onData);
-            resolve();
-          }
-        }
-      } catch (err) {
-        reject(err as Error);
-      }
-    };
-    socket.on('data', onData);
-    socket.once('connect', () => {
-      for (const out of hs.start()) socket.write(encodeHandshakeFrame(out));
-    });
-    socket.once('close', () => reject(new Error('closed during handshake')));
-  });
+  const { socket, closed } = await handshakePeer(target, name);
   await waitFor(() => target.nodes().includes(name), `${name} up`, 5000);
   return { socket, closed, name };
-}
-
-function frame(body: Uint8Array): Buffer {
-  const w = new Writer();
-  w.u32(body.length);
-  w.bytes(body);
-  return w.toBuffer();
 }
 
 const sendControl = () =>

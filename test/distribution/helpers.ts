@@ -3,12 +3,16 @@
  * TS nodes (processes and ports through test/support), and an agent in each Erlang node that
  * evaluates expressions sent to it (so tests drive Erlang from TypeScript).
  */
+import net from 'node:net';
 import { hostname } from 'node:os';
 import { Node, type NodeOptions } from '../../src/distribution/node.ts';
 import type { Process } from '../../src/distribution/process.ts';
 import { formatTerm } from '../../src/etf/format.ts';
 import { atom, tuple, type Term } from '../../src/etf/terms.ts';
 import { HeaderTag } from '../../src/distribution/header.ts';
+import { FrameDecoder, encodeHandshakeFrame } from '../../src/distribution/framing.ts';
+import { Handshake } from '../../src/distribution/handshake.ts';
+import { DEFAULT_FLAGS, DistFlags } from '../../src/distribution/flags.ts';
 import { Writer } from '../../src/bytes.ts';
 import { termEquals } from '../../src/etf/index.ts';
 import type { Signal } from '../../src/distribution/control.ts';
@@ -221,4 +225,56 @@ export function sameSignal(a: Signal, b: Signal): boolean {
     const y = fb[k];
     return x === undefined || y === undefined ? x === y : termEquals(x, y);
   });
+}
+
+/**
+ * A raw socket named `name` that has completed a real handshake (as initiator) with the node
+ * `target` listening on 127.0.0.1: what follows is up to the test, byte by byte.
+ */
+export async function handshakePeer(
+  target: { name: string; port: number },
+  name: string,
+  cookie = COOKIE,
+): Promise<{ socket: net.Socket; closed: Promise<void> }> {
+  const socket = net.connect({ host: '127.0.0.1', port: target.port });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.on('error', () => undefined);
+  const hs = new Handshake('initiator', {
+    thisName: name,
+    cookie,
+    flags: DEFAULT_FLAGS | DistFlags.PUBLISHED,
+    creation: 1,
+    peerName: target.name,
+  });
+  await new Promise<void>((resolve, reject) => {
+    const frames = new FrameDecoder({ prefixSize: 2, maxFrame: 1024 });
+    const onData = (chunk: Buffer): void => {
+      try {
+        for (const frame of frames.push(chunk)) {
+          const step = hs.receive(frame);
+          for (const out of step.send) socket.write(encodeHandshakeFrame(out));
+          if (step.done !== undefined) {
+            socket.off('data', onData);
+            resolve();
+          }
+        }
+      } catch (err) {
+        reject(err as Error);
+      }
+    };
+    socket.on('data', onData);
+    socket.once('connect', () => {
+      for (const out of hs.start()) socket.write(encodeHandshakeFrame(out));
+    });
+    socket.once('close', () => reject(new Error('closed during handshake')));
+  });
+  return { socket, closed };
+}
+
+/** A connected-mode frame: 4-byte length, then `body`. */
+export function distFrame(body: Uint8Array): Buffer {
+  const w = new Writer();
+  w.u32(body.length);
+  w.bytes(body);
+  return w.toBuffer();
 }

@@ -25,7 +25,8 @@ export const PortSlices = {
   distribution: {
     otp: [45000, 45099],
     guard: [45100, 45199],
-    elixir: [45200, 45299],
+    elixir: [45200, 45249],
+    hostile: [45250, 45299],
     faults: [45300, 45399],
     cluster: [45400, 45499],
     cli: [45500, 45599],
