@@ -1,7 +1,7 @@
 /**
  * TCP ports for tests that listen in the root network namespace. Each area owns a range and each
  * test file a slice of it, so files running in parallel (one process each) never collide; the
- * allocator also skips ports something else on the machine holds. Also the TCP probes on them.
+ * allocator also skips ports something else on the machine holds. Below: the TCP probes tests share.
  */
 import net from 'node:net';
 import { waitFor } from './processes.ts';
