@@ -5,18 +5,17 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Fixture, type ErlNode } from './distribution/helpers.ts';
-import { Spawned } from './support/processes.ts';
+import { PortSlices } from './support/ports.ts';
+import { Processes, type Spawned } from './support/processes.ts';
 import type { Node } from '../src/index.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const COOKIE = 'secret'; // the cookie every example's comment uses
-// This file's ports (the distribution tests' area, 45000-45999, past the slices in helpers.ts).
-const f = new Fixture([45850, 45899]);
-const examples = new Set<Spawned>();
+const f = new Fixture(PortSlices.distribution.examples);
+const examples = new Processes();
 let erl: ErlNode;
 let driver: Node;
 
@@ -29,20 +28,14 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all([...examples].map((e) => e.kill()));
+  await examples.stopAll();
   await f.cleanup();
 });
 
 /** `node --import tsx examples/NAME.ts args...` from the repository root, registered with this file's epmd. */
 async function runExample(name: string, args: string[]): Promise<Spawned> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `examples/${name}`, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ERL_EPMD_PORT: String(f.epmdPort), EID_PORT: String(await f.nextPort()) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const run = new Spawned(child);
-  examples.add(run);
-  return run;
+  const env = { ERL_EPMD_PORT: String(f.epmdPort), EID_PORT: String(await f.nextPort()) };
+  return examples.spawn(process.execPath, ['--import', 'tsx', `examples/${name}`, ...args], env, ROOT);
 }
 
 /** The `N> expression.   % result` lines of an example's header comment. */

@@ -9,15 +9,12 @@ import net from 'node:net';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { COOKIE, Fixture, type ErlNode } from '../distribution/helpers.ts';
-import { waitFor } from '../support/processes.ts';
+import { PortSlices, connectable } from '../support/ports.ts';
+import { eidBin, waitFor, type Outcome } from '../support/processes.ts';
 import { epmdRegister, type Registration } from '../../src/index.ts';
-import { connectable } from '../tcp.ts';
 
-const eidBin = fileURLToPath(new URL('../../bin/eid.js', import.meta.url));
-// This file's ports (the distribution tests' area, 45000-45999, past the slices in helpers.ts).
-const f = new Fixture([45800, 45849]);
+const f = new Fixture(PortSlices.distribution.cliDocs);
 let erl: ErlNode;
 let home: string;
 
@@ -32,17 +29,9 @@ after(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `eid args...` to its end. */
-async function eid(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
-  const run = f.spawn(process.execPath, [eidBin, ...args], env);
-  const { code } = await run.exited;
-  return { code, stdout: run.stdout, stderr: run.stderr };
+function eid(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
+  return f.spawn(process.execPath, [eidBin, ...args], env).outcome();
 }
 
 /** The CLI node's options that point it at this file's epmd. */
@@ -273,14 +262,18 @@ async function eidEpmd(
     [eidBin, 'epmd', '--port', String(port), '--address', '127.0.0.1', ...args],
     env,
   );
-  await waitFor(
-    async () => {
-      if (server.child.exitCode !== null) throw new Error(`eid epmd exited: ${server.stderr}`);
-      return probe ? connectable('127.0.0.1', port) : server.stderr.includes('epmd: listening');
-    },
-    'eid epmd to listen',
-    15_000,
-  );
+  if (probe) {
+    await waitFor(
+      async () => {
+        if (!server.running) throw new Error(`eid epmd exited: ${server.stderr}`);
+        return connectable('127.0.0.1', port);
+      },
+      'eid epmd to listen',
+      15_000,
+    );
+  } else {
+    await server.waitForOutput('epmd: listening', 15_000, 'stderr');
+  }
   return { port, server };
 }
 
@@ -291,7 +284,7 @@ test(
     const port = await f.nextPort();
     const all = f.spawn(process.execPath, [eidBin, 'epmd'], { ERL_EPMD_PORT: String(port) });
     try {
-      await waitFor(() => all.stderr.includes('epmd: listening'), 'eid epmd to listen', 15_000);
+      await all.waitForOutput('epmd: listening', 15_000, 'stderr');
       assert.equal(await connectable('127.0.0.2', port), true, 'listening beyond 127.0.0.1');
     } finally {
       await all.kill('SIGTERM');

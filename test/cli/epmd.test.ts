@@ -4,12 +4,10 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { spawnErlNode } from '../epmd/helpers.ts';
 import { PortSlices, portAllocator } from '../support/ports.ts';
-import { Processes, waitFor, type Spawned } from '../support/processes.ts';
+import { Processes, eidBin, waitFor, type Spawned } from '../support/processes.ts';
 
-const eidBin = fileURLToPath(new URL('../../bin/eid.js', import.meta.url));
 const nextPort = portAllocator(PortSlices.epmd.cli);
 const processes = new Processes();
 
@@ -19,18 +17,13 @@ function eid(args: string[], env: Record<string, string> = {}): Spawned {
   return processes.spawn(process.execPath, [eidBin, ...args], env);
 }
 
-async function eidRun(args: string[], env: Record<string, string> = {}) {
-  const run = eid(args, env);
-  const { code } = await run.exited;
-  return { code, stdout: run.stdout, stderr: run.stderr };
+function eidRun(args: string[], env: Record<string, string> = {}) {
+  return eid(args, env).outcome();
 }
 
 async function startEidEpmd(args: string[], env: Record<string, string> = {}): Promise<Spawned> {
   const server = eid(['epmd', ...args], env);
-  await waitFor(() => {
-    if (server.child.exitCode !== null) throw new Error(`eid epmd exited: ${server.stderr}`);
-    return server.stderr.includes('epmd: listening');
-  }, 'eid epmd to listen');
+  await server.waitForOutput('epmd: listening', 20_000, 'stderr');
   return server;
 }
 

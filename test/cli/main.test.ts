@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
+import { eidBin } from '../support/processes.ts';
 
 const run = promisify(execFile);
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -10,8 +11,7 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 };
 
 // The installed command: bin/eid.js runs the compiled dist/, as users get it from npm.
-const eid = (args: string[]) =>
-  run(process.execPath, [new URL('../../bin/eid.js', import.meta.url).pathname, ...args]);
+const eid = (args: string[]) => run(process.execPath, [eidBin, ...args]);
 
 test('eid --version prints the package version', async () => {
   const { stdout } = await eid(['--version']);

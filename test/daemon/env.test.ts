@@ -4,61 +4,48 @@
  * win over them, and /healthz says that Docker is unreachable. The Docker side (EID_DOCKER,
  * EID_NODE_PORT, EID_ERLANG_PORT, --node-port) is in node-port.test.ts.
  */
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { connectable } from '../tcp.ts';
+import { PortSlices, connectable, portAllocator } from '../support/ports.ts';
+import { Processes, eidBin, waitFor, type Spawned } from '../support/processes.ts';
 
-const eidBin = fileURLToPath(new URL('../../bin/eid.js', import.meta.url));
-// This file's ports in the root namespace (the daemon tests' area is 44000-44999).
-const PORTS = { epmd: 44401, metrics: 44402, envPort: 44403, flagPort: 44404, flagMetrics: 44405 };
+const nextPort = portAllocator(PortSlices.daemon.env);
+const processes = new Processes();
+// Free ports of this file's slice, taken before the tests.
+const PORTS = { epmd: 0, metrics: 0, envPort: 0, flagPort: 0, flagMetrics: 0 };
 const NO_DOCKER = 'unix:///nonexistent/eid-env-test.sock';
 
+before(async () => {
+  for (const key of Object.keys(PORTS) as (keyof typeof PORTS)[]) PORTS[key] = await nextPort();
+});
+
+after(() => processes.stopAll());
+
 interface Run {
-  child: ChildProcess;
+  spawned: Spawned;
   log(): string;
   stop(): Promise<number | null>;
 }
 
 /** `eid args...` with exactly `env` added to a clean environment (no inherited EID_* or DOCKER_*). */
 function eid(args: string[], env: Record<string, string>): Run {
-  const base = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith('EID_') && !k.startsWith('DOCKER_')),
-  );
-  const child = spawn(process.execPath, [eidBin, ...args], {
-    env: { ...base, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const inherited = Object.keys(process.env).filter((k) => k.startsWith('EID_') || k.startsWith('DOCKER_'));
+  const unset = Object.fromEntries(inherited.map((k) => [k, undefined]));
+  const spawned = processes.spawn(process.execPath, [eidBin, ...args], { ...unset, ...env });
   return {
-    child,
-    log: () => output,
+    spawned,
+    log: () => spawned.stdout + spawned.stderr,
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
+      await spawned.kill('SIGTERM');
+      return (await spawned.exited).code;
     },
   };
 }
 
-/** Polls `check` every 100 ms for 30 s at most (a liveness bound). */
-async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (await check()) return;
-    await sleep(100);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
-
 /** A one-shot CLI command's exit code and output. */
 async function oneShot(args: string[]): Promise<{ code: number | null; out: string }> {
-  const r = eid(args, {});
-  const code = await new Promise<number | null>((resolve) => r.child.once('exit', (c) => resolve(c)));
-  return { code, out: r.log() };
+  const { code, stdout, stderr } = await eid(args, {}).spawned.outcome();
+  return { code, out: stdout + stderr };
 }
 
 test(
@@ -74,14 +61,14 @@ test(
       EID_LOG_FORMAT: 'json',
     });
     try {
-      await until(() => daemon.log().includes('"msg":"daemon started"'), 'the daemon to start');
+      await waitFor(() => daemon.log().includes('"msg":"daemon started"'), 'the daemon to start', 30_000);
       // EID_PORT: EPMD answers there.
       const names = await oneShot(['names', '127.0.0.1', '--port', String(PORTS.epmd)]);
       assert.deepEqual(names, { code: 0, out: `epmd: up and running on port ${PORTS.epmd} with data:\n` });
       // EID_ADDRESS: only 127.0.0.1 (and ::1); 127.0.0.2 is another address of this machine.
       assert.equal(await connectable('127.0.0.2', PORTS.epmd), false, 'not listening on 127.0.0.2');
       // EID_DOCKER: the endpoint it could not reach is the one it was given.
-      await until(() => daemon.log().includes('Docker is not reachable'), 'the Docker warning');
+      await waitFor(() => daemon.log().includes('Docker is not reachable'), 'the Docker warning', 30_000);
       const lines = daemon
         .log()
         .split('\n')
@@ -93,7 +80,7 @@ test(
       // EID_LOG_LEVEL=debug: a lookup of an unknown name is logged at debug level.
       const miss = await oneShot(['resolve', 'eid_env_nobody@127.0.0.1', '--port', String(PORTS.epmd)]);
       assert.equal(miss.code, 1);
-      await until(() => daemon.log().includes('"msg":"container lookup"'), 'the debug lookup line');
+      await waitFor(() => daemon.log().includes('"msg":"container lookup"'), 'the debug lookup line', 30_000);
       const lookup = daemon
         .log()
         .split('\n')
@@ -126,10 +113,14 @@ test(
       EID_LOG_FORMAT: 'json',
     });
     try {
-      await until(() => connectable('127.0.0.1', PORTS.flagPort), 'the daemon to listen on the --port');
+      await waitFor(
+        () => connectable('127.0.0.1', PORTS.flagPort),
+        'the daemon to listen on the --port',
+        30_000,
+      );
       assert.equal(await connectable('127.0.0.1', PORTS.envPort), false, 'EID_PORT lost to --port');
       assert.equal(await connectable('127.0.0.2', PORTS.flagPort), true, 'all addresses by default');
-      await until(() => daemon.log().includes('Docker is not reachable'), 'the Docker warning');
+      await waitFor(() => daemon.log().includes('Docker is not reachable'), 'the Docker warning', 30_000);
       const lines = daemon
         .log()
         .split('\n')
@@ -159,7 +150,7 @@ test('a bad EID_* value is a usage error naming the setting (exit 2)', { timeout
     ['EID_LOG_FORMAT', 'xml', /--log-format: pretty or json/],
   ] as const) {
     const r = eid(['daemon'], { [name]: value, EID_DOCKER: NO_DOCKER });
-    const code = await new Promise<number | null>((resolve) => r.child.once('exit', (c) => resolve(c)));
+    const { code } = await r.spawned.exited;
     assert.equal(code, 2, `${name}=${value}: ${r.log()}`);
     assert.match(r.log(), pattern, name);
   }

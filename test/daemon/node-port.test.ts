@@ -7,7 +7,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import {
   evalOnHost,
   upHosts,
@@ -15,12 +14,12 @@ import {
   type NodeContainer,
   type TestHosts,
 } from '../harness/hosts.ts';
+import { eidBin } from '../support/processes.ts';
 
 const SET = 6;
 const COOKIE = 'eidnodeporttest';
 const NODE_PORT = 23456;
 const METRICS = '127.0.0.1:9100';
-const eidBin = fileURLToPath(new URL('../../bin/eid.js', import.meta.url));
 
 let hosts: TestHosts;
 let container: NodeContainer;

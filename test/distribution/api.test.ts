@@ -7,8 +7,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Fixture, run, type ErlNode } from './helpers.ts';
+import { PortSlices, connectable } from '../support/ports.ts';
 import { waitFor } from '../support/processes.ts';
-import { connectable } from '../tcp.ts';
 import {
   Atom,
   DistError,
@@ -24,8 +24,7 @@ import {
   type Term,
 } from '../../src/index.ts';
 
-// This file's ports (the distribution tests' area is 45000-45999; see PortSlices in helpers.ts).
-const f = new Fixture([45700, 45799]);
+const f = new Fixture(PortSlices.distribution.api);
 let erl: ErlNode;
 let ts: Node;
 

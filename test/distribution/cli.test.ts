@@ -1,14 +1,13 @@
 /** `eid ping` and `eid rpc` as users run them (bin/eid.js on the built dist/), against a stock OTP node. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { Fixture, COOKIE, type ErlNode } from './helpers.ts';
 import { PortSlices } from '../support/ports.ts';
+import { eidBin, type Outcome } from '../support/processes.ts';
 import { parseLiteral } from '../../src/cli/rpc.ts';
 import { atom, ImproperList, Tuple } from '../../src/etf/terms.ts';
 import { formatTerm, termEquals } from '../../src/etf/index.ts';
 
-const eidBin = fileURLToPath(new URL('../../bin/eid.js', import.meta.url));
 const f = new Fixture(PortSlices.distribution.cli);
 let erl: ErlNode;
 
@@ -21,18 +20,11 @@ after(async () => {
   await f.cleanup();
 });
 
-async function eid(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function eid(args: string[]): Promise<Outcome> {
   const listen = String(await f.nextPort());
-  const run = f.spawn(process.execPath, [
-    eidBin,
-    ...args,
-    '--epmd-port',
-    String(f.epmdPort),
-    '--listen-port',
-    listen,
-  ]);
-  const { code } = await run.exited;
-  return { code, stdout: run.stdout, stderr: run.stderr };
+  return f
+    .spawn(process.execPath, [eidBin, ...args, '--epmd-port', String(f.epmdPort), '--listen-port', listen])
+    .outcome();
 }
 
 test(

@@ -1,7 +1,7 @@
 /**
  * TCP ports for tests that listen in the root network namespace. Each area owns a range and each
  * test file a slice of it, so files running in parallel (one process each) never collide; the
- * allocator also skips ports something else on the machine holds.
+ * allocator also skips ports something else on the machine holds. Below: the TCP probes tests share.
  */
 import net from 'node:net';
 import { waitFor } from './processes.ts';
@@ -21,6 +21,7 @@ export const PortSlices = {
   },
   daemon: {
     daemon: [44300, 44399],
+    env: [44400, 44499],
   },
   distribution: {
     otp: [45000, 45099],
@@ -31,6 +32,10 @@ export const PortSlices = {
     cluster: [45400, 45499],
     cli: [45500, 45599],
     containers: [45600, 45699],
+    api: [45700, 45799],
+    // test/cli/docs.test.ts and test/examples.test.ts run erl nodes through the distribution Fixture.
+    cliDocs: [45800, 45849],
+    examples: [45850, 45899],
     bench: [45900, 45999],
   },
 } as const satisfies Record<string, Record<string, PortSlice>>;
@@ -62,15 +67,19 @@ export function portAllocator(slice: PortSlice): () => Promise<number> {
   };
 }
 
+/** Whether something at host:port accepts a TCP connection (closed again at once). */
+export function connectable(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
 /** Resolves once something accepts TCP connections on 127.0.0.1:`port`. */
 export function waitForListening(port: number): Promise<void> {
-  const accepts = () =>
-    new Promise<boolean>((resolve) => {
-      const s = net.connect({ port, host: '127.0.0.1' }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-  return waitFor(accepts, `a listener on port ${port}`);
+  return waitFor(() => connectable('127.0.0.1', port), `a listener on port ${port}`);
 }

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { epmdNames } from '../../src/epmd/client.ts';
 
 /** Polls `check` until it returns true; fails naming `what` after `timeoutMs` (a liveness bound). */
@@ -19,9 +20,19 @@ export async function waitFor(
   }
 }
 
+/** The eid command as users run it: bin/eid.js on the built dist/. */
+export const eidBin = fileURLToPath(new URL('../../bin/eid.js', import.meta.url));
+
 export interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
+}
+
+/** How a process ended and all it printed. */
+export interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
 }
 
 /** One started process: its output so far, and how it ended once it has. */
@@ -44,11 +55,20 @@ export class Spawned {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Resolves when stdout contains `text`; rejects when the process exits first or after `timeoutMs`. */
-  waitForOutput(text: string, timeoutMs = 20_000): Promise<void> {
+  /** Waits for the end: the exit code and all output. */
+  async outcome(): Promise<Outcome> {
+    const { code } = await this.exited;
+    return { code, stdout: this.stdout, stderr: this.stderr };
+  }
+
+  /**
+   * Resolves when `stream` (stdout unless told) contains `text`; rejects when the process exits
+   * first or after `timeoutMs`.
+   */
+  waitForOutput(text: string, timeoutMs = 20_000, stream: 'stdout' | 'stderr' = 'stdout'): Promise<void> {
     return waitFor(
       () => {
-        if (this.stdout.includes(text)) return true;
+        if (this[stream].includes(text)) return true;
         if (!this.running) {
           throw new Error(
             `process exited before printing ${JSON.stringify(text)}:\n${this.stdout}\n${this.stderr}`,
@@ -74,12 +94,21 @@ export class Spawned {
 export class Processes {
   private readonly children = new Set<Spawned>();
 
-  /** Runs `command` in the temp directory (crash dumps never land in the checkout), output piped. */
-  spawn(command: string, args: string[], env: Record<string, string> = {}): Spawned {
+  /**
+   * Runs `command` in `cwd`, the temp directory unless told (crash dumps never land in the
+   * checkout), output piped, with `env` over this process's environment (an undefined value leaves
+   * that variable out).
+   */
+  spawn(
+    command: string,
+    args: string[],
+    env: Record<string, string | undefined> = {},
+    cwd = tmpdir(),
+  ): Spawned {
     const child = spawn(command, args, {
       env: { ...process.env, ERL_CRASH_DUMP_SECONDS: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
-      cwd: tmpdir(),
+      cwd,
     });
     const spawned = new Spawned(child);
     this.children.add(spawned);
