@@ -23,6 +23,7 @@ Options (environment variable in brackets):
   --node-port N       container port Erlang nodes listen on (12345); aliases --erlang-port, --erlang_port
                       (the original design's spelling) [EID_NODE_PORT, alias EID_ERLANG_PORT]
   --metrics ADDR:PORT serve Prometheus /metrics and /healthz there (off) [EID_METRICS]
+  --resync-interval S full catalog resync every S seconds (60) [EID_RESYNC_INTERVAL]
   --log-level LEVEL   debug, info, warn, error, silent (info) [EID_LOG_LEVEL]
   --log-format FMT    pretty or json (pretty) [EID_LOG_FORMAT]
 `;
@@ -37,6 +38,7 @@ const FLAGS = {
   'erlang-port': 'nodePort',
   erlang_port: 'nodePort',
   metrics: 'metrics',
+  'resync-interval': 'resyncInterval',
   'log-level': 'logLevel',
   'log-format': 'logFormat',
 } as const;
@@ -49,6 +51,7 @@ const ENV: Record<Setting, readonly string[]> = {
   docker: ['EID_DOCKER'],
   nodePort: ['EID_NODE_PORT', 'EID_ERLANG_PORT'],
   metrics: ['EID_METRICS'],
+  resyncInterval: ['EID_RESYNC_INTERVAL'],
   logLevel: ['EID_LOG_LEVEL'],
   logFormat: ['EID_LOG_FORMAT'],
 };
@@ -95,6 +98,11 @@ export function parseDaemonArgs(
   const metrics = metricsText === undefined ? undefined : parseListenAddress(metricsText);
   if (metricsText !== undefined && metrics === undefined)
     throw bad(`--metrics: expected ADDR:PORT, got '${metricsText}'`);
+  const resync = get('resyncInterval');
+  // Whole seconds, 1 to a day: a resync lists and inspects every container.
+  const resyncSeconds = resync === undefined ? undefined : /^\d{1,5}$/.test(resync) ? Number(resync) : NaN;
+  if (resyncSeconds !== undefined && !(resyncSeconds >= 1 && resyncSeconds <= 86_400))
+    throw bad(`--resync-interval: seconds from 1 to 86400, got '${resync}'`);
   const logLevel = get('logLevel') ?? 'info';
   if (!(logLevel in LogLevels)) throw bad(`--log-level: one of ${Object.keys(LogLevels).join(', ')}`);
   const logFormat = get('logFormat') ?? 'pretty';
@@ -106,6 +114,7 @@ export function parseDaemonArgs(
     docker: get('docker') ?? defaultEndpoint(env),
     nodePort: nodePort === undefined ? DEFAULT_NODE_PORT : portNumber('--node-port', nodePort),
     metrics,
+    ...(resyncSeconds === undefined ? {} : { resyncIntervalMs: resyncSeconds * 1000 }),
     logLevel: logLevel as LogLevel,
     logFormat,
   };
