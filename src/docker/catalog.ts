@@ -324,7 +324,8 @@ export class DockerCatalog {
         (err: unknown) => {
           this.#log.warn('periodic resync failed; reconnecting to Docker', { error: String(err) });
           fail(err instanceof Error ? err : new Error(String(err)));
-          this.#closeStream();
+          // Only this session's stream: a slow sync may fail after a reconnect.
+          if (this.#stream === stream) this.#closeStream();
         },
       );
     }, this.#options.resyncIntervalMs);

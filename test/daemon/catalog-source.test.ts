@@ -8,6 +8,7 @@ import { EpmdServer } from '../../src/epmd/server.ts';
 import { portPlease, register } from '../../src/epmd/client.ts';
 import { EpmdError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
+import type { CatalogEntry } from '../../src/docker/inspect.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -63,6 +64,17 @@ test('counters: every lookup that reaches the catalog, as a hit or a miss', () =
 
 const OTHER = 'e'.repeat(64);
 
+/** Container `web` (hostname webhost, no label). */
+const web = (extra: Partial<CatalogEntry>): CatalogEntry => ({
+  id: ID,
+  name: 'web',
+  hostname: 'webhost',
+  labelName: undefined,
+  nodePort: 12345,
+  hostPort: 32768,
+  ...extra,
+});
+
 function recording(): Logger & { warnings: string[] } {
   const warnings: string[] = [];
   const none = () => undefined;
@@ -110,14 +122,7 @@ test('a container that starts with a name a local node holds: the node keeps it,
   await server.listen();
   const node = await register('web', 5002, { epmdPort: server.port });
   try {
-    t.set({
-      id: ID,
-      name: 'web',
-      hostname: 'webhost',
-      labelName: undefined,
-      nodePort: 12345,
-      hostPort: 32768,
-    });
+    t.set(web({ hostPort: 32768 }));
     source.recheck();
     source.recheck();
     assert.equal(source.nameTaken(), 1);
@@ -140,15 +145,7 @@ test('a lookup is answered with the binding on the address it arrived on, else a
     { address: '127.0.0.2', port: 40001 },
     { address: '0.0.0.0', port: 40002 },
   ];
-  t.set({
-    id: ID,
-    name: 'web',
-    hostname: 'webhost',
-    labelName: undefined,
-    nodePort: 12345,
-    hostPort: 40002,
-    bindings,
-  });
+  t.set(web({ hostPort: 40002, bindings }));
   t.set({
     id: OTHER,
     name: 'only',
