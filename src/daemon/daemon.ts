@@ -2,7 +2,7 @@
  * `eid daemon`: an EPMD server for one Docker host that also answers for the host's containers.
  * Locally registered nodes win; other names are looked up in the Docker catalog (memory only).
  */
-import { DockerCatalog } from '../docker/catalog.ts';
+import { DEFAULT_RESYNC_INTERVAL_MS, DockerCatalog } from '../docker/catalog.ts';
 import { DEFAULT_NODE_PORT } from '../ports.ts';
 import { DEFAULT_EPMD_PORT } from '../epmd/env.ts';
 import { EpmdServer, type EpmdConnectionLimits } from '../epmd/server.ts';
@@ -20,8 +20,13 @@ export interface DaemonOptions {
   metrics?: { host: string; port: number };
   /** Connection caps and timeouts of the EPMD server (its defaults where absent). */
   limits?: EpmdConnectionLimits;
+  /** Full catalog resync interval (default 60 s); the catalog counts as stale after three missed. */
+  resyncIntervalMs?: number;
   logger?: Logger;
 }
+
+/** Resync intervals without a successful sync after which `/healthz` says degraded. */
+const STALE_AFTER_INTERVALS = 3;
 
 export class Daemon {
   readonly catalog: DockerCatalog;
@@ -30,17 +35,24 @@ export class Daemon {
   readonly #metrics: MetricsServer | undefined;
   readonly #options: DaemonOptions;
   readonly #log: Logger;
+  readonly #resyncIntervalMs: number;
+  readonly #startedAt = Date.now();
 
   constructor(options: DaemonOptions) {
     this.#options = options;
     this.#log = options.logger ?? silentLogger;
+    this.#resyncIntervalMs = options.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS;
     this.catalog = new DockerCatalog({
       endpoint: options.docker,
       nodePort: options.nodePort ?? DEFAULT_NODE_PORT,
       addresses: options.addresses ?? [],
+      resyncIntervalMs: this.#resyncIntervalMs,
+      onChange: () => this.#source.recheck(),
       logger: this.#log,
     });
-    this.#source = new CatalogSource(this.catalog, this.#log);
+    this.#source = new CatalogSource(this.catalog, this.#log, () =>
+      this.server.registered().map((n) => n.name),
+    );
     this.server = new EpmdServer({
       port: options.port ?? DEFAULT_EPMD_PORT,
       addresses: options.addresses ?? [],
@@ -52,6 +64,8 @@ export class Daemon {
   }
 
   snapshot(): MetricsSnapshot {
+    // A node that left may have given a container its name back.
+    this.#source.recheck();
     const stats = this.catalog.stats();
     return {
       ...this.#source.counters,
@@ -59,6 +73,11 @@ export class Daemon {
       dockerReconnects: stats.reconnects,
       dockerConnected: stats.connected,
       registeredNodes: this.server.registered().length,
+      catalogSyncAgeSeconds: (Date.now() - (stats.lastSyncAt ?? this.#startedAt)) / 1000,
+      catalogMaxSyncAgeSeconds: (STALE_AFTER_INTERVALS * this.#resyncIntervalMs) / 1000,
+      inspectFailures: stats.inspectFailures,
+      skipped: { ...stats.skipped, name_taken: this.#source.nameTaken() },
+      epmdListening: this.server.addresses().some((a) => a !== null),
     };
   }
 

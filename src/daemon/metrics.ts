@@ -1,6 +1,7 @@
 /** Prometheus text exposition of the daemon's counters, and a health check, over plain HTTP. */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SKIP_REASONS, type SkipReason } from '../docker/skips.ts';
 import { parseListenPort } from '../ports.ts';
 
 export interface DaemonCounters {
@@ -14,6 +15,16 @@ export interface MetricsSnapshot extends DaemonCounters {
   dockerReconnects: number;
   dockerConnected: boolean;
   registeredNodes: number;
+  /** Seconds since the last successful full sync (since start-up before the first). */
+  catalogSyncAgeSeconds?: number;
+  /** Past this age the catalog counts as stale (`/healthz` says degraded). */
+  catalogMaxSyncAgeSeconds?: number;
+  /** Inspects given up; each skipped its container until the next sync. */
+  inspectFailures?: number;
+  /** Containers not served (wholly or under one name), by reason. */
+  skipped?: Partial<Record<SkipReason, number>>;
+  /** False once the EPMD listener is down: the one state `/healthz` answers 503 for. */
+  epmdListening?: boolean;
 }
 
 const METRICS = [
@@ -49,13 +60,44 @@ const METRICS = [
     (s: MetricsSnapshot) => (s.dockerConnected ? 1 : 0),
   ],
   ['eid_registered_nodes', 'gauge', 'Nodes registered locally', (s: MetricsSnapshot) => s.registeredNodes],
+  [
+    'eid_catalog_sync_age_seconds',
+    'gauge',
+    'Seconds since the catalog last synced with Docker in full',
+    (s: MetricsSnapshot) => Math.round(s.catalogSyncAgeSeconds ?? 0),
+  ],
+  [
+    'eid_inspect_failures_total',
+    'counter',
+    'Container inspects given up (the container is skipped until the next sync)',
+    (s: MetricsSnapshot) => s.inspectFailures ?? 0,
+  ],
 ] as const;
 
+const SKIPPED = 'eid_skipped_containers';
+
 export function renderMetrics(snapshot: MetricsSnapshot): string {
-  return METRICS.map(
+  const plain = METRICS.map(
     ([name, type, help, value]) =>
       `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value(snapshot)}\n`,
   ).join('');
+  const skipped = SKIP_REASONS.map(
+    (reason) => `${SKIPPED}{reason="${reason}"} ${snapshot.skipped?.[reason] ?? 0}\n`,
+  ).join('');
+  return `${plain}# HELP ${SKIPPED} Containers not served, wholly or under one name, by reason\n# TYPE ${SKIPPED} gauge\n${skipped}`;
+}
+
+/**
+ * What `/healthz` answers: 503 only when the EPMD listener is down (a HEALTHCHECK must not kill a
+ * daemon that still serves registrations); else 200, `ok` or `degraded: <reason>`.
+ */
+export function health(s: MetricsSnapshot): { status: number; text: string } {
+  if (s.epmdListening === false) return { status: 503, text: 'down: the EPMD listener is closed' };
+  if (!s.dockerConnected) return { status: 200, text: 'degraded: docker unreachable' };
+  const age = s.catalogSyncAgeSeconds ?? 0;
+  if (s.catalogMaxSyncAgeSeconds !== undefined && age > s.catalogMaxSyncAgeSeconds)
+    return { status: 200, text: `degraded: catalog not synced for ${Math.round(age)} s` };
+  return { status: 200, text: 'ok' };
 }
 
 /** Parses `ADDR:PORT` (`[v6]:PORT` for IPv6); port 0 listens on any free port. */
@@ -76,11 +118,8 @@ export class MetricsServer {
       } else if (req.url === '/metrics') {
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(renderMetrics(snapshot()));
       } else if (req.url === '/healthz') {
-        // Healthy as long as EPMD answers; Docker being away only means plain-EPMD mode.
-        const s = snapshot();
-        res
-          .writeHead(200, { 'content-type': 'text/plain' })
-          .end(s.dockerConnected ? 'ok\n' : 'ok (docker unreachable)\n');
+        const { status, text } = health(snapshot());
+        res.writeHead(status, { 'content-type': 'text/plain' }).end(`${text}\n`);
       } else {
         res.writeHead(404).end();
       }

@@ -31,6 +31,7 @@ Options (environment variable in brackets):
   --packet-timeout S  seconds a connection may stay silent before its request is whole (60)
                       [EID_PACKET_TIMEOUT]
   --request-timeout S seconds any connection but a registration may stay open (10) [EID_REQUEST_TIMEOUT]
+  --resync-interval S full catalog resync every S seconds (60) [EID_RESYNC_INTERVAL]
   --log-level LEVEL   debug, info, warn, error, silent (info) [EID_LOG_LEVEL]
   --log-format FMT    pretty or json (pretty) [EID_LOG_FORMAT]
 `;
@@ -49,6 +50,7 @@ const FLAGS = {
   'max-connections-per-source': 'maxConnectionsPerSource',
   'packet-timeout': 'packetTimeoutMs',
   'request-timeout': 'requestTimeoutMs',
+  'resync-interval': 'resyncInterval',
   'log-level': 'logLevel',
   'log-format': 'logFormat',
 } as const;
@@ -65,6 +67,7 @@ const ENV: Record<Setting, readonly string[]> = {
   maxConnectionsPerSource: ['EID_MAX_CONNECTIONS_PER_SOURCE'],
   packetTimeoutMs: ['EID_PACKET_TIMEOUT'],
   requestTimeoutMs: ['EID_REQUEST_TIMEOUT'],
+  resyncInterval: ['EID_RESYNC_INTERVAL'],
   logLevel: ['EID_LOG_LEVEL'],
   logFormat: ['EID_LOG_FORMAT'],
 };
@@ -126,6 +129,11 @@ export function parseDaemonArgs(
   const metrics = metricsText === undefined ? undefined : parseListenAddress(metricsText);
   if (metricsText !== undefined && metrics === undefined)
     throw bad(`--metrics: expected ADDR:PORT, got '${metricsText}'`);
+  const resync = get('resyncInterval');
+  // Whole seconds, 1 to a day: a resync lists and inspects every container.
+  const resyncSeconds = resync === undefined ? undefined : /^\d{1,5}$/.test(resync) ? Number(resync) : NaN;
+  if (resyncSeconds !== undefined && !(resyncSeconds >= 1 && resyncSeconds <= 86_400))
+    throw bad(`--resync-interval: seconds from 1 to 86400, got '${resync}'`);
   const logLevel = get('logLevel') ?? 'info';
   if (!(logLevel in LogLevels)) throw bad(`--log-level: one of ${Object.keys(LogLevels).join(', ')}`);
   const logFormat = get('logFormat') ?? 'pretty';
@@ -144,6 +152,7 @@ export function parseDaemonArgs(
     nodePort: nodePort === undefined ? DEFAULT_NODE_PORT : portNumber('--node-port', nodePort),
     metrics,
     limits,
+    ...(resyncSeconds === undefined ? {} : { resyncIntervalMs: resyncSeconds * 1000 }),
     logLevel: logLevel as LogLevel,
     logFormat,
   };

@@ -1,7 +1,9 @@
 /**
  * The containers of one Docker host that publish an Erlang node port, kept in memory so a lookup
- * never waits on Docker. Built from the container list, kept current by the `/events` stream,
- * rebuilt whole after the stream breaks (with backoff between attempts).
+ * never waits on Docker. Built from the container list, kept current by the `/events` stream
+ * (refreshes bounded, coalesced and retried: refresh-queue.ts), checked against a fresh list at a
+ * fixed interval (so nothing a lost event or a stalled stream left wrong stays wrong longer), and
+ * rebuilt after the stream breaks (with backoff between attempts).
  */
 import type Docker from 'dockerode';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,10 +12,15 @@ import { silentLogger, type Logger } from '../log.ts';
 import { DEFAULT_NODE_PORT } from '../ports.ts';
 import { connectDocker, type DockerConnection } from './client.ts';
 import { isContainerId, LineSplitter, parseEvent } from './events.ts';
-import { entryFromInspect, isValidLookupName, SHORT_ID_LENGTH, type CatalogEntry } from './inspect.ts';
+import { readContainer, SHORT_ID_LENGTH, type CatalogEntry, type ContainerReading } from './inspect.ts';
+import { RefreshQueue } from './refresh-queue.ts';
+import { SkippedContainers, type Skip, type SkipReason } from './skips.ts';
+import { ContainerTable } from './table.ts';
 
 // Part of the package API through docker/index.ts since the first version.
 export { NAME_LABEL, PORT_LABEL, type CatalogEntry } from './inspect.ts';
+// Tests and the bench import the table from here (it lived in this module).
+export { ContainerTable, MIN_ID_PREFIX } from './table.ts';
 
 /** Events after which a container's names or published ports may have changed. */
 const REFRESH_ACTIONS = new Set([
@@ -32,102 +39,22 @@ const REFRESH_ACTIONS = new Set([
   'disconnect',
 ]);
 
-/** Shortest ID prefix accepted, so that short node names that happen to be hex do not hit a container. */
-export const MIN_ID_PREFIX = 6;
-
-const HEX = /^[0-9a-f]+$/;
-
-/** Name → container ids; a name two containers share answers neither. */
-class NameIndex {
-  readonly #ids = new Map<string, Set<string>>();
-
-  add(name: string | undefined, id: string): void {
-    if (name === undefined || name === '') return;
-    let set = this.#ids.get(name);
-    if (set === undefined) this.#ids.set(name, (set = new Set()));
-    set.add(id);
-  }
-
-  delete(name: string | undefined, id: string): void {
-    if (name === undefined) return;
-    const set = this.#ids.get(name);
-    set?.delete(id);
-    if (set?.size === 0) this.#ids.delete(name);
-  }
-
-  unique(name: string): string | undefined {
-    const set = this.#ids.get(name);
-    if (set === undefined || set.size !== 1) return undefined;
-    return set.values().next().value;
-  }
-}
-
-/** The in-memory part: entries and their indexes. No I/O. */
-export class ContainerTable {
-  readonly #byId = new Map<string, CatalogEntry>();
-  readonly #names = new NameIndex();
-  readonly #hostnames = new NameIndex();
-  readonly #labels = new NameIndex();
-
-  get size(): number {
-    return this.#byId.size;
-  }
-
-  entries(): IterableIterator<CatalogEntry> {
-    return this.#byId.values();
-  }
-
-  set(entry: CatalogEntry): void {
-    this.delete(entry.id);
-    this.#byId.set(entry.id, entry);
-    this.#names.add(entry.name, entry.id);
-    this.#hostnames.add(entry.hostname, entry.id);
-    this.#labels.add(entry.labelName, entry.id);
-  }
-
-  delete(id: string): void {
-    const old = this.#byId.get(id);
-    if (old === undefined) return;
-    this.#byId.delete(id);
-    this.#names.delete(old.name, id);
-    this.#hostnames.delete(old.hostname, id);
-    this.#labels.delete(old.labelName, id);
-  }
-
-  clear(): void {
-    for (const id of [...this.#byId.keys()]) this.delete(id);
-  }
-
-  /** Full ID, name, hostname, `eid.name` label, then a unique ID prefix (12-char short IDs included). */
-  find(name: string): CatalogEntry | undefined {
-    if (!isValidLookupName(name)) return undefined;
-    const direct = this.#byId.get(name);
-    if (direct !== undefined) return direct;
-    const id = this.#names.unique(name) ?? this.#hostnames.unique(name) ?? this.#labels.unique(name);
-    if (id !== undefined) return this.#byId.get(id);
-    if (name.length < MIN_ID_PREFIX || !HEX.test(name)) return undefined;
-    let match: CatalogEntry | undefined;
-    for (const [fullId, entry] of this.#byId) {
-      if (!fullId.startsWith(name)) continue;
-      if (match !== undefined) return undefined;
-      match = entry;
-    }
-    return match;
-  }
-}
-
 export interface CatalogOptions {
   /** DOCKER_HOST-style endpoint. */
   endpoint: string;
   nodePort?: number;
-  /** Addresses the daemon serves; picks among several published bindings. Empty: all. */
+  /** Addresses the daemon serves; bindings on other specific addresses are never asked for. Empty: all. */
   addresses?: readonly string[];
   logger?: Logger;
-  /** First reconnect delay; doubles up to maxBackoffMs. */
+  /** First reconnect delay; doubles up to maxBackoffMs. The same for retries of a failed inspect. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
   /** A Docker call (or the opening of the event stream) that takes longer is abandoned and retried. Default 10 s. */
   requestTimeoutMs?: number;
+  /** Full resync (list and inspect everything, diffed against the table) at this interval. Default 60 s. */
+  resyncIntervalMs?: number;
+  /** Called after the table changed (an event applied, a sync done). */
+  onChange?: () => void;
   env?: Record<string, string | undefined>;
 }
 
@@ -136,13 +63,33 @@ export interface CatalogStats {
   reconnects: number;
   connected: boolean;
   syncs: number;
+  /** When the last full sync completed (ms since the epoch); undefined before the first. */
+  lastSyncAt: number | undefined;
+  /** Inspects given up (after retries, or in a sync): each skipped its container until the next sync. */
+  inspectFailures: number;
+  /** Containers not served, by reason. */
+  skipped: Record<SkipReason, number>;
 }
 
-/** How many inspect calls a full sync runs at once. */
+/** How many inspect calls a full sync, or the event refreshes, run at once. */
 const SYNC_CONCURRENCY = 8;
+const REFRESH_CONCURRENCY = 8;
+/** Tries of one event refresh before the next resync is left to pick the container up. */
+const REFRESH_ATTEMPTS = 5;
 const DEFAULT_MIN_BACKOFF_MS = 250;
 const DEFAULT_MAX_BACKOFF_MS = 10_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+export const DEFAULT_RESYNC_INTERVAL_MS = 60_000;
+
+const INSPECT_REASONS: readonly SkipReason[] = [
+  'no_node_port',
+  'bad_port_label',
+  'loopback_only',
+  'unserved_address',
+];
+const TABLE_REASONS: readonly SkipReason[] = ['ambiguous_name', 'id_like_name'];
+
+const short = (id: string) => id.slice(0, SHORT_ID_LENGTH);
 
 /**
  * The Docker catalog of one host. `start()` returns at once; the catalog connects, lists, follows
@@ -151,18 +98,29 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
  */
 export class DockerCatalog {
   readonly #table = new ContainerTable();
-  readonly #options: Required<Omit<CatalogOptions, 'env'>> & { env: Record<string, string | undefined> };
+  /** Why each container that is not (fully) served from what inspect says is skipped. */
+  readonly #inspectSkips = new Map<string, Skip>();
+  readonly #skipped: SkippedContainers;
+  readonly #options: Required<Omit<CatalogOptions, 'env' | 'onChange'>> & {
+    env: Record<string, string | undefined>;
+    onChange: (() => void) | undefined;
+  };
   readonly #log: Logger;
+  readonly #refreshes: RefreshQueue;
   #running = false;
   #connected = false;
+  #connection: DockerConnection | undefined;
   #reconnects = 0;
   #syncs = 0;
+  #lastSyncAt: number | undefined;
+  #inspectFailures = 0;
+  /** Containers refreshed by events while a full sync runs: the sync's older view of them is dropped. */
+  #touched: Set<string> | undefined;
   #stream: NodeJS.ReadableStream | undefined;
   #loop: Promise<void> | undefined;
   #abort = new AbortController();
   #waiters: (() => void)[] = [];
   #warnedUnreachable = false;
-  readonly #refreshing = new Map<string, Promise<void>>();
 
   constructor(options: CatalogOptions) {
     this.#options = {
@@ -173,14 +131,37 @@ export class DockerCatalog {
       minBackoffMs: options.minBackoffMs ?? DEFAULT_MIN_BACKOFF_MS,
       maxBackoffMs: options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS,
       requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      resyncIntervalMs: options.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS,
+      onChange: options.onChange,
       env: options.env ?? process.env,
     };
     this.#log = this.#options.logger;
+    this.#skipped = new SkippedContainers(this.#log);
+    this.#refreshes = new RefreshQueue({
+      concurrency: REFRESH_CONCURRENCY,
+      attempts: REFRESH_ATTEMPTS,
+      minBackoffMs: this.#options.minBackoffMs,
+      maxBackoffMs: this.#options.maxBackoffMs,
+      run: (id) => this.#refresh(id),
+      onGiveUp: (id, error) => {
+        this.#inspectFailures += 1;
+        this.#log.warn('could not inspect a container after retries; the next resync will try again', {
+          id: short(id),
+          attempts: REFRESH_ATTEMPTS,
+          error: String(error),
+        });
+      },
+    });
   }
 
   /** The container `name` means (see {@link ContainerTable.find}), from memory. */
   find(name: string): CatalogEntry | undefined {
     return this.#table.find(name);
+  }
+
+  /** True when a container answers, or could answer, to `name` (see {@link ContainerTable.claims}). */
+  claims(name: string): boolean {
+    return this.#table.claims(name);
   }
 
   /** Every container publishing a node port. */
@@ -194,6 +175,9 @@ export class DockerCatalog {
       reconnects: this.#reconnects,
       connected: this.#connected,
       syncs: this.#syncs,
+      lastSyncAt: this.#lastSyncAt,
+      inspectFailures: this.#inspectFailures,
+      skipped: this.#skipped.counts(),
     };
   }
 
@@ -206,6 +190,7 @@ export class DockerCatalog {
   async stop(): Promise<void> {
     this.#running = false;
     this.#abort.abort();
+    this.#refreshes.clear();
     this.#closeStream();
     await this.#loop;
     this.#connected = false;
@@ -239,6 +224,8 @@ export class DockerCatalog {
         }
       }
       this.#connected = false;
+      this.#connection = undefined;
+      this.#refreshes.clear();
       if (!this.#running) break;
       try {
         await sleep(delay + Math.floor(Math.random() * (delay / 4)), undefined, {
@@ -288,9 +275,10 @@ export class DockerCatalog {
     onConnected: () => void,
   ): Promise<void> {
     const splitter = new LineSplitter();
-    // Events that arrive while the full sync runs are applied after it, so they win over the list.
-    let pending: string[] | undefined = [];
+    this.#connection = connection;
+    let fail: (err: Error) => void = () => undefined;
     const ended = new Promise<void>((resolve, reject) => {
+      fail = reject;
       stream.on('data', (chunk: Buffer) => {
         let lines: string[];
         try {
@@ -304,8 +292,9 @@ export class DockerCatalog {
           const event = parseEvent(line);
           if (event?.containerId === undefined) continue;
           if (event.type === 'container' && !REFRESH_ACTIONS.has(event.action)) continue;
-          if (pending !== undefined) pending.push(event.containerId);
-          else this.#scheduleRefresh(connection, event.containerId);
+          // Refreshes run from here on, during the first sync too: the sync leaves what they touch.
+          this.#touched?.add(event.containerId);
+          this.#refreshes.push(event.containerId);
         }
       });
       stream.on('end', () => resolve());
@@ -315,8 +304,6 @@ export class DockerCatalog {
     // If the sync below fails, nobody awaits `ended`: its later rejection must not go unhandled.
     ended.catch(() => undefined);
     await this.#fullSync(connection);
-    const queued = pending;
-    pending = undefined;
     this.#connected = true;
     this.#warnedUnreachable = false;
     onConnected();
@@ -325,61 +312,113 @@ export class DockerCatalog {
       api: connection.apiVersion,
       containers: this.#table.size,
     });
-    for (const id of new Set(queued)) this.#scheduleRefresh(connection, id);
     for (const wake of this.#waiters.splice(0)) wake();
-    await ended;
+    // A resync that fails (Docker frozen, say) ends the session: the stream is reopened and the
+    // catalog rebuilt, and meanwhile it says it is not connected.
+    const resync = setInterval(() => {
+      if (this.#touched !== undefined) return;
+      this.#fullSync(connection).then(
+        () => {
+          for (const wake of this.#waiters.splice(0)) wake();
+        },
+        (err: unknown) => {
+          this.#log.warn('periodic resync failed; reconnecting to Docker', { error: String(err) });
+          fail(err instanceof Error ? err : new Error(String(err)));
+          // Only this session's stream: a slow sync may fail after a reconnect.
+          if (this.#stream === stream) this.#closeStream();
+        },
+      );
+    }, this.#options.resyncIntervalMs);
+    try {
+      await ended;
+    } finally {
+      clearInterval(resync);
+    }
   }
 
+  /**
+   * Lists and inspects every running container and makes the table match, container by
+   * container: one whose inspect fails keeps what the table had (and is counted), one an event
+   * refreshed meanwhile keeps the fresher state.
+   */
   async #fullSync(connection: DockerConnection): Promise<void> {
-    const list = await connection.docker.listContainers({ all: false, abortSignal: this.#requestSignal() });
-    const fresh = new ContainerTable();
-    // IDs go into API paths: only well-formed ones, as for events.
-    const queue = list.map((c) => c.Id).filter(isContainerId);
-    const worker = async () => {
-      for (let id = queue.pop(); id !== undefined; id = queue.pop()) {
-        const entry = await this.#inspect(connection, id);
-        if (entry !== undefined) fresh.set(entry);
+    const touched = new Set<string>();
+    this.#touched = touched;
+    try {
+      const list = await connection.docker.listContainers({ all: false, abortSignal: this.#requestSignal() });
+      // IDs go into API paths: only well-formed ones, as for events.
+      const ids = list.map((c) => c.Id).filter(isContainerId);
+      const queue = [...ids];
+      const read = new Map<string, ContainerReading>();
+      const failed = new Set<string>();
+      const worker = async () => {
+        for (let id = queue.pop(); id !== undefined && this.#running; id = queue.pop()) {
+          try {
+            read.set(id, await this.#inspect(connection, id));
+          } catch (err) {
+            failed.add(id);
+            this.#inspectFailures += 1;
+            this.#log.warn('could not inspect a container during a sync; skipped until the next', {
+              id: short(id),
+              error: String(err),
+            });
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: SYNC_CONCURRENCY }, worker));
+      if (!this.#running) return;
+      const listed = new Set(ids);
+      for (const entry of [...this.#table.entries()]) {
+        if (!listed.has(entry.id) && !touched.has(entry.id)) this.#table.delete(entry.id);
       }
-    };
-    await Promise.all(Array.from({ length: SYNC_CONCURRENCY }, worker));
-    this.#table.clear();
-    for (const entry of fresh.entries()) this.#table.set(entry);
-    this.#syncs += 1;
+      for (const id of [...this.#inspectSkips.keys()]) {
+        if (!listed.has(id) && !touched.has(id)) this.#inspectSkips.delete(id);
+      }
+      for (const [id, reading] of read) if (!touched.has(id)) this.#apply(id, reading, false);
+      this.#syncs += 1;
+      this.#lastSyncAt = Date.now();
+      this.#changed();
+      if (failed.size > 0) for (const id of failed) if (!touched.has(id)) this.#refreshes.push(id);
+    } finally {
+      if (this.#touched === touched) this.#touched = undefined;
+    }
   }
 
-  async #inspect(connection: DockerConnection, id: string): Promise<CatalogEntry | undefined> {
+  /** Container `id` as inspect reads it; none when it is gone (a 404 between event and inspect). */
+  async #inspect(connection: DockerConnection, id: string): Promise<ContainerReading> {
     try {
       const info = await connection.docker.getContainer(id).inspect({ abortSignal: this.#requestSignal() });
-      return entryFromInspect(info, this.#options.nodePort, this.#options.addresses);
+      return readContainer(info, this.#options.nodePort, this.#options.addresses);
     } catch (err) {
-      // Gone between the event (or list) and the inspect: not in the catalog.
       if ((err as { statusCode?: number }).statusCode === 404) return undefined;
       throw err;
     }
   }
 
-  /** Refreshes of one container run in event order, so an older answer never overwrites a newer one. */
-  #scheduleRefresh(connection: DockerConnection, id: string): void {
-    const previous = this.#refreshing.get(id) ?? Promise.resolve();
-    const next = previous.then(() => this.#refresh(connection, id));
-    this.#refreshing.set(id, next);
-    void next.finally(() => {
-      if (this.#refreshing.get(id) === next) this.#refreshing.delete(id);
-    });
+  #apply(id: string, reading: ContainerReading, notify = true): void {
+    if (reading?.entry === undefined) this.#table.delete(id);
+    else this.#table.set(reading.entry);
+    if (reading?.skip === undefined) this.#inspectSkips.delete(id);
+    else this.#inspectSkips.set(id, reading.skip);
+    if (notify) this.#changed();
   }
 
-  async #refresh(connection: DockerConnection, id: string): Promise<void> {
-    try {
-      const entry = await this.#inspect(connection, id);
-      if (entry === undefined) this.#table.delete(id);
-      else this.#table.set(entry);
-      this.#log.debug('catalog updated', { id: id.slice(0, SHORT_ID_LENGTH), port: entry?.hostPort ?? null });
-    } catch (err) {
-      this.#log.debug('could not refresh a container; the next sync will', {
-        id: id.slice(0, SHORT_ID_LENGTH),
-        error: String(err),
-      });
-    }
+  /** Brings the skip log up to date and tells the daemon. */
+  #changed(): void {
+    this.#skipped.update(INSPECT_REASONS, this.#inspectSkips.values());
+    this.#skipped.update(TABLE_REASONS, this.#table.skips());
+    this.#options.onChange?.();
+  }
+
+  /** One event refresh (the queue retries it when it throws). Dropped while not connected. */
+  async #refresh(id: string): Promise<void> {
+    const connection = this.#connection;
+    if (connection === undefined || !this.#running) return;
+    this.#touched?.add(id);
+    const reading = await this.#inspect(connection, id);
+    if (this.#connection !== connection) return;
+    this.#apply(id, reading);
+    this.#log.debug('catalog updated', { id: short(id), port: reading?.entry?.hostPort ?? null });
   }
 
   /** For one Docker call: aborted by stop() or after the request timeout. */

@@ -5,8 +5,11 @@
  * so the resolver does not load it. Every field is read as whatever JSON it holds, since a
  * malformed reply must be "no port", never a TypeError.
  */
+import net from 'node:net';
+import { isLoopback, unmapped } from '../epmd/address.ts';
 import { isPort, parsePort } from '../ports.ts';
 import { isContainerId } from './events.ts';
+import type { Skip } from './skips.ts';
 
 /** Label overriding the node port for one container. */
 export const PORT_LABEL = 'eid.port';
@@ -33,8 +36,22 @@ export interface CatalogEntry {
   labelName: string | undefined;
   /** The container port the node listens on. */
   nodePort: number;
-  /** The host port Docker published it on. */
+  /**
+   * The host port Docker published it on: for lookups that arrive on an address without a binding
+   * of its own (see {@link portFor}), and where no address is known (NAMES).
+   */
   hostPort: number;
+  /**
+   * Every usable binding of the node port, by host address ('0.0.0.0' and '::' for the wildcards).
+   * Absent: `hostPort` serves every address.
+   */
+  bindings?: readonly HostBinding[] | undefined;
+}
+
+/** One published binding: a host address and port. */
+export interface HostBinding {
+  address: string;
+  port: number;
 }
 
 /**
@@ -57,6 +74,7 @@ interface PortBinding {
 
 const IPV4_ANY = new Set(['', '0.0.0.0']);
 const IPV6_ANY = '::';
+const IPV4_WILDCARD = '0.0.0.0';
 
 /** `value[key]` when `value` is a JSON object; undefined for anything else (null, arrays' keys aside). */
 function field(value: unknown, key: string): unknown {
@@ -115,27 +133,98 @@ export function publishedNodePort(
 }
 
 /**
- * A catalog entry from `docker inspect` output, or undefined when the container is not running,
- * publishes no node port, or the reply has no well-formed ID.
+ * A catalog entry from `docker inspect` output (see {@link readContainer}), or undefined when the
+ * container is not running, publishes no node port the daemon can serve to other hosts, or the
+ * reply has no well-formed ID.
  */
 export function entryFromInspect(
   info: InspectReply | null | undefined,
   nodePort: number,
   served: readonly string[],
 ): CatalogEntry | undefined {
+  const reading = readContainer(info, nodePort, served);
+  return reading?.skip === undefined ? reading?.entry : undefined;
+}
+
+/**
+ * The host port that serves a lookup arriving on `local` (the daemon's own address of that
+ * connection): a binding on that very address, else a wildcard binding (the same IP family's
+ * first). Undefined when the container is not reachable on that address. Without a local address,
+ * or for entries without bindings, `hostPort`.
+ */
+export function portFor(entry: CatalogEntry, local: string | undefined): number | undefined {
+  if (entry.bindings === undefined || local === undefined) return entry.hostPort;
+  const address = unmapped(local);
+  const on = (a: string) => entry.bindings?.find((b) => b.address === a)?.port;
+  const [first, second] = net.isIPv6(address) ? [IPV6_ANY, IPV4_WILDCARD] : [IPV4_WILDCARD, IPV6_ANY];
+  return on(address) ?? on(first) ?? on(second);
+}
+
+/** What the catalog makes of one inspect reply. */
+export type ContainerReading =
+  /** Served (with a warning, for `loopback_only`). */
+  | { entry: CatalogEntry; skip?: Skip | undefined }
+  /** Not served, and why (the container looked like an Erlang node). */
+  | { entry?: undefined; skip: Skip }
+  /** Not a candidate: not running, paused, no well-formed ID, or nothing about it names the node port. */
+  | undefined;
+
+/**
+ * Reads a running container for the catalog: its entry with every usable binding, or why it cannot
+ * be served. `served` are the addresses the daemon listens on (empty: all); bindings on other
+ * specific addresses can never be asked for, so they are left out. Loopback bindings serve lookups
+ * from this host. A container is a candidate (and a skip is worth a warning) when it exposes or
+ * publishes the node port or carries an eid.* label; any other container is no Erlang node.
+ */
+export function readContainer(
+  info: InspectReply | null | undefined,
+  nodePort: number,
+  served: readonly string[],
+): ContainerReading {
   const id = info?.Id;
   if (field(info?.State, 'Running') !== true || field(info?.State, 'Paused') === true || !isContainerId(id))
     return undefined;
-  const published = publishedNodePort(info, nodePort, served);
-  if (published === undefined) return undefined;
+  const labels = field(info?.Config, 'Labels');
+  const portLabel = field(labels, PORT_LABEL);
+  const labelled = portLabel !== undefined || field(labels, NAME_LABEL) !== undefined;
+  const port = portLabel === undefined ? nodePort : textPort(portLabel);
+  if (port === undefined || !isPort(port)) return { skip: { id, reason: 'bad_port_label' } };
+  const key = `${port}/tcp`;
+  const ports = field(info?.NetworkSettings, 'Ports');
+  const exposed =
+    labelled ||
+    field(field(info?.Config, 'ExposedPorts'), key) !== undefined ||
+    (typeof ports === 'object' && ports !== null && key in ports);
+  const all: HostBinding[] = [];
+  for (const b of bindingsOf(field(ports, key))) {
+    const hostPort = textPort(b.HostPort);
+    const ip = b.HostIp ?? '';
+    if (hostPort === undefined || typeof ip !== 'string') continue;
+    all.push({ address: IPV4_ANY.has(ip) ? IPV4_WILDCARD : ip, port: hostPort });
+  }
+  if (all.length === 0) return exposed ? { skip: { id, reason: 'no_node_port' } } : undefined;
+  const wildcard = (a: string) => a === IPV4_WILDCARD || a === IPV6_ANY;
+  const bindings = all.filter(
+    (b) => wildcard(b.address) || isLoopback(b.address) || served.length === 0 || served.includes(b.address),
+  );
+  if (bindings.length === 0) return { skip: { id, reason: 'unserved_address' } };
+  const remote = bindings.filter((b) => !isLoopback(b.address));
+  const hostPort =
+    chooseBinding(
+      bindings.map((b) => ({ HostIp: b.address, HostPort: String(b.port) })),
+      served,
+    ) ?? (remote[0] ?? bindings[0]!).port;
   const name = info?.Name;
   const hostname = field(info?.Config, 'Hostname');
-  const labelName = field(field(info?.Config, 'Labels'), NAME_LABEL);
-  return {
+  const labelName = field(labels, NAME_LABEL);
+  const entry: CatalogEntry = {
     id,
     name: typeof name === 'string' ? name.replace(/^\//, '') : '',
     hostname: typeof hostname === 'string' ? hostname : id.slice(0, SHORT_ID_LENGTH),
     labelName: typeof labelName === 'string' && isValidLookupName(labelName) ? labelName : undefined,
-    ...published,
+    nodePort: port,
+    hostPort,
+    bindings,
   };
+  return remote.length === 0 ? { entry, skip: { id, reason: 'loopback_only' } } : { entry };
 }

@@ -51,11 +51,16 @@ export class NodeRegistry<Owner> {
   /** Creation counters of names that unregistered, oldest first. */
   readonly #remembered = new Map<string, { counter: number; port: number; id: number }>();
   readonly #now: () => number;
+  readonly #claimed: (name: string) => boolean;
   #nextId = 1;
 
-  /** `now` (milliseconds) seeds the creation counter of a name seen for the first time. */
-  constructor(now: () => number = Date.now) {
+  /**
+   * `now` (milliseconds) seeds the creation counter of a name seen for the first time; `claimed`
+   * says whether a name belongs to someone else (the server's NameSource): such a name is refused.
+   */
+  constructor(now: () => number = Date.now, claimed: (name: string) => boolean = () => false) {
     this.#now = now;
+    this.#claimed = claimed;
   }
 
   get size(): number {
@@ -71,15 +76,22 @@ export class NodeRegistry<Owner> {
   }
 
   /**
-   * Registers `req` for `owner`, or says why not: the decoder's refusal (an invalid name), or a
-   * name already registered. Registration never looks further than this table.
+   * Registers `req` for `owner`, or says why not: the decoder's refusal (an invalid name), a name
+   * already registered, or a name claimed elsewhere (a container answers to it). A `claimed` that
+   * throws counts as not claimed: registration works as plain epmd's.
    */
   register(
     req: Alive2Request,
     owner: Owner,
     peer: string,
   ): { registration: Registration<Owner> } | { refusal: string } {
-    const refusal = req.refusal ?? (this.#nodes.has(req.name) ? 'name already registered' : undefined);
+    const refusal =
+      req.refusal ??
+      (this.#nodes.has(req.name)
+        ? 'name already registered'
+        : this.#isClaimed(req.name)
+          ? 'name taken by a container'
+          : undefined);
     if (refusal !== undefined) return { refusal };
     const previous = this.#remembered.get(req.name);
     this.#remembered.delete(req.name);
@@ -97,6 +109,14 @@ export class NodeRegistry<Owner> {
     };
     this.#nodes.set(name, registration);
     return { registration };
+  }
+
+  #isClaimed(name: string): boolean {
+    try {
+      return this.#claimed(name);
+    } catch {
+      return false;
+    }
   }
 
   /**

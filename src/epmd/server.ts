@@ -106,7 +106,7 @@ export class EpmdServer {
   /** Counted connections per source group (see maxConnectionsPerSource). */
   private readonly perSource = new Map<string, number>();
   private sweeper: NodeJS.Timeout | undefined;
-  private readonly nodes = new NodeRegistry<net.Socket>();
+  private readonly nodes = new NodeRegistry<net.Socket>(Date.now, (n) => !!this.options.source?.claims?.(n));
   /** Connections closed without an answer since the last summary, by reason (logged once per sweep). */
   private readonly rejected: LogSummary;
   private state: 'new' | 'listening' | 'closed' = 'new';
@@ -200,12 +200,12 @@ export class EpmdServer {
   }
 
   /** What a PORT_PLEASE2 for `name` answers: a local registration, else the source's entry. */
-  lookup(name: string): NodeEntry | undefined {
+  lookup(name: string, localAddress?: string): NodeEntry | undefined {
     const local = this.nodes.get(name);
     if (local !== undefined) return local.entry;
     if (this.options.source === undefined) return undefined;
     try {
-      return this.options.source.lookup(name);
+      return this.options.source.lookup(name, localAddress);
     } catch (err) {
       this.logger.error('epmd: name source failed on lookup', { name, error: err });
       return undefined;
@@ -368,7 +368,7 @@ export class EpmdServer {
         if (!local()) return this.refuseRemote(socket, 'ALIVE2_REQ');
         return this.register(socket, request);
       case 'portPlease2':
-        this.reply(socket, this.port2Reply(request.name));
+        this.reply(socket, this.port2Reply(request.name, socket.localAddress));
         return undefined;
       case 'names':
         this.reply(socket, encodeNamesReply(this.port, this.names()));
@@ -410,10 +410,10 @@ export class EpmdServer {
    * The PORT2_RESP for `name`. An entry from the source that the wire cannot carry (a port past
    * 65535, say) is treated like a failing source: logged, and answered as not registered.
    */
-  private port2Reply(name: string): Buffer {
+  private port2Reply(name: string, localAddress: string | undefined): Buffer {
     const registered = this.nodes.get(name);
     if (registered !== undefined) return registered.port2Reply;
-    const entry = this.lookup(name);
+    const entry = this.lookup(name, localAddress);
     try {
       return encodePort2Reply(entry);
     } catch (err) {

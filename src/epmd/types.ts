@@ -16,7 +16,10 @@ export interface NodeEntry {
  * the Docker catalog in here). Both calls are synchronous: a lookup never waits on I/O.
  */
 export interface NameSource {
-  lookup(name: string): NodeEntry | undefined;
+  /** `local`: the server's own address of the connection the lookup came in on, when known. */
+  lookup(name: string, local?: string): NodeEntry | undefined;
   /** Names and ports to add to a NAMES reply. */
   names(): Iterable<{ name: string; port: number }>;
+  /** True when the source answers to `name`: a local registration of it is refused, as for a taken name. */
+  claims?(name: string): boolean;
 }

@@ -94,7 +94,7 @@ test(
       assert.match(await metrics.text(), /^eid_lookup_misses_total 1$/m);
       const health = await fetch(`http://127.0.0.1:${PORTS.metrics}/healthz`);
       assert.equal(health.status, 200);
-      assert.equal(await health.text(), 'ok (docker unreachable)\n');
+      assert.equal(await health.text(), 'degraded: docker unreachable\n');
     } finally {
       assert.equal(await daemon.stop(), 0, daemon.log());
     }
@@ -133,7 +133,7 @@ test(
       assert.ok(!daemon.log().includes('daemon started'), daemon.log());
       assert.match(daemon.log(), /WARN/);
       const health = await fetch(`http://127.0.0.1:${PORTS.flagMetrics}/healthz`);
-      assert.equal(await health.text(), 'ok (docker unreachable)\n');
+      assert.equal(await health.text(), 'degraded: docker unreachable\n');
     } finally {
       assert.equal(await daemon.stop(), 0, daemon.log());
     }

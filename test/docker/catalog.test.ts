@@ -130,6 +130,7 @@ test('inspect → entry: node port from --node-port or the eid.port label; stopp
     labelName: 'api',
     nodePort: 12345,
     hostPort: 32768,
+    bindings: [{ address: '0.0.0.0', port: 32768 }],
   });
   const labelled = inspectInfo({
     labels: { 'eid.port': '9000' },
