@@ -131,6 +131,7 @@ export async function connections(
     'connections',
     `total ${formatInterval(total)}; ${stillOpen} of ${idle.length} idle connections still open`,
   );
+  const rssEnd = rssMiB(daemon.pid);
   await closeAll(idle);
   await names.close();
   const alive = daemon.running;
@@ -143,7 +144,7 @@ export async function connections(
     daemonRssMiB: {
       start: round(rssStart, 1),
       withIdle: round(rssHeld, 1),
-      end: round(rssMiB(daemon.pid), 1),
+      end: round(rssEnd, 1),
     },
     total,
     intervals,

@@ -14,10 +14,14 @@ import { round, say } from './lib.ts';
 
 const MiB = 1024 * 1024;
 
-/** This process's RSS in MiB after a full collection (the run starts node with --expose-gc). */
-function settledRssMiB(): number {
+/**
+ * This process's RSS, and the memory of its ArrayBuffers (where received bytes live), in MiB after
+ * a full collection (the run starts node with --expose-gc).
+ */
+function settledMemory(): { rss: number; arrayBuffers: number } {
   (globalThis as { gc?: () => void }).gc?.();
-  return process.memoryUsage().rss / MiB;
+  const { rss, arrayBuffers } = process.memoryUsage();
+  return { rss: round(rss / MiB, 1), arrayBuffers: round(arrayBuffers / MiB, 1) };
 }
 
 export async function fragments(options: { cycles: number }): Promise<Record<string, unknown>> {
@@ -28,11 +32,11 @@ export async function fragments(options: { cycles: number }): Promise<Record<str
     const node = await f.startNode('soak_frag_ts');
     const answers = async () => termEquals(await node.rpc(erl.name, 'erlang', 'node', []), atom(erl.name));
     if (!(await answers())) throw new Error('the OTP node does not answer before the run');
-    const baseline = settledRssMiB();
-    say('fragments', `baseline RSS ${round(baseline, 1)} MiB, inboundBytes ${node.inboundBytes}`);
+    const baseline = settledMemory();
+    say('fragments', `baseline ${JSON.stringify(baseline)} MiB, inboundBytes ${node.inboundBytes}`);
     const chunk = Buffer.alloc(MiB, 7);
     let peakInbound = 0;
-    let peakRss = baseline;
+    let peakRss = baseline.rss;
     let otpAnswered = 0;
     const started = performance.now();
     for (let c = 0; c < options.cycles; c++) {
@@ -58,7 +62,7 @@ export async function fragments(options: { cycles: number }): Promise<Record<str
           `cycle ${c + 1}: inboundBytes back to 0, RSS ${round(process.memoryUsage().rss / MiB, 1)} MiB`,
         );
     }
-    const end = settledRssMiB();
+    const end = settledMemory();
     const summary = {
       ok: node.inboundBytes === 0 && otpAnswered === options.cycles,
       cycles: options.cycles,
@@ -66,7 +70,8 @@ export async function fragments(options: { cycles: number }): Promise<Record<str
       heldPerCycleBytes: 8 * chunk.length,
       peakInboundBytes: peakInbound,
       inboundBytesAtEnd: node.inboundBytes,
-      rssMiB: { baseline: round(baseline, 1), peak: round(peakRss, 1), end: round(end, 1) },
+      rssMiB: { baseline: baseline.rss, peak: round(peakRss, 1), end: end.rss },
+      arrayBuffersMiB: { baseline: baseline.arrayBuffers, end: end.arrayBuffers },
       otpNodeAnsweredAfterEveryCycle: otpAnswered === options.cycles,
     };
     say('fragments', JSON.stringify(summary));
