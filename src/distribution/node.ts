@@ -10,7 +10,8 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomInt } from 'node:crypto';
 import { DistError, EpmdError } from '../errors.ts';
-import { epmdRegister, type Registration } from '../epmd/client.ts';
+import { epmdRegister, type EpmdRegisterOptions } from '../epmd/client.ts';
+import { KeptRegistration } from './kept-registration.ts';
 import { EpmdNodeType } from '../epmd/protocol.ts';
 import { formatTerm } from '../etf/format.ts';
 import { atom, type Atom, type Pid, type Reference, tuple, type Term } from '../etf/terms.ts';
@@ -129,7 +130,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   readonly hidden: boolean;
   private readonly connectTimeoutMs: number;
   private readonly logger: Logger;
-  private readonly registration: Registration | undefined;
+  private readonly registration: KeptRegistration | undefined;
   private readonly connections: Connections;
   /** Bytes held for messages not yet whole, all connections together. */
   private readonly inbound: InboundBudget;
@@ -157,7 +158,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     connectTimeoutMs: number;
     logger: Logger;
     server: Server;
-    registration: Registration | undefined;
+    registration: KeptRegistration | undefined;
     limits: NodeOptions['limits'];
   }) {
     super();
@@ -257,20 +258,21 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     });
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : 0;
-    let registration: Registration | undefined;
+    let registration: KeptRegistration | undefined;
     let creation = options.creation ?? randomInt(1, MAX_CREATION);
     const hidden = options.hidden ?? false;
     const registerOption = options.epmd?.register;
     if (registerOption !== false) {
       try {
-        const epmdOpts: Parameters<typeof epmdRegister>[2] = {
+        const epmdOpts: EpmdRegisterOptions = {
           nodeType: hidden ? EpmdNodeType.HIDDEN : EpmdNodeType.NORMAL,
         };
         if (options.epmd?.port !== undefined) epmdOpts.epmdPort = options.epmd.port;
         if (options.epmd?.host !== undefined) epmdOpts.host = options.epmd.host;
         if (options.epmd?.timeoutMs !== undefined) epmdOpts.timeoutMs = options.epmd.timeoutMs;
-        registration = await epmdRegister(parts.alive, port, epmdOpts);
-        creation = registration.creation;
+        const first = await epmdRegister(parts.alive, port, epmdOpts);
+        creation = first.creation;
+        registration = new KeptRegistration(first, parts.alive, port, epmdOpts, logger);
       } catch (err) {
         // A container usually runs no EPMD, and needs none: the host's eid daemon finds the node
         // through Docker. Only a registration asked for explicitly must then succeed.
