@@ -86,8 +86,9 @@ const HANDLERS: Partial<Record<State, Handler>> = {
 };
 
 export function digest(challenge: number, cookie: string): Buffer {
+  // OTP hashes atom_to_list(Cookie): one byte per character, so a cookie is Latin-1 bytes, not UTF-8.
   return createHash('md5')
-    .update(cookie + String(challenge >>> 0))
+    .update(Buffer.from(cookie + String(challenge >>> 0), 'latin1'))
     .digest();
 }
 

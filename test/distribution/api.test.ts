@@ -499,3 +499,22 @@ describe('nodes and listenHost', () => {
     assert.ok(node.nodes().includes(erl.name));
   });
 });
+
+describe('cookies', () => {
+  test(
+    'a cookie with Latin-1 characters is hashed as OTP hashes it (one byte per character)',
+    T,
+    async () => {
+      // Erlang keeps 'cooké' for this one node; our node uses the same cookie.
+      const name = 'api_latin1@127.0.0.1';
+      await erl.eval(ts, `erlang:set_cookie('${name}', list_to_atom([99,111,111,107,233])), ok`);
+      const latin1 = await f.startNode('api_latin1', { cookie: 'cook\u00e9' });
+      assert.equal(await latin1.ping(erl.name), true, 'each side accepts the digest of the other');
+      assert.equal(
+        await erl.eval(latin1, `net_adm:ping('${name}')`),
+        atom('pong'),
+        'the connection works from the Erlang side too',
+      );
+    },
+  );
+});

@@ -210,6 +210,11 @@ describe('handshake', () => {
       // The oracle is node:crypto on the text the protocol defines, not our own digest().
       const md5 = (text: string) => createHash('md5').update(text).digest('hex');
       assert.equal(digest(0xffffffff, 'abc').toString('hex'), md5('abc4294967295'));
+      // A cookie is hashed one byte per character (Latin-1), as OTP's atom_to_list gives it.
+      const latin1 = createHash('md5')
+        .update(Buffer.from([0x63, 0xe9, 0x31]))
+        .digest('hex');
+      assert.equal(digest(1, 'c\u00e9').toString('hex'), latin1);
       assert.equal(digest(-1, 'abc').toString('hex'), md5('abc4294967295'));
       assert.equal(digest(42, 'cookie').toString('hex'), md5('cookie42'));
       // What the initiator sends: length, 'r', its own challenge, then the digest of ours.
