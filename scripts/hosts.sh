@@ -10,14 +10,14 @@
 #   scripts/hosts.sh rootfs KIND        build (once) and print the cached rootfs tarball of eid-KIND
 #   scripts/hosts.sh env                print the host addresses and sockets as shell variables
 #
-# EID_SET (0-9, default 0) picks an independent set of names and subnets, so two test files can
+# EID_SET (0-29, default 0) picks an independent set of names and subnets, so two test files can
 # each have their own pair of hosts at the same time; `up` refuses a set another live process
 # (EID_OWNER_PID, else the caller) brought up. EID_DOCKERD_EXTRA_ARGS (word-split) is added to
 # both dockerd command lines (a TCP+TLS listener, say). Must run as root.
 set -euo pipefail
 
 SET=${EID_SET:-0}
-[[ $SET =~ ^[0-9]$ ]] || { echo "hosts.sh: EID_SET must be a digit" >&2; exit 2; }
+[[ $SET =~ ^([0-9]|[12][0-9])$ ]] || { echo "hosts.sh: EID_SET must be 0-29" >&2; exit 2; }
 CACHE=${EID_CACHE:-/var/cache/eid}
 STATE=/var/lib/eid/hosts
 RUNDIR=/run/eid

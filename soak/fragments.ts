@@ -10,6 +10,7 @@ import { HeaderTag } from '../src/distribution/header.ts';
 import { atom } from '../src/etf/terms.ts';
 import { termEquals } from '../src/etf/equals.ts';
 import { waitFor } from '../test/support/processes.ts';
+import { PortSlices } from '../test/support/ports.ts';
 import { round, say } from './lib.ts';
 
 const MiB = 1024 * 1024;
@@ -25,7 +26,7 @@ function settledMemory(): { rss: number; arrayBuffers: number } {
 }
 
 export async function fragments(options: { cycles: number }): Promise<Record<string, unknown>> {
-  const f = new Fixture([44700, 44749]);
+  const f = new Fixture([44700, PortSlices.soak.load[1]]);
   try {
     await f.startEpmd();
     const erl = await f.startErl('soak_frag_otp');

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { decodePort2Reply, encodeRequest } from '../src/epmd/protocol.ts';
 import { quantile } from '../bench/harness.ts';
-import { portAllocator } from '../test/support/ports.ts';
+import { PortSlices, portAllocator } from '../test/support/ports.ts';
 import { Processes, waitFor, type Spawned } from '../test/support/processes.ts';
 
 export const eidBin = fileURLToPath(new URL('../bin/eid.js', import.meta.url));
@@ -16,8 +16,8 @@ const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 /** A Docker endpoint that does not exist: the daemon serves registrations and logs Docker as down. */
 export const NO_DOCKER = 'unix:///nonexistent/eid-soak.sock';
 
-/** Ports of the soak run: the daemon area's 44600-44699 (test/support/ports.ts leaves it free). */
-export const nextPort = portAllocator([44600, 44699]);
+/** Ports of the soak run (test/support/ports.ts: PortSlices.soak). */
+export const nextPort = portAllocator([PortSlices.soak.load[0], 44699]);
 
 export const processes = new Processes();
 process.once('exit', () => void processes.stopAll());

@@ -307,7 +307,7 @@ export interface HostsOptions {
 }
 
 /**
- * Creates hosts set `set` (0-9; each test file uses its own) and imports eid-otp25 on both.
+ * Creates hosts set `set` (0-29; each test file uses its own) and imports eid-otp25 on both.
  * Fails, never skips, when a prerequisite is missing.
  */
 export async function upHosts(set: number, options: HostsOptions = {}): Promise<TestHosts> {

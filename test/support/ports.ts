@@ -8,7 +8,7 @@ import { waitFor } from './processes.ts';
 
 export type PortSlice = readonly [from: number, to: number];
 
-/** EPMD 43000-43999, daemon 44000-44999, distribution 45000-45999; bench takes the top of each. */
+/** EPMD 43000-43999, daemon 44000-44999, distribution 45000-45999, later areas 46000+; bench takes the top of each. */
 export const PortSlices = {
   epmd: {
     server: [43000, 43199],
@@ -38,6 +38,39 @@ export const PortSlices = {
     cliDocs: [45800, 45849],
     examples: [45850, 45899],
     bench: [45900, 45999],
+  },
+  /** TLS distribution (TS node and stock nodes). */
+  tls: {
+    node: [46000, 46099],
+    cli: [46100, 46149],
+    stock: [46150, 46199],
+    bench: [46200, 46299],
+  },
+  /** pg, Phoenix.PubSub, global, JS terms and backpressure on the TS node. */
+  groups: {
+    pg: [46300, 46399],
+    pubsub: [46400, 46449],
+    global: [46450, 46499],
+    terms: [46500, 46549],
+    backpressure: [46550, 46599],
+  },
+  /** Packaging, socket activation, Compose and metrics. */
+  deploy: {
+    install: [46600, 46649],
+    activation: [46650, 46699],
+    metrics: [46700, 46749],
+  },
+  /** remsh, the cluster page and eid status. */
+  operator: {
+    remsh: [46800, 46899],
+    page: [46900, 46949],
+    status: [46950, 46999],
+  },
+  /** npm run soak (never npm test). */
+  soak: {
+    /** soak/lib.ts takes 44600-44699, soak/fragments.ts 44700-44749. */
+    load: [44600, 44749],
+    docker: [44750, 44799],
   },
 } as const satisfies Record<string, Record<string, PortSlice>>;
 
