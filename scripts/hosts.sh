@@ -6,7 +6,7 @@
 #   scripts/hosts.sh exec N CMD...      run CMD in host N's network namespace
 #   scripts/hosts.sh docker N ARGS...   the docker CLI against host N's dockerd
 #   scripts/hosts.sh stop-docker N      stop host N's dockerd (start-docker N starts it again)
-#   scripts/hosts.sh image N KIND       import test image eid-KIND (otp25, otp27, otp29) into host N
+#   scripts/hosts.sh image N KIND       import test image eid-KIND (otp25, otp27, otp29, node) into host N
 #   scripts/hosts.sh rootfs KIND        build (once) and print the cached rootfs tarball of eid-KIND
 #   scripts/hosts.sh env                print the host addresses and sockets as shell variables
 #
@@ -244,18 +244,21 @@ otp25_rootfs() {
   echo "$out"
 }
 
-# A debootstrapped Debian with its own OTP (trixie: OTP 27, sid: OTP 29), built once and cached.
+# A debootstrapped Debian (trixie: OTP 27, sid: OTP 29, trixie with nodejs: the daemon image's
+# base), built once and cached. The package list is part of the cache: a changed list rebuilds.
+# erlang-ssl brings crypto, public_key and asn1, which TLS distribution (docs/tls.md) needs.
 debian_rootfs() {
-  local suite=$1 out=$CACHE/$2-rootfs.tar dir
-  if [[ ! -s $out ]]; then
+  local suite=$1 out=$CACHE/$2-rootfs.tar packages=$3 dir
+  if [[ ! -s $out || "$(cat "$out.packages" 2>/dev/null)" != "$packages" ]]; then
     [[ -n $MIRROR ]] || { echo "hosts.sh: no Debian mirror in apt's sources; set EID_DEBIAN_MIRROR" >&2; return 1; }
     mkdir -p "$CACHE"
     dir=$(mktemp -d)
-    debootstrap --variant=minbase --include=erlang-base "$suite" "$dir" "$MIRROR" >"$CACHE/$2-debootstrap.log" 2>&1 ||
+    debootstrap --variant=minbase --include="$packages" "$suite" "$dir" "$MIRROR" >"$CACHE/$2-debootstrap.log" 2>&1 ||
       { echo "hosts.sh: debootstrap $suite failed; see $CACHE/$2-debootstrap.log" >&2; rm -rf "$dir"; return 1; }
     rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
     tar -C "$dir" -cf "$out.tmp" .
     mv "$out.tmp" "$out"
+    echo "$packages" >"$out.packages"
     rm -rf "$dir"
   fi
   echo "$out"
@@ -265,9 +268,10 @@ debian_rootfs() {
 rootfs() {
   case $1 in
     otp25) otp25_rootfs ;;
-    otp27) debian_rootfs trixie otp27 ;;
-    otp29) debian_rootfs sid otp29 ;;
-    *) echo "hosts.sh: unknown image kind '$1' (otp25, otp27, otp29)" >&2; return 2 ;;
+    otp27) debian_rootfs trixie otp27 erlang-base,erlang-ssl ;;
+    otp29) debian_rootfs sid otp29 erlang-base,erlang-ssl ;;
+    node) debian_rootfs trixie node nodejs,ca-certificates ;;
+    *) echo "hosts.sh: unknown image kind '$1' (otp25, otp27, otp29, node)" >&2; return 2 ;;
   esac
 }
 
