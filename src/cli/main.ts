@@ -31,6 +31,10 @@ const commands: Record<string, Command> = {
     summary: 'call module:function(args) on an Erlang node (rpc:call)',
     run: async (args) => (await import('./rpc.ts')).run(args),
   },
+  remsh: {
+    summary: 'an Erlang shell on a remote node, like erl -remsh, with no Erlang here',
+    run: async (args) => (await import('./remsh.ts')).run(args),
+  },
 };
 
 function packageVersion(): string {

@@ -84,8 +84,18 @@ export class Caller {
     }
   }
 
-  /** rpc:call: runs Module:Function(Args) on `node` via erpc; rejects with {@link BadRpcError}. */
-  async rpc(node: string, module: string, fn: string, args: Term[], timeoutMs: number): Promise<Term> {
+  /**
+   * rpc:call: runs Module:Function(Args) on `node` via erpc; rejects with {@link BadRpcError}.
+   * The process it runs in has `groupLeader` as its group leader (default: the calling process).
+   */
+  async rpc(
+    node: string,
+    module: string,
+    fn: string,
+    args: Term[],
+    timeoutMs: number,
+    groupLeader?: Pid,
+  ): Promise<Term> {
     if (node === this.name) return this.options.exposed.call(node, module, fn, args);
     const proc = this.table.spawn();
     try {
@@ -95,12 +105,14 @@ export class Caller {
         throw new BadRpcError(A.nodedown, node);
       }
       const resultRef = this.table.makeRef();
-      const reqId = this.spawnRequest(proc, node, A.erpc, A.execute_call, [
-        resultRef,
-        atom(module),
-        atom(fn),
-        args,
-      ]);
+      const reqId = this.spawnRequest(
+        proc,
+        node,
+        A.erpc,
+        A.execute_call,
+        [resultRef, atom(module), atom(fn), args],
+        groupLeader,
+      );
       const isMine = (m: Term): boolean =>
         m instanceof Tuple &&
         ((m.length === 4 &&
@@ -131,14 +143,21 @@ export class Caller {
   }
 
   /** Sends SPAWN_REQUEST for M:F(Args) on `node`, monitored; returns the request id (= monitor ref). */
-  private spawnRequest(proc: Process, node: string, module: Atom, fn: Atom, args: Term[]): Reference {
+  private spawnRequest(
+    proc: Process,
+    node: string,
+    module: Atom,
+    fn: Atom,
+    args: Term[],
+    groupLeader: Pid = proc.pid,
+  ): Reference {
     const reqId = this.table.makeRef();
     this.table.watchSpawn(proc, reqId, tuple(module, atom(node)), node);
     this.options.peers.send(node, {
       kind: 'spawn_request',
       reqId,
       from: proc.pid,
-      groupLeader: proc.pid,
+      groupLeader,
       module,
       function: fn,
       arity: args.length,

@@ -24,6 +24,7 @@ import { ProcessExit } from './errors.ts';
 import { ExposedModules, type ExposedModule } from './exposed.ts';
 import { GlobalServer } from './global.ts';
 import { InboundBudget } from './inbound-budget.ts';
+import { IoServer, type IoServerOptions, type IoTerminal } from './io-server.ts';
 import { splitNodeName } from './handshake.ts';
 import { ProcessTable } from './process-table.ts';
 import {
@@ -405,9 +406,32 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     return this.caller.call(dest, request, timeoutMs);
   }
 
-  /** rpc:call: runs Module:Function(Args) on `node` via erpc; rejects with {@link BadRpcError}. */
-  rpc(node: string, module: string, fn: string, args: Term[] = [], timeoutMs = Infinity): Promise<Term> {
-    return this.caller.rpc(node, module, fn, args, timeoutMs);
+  /**
+   * rpc:call: runs Module:Function(Args) on `node` via erpc; rejects with {@link BadRpcError}.
+   * `groupLeader` becomes the group leader of the process it runs in, and of the processes that
+   * one spawns: their I/O goes there (an {@link IoServer}'s pid, for example).
+   */
+  rpc(
+    node: string,
+    module: string,
+    fn: string,
+    args: Term[] = [],
+    timeoutMs = Infinity,
+    options: { groupLeader?: Pid } = {},
+  ): Promise<Term> {
+    return this.caller.rpc(node, module, fn, args, timeoutMs, options.groupLeader);
+  }
+
+  /**
+   * Starts a group leader serving Erlang's I/O protocol for `terminal`: processes whose group
+   * leader is its pid print there and read from there (docs/node.md, "Group leaders").
+   */
+  ioServer(terminal: IoTerminal, options: IoServerOptions = {}): IoServer {
+    const host = {
+      rpc: (node: string, module: string, fn: string, args: Term[]) => this.rpc(node, module, fn, args),
+      send: (to: Pid, message: Term, from: Pid) => this.send(to, message, from),
+    };
+    return new IoServer(this.table.spawn(), host, terminal, options);
   }
 
   /** Link between a local process and any pid (Process.link). */
