@@ -38,6 +38,13 @@ export class ProcessExit extends DistError {
   }
 }
 
+/** An I/O request an IoServer cannot serve; the requester gets `{error, Reason}` (DIST_IO_REQUEST). */
+export class IoRequestError extends DistError {
+  constructor(readonly reason: Term) {
+    super('DIST_IO_REQUEST', `I/O request failed: {error,${formatTerm(reason)}}`);
+  }
+}
+
 /** `receive` timed out (`after` clause). */
 export class ReceiveTimeout extends DistError {
   constructor(ms: number, context: ErrorContext = {}) {

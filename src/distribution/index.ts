@@ -5,8 +5,16 @@
  */
 export { Node, type NodeOptions, type NodeEvents } from './node.ts';
 export { type ExposedFunction, type ExposedModule } from './exposed.ts';
-export { BadRpcError, CallError, HandshakeError, ProcessExit, ReceiveTimeout } from './errors.ts';
+export {
+  BadRpcError,
+  CallError,
+  HandshakeError,
+  IoRequestError,
+  ProcessExit,
+  ReceiveTimeout,
+} from './errors.ts';
 export { Process, type Destination, type From } from './process.ts';
+export { IoServer, type IoServerOptions, type IoTerminal } from './io-server.ts';
 export {
   EpmdResolver,
   StaticResolver,

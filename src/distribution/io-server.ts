@@ -7,9 +7,8 @@
  * prompts) run on the requester's node over rpc, where the module exists, with the continuation
  * passed back and forth so an expression can span several lines.
  */
-import { DistError } from '../errors.ts';
 import { Atom, atom, Pid, Tuple, tuple, type Term } from '../etf/terms.ts';
-import { ProcessExit } from './errors.ts';
+import { IoRequestError, ProcessExit } from './errors.ts';
 import { isAtom, type Process } from './process.ts';
 
 /** The terminal an {@link IoServer} serves: where output goes and where lines come from. */
@@ -61,28 +60,21 @@ const INPUT_REQUESTS = new Set(['get_line', 'get_until', 'get_chars', 'get_passw
 /** Options setopts accepts; the ones we do not act on are kept and echoed back by getopts. */
 const KEPT_OPTIONS = new Set(['expand_fun', 'line_history', 'expand_below', 'log']);
 
-/** A request's reply could not be made: the requester gets `{error, Reason}`. */
-class RequestFailed extends DistError {
-  constructor(readonly reason: Term) {
-    super('DIST_IO_REQUEST', 'I/O request failed');
-  }
-}
-
-/** Characters of chardata (code points and UTF-8 or Latin-1 binaries, nested); throws RequestFailed. */
+/** Characters of chardata (code points and UTF-8 or Latin-1 binaries, nested); throws IoRequestError. */
 export function chardataText(term: Term, encoding: Encoding): string {
   const parts: string[] = [];
   const walk = (t: Term, depth: number): void => {
-    if (depth > 10_000) throw new RequestFailed(A.put_chars);
+    if (depth > 10_000) throw new IoRequestError(A.put_chars);
     if (typeof t === 'number') {
       const max = encoding === 'latin1' ? 0xff : 0x10ffff;
-      if (!Number.isInteger(t) || t < 0 || t > max) throw new RequestFailed(A.put_chars);
+      if (!Number.isInteger(t) || t < 0 || t > max) throw new IoRequestError(A.put_chars);
       parts.push(String.fromCodePoint(t));
     } else if (t instanceof Uint8Array) {
       if (encoding === 'latin1') parts.push(Buffer.from(t).toString('latin1'));
       else {
         const text = Buffer.from(t).toString('utf8');
         if (text.includes('\ufffd') && !Buffer.from(text, 'utf8').equals(t))
-          throw new RequestFailed(A.put_chars);
+          throw new IoRequestError(A.put_chars);
         parts.push(text);
       }
     } else if (typeof t === 'string') {
@@ -90,7 +82,7 @@ export function chardataText(term: Term, encoding: Encoding): string {
     } else if (Array.isArray(t)) {
       for (const x of t) walk(x, depth + 1);
     } else {
-      throw new RequestFailed(A.put_chars);
+      throw new IoRequestError(A.put_chars);
     }
   };
   walk(term, 0);
@@ -100,7 +92,7 @@ export function chardataText(term: Term, encoding: Encoding): string {
 /** `text` as the protocol hands input to a client: a list of characters, or a binary. */
 function inputTerm(text: string, binary: boolean, encoding: Encoding): Term {
   if (encoding === 'latin1' && [...text].some((c) => c.codePointAt(0)! > 0xff))
-    throw new RequestFailed(tuple(A.no_translation, A.unicode, A.latin1));
+    throw new IoRequestError(tuple(A.no_translation, A.unicode, A.latin1));
   if (binary) return Buffer.from(text, encoding === 'latin1' ? 'latin1' : 'utf8');
   return [...text].map((c) => c.codePointAt(0)!);
 }
@@ -198,7 +190,7 @@ export class IoServer {
     try {
       reply = await this.handle(from.node.name, request);
     } catch (err) {
-      if (!(err instanceof RequestFailed)) {
+      if (!(err instanceof IoRequestError)) {
         if (err instanceof ProcessExit) return;
         reply = tuple(A.error, A.request);
       } else {
@@ -211,7 +203,7 @@ export class IoServer {
   /** One request's reply (requests from `node`, where its M:F:A functions run). */
   private async handle(node: string, request: Term): Promise<Term> {
     if (isAtom(request, 'getopts')) return this.getopts();
-    if (!(request instanceof Tuple)) throw new RequestFailed(A.request);
+    if (!(request instanceof Tuple)) throw new IoRequestError(A.request);
     const [name, ...args] = request.elements;
     const n = name instanceof Atom ? name.name : '';
     const enc = encodingOf(args[0]);
@@ -242,7 +234,7 @@ export class IoServer {
       case 'get_chars/2':
         return this.getChars(node, args[0]!, args[1]!, 'latin1');
       case 'get_password/1':
-        throw new RequestFailed(A.enotsup);
+        throw new IoRequestError(A.enotsup);
       case 'get_geometry/1':
         return this.geometry(args[0]!);
       case 'setopts/1':
@@ -250,7 +242,7 @@ export class IoServer {
       case 'requests/1':
         return this.requests(node, args[0]!);
     }
-    throw new RequestFailed(A.request);
+    throw new IoRequestError(A.request);
   }
 
   private write(text: string): Term {
@@ -260,16 +252,17 @@ export class IoServer {
 
   /** apply(M, F, A) on `node`. */
   private async apply(node: string, m: Term, f: Term, a: Term): Promise<Term> {
-    if (!(m instanceof Atom) || !(f instanceof Atom) || !Array.isArray(a)) throw new RequestFailed(A.request);
+    if (!(m instanceof Atom) || !(f instanceof Atom) || !Array.isArray(a))
+      throw new IoRequestError(A.request);
     try {
       return await this.host.rpc(node, m.name, f.name, a);
     } catch {
-      throw new RequestFailed(f);
+      throw new IoRequestError(f);
     }
   }
 
   private async requests(node: string, list: Term): Promise<Term> {
-    if (!Array.isArray(list)) throw new RequestFailed(A.request);
+    if (!Array.isArray(list)) throw new IoRequestError(A.request);
     let reply: Term = A.ok;
     for (const r of list) {
       reply = await this.handle(node, r);
@@ -279,10 +272,10 @@ export class IoServer {
 
   private geometry(which: Term): Term {
     const size = this.terminal.geometry();
-    if (size === undefined) throw new RequestFailed(A.enotsup);
+    if (size === undefined) throw new IoRequestError(A.enotsup);
     if (isAtom(which, 'columns')) return size.columns;
     if (isAtom(which, 'rows')) return size.rows;
-    throw new RequestFailed(A.request);
+    throw new IoRequestError(A.request);
   }
 
   private getopts(): Term {
@@ -306,8 +299,8 @@ export class IoServer {
         else if (key.name === 'encoding' && encodingOf(value) !== undefined)
           this.encoding = encodingOf(value)!;
         else if (KEPT_OPTIONS.has(key.name)) this.kept.set(key.name, value);
-        else throw new RequestFailed(A.enotsup);
-      } else throw new RequestFailed(A.enotsup);
+        else throw new IoRequestError(A.enotsup);
+      } else throw new IoRequestError(A.enotsup);
     }
     return A.ok;
   }
@@ -355,7 +348,7 @@ export class IoServer {
 
   private async getChars(node: string, prompt: Term, count: Term, enc: Encoding): Promise<Term> {
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 0)
-      throw new RequestFailed(A.request);
+      throw new IoRequestError(A.request);
     const text = await this.promptText(node, prompt);
     let chars = '';
     while ([...chars].length < count) {
@@ -382,14 +375,14 @@ export class IoServer {
     extra: Term,
     enc: Encoding,
   ): Promise<Term> {
-    if (!Array.isArray(extra)) throw new RequestFailed(A.request);
+    if (!Array.isArray(extra)) throw new IoRequestError(A.request);
     const text = await this.promptText(node, prompt);
     let cont: Term = [];
     for (;;) {
       const line = await this.nextLine(text);
       const data = line === undefined ? A.eof : inputTerm(line, this.binary, enc);
       const result = await this.apply(node, m, f, [cont, data, ...extra]);
-      if (!(result instanceof Tuple)) throw new RequestFailed(f);
+      if (!(result instanceof Tuple)) throw new IoRequestError(f);
       if (isAtom(result.elements[0], 'done') && result.length === 3) {
         const rest = restText(result.elements[2] as Term);
         if (rest === undefined) this.buffer = undefined;
@@ -401,7 +394,7 @@ export class IoServer {
         cont = result.elements[1] as Term;
         continue;
       }
-      throw new RequestFailed(f);
+      throw new IoRequestError(f);
     }
   }
 }

@@ -159,7 +159,7 @@ test(
         .tuple(fc.constantFrom(...names), fc.array(termArb, { maxLength: 5 }))
         .map(([n, args]) => new Tuple([atom(n), ...args])),
     );
-    const requests = fc.sample(request, runs(300));
+    const requests = fc.sample<Term>(request, runs(300) as fc.Parameters<Term>);
     await run(node, async (self) => {
       for (const [i, r] of requests.entries()) {
         node.send(server.pid, tuple(atom('io_request'), self.pid, i, r), self.pid);
