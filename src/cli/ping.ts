@@ -86,20 +86,38 @@ export async function startCliNode(
   return { node, timeoutMs };
 }
 
+/**
+ * Parses a command that takes one node name, the CLI node's options and `extra` ones; prints
+ * `usageText` and gives undefined for --help.
+ */
+export function parseNodeCommand<E extends Record<string, { type: 'string' | 'boolean' }>>(
+  args: string[],
+  usageText: string,
+  extra: E,
+): { values: CliNodeValues & OptionValues<E>; target: string } | undefined {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { ...nodeOptions, ...extra },
+    allowPositionals: true,
+    strict: true,
+  });
+  if ((values as { help?: boolean }).help === true) {
+    process.stdout.write(usageText);
+    return undefined;
+  }
+  const [target, ...rest] = positionals;
+  if (target === undefined || rest.length > 0) throw cliError('expected exactly one node name (name@host)');
+  return { values: values as CliNodeValues & OptionValues<E>, target };
+}
+
+/** What parseArgs gives for options `E`. */
+type OptionValues<E> = { [K in keyof E]?: E[K] extends { type: 'boolean' } ? boolean : string };
+
 export function run(args: string[]): Promise<number> {
   return runCommand('ping', async () => {
-    const { values, positionals } = parseArgs({
-      args,
-      options: nodeOptions,
-      allowPositionals: true,
-      strict: true,
-    });
-    if (values.help === true) {
-      process.stdout.write(usage);
-      return 0;
-    }
-    const [target, ...rest] = positionals;
-    if (target === undefined || rest.length > 0) throw cliError('expected exactly one node name (name@host)');
+    const parsed = parseNodeCommand(args, usage, {});
+    if (parsed === undefined) return 0;
+    const { values, target } = parsed;
     const { node, timeoutMs } = await startCliNode(target, values);
     try {
       const pong = await node.ping(target, timeoutMs);

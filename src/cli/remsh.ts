@@ -4,7 +4,6 @@
  * whose group leader is ours, so the shell and its evaluators do their I/O through us) and
  * serves the I/O protocol for the terminal (src/distribution/io-server.ts).
  */
-import { parseArgs } from 'node:util';
 import { BadRpcError } from '../distribution/errors.ts';
 import { chardataText } from '../distribution/io-server.ts';
 import type { Node } from '../distribution/node.ts';
@@ -12,7 +11,7 @@ import { isAtom } from '../distribution/process.ts';
 import { formatTerm } from '../etf/format.ts';
 import { atom, Pid, Tuple, type ErlMap, type Term } from '../etf/terms.ts';
 import { cliError, runCommand } from './command.ts';
-import { NODE_OPTIONS_USAGE, nodeOptions, startCliNode } from './ping.ts';
+import { NODE_OPTIONS_USAGE, parseNodeCommand, startCliNode } from './ping.ts';
 import { evaluate, mentionsNodeStop } from './remsh-eval.ts';
 import { ReadlineTerminal } from './remsh-terminal.ts';
 
@@ -43,18 +42,12 @@ export const EXIT_CONNECTION_LOST = 3;
 
 export function run(args: string[]): Promise<number> {
   return runCommand('remsh', async () => {
-    const { values, positionals } = parseArgs({
-      args,
-      options: { ...nodeOptions, eval: { type: 'string' }, yes: { type: 'boolean' } },
-      allowPositionals: true,
-      strict: true,
-    });
-    if (values.help === true) {
-      process.stdout.write(usage);
-      return 0;
-    }
-    const [target, ...rest] = positionals;
-    if (target === undefined || rest.length > 0) throw cliError('expected exactly one node name (name@host)');
+    const parsed = parseNodeCommand(args, usage, {
+      eval: { type: 'string' },
+      yes: { type: 'boolean' },
+    } as const);
+    if (parsed === undefined) return 0;
+    const { values, target } = parsed;
     const interactive = values.eval === undefined && process.stdin.isTTY && process.stdout.isTTY;
     const text = interactive ? '' : (values.eval ?? (await readStdin()));
     if (!interactive && values.yes !== true && mentionsNodeStop(text))

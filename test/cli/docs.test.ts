@@ -219,8 +219,9 @@ const DOCUMENTED_FLAGS: Record<string, string[]> = {
   resolve: ['--port', '--timeout', '--help'],
   ping: ['--cookie', '--name', '--epmd-port', '--listen-port', '--timeout', '--help'],
   rpc: ['--json', '--cookie', '--name', '--epmd-port', '--listen-port', '--timeout', '--help'],
+  remsh: ['--eval', '--yes', '--cookie', '--name', '--epmd-port', '--listen-port', '--timeout', '--help'],
 };
-const BOOLEAN_FLAGS = new Set(['--help', '--json', '--relaxed-command-check']);
+const BOOLEAN_FLAGS = new Set(['--help', '--json', '--relaxed-command-check', '--yes']);
 
 test(
   "every subcommand's --help exits 0 with its usage, naming its flags; each flag it names is accepted",

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { upHosts, ROOT, type DaemonProcess, type NodeContainer, type TestHosts } from '../harness/hosts.ts';
-import { eidBin, Processes, waitFor, type Outcome } from '../support/processes.ts';
+import { eidBin, Processes, type Outcome } from '../support/processes.ts';
 
 const exec = promisify(execFile);
 const SET = 20;
@@ -23,6 +23,8 @@ const COOKIE = 'eidremshcookie';
 const TMUX = ['-L', `eid-remsh-${process.pid}`];
 /** The node name docs/operating.md uses. */
 const DOCS_NODE = '3f2a9c1b7d4e@10.0.0.1';
+/** How long a screen may take to show what a step waits for: a liveness bound. */
+const SCREEN_BOUND_MS = 60_000;
 
 let hosts: TestHosts;
 let daemon: DaemonProcess;
@@ -35,11 +37,13 @@ before(
   async () => {
     await exec('tmux', ['-V']); // fails the file when tmux is missing (.ci/run installs it)
     hosts = await upHosts(SET);
-    await Promise.all([hosts.h2.image('otp27'), hosts.h2.image('otp29')]);
+    const images = Promise.all([hosts.h2.image('otp27'), hosts.h2.image('otp29')]);
     daemon = await hosts.h2.startDaemon();
-    const [otp25, otp27, otp29] = await Promise.all(
-      ['eid-otp25', 'eid-otp27', 'eid-otp29'].map((image) => hosts.h2.startNode({ cookie: COOKIE, image })),
-    );
+    const [otp25, otp27, otp29] = await Promise.all([
+      hosts.h2.startNode({ cookie: COOKIE, image: 'eid-otp25' }),
+      images.then(() => hosts.h2.startNode({ cookie: COOKIE, image: 'eid-otp27' })),
+      images.then(() => hosts.h2.startNode({ cookie: COOKIE, image: 'eid-otp29' })),
+    ]);
     Object.assign(nodes, { otp25, otp27, otp29 });
     home = await mkdtemp(join(tmpdir(), 'eid-remsh-home-'));
     await writeFile(join(home, '.erlang.cookie'), COOKIE);
@@ -101,13 +105,11 @@ class Terminal {
   /** Waits until the screen matches `pattern` (a liveness bound, not a timing). */
   async see(pattern: RegExp, what: string): Promise<void> {
     let last = '';
-    await waitFor(
-      async () => pattern.test((last = await this.screen())),
-      `${what} on the screen of ${this.name}`,
-      60_000,
-    ).catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}; the screen:\n${last}`);
-    });
+    for (const deadline = Date.now() + SCREEN_BOUND_MS; !pattern.test((last = await this.screen()));) {
+      if (Date.now() > deadline) throw new Error(`no ${what} on the screen of ${this.name}:\n${last}`);
+      // Each look runs tmux: a few a second keep three sessions cheap on a loaded machine.
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** Types `text` literally, then the given keys (tmux key names). */
@@ -197,7 +199,8 @@ test(
     assert.match(s25, /^Erlang\/OTP 25 /m);
     assert.match(s27, /^Erlang\/OTP 27 /m);
     assert.match(s29, /^Erlang\/OTP 29 /m);
-    for (const n of Object.values(nodes)) assert.ok(await alive(n.node), `${n.node} still answers`);
+    const answers = await Promise.all(Object.values(nodes).map((n) => alive(n.node)));
+    assert.deepEqual(answers, [true, true, true], 'every node still answers');
   },
 );
 
