@@ -13,6 +13,8 @@ export interface ShellHooks {
   interrupt(): void;
   /** Leaves the shell; the remote node keeps running. */
   leave(): void;
+  /** The user confirmed a line that stops the remote node; it is being sent. */
+  stopConfirmed(): void;
   /** Completions for the text before the cursor: text to insert, and candidates to show. */
   complete(before: string): Promise<{ insert: string; matches: string[] }>;
 }
@@ -116,7 +118,10 @@ export class ReadlineTerminal implements IoTerminal {
     if (this.mode === 'switch') return this.switchCommand(line.trim());
     if (this.mode === 'confirm') {
       this.mode = 'shell';
-      if (/^y(es)?$/i.test(line.trim())) return this.deliver(this.held);
+      if (/^y(es)?$/i.test(line.trim())) {
+        this.hooks.stopConfirmed();
+        return this.deliver(this.held);
+      }
       this.output.write('Not sent.\n');
       return this.reprompt();
     }

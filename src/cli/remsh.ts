@@ -112,26 +112,32 @@ async function shell(node: Node, target: string, timeoutMs: number): Promise<num
     };
   });
   let shellPid: Pid | undefined;
+  /** A confirmed q(), halt() or init:stop() went out: the end of the connection is what was asked. */
+  let stopping = false;
   const terminal = new ReadlineTerminal(process.stdin, process.stdout, target, {
     interrupt: () => {
       if (shellPid !== undefined) node.exitSignal(server.pid, shellPid, atom('interrupt'));
     },
     leave: () => finish(0),
+    stopConfirmed: () => (stopping = true),
     complete: (before) => complete(node, target, expandArity, before, timeoutMs),
   });
-  const lost = `\n*** the connection to ${target} was lost; the shell there is gone\n`;
+  const lost = () =>
+    stopping
+      ? finish(0, `\n*** ${target} stopped, as asked\n`)
+      : finish(EXIT_CONNECTION_LOST, `\n*** the connection to ${target} was lost; the shell there is gone\n`);
   const server = node.ioServer(terminal, {
     onMessage: (m) => {
       if (!(m instanceof Tuple) || m.length !== 3 || !isAtom(m.elements[0], 'EXIT')) return;
       const [, from, reason] = m.elements as [Term, Term, Term];
       if (!(from instanceof Pid) || shellPid === undefined || from.id !== shellPid.id) return;
-      if (isAtom(reason, 'noconnection')) finish(EXIT_CONNECTION_LOST, lost);
+      if (isAtom(reason, 'noconnection')) lost();
       else finish(1, `\n*** the shell on ${target} exited: ${formatTerm(reason)}\n`);
     },
   });
   server.process.trapExit = true;
   node.on('nodedown', (down) => {
-    if (down === target) finish(EXIT_CONNECTION_LOST, lost);
+    if (down === target) lost();
   });
   try {
     process.stdout.write(`${chardataText(version, 'unicode')}`);

@@ -13,7 +13,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { upHosts, ROOT, type DaemonProcess, type NodeContainer, type TestHosts } from '../harness/hosts.ts';
+import { upHosts, ROOT, type NodeContainer, type TestHosts } from '../harness/hosts.ts';
 import { eidBin, Processes, type Outcome } from '../support/processes.ts';
 
 const exec = promisify(execFile);
@@ -27,8 +27,9 @@ const DOCS_NODE = '3f2a9c1b7d4e@10.0.0.1';
 const SCREEN_BOUND_MS = 60_000;
 
 let hosts: TestHosts;
-let daemon: DaemonProcess;
 const nodes: Record<'otp25' | 'otp27' | 'otp29', NodeContainer> = {} as never;
+/** Nodes the last test ends: one removed under the session, one stopped by a confirmed q(). */
+const ending: Record<'doomed' | 'stopped', NodeContainer> = {} as never;
 /** A HOME whose ~/.erlang.cookie holds the cookie, and a bin/ with `eid` for the docs' commands. */
 let home: string;
 const processes = new Processes();
@@ -38,13 +39,16 @@ before(
     await exec('tmux', ['-V']); // fails the file when tmux is missing (.ci/run installs it)
     hosts = await upHosts(SET);
     const images = Promise.all([hosts.h2.image('otp27'), hosts.h2.image('otp29')]);
-    daemon = await hosts.h2.startDaemon();
-    const [otp25, otp27, otp29] = await Promise.all([
+    await hosts.h2.startDaemon();
+    const [otp25, otp27, otp29, doomed, stopped] = await Promise.all([
       hosts.h2.startNode({ cookie: COOKIE, image: 'eid-otp25' }),
       images.then(() => hosts.h2.startNode({ cookie: COOKIE, image: 'eid-otp27' })),
       images.then(() => hosts.h2.startNode({ cookie: COOKIE, image: 'eid-otp29' })),
+      hosts.h2.startNode({ cookie: COOKIE, image: 'eid-otp25' }),
+      hosts.h2.startNode({ cookie: COOKIE, image: 'eid-otp25' }),
     ]);
     Object.assign(nodes, { otp25, otp27, otp29 });
+    Object.assign(ending, { doomed, stopped });
     home = await mkdtemp(join(tmpdir(), 'eid-remsh-home-'));
     await writeFile(join(home, '.erlang.cookie'), COOKIE);
     await chmod(join(home, '.erlang.cookie'), 0o400);
@@ -60,8 +64,7 @@ before(
 after(async () => {
   await exec('tmux', [...TMUX, 'kill-server']).catch(() => undefined);
   await processes.stopAll();
-  await daemon?.stop();
-  await hosts?.down();
+  await hosts?.down(); // stops the daemon too
   if (home !== undefined) await rm(home, { recursive: true, force: true });
 });
 
@@ -241,14 +244,29 @@ test("docs/operating.md's remsh commands run as written", { timeout: 120_000 }, 
 });
 
 test(
-  'a node that goes away mid-session: a clear message and exit status 3, no hang',
+  'a node that goes away mid-session: a clear message and exit status 3, no hang; a confirmed q() stops the node and exits 0',
   { timeout: 120_000 },
   async () => {
-    const doomed = await hosts.h2.startNode({ cookie: COOKIE, image: 'eid-otp25' });
-    const t = await Terminal.start('doomed', `eid remsh ${doomed.node} --cookie "$COOKIE"`);
-    await t.see(/1> ?$/m, 'the first prompt');
-    await hosts.h2.docker(['rm', '-f', doomed.id]);
-    await t.see(/the connection to .* was lost/, 'the lost-connection message');
-    await t.see(/^\[remsh exited 3\]$/m, 'exit status 3');
+    const { doomed, stopped } = ending;
+    const gone = await Terminal.start('doomed', `eid remsh ${doomed.node} --cookie "$COOKIE"`);
+    const asked = await Terminal.start('stopped', `eid remsh ${stopped.node} --cookie "$COOKIE"`);
+    await Promise.all([
+      (async () => {
+        await gone.see(/1> ?$/m, 'the first prompt');
+        await hosts.h2.docker(['rm', '-f', doomed.id]);
+        await gone.see(/the connection to .* was lost/, 'the lost-connection message');
+        await gone.see(/^\[remsh exited 3\]$/m, 'exit status 3');
+      })(),
+      (async () => {
+        await asked.see(/1> ?$/m, 'the first prompt');
+        await asked.type('q().', 'Enter');
+        await asked.see(/Send it\? \[y\/N\] ?$/m, 'the confirmation question');
+        await asked.type('y', 'Enter');
+        await asked.see(/stopped, as asked/, 'the node stopped');
+        await asked.see(/^\[remsh exited 0\]$/m, 'exit status 0');
+        const state = await hosts.h2.docker(['inspect', '-f', '{{.State.Running}}', stopped.id]);
+        assert.equal(state, 'false', 'q() stopped the node, and its container with it');
+      })(),
+    ]);
   },
 );
