@@ -31,6 +31,10 @@ const commands: Record<string, Command> = {
     summary: 'call module:function(args) on an Erlang node (rpc:call)',
     run: async (args) => (await import('./rpc.ts')).run(args),
   },
+  status: {
+    summary: "show a cluster's members on every host and who is connected to whom",
+    run: async (args) => (await import('./status.ts')).run(args),
+  },
 };
 
 function packageVersion(): string {
