@@ -39,6 +39,8 @@ export interface HostStatus {
   host: string;
   reachable: boolean;
   error: string | null;
+  /** When that host's daemon last finished a pass over the cluster; null: not yet. */
+  lastReconcile: string | null;
   members: Member[];
 }
 
@@ -46,7 +48,10 @@ export interface HostStatus {
 export interface ClusterStatus {
   version: typeof MEMBERSHIP_VERSION;
   cluster: string;
-  /** Every reachable member is up and connected to every other meshed member. */
+  /**
+   * Every host answered and has reconciled, every member is up, and each meshed member is
+   * connected to every other.
+   */
   converged: boolean;
   hosts: HostStatus[];
 }
@@ -61,7 +66,7 @@ export function missingPeers(hosts: readonly HostStatus[]): Map<string, string[]
 export function clusterStatus(cluster: string, hosts: HostStatus[]): ClusterStatus {
   const all = hosts.flatMap((h) => h.members);
   const converged =
-    hosts.every((h) => h.reachable) &&
+    hosts.every((h) => h.reachable && h.lastReconcile !== null) &&
     all.every((m) => m.state === 'up') &&
     [...missingPeers(hosts).values()].every((missing) => missing.length === 0);
   return { version: MEMBERSHIP_VERSION, cluster, converged, hosts };
@@ -112,6 +117,14 @@ export function formatStatus(status: ClusterStatus, colour: boolean): string {
   return [head, ...lines, ''].join('\n');
 }
 
+const unreachable = (host: string, error: string): HostStatus => ({
+  host,
+  reachable: false,
+  error,
+  lastReconcile: null,
+  members: [],
+});
+
 function findCluster(doc: MembershipDocument, cluster: string): ClusterView | undefined {
   return Array.isArray(doc.clusters) ? doc.clusters.find((c) => c.name === cluster) : undefined;
 }
@@ -150,23 +163,26 @@ export async function run(args: string[]): Promise<number> {
       throw cliError(`the daemon speaks membership version ${String(own.version)}`);
     const view = findCluster(own, cluster);
     if (view === undefined) throw cliError(`this host's daemon forms no cluster named '${cluster}'`);
-    const hosts: HostStatus[] = [{ host: config.host, reachable: true, error: null, members: view.members }];
+    const hosts: HostStatus[] = [
+      {
+        host: config.host,
+        reachable: true,
+        error: null,
+        lastReconcile: view.lastReconcile,
+        members: view.members,
+      },
+    ];
     // Each other host reports its own members (and their connections) itself.
     const others = await Promise.all(
       view.hosts.map(async (peer): Promise<HostStatus> => {
         try {
           const doc = await fetchDoc(peer.host);
           const theirs = doc.host === peer.host ? findCluster(doc, cluster) : undefined;
-          if (theirs === undefined)
-            return { host: peer.host, reachable: false, error: 'no such cluster there', members: [] };
-          return { host: peer.host, reachable: true, error: null, members: theirs.members };
+          if (theirs === undefined) return unreachable(peer.host, 'no such cluster there');
+          const { lastReconcile, members } = theirs;
+          return { host: peer.host, reachable: true, error: null, lastReconcile, members };
         } catch (err) {
-          return {
-            host: peer.host,
-            reachable: false,
-            error: err instanceof EidError ? err.message : String(err),
-            members: [],
-          };
+          return unreachable(peer.host, err instanceof EidError ? err.message : String(err));
         }
       }),
     );

@@ -21,10 +21,14 @@ export class Backoff<K> {
     return e === undefined || this.#now() >= e.until;
   }
 
-  /** Records a failure; returns how many failures in a row (1 for the first) and the wait. */
-  failed(key: K): { failures: number; waitMs: number } {
+  /**
+   * Records a failure; returns how many failures in a row (1 for the first) and the wait. The first
+   * `evenly` failures each wait `first` ms (a container still starting), later ones twice the last.
+   */
+  failed(key: K, evenly = 0): { failures: number; waitMs: number } {
     const failures = (this.#entries.get(key)?.failures ?? 0) + 1;
-    const waitMs = Math.min(this.#max, this.#first * 2 ** Math.min(failures - 1, 30));
+    const doublings = Math.min(Math.max(0, failures - 1 - evenly), 30);
+    const waitMs = Math.min(this.#max, this.#first * 2 ** doublings);
     this.#entries.set(key, { failures, until: this.#now() + waitMs });
     return { failures, waitMs };
   }

@@ -42,6 +42,11 @@ const QUERY_TIMEOUT_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 20_000;
 /** The longest a refusing member or pair is left alone. */
 const MAX_BACKOFF_MS = 60_000;
+/**
+ * A member never reached is tried once per interval this many times (its node may still be
+ * starting) before its silence is worth a warning and the waits between attempts start doubling.
+ */
+const STARTUP_FAILURES = 10;
 /** Container changes within this window start one pass, not many. */
 const KICK_DELAY_MS = 250;
 
@@ -78,6 +83,8 @@ export class Reconciler {
   readonly #names = new Map<string, string>();
   /** Whether a member's node takes part in the mesh (false: -connect_all false), by node name. */
   readonly #mesh = new Map<string, boolean>();
+  /** Containers whose node answered at least once. */
+  readonly #reached = new Set<string>();
   readonly #memberBackoff: Backoff<string>;
   readonly #pairBackoff: Backoff<string>;
   /** Reasons logged once until they change: cookie file, unreachable hosts, refusing members. */
@@ -170,6 +177,7 @@ export class Reconciler {
       if (!ids.has(id)) {
         this.#names.delete(id);
         this.#mesh.delete(name);
+        this.#reached.delete(id);
       }
     this.#memberBackoff.forget((id) => !ids.has(id));
     const locals = await Promise.all(entries.map((e) => this.#probe(node, e)));
@@ -271,21 +279,28 @@ export class Reconciler {
         node.rpc(name, 'erlang', 'nodes', [], QUERY_TIMEOUT_MS),
         this.#meshes(node, name),
       ]);
-      if (this.#memberBackoff.succeeded(entry.id) || this.#reported.has(key))
-        this.#report(key, undefined, 'cluster member reachable again', { node: name });
+      this.#reached.add(entry.id);
+      this.#memberBackoff.succeeded(entry.id);
+      this.#report(key, undefined, 'cluster member reachable again', { node: name });
       return { ...base, node: name, mesh, state: 'up', connected: atomNames(visible) };
     } catch (err) {
       const refused =
         err instanceof EidError &&
         ['DIST_HANDSHAKE_REJECTED', 'DIST_HANDSHAKE_BAD_COOKIE'].includes(err.code);
-      const { waitMs } = this.#memberBackoff.failed(entry.id);
+      const reached = this.#reached.has(entry.id);
+      const { failures, waitMs } = this.#memberBackoff.failed(
+        entry.id,
+        refused || reached ? 0 : STARTUP_FAILURES,
+      );
       const reason = refused
         ? "it refused the daemon's handshake: the cluster's cookie file does not match the node's cookie"
         : `it did not answer: ${err instanceof EidError ? err.code : String(err)}`;
-      this.#report(key, reason, 'cluster member not reached', {
-        node: name ?? short(entry.id),
-        retryInSeconds: waitMs / 1000,
-      });
+      const fields = { node: name ?? short(entry.id), retryInSeconds: waitMs / 1000 };
+      // A container that just started may not be listening yet: silence is worth a warning only
+      // once it lasts, or when the node had answered before.
+      if (refused || reached || failures >= STARTUP_FAILURES)
+        this.#report(key, reason, 'cluster member not reached', fields);
+      else this.#log.debug('cluster member not reached yet', { cluster: this.name, ...fields, reason });
       return { ...base, state: refused ? 'refused' : 'unreachable' };
     }
   }
@@ -376,9 +391,12 @@ export class Reconciler {
         }
         if (result === true || (result instanceof Atom && result.name === 'true')) {
           m.connected.push(target);
-          if (this.#pairBackoff.succeeded(pair) || this.#reported.has(`pair ${pair}`))
-            this.#report(`pair ${pair}`, undefined, 'cluster nodes connected', { node: self, peer: target });
-          else this.#log.debug('cluster nodes connected', { cluster: this.name, node: self, peer: target });
+          this.#pairBackoff.succeeded(pair);
+          this.#log.debug('cluster nodes connected', { cluster: this.name, node: self, peer: target });
+          this.#report(`pair ${pair}`, undefined, 'cluster member connected a peer it could not before', {
+            node: self,
+            peer: target,
+          });
           return;
         }
         const { waitMs } = this.#pairBackoff.failed(pair);

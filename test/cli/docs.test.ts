@@ -219,6 +219,7 @@ const DOCUMENTED_FLAGS: Record<string, string[]> = {
   resolve: ['--port', '--timeout', '--help'],
   ping: ['--cookie', '--name', '--epmd-port', '--listen-port', '--timeout', '--help'],
   rpc: ['--json', '--cookie', '--name', '--epmd-port', '--listen-port', '--timeout', '--help'],
+  status: ['--cluster', '--clusters', '--json', '--timeout', '--help'],
 };
 const BOOLEAN_FLAGS = new Set(['--help', '--json', '--relaxed-command-check']);
 
