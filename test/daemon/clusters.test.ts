@@ -7,10 +7,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterStatus } from '../../src/cli/status.ts';
+import type { MembershipDocument } from '../../src/daemon/membership-document.ts';
 import { eidBin, waitFor } from '../support/processes.ts';
 import {
   HOST_MOUNTS,
@@ -24,6 +26,7 @@ import {
 } from '../harness/hosts.ts';
 
 const SET = 21;
+const FORGER = fileURLToPath(new URL('./membership-forger.ts', import.meta.url));
 const COOKIE = 'eidselfforming';
 /** Short ticks, so the nodes notice the cut link in seconds (net_ticktime is no clustering code). */
 const ERL_ARGS = '-kernel net_ticktime 4';
@@ -341,4 +344,99 @@ test('a cut link between the hosts heals once it is back', { timeout: 240_000 },
     lines(log, 'cluster peer host reachable again').some((l) => l.includes('shop')),
     log,
   );
+});
+
+/** Host 1's daemon's membership document, as curl with host 1's certificate gets it (docs/clusters.md). */
+async function membershipOf(host: Host): Promise<MembershipDocument> {
+  const certs = join(dir, 'certs');
+  const json = await host.exec('curl', [
+    '-sf',
+    '--cacert',
+    join(certs, 'ca.pem'),
+    '--cert',
+    join(certs, host.ip, 'cert.pem'),
+    '--key',
+    join(certs, host.ip, 'key.pem'),
+    `https://${host.ip}:4370/v1/membership`,
+  ]);
+  return JSON.parse(json) as MembershipDocument;
+}
+
+test('a forged membership reply is refused and chooses no dial', { timeout: 240_000 }, async () => {
+  const { h1, h2 } = hosts;
+  // A third address on host 2's link, named in host 1's hosts file: a host that is not one of ours.
+  const forged = `10.213.${SET}.3`;
+  await h2.exec('ip', ['addr', 'add', `${forged}/24`, 'dev', `eid${SET}v2`]);
+  const hostsFile = join(dir, 'hosts-1.erlang');
+  const before = readFileSync(hostsFile, 'utf8');
+  writeFileSync(hostsFile, `${before}'${forged}'.\n`);
+  const ghost = `ghost@${forged}`;
+  const member = (node: string) => ({
+    node,
+    container: '',
+    name: '',
+    mesh: true,
+    state: 'up',
+    connected: [],
+  });
+  const reply = JSON.stringify({
+    version: 1,
+    host: forged,
+    generated: new Date().toISOString(),
+    clusters: [
+      {
+        name: 'shop',
+        reconcileIntervalMs: 1000,
+        lastReconcile: null,
+        // A node of another host and of another cluster, and one of the forged host itself.
+        members: [member(other[0]!.node), member(shop[0]!.node), member(ghost)],
+        hosts: [],
+      },
+    ],
+  });
+  const forger = (certs: string) =>
+    h2.adopt(
+      h2.spawn(process.execPath, [
+        '--import',
+        'tsx',
+        FORGER,
+        forged,
+        '4370',
+        join(certs, forged, 'cert.pem'),
+        join(certs, forged, 'key.pem'),
+        reply,
+      ]),
+      /listening/,
+    );
+  const peer = async () =>
+    (await membershipOf(h1)).clusters.find((c) => c.name === 'shop')?.hosts.find((h) => h.host === forged);
+  try {
+    // A certificate from another CA: refused in the TLS handshake.
+    execFileSync('bash', [`${ROOT}scripts/dist-certs.sh`, '--dir', join(dir, 'forger'), forged]);
+    let running = await forger(join(dir, 'forger'));
+    await waitFor(
+      async () => /certificate/i.test((await peer())?.error ?? ''),
+      'the daemon to refuse the forged certificate',
+      SETTLE_MS,
+    );
+    assert.deepEqual((await peer())?.members, []);
+    await running.stop();
+    // The CA's own certificate for that address (an insider): only members of that host are taken.
+    execFileSync('bash', [`${ROOT}scripts/dist-certs.sh`, '--dir', join(dir, 'certs'), forged]);
+    running = await forger(join(dir, 'certs'));
+    await waitFor(async () => (await peer())?.reachable === true, 'the daemon to read the reply', SETTLE_MS);
+    assert.deepEqual(
+      (await peer())?.members.map((m) => m.node),
+      [ghost],
+    );
+    await running.stop();
+  } finally {
+    writeFileSync(hostsFile, before);
+  }
+  const seen = await nodesOf(
+    h1,
+    shop.map((c) => c.node),
+  );
+  for (const c of shop)
+    assert.ok(!seen.get(c.node)!.includes(other[0]!.node), `${c.node}: ${seen.get(c.node)}`);
 });
