@@ -194,7 +194,19 @@ export class Reconciler {
       .filter(meshed)
       .map((m) => m.node!);
     await Promise.all(locals.filter(meshed).map((m) => this.#complete(node, m, targets)));
+    this.#forgetGone(ids, new Set(targets));
     this.#lastReconcile = new Date().toISOString();
+  }
+
+  /** Drops what is remembered about containers and pairs that are gone, so churn does not pile up. */
+  #forgetGone(ids: ReadonlySet<string>, nodes: ReadonlySet<string>): void {
+    const pairGone = (pair: string) => pair.split(' ').some((n) => !nodes.has(n));
+    this.#pairBackoff.forget(pairGone);
+    for (const key of [...this.#reported.keys()]) {
+      const [kind, ...rest] = key.split(' ');
+      if ((kind === 'member' && !ids.has(rest[0] ?? '')) || (kind === 'pair' && pairGone(rest.join(' '))))
+        this.#reported.delete(key);
+    }
   }
 
   /** The hidden node for the cookie in the cookie file now; undefined while the file is unusable. */

@@ -39,6 +39,8 @@ const daemons = new Map<Host, DaemonProcess>();
 const configs = new Map<Host, string>();
 let shop: NodeContainer[] = [];
 let other: NodeContainer[] = [];
+/** A shop member whose node runs with -connect_all false: left out of the mesh. */
+let solo: NodeContainer;
 
 function writeCookie(name: string, cookie: string): string {
   const file = join(dir, `${name}.cookie`);
@@ -108,6 +110,11 @@ before(
       ...[h1, h1, h1, h2, h2, h2].map(startShopNode),
       h1.startNode({ cookie: COOKIE, labels: { 'eid.cluster': 'other' }, erlArgs: ERL_ARGS }),
       h2.startNode({ cookie: COOKIE, labels: { 'eid.cluster': 'other' }, erlArgs: ERL_ARGS }),
+      h2.startNode({
+        cookie: COOKIE,
+        labels: { 'eid.cluster': 'shop' },
+        erlArgs: `${ERL_ARGS} -connect_all false`,
+      }),
       // Its node has the shop cookie; the `wrong` cluster's cookie file does not match it.
       h1.startNode({ cookie: COOKIE, labels: { 'eid.cluster': 'wrong' } }),
       // Publishes the node port but runs no node: a member that never answers.
@@ -126,6 +133,7 @@ before(
     ]);
     shop = started.slice(0, 6) as NodeContainer[];
     other = started.slice(6, 8) as NodeContainer[];
+    solo = started[8] as NodeContainer;
   },
   { timeout: 600_000 },
 );
@@ -201,9 +209,13 @@ test(
       [hosts.h2.ip, hosts.h1.ip],
     );
     const members = doc.hosts.flatMap((h) => h.members.map((m) => m.node)).sort();
-    assert.deepEqual(members, shop.map((c) => c.node).sort());
+    assert.deepEqual(members, [...shop, solo].map((c) => c.node).sort());
     for (const m of doc.hosts.flatMap((h) => h.members))
-      assert.equal(m.connected.length, 5, JSON.stringify(m));
+      assert.equal(m.connected.length, m.node === solo.node ? 0 : 5, JSON.stringify(m));
+    // -connect_all false: watched and shown, never meshed; nobody is asked to connect to it.
+    const soloView = doc.hosts[0]!.members.find((m) => m.node === solo.node);
+    assert.deepEqual([soloView?.mesh, soloView?.state], [false, 'up']);
+    assert.deepEqual((await nodesOf(hosts.h2, [solo.node])).get(solo.node), []);
     // The table, as docs/clusters.md shows it: no colour when not writing to a terminal.
     const table = await hosts.h1.exec(process.execPath, [
       eidBin,
