@@ -84,9 +84,18 @@ export type DistErrorCode =
 /** Command-line and daemon settings: a bad flag or value, a result that cannot be printed. */
 export type CliErrorCode = 'CLI_USAGE';
 
+/** Self-forming clusters (docs/clusters.md): their configuration, cookie files, the membership endpoint. */
+export type ClusterErrorCode = 'CLUSTER_CONFIG' | 'CLUSTER_COOKIE' | 'CLUSTER_MEMBERSHIP';
+
 /** Every code an {@link EidError} can have. */
 export type ErrorCode =
-  BytesErrorCode | EtfErrorCode | EpmdErrorCode | DockerErrorCode | DistErrorCode | CliErrorCode;
+  | BytesErrorCode
+  | EtfErrorCode
+  | EpmdErrorCode
+  | DockerErrorCode
+  | DistErrorCode
+  | ClusterErrorCode
+  | CliErrorCode;
 
 export interface ErrorContext {
   /** Byte offset in the input where decoding failed. */
@@ -169,6 +178,15 @@ export class DistError extends EidError {
   declare readonly code: DistErrorCode;
 
   constructor(code: DistErrorCode, message: string, context: ErrorContext = {}) {
+    super(code, message, context);
+  }
+}
+
+/** Self-forming clusters: a bad clusters file or cookie file, a membership reply refused. */
+export class ClusterError extends EidError {
+  declare readonly code: ClusterErrorCode;
+
+  constructor(code: ClusterErrorCode, message: string, context: ErrorContext = {}) {
     super(code, message, context);
   }
 }

@@ -10,12 +10,14 @@ export {
   EpmdError,
   DockerError,
   DistError,
+  ClusterError,
   type ErrorCode,
   type BytesErrorCode,
   type EtfErrorCode,
   type EpmdErrorCode,
   type DockerErrorCode,
   type DistErrorCode,
+  type ClusterErrorCode,
   type CliErrorCode,
   type ErrorContext,
 } from './errors.ts';
@@ -78,6 +80,7 @@ export {
   DockerCatalog,
   PORT_LABEL,
   NAME_LABEL,
+  CLUSTER_LABEL,
   type CatalogEntry,
   type CatalogOptions,
   type CatalogStats,
@@ -110,4 +113,16 @@ export {
   DEFAULT_FLAGS,
   flagNames,
 } from './distribution/index.ts';
-export { Daemon, type DaemonOptions, type MetricsSnapshot } from './daemon/index.ts';
+export {
+  Daemon,
+  MEMBERSHIP_VERSION,
+  type DaemonOptions,
+  type MetricsSnapshot,
+  type ClustersConfig,
+  type ClusterConfig,
+  type MembershipDocument,
+  type ClusterView,
+  type Member,
+  type MemberState,
+  type PeerHost,
+} from './daemon/index.ts';

@@ -35,6 +35,10 @@ const commands: Record<string, Command> = {
     summary: 'an Erlang shell on a remote node, like erl -remsh, with no Erlang here',
     run: async (args) => (await import('./remsh.ts')).run(args),
   },
+  status: {
+    summary: "show a cluster's members on every host and who is connected to whom",
+    run: async (args) => (await import('./status.ts')).run(args),
+  },
 };
 
 function packageVersion(): string {

@@ -8,6 +8,8 @@ import { DEFAULT_EPMD_PORT } from '../epmd/env.ts';
 import { EpmdServer, type EpmdConnectionLimits } from '../epmd/server.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { CatalogSource } from './catalog-source.ts';
+import type { ClustersConfig } from './cluster-config.ts';
+import { Clusters } from './clusters.ts';
 import { MetricsServer, type MetricsSnapshot } from './metrics.ts';
 
 export interface DaemonOptions {
@@ -22,6 +24,8 @@ export interface DaemonOptions {
   limits?: EpmdConnectionLimits;
   /** Full catalog resync interval (default 60 s); the catalog counts as stale after three missed. */
   resyncIntervalMs?: number;
+  /** Self-forming clusters of labelled containers (docs/clusters.md); none when absent. */
+  clusters?: ClustersConfig;
   logger?: Logger;
 }
 
@@ -33,6 +37,7 @@ export class Daemon {
   readonly server: EpmdServer;
   readonly #source: CatalogSource;
   readonly #metrics: MetricsServer | undefined;
+  readonly clusters: Clusters | undefined;
   readonly #options: DaemonOptions;
   readonly #log: Logger;
   readonly #resyncIntervalMs: number;
@@ -47,7 +52,10 @@ export class Daemon {
       nodePort: options.nodePort ?? DEFAULT_NODE_PORT,
       addresses: options.addresses ?? [],
       resyncIntervalMs: this.#resyncIntervalMs,
-      onChange: () => this.#source.recheck(),
+      onChange: () => {
+        this.#source.recheck();
+        this.clusters?.kick();
+      },
       logger: this.#log,
     });
     this.#source = new CatalogSource(this.catalog, this.#log, () =>
@@ -60,6 +68,8 @@ export class Daemon {
       logger: this.#log,
       ...options.limits,
     });
+    this.clusters =
+      options.clusters === undefined ? undefined : new Clusters(options.clusters, this.catalog, this.#log);
     this.#metrics = options.metrics === undefined ? undefined : new MetricsServer(() => this.snapshot());
   }
 
@@ -90,14 +100,20 @@ export class Daemon {
         const bound = await this.#metrics.listen(host, port);
         this.#log.info('metrics: listening', { address: `${bound.address}:${bound.port}` });
       }
+      await this.clusters?.start();
     } catch (err) {
-      await this.server.close();
+      await Promise.all([this.server.close(), this.#metrics?.close()]);
       throw err;
     }
     this.catalog.start();
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.catalog.stop(), this.server.close(), this.#metrics?.close()]);
+    await Promise.all([
+      this.catalog.stop(),
+      this.server.close(),
+      this.#metrics?.close(),
+      this.clusters?.stop(),
+    ]);
   }
 }

@@ -7,6 +7,7 @@ import type { EpmdConnectionLimits } from '../epmd/server.ts';
 import { LogLevels, type LogFormat, type LogLevel } from '../log.ts';
 import type { DaemonOptions } from './daemon.ts';
 import { parseListenAddress } from './metrics.ts';
+import { readClustersConfig } from './cluster-config.ts';
 
 export interface DaemonSettings extends DaemonOptions {
   logLevel: LogLevel;
@@ -32,6 +33,8 @@ Options (environment variable in brackets):
                       [EID_PACKET_TIMEOUT]
   --request-timeout S seconds any connection but a registration may stay open (10) [EID_REQUEST_TIMEOUT]
   --resync-interval S full catalog resync every S seconds (60) [EID_RESYNC_INTERVAL]
+  --clusters FILE     form the clusters this JSON file names, of containers labelled
+                      eid.cluster=NAME (docs/clusters.md) [EID_CLUSTERS]
   --log-level LEVEL   debug, info, warn, error, silent (info) [EID_LOG_LEVEL]
   --log-format FMT    pretty or json (pretty) [EID_LOG_FORMAT]
 `;
@@ -51,6 +54,7 @@ const FLAGS = {
   'packet-timeout': 'packetTimeoutMs',
   'request-timeout': 'requestTimeoutMs',
   'resync-interval': 'resyncInterval',
+  clusters: 'clusters',
   'log-level': 'logLevel',
   'log-format': 'logFormat',
 } as const;
@@ -68,6 +72,7 @@ const ENV: Record<Setting, readonly string[]> = {
   packetTimeoutMs: ['EID_PACKET_TIMEOUT'],
   requestTimeoutMs: ['EID_REQUEST_TIMEOUT'],
   resyncInterval: ['EID_RESYNC_INTERVAL'],
+  clusters: ['EID_CLUSTERS'],
   logLevel: ['EID_LOG_LEVEL'],
   logFormat: ['EID_LOG_FORMAT'],
 };
@@ -145,6 +150,9 @@ export function parseDaemonArgs(
     if (text !== undefined) limits[setting] = count(flag, text, max) * unitMs;
   }
 
+  const clustersFile = get('clusters');
+  const clusters = clustersFile === undefined ? undefined : readClustersConfig(clustersFile);
+
   return {
     port: port === undefined ? DEFAULT_EPMD_PORT : portNumber('--port', port),
     addresses,
@@ -153,6 +161,7 @@ export function parseDaemonArgs(
     metrics,
     limits,
     ...(resyncSeconds === undefined ? {} : { resyncIntervalMs: resyncSeconds * 1000 }),
+    ...(clusters === undefined ? {} : { clusters }),
     logLevel: logLevel as LogLevel,
     logFormat,
   };

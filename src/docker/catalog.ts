@@ -18,7 +18,7 @@ import { SkippedContainers, type Skip, type SkipReason } from './skips.ts';
 import { ContainerTable } from './table.ts';
 
 // Part of the package API through docker/index.ts since the first version.
-export { NAME_LABEL, PORT_LABEL, type CatalogEntry } from './inspect.ts';
+export { CLUSTER_LABEL, NAME_LABEL, PORT_LABEL, type CatalogEntry } from './inspect.ts';
 // Tests and the bench import the table from here (it lived in this module).
 export { ContainerTable, MIN_ID_PREFIX } from './table.ts';
 

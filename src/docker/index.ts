@@ -6,6 +6,7 @@ export {
   DockerCatalog,
   PORT_LABEL,
   NAME_LABEL,
+  CLUSTER_LABEL,
   type CatalogEntry,
   type CatalogOptions,
   type CatalogStats,

@@ -15,6 +15,8 @@ import type { Skip } from './skips.ts';
 export const PORT_LABEL = 'eid.port';
 /** Label giving a container an extra node name. */
 export const NAME_LABEL = 'eid.name';
+/** Label naming the self-forming cluster a container's node belongs to (docs/clusters.md). */
+export const CLUSTER_LABEL = 'eid.cluster';
 
 /**
  * The fields of an inspect reply we read, typed as the JSON they may hold (dockerode's
@@ -46,6 +48,8 @@ export interface CatalogEntry {
    * Absent: `hostPort` serves every address.
    */
   bindings?: readonly HostBinding[] | undefined;
+  /** Its `eid.cluster` label, when it has a well-formed one. */
+  cluster?: string | undefined;
 }
 
 /** One published binding: a host address and port. */
@@ -186,7 +190,10 @@ export function readContainer(
     return undefined;
   const labels = field(info?.Config, 'Labels');
   const portLabel = field(labels, PORT_LABEL);
-  const labelled = portLabel !== undefined || field(labels, NAME_LABEL) !== undefined;
+  const labelled =
+    portLabel !== undefined ||
+    field(labels, NAME_LABEL) !== undefined ||
+    field(labels, CLUSTER_LABEL) !== undefined;
   const port = portLabel === undefined ? nodePort : textPort(portLabel);
   if (port === undefined || !isPort(port)) return { skip: { id, reason: 'bad_port_label' } };
   const key = `${port}/tcp`;
@@ -217,6 +224,7 @@ export function readContainer(
   const name = info?.Name;
   const hostname = field(info?.Config, 'Hostname');
   const labelName = field(labels, NAME_LABEL);
+  const cluster = field(labels, CLUSTER_LABEL);
   const entry: CatalogEntry = {
     id,
     name: typeof name === 'string' ? name.replace(/^\//, '') : '',
@@ -225,6 +233,7 @@ export function readContainer(
     nodePort: port,
     hostPort,
     bindings,
+    ...(typeof cluster === 'string' && isValidLookupName(cluster) ? { cluster } : {}),
   };
   return remote.length === 0 ? { entry, skip: { id, reason: 'loopback_only' } } : { entry };
 }

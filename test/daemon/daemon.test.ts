@@ -71,6 +71,7 @@ test('eid daemon --help prints its options; a bad option exits 2 with usage', as
     '--node-port',
     '--erlang_port',
     '--metrics',
+    '--clusters',
     '--log-level',
     '--log-format',
   ]) {

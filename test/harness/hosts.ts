@@ -58,6 +58,8 @@ export interface StartNodeOptions {
   elixir?: boolean;
   /** `--restart` policy. */
   restart?: string;
+  /** More erl arguments (`-kernel net_ticktime 4`, say); not for Elixir nodes. */
+  erlArgs?: string;
 }
 
 export interface DaemonProcess {
@@ -210,7 +212,7 @@ export class Host {
     const dist = `-kernel inet_dist_listen_min ${nodePort} inet_dist_listen_max ${nodePort}`;
     const command = options.elixir
       ? `exec elixir --name "$(hostname)@$HOST_IP" --cookie "$COOKIE" --erl "${dist}" --no-halt -e ':ok'`
-      : `exec erl -noshell -name "$(hostname)@$HOST_IP" -setcookie "$COOKIE" ${dist}`;
+      : `exec erl -noshell -name "$(hostname)@$HOST_IP" -setcookie "$COOKIE" ${dist} ${options.erlArgs ?? ''}`;
     args.push(image, 'sh', '-c', command);
     const id = await this.docker(args);
     const hostname = await this.docker(['inspect', '-f', '{{.Config.Hostname}}', id]);

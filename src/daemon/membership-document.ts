@@ -1,0 +1,122 @@
+/**
+ * The membership document, version 1 (docs/clusters.md, "The membership endpoint"): what one
+ * daemon says about the clusters it forms. Its own members are the only part other daemons use;
+ * its view of the other hosts is for `eid status` and the operator. No I/O here: the reader of a
+ * peer's reply treats every byte as hostile and keeps only members that are provably this cluster's
+ * and of that host, so a reply cannot choose which nodes get dialled.
+ */
+import { ClusterError } from '../errors.ts';
+import { splitNodeName } from '../distribution/handshake.ts';
+
+export const MEMBERSHIP_VERSION = 1;
+export const MEMBERSHIP_PATH = '/v1/membership';
+/** A reply larger than this is refused unread. */
+export const MAX_MEMBERSHIP_BYTES = 4 * 1024 * 1024;
+/** Members of one cluster on one host a peer's reply may list. */
+export const MAX_MEMBERS_PER_HOST = 4096;
+
+/** What the daemon knows about one member on its own host. */
+export type MemberState =
+  /** Connected from the daemon's hidden node; `connected` is its nodes(). */
+  | 'up'
+  /** Not yet reached, or its node name not yet learned. */
+  | 'pending'
+  /** Its node did not answer (connection refused, timeout). */
+  | 'unreachable'
+  /** Its node refused the daemon's handshake: the cookie file does not match it. */
+  | 'refused';
+
+export interface Member {
+  /** Full node name; null until the daemon has learned it. */
+  node: string | null;
+  /** Container ID, short form (12 hex digits). */
+  container: string;
+  /** Container name. */
+  name: string;
+  /** False when the node runs with -connect_all false: the daemon leaves it out of the mesh. */
+  mesh: boolean;
+  state: MemberState;
+  /** Visible nodes it is connected to (its nodes()), when up. */
+  connected: string[];
+}
+
+/** This daemon's view of another host of the cluster. */
+export interface PeerHost {
+  host: string;
+  /** Whether its last membership fetch succeeded. */
+  reachable: boolean;
+  /** ISO time of its last good reply, or null. */
+  lastSeen: string | null;
+  /** Why the last fetch failed (no secret ever goes here). */
+  error: string | null;
+  members: Member[];
+}
+
+export interface ClusterView {
+  name: string;
+  reconcileIntervalMs: number;
+  /** ISO time the last reconcile pass ended, or null before the first. */
+  lastReconcile: string | null;
+  /** Members on this host. */
+  members: Member[];
+  /** The other hosts, as last heard from. */
+  hosts: PeerHost[];
+}
+
+export interface MembershipDocument {
+  version: typeof MEMBERSHIP_VERSION;
+  host: string;
+  generated: string;
+  clusters: ClusterView[];
+}
+
+function refuse(host: string, message: string): ClusterError {
+  return new ClusterError('CLUSTER_MEMBERSHIP', `membership reply from ${host} refused: ${message}`, {
+    peer: host,
+  });
+}
+
+const field = (value: unknown, key: string): unknown =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
+
+/** A remote member the reconciler may ask local nodes to connect to. */
+export interface RemoteMember {
+  node: string;
+  mesh: boolean;
+}
+
+/**
+ * The members `host` reports for `cluster`, from its reply's JSON text. The reply must be version 1,
+ * about `host` itself, and list the cluster; each member must be a node of `host` (name@host) with
+ * a well-formed name. Anything else in a member is ignored; a malformed member is dropped, a
+ * malformed document refused whole.
+ */
+export function readPeerMembers(json: string, cluster: string, host: string): RemoteMember[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(json);
+  } catch {
+    throw refuse(host, 'not JSON');
+  }
+  if (field(doc, 'version') !== MEMBERSHIP_VERSION) throw refuse(host, 'not membership version 1');
+  if (field(doc, 'host') !== host) throw refuse(host, 'it describes another host');
+  const clusters = field(doc, 'clusters');
+  if (!Array.isArray(clusters)) throw refuse(host, 'no cluster list');
+  const view = clusters.find((c) => field(c, 'name') === cluster);
+  if (view === undefined) return [];
+  const members = field(view, 'members');
+  if (!Array.isArray(members)) throw refuse(host, `no member list for ${cluster}`);
+  if (members.length > MAX_MEMBERS_PER_HOST) throw refuse(host, `more than ${MAX_MEMBERS_PER_HOST} members`);
+  const out: RemoteMember[] = [];
+  for (const m of members) {
+    const node = field(m, 'node');
+    if (typeof node !== 'string' || field(m, 'state') !== 'up') continue;
+    const parts = splitNodeName(node);
+    if (parts === undefined || parts.host !== host || !/^[A-Za-z0-9_.-]{1,255}$/.test(parts.alive)) continue;
+    if (out.some((o) => o.node === node)) continue;
+    out.push({ node, mesh: field(m, 'mesh') !== false });
+  }
+  return out;
+}
