@@ -78,6 +78,8 @@ export type DistErrorCode =
   | 'DIST_RESOLVE'
   | 'DIST_STOPPED'
   | 'DIST_TICK_TIMEOUT'
+  | 'DIST_TLS_CONFIG'
+  | 'DIST_TLS_HANDSHAKE'
   | 'DIST_UNKNOWN_NODE';
 
 /** Command-line and daemon settings: a bad flag or value, a result that cannot be printed. */

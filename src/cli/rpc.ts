@@ -74,7 +74,6 @@ function fromJson(text: string): Term {
   return convert(value);
 }
 
-
 /** Parses one rpc argument; text that is not a term is a usage mistake (exit 2). */
 export function parseLiteral(text: string): Term {
   try {

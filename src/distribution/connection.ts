@@ -13,6 +13,7 @@ import {
   MAX_HANDSHAKE_FRAME,
   TICK_FRAME,
   encodeHandshakeFrame,
+  type PrefixSize,
 } from './framing.ts';
 import { HandshakeError } from './errors.ts';
 import { Handshake, type HandshakeOptions, type HandshakeResult } from './handshake.ts';
@@ -47,6 +48,10 @@ export interface ConnectionOptions extends HeaderDecoderOptions {
   tickTimeMs: number;
   /** The handshake must complete within this many ms (OTP's net_setuptime); default 7000. */
   setupTimeMs?: number;
+  /** Handshake frames' length prefix: 2 (default), or 4 inside TLS. */
+  handshakePrefix?: PrefixSize;
+  /** The error for a setup timeout when the transport names a better one (a TLS handshake still running). */
+  stalled?: (ms: number) => DistError | undefined;
   /** Largest frame accepted once connected. */
   maxFrame?: number;
   /** Peer address for logs and errors. */
@@ -86,6 +91,7 @@ export class Connection {
   private silentTicks = 0;
   private readonly logger: Logger;
   private readonly maxFrame: number;
+  private readonly handshakePrefix: PrefixSize;
 
   constructor(
     private readonly transport: Transport,
@@ -96,18 +102,21 @@ export class Connection {
     this.peer = options.peer;
     this.logger = options.logger ?? silentLogger;
     this.maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
-    this.frames = new FrameDecoder({ prefixSize: 2, maxFrame: MAX_HANDSHAKE_FRAME, budget: options.budget });
+    this.handshakePrefix = options.handshakePrefix ?? 2;
+    this.frames = new FrameDecoder({
+      prefixSize: this.handshakePrefix,
+      maxFrame: MAX_HANDSHAKE_FRAME,
+      budget: options.budget,
+    });
     this.handshake = new Handshake(options.role, options.handshake);
     this.headers = new HeaderDecoder(options);
     // From creation, so it also covers a TCP connect that never completes.
     const setup = options.setupTimeMs ?? DEFAULT_SETUP_MS;
     this.setupTimer = setTimeout(() => {
       if (this.state !== 'handshake') return;
-      const error = new DistError(
-        'DIST_HANDSHAKE_TIMEOUT',
-        `handshake not done within ${setup} ms`,
-        this.context(),
-      );
+      const error =
+        options.stalled?.(setup) ??
+        new DistError('DIST_HANDSHAKE_TIMEOUT', `handshake not done within ${setup} ms`, this.context());
       this.close(error.code, error);
     }, setup);
     this.setupTimer.unref();
@@ -138,7 +147,8 @@ export class Connection {
 
   /** Sends the first handshake message (the initiator's, once the transport is connected). */
   start(): void {
-    for (const body of this.handshake.start()) this.transport.write(encodeHandshakeFrame(body));
+    for (const body of this.handshake.start())
+      this.transport.write(encodeHandshakeFrame(body, this.handshakePrefix));
   }
 
   /**
@@ -168,7 +178,7 @@ export class Connection {
           ? err
           : new DistError('DIST_INTERNAL', `connection failed: ${(err as Error).message}`, { cause: err });
       if (err instanceof HandshakeError)
-        for (const f of err.send) this.transport.write(encodeHandshakeFrame(f));
+        for (const f of err.send) this.transport.write(encodeHandshakeFrame(f, this.handshakePrefix));
       this.close(error.code, error);
     }
   }
@@ -202,7 +212,7 @@ export class Connection {
 
   private onHandshakeFrame(frame: Buffer): void {
     const step = this.handshake.receive(frame);
-    for (const body of step.send) this.transport.write(encodeHandshakeFrame(body));
+    for (const body of step.send) this.transport.write(encodeHandshakeFrame(body, this.handshakePrefix));
     if (step.done === undefined) return;
     const result = step.done;
     this.peerName = result.peerName;
