@@ -66,6 +66,13 @@ const HANDOVER_BYTES = 64 * 1024;
 const TICKS_PER_PERIOD = 4;
 /** Socket backlog above which signals wait as terms instead of being encoded. */
 const BACKLOG_BYTES = 8 * 1024 * 1024;
+/**
+ * A TLS record's start (handshake or alert, version 3.x): its first two bytes, read as a plain
+ * handshake's length, would be over 5000, far above any handshake frame.
+ */
+const isTlsRecord = (b: Uint8Array): boolean =>
+  b.length >= 2 && (b[0] === 0x15 || b[0] === 0x16) && b[1] === 0x03;
+
 /** OTP's default net_setuptime. */
 export const DEFAULT_SETUP_MS = 7000;
 
@@ -92,6 +99,8 @@ export class Connection {
   private readonly logger: Logger;
   private readonly maxFrame: number;
   private readonly handshakePrefix: PrefixSize;
+  /** Whether any byte arrived yet (the first ones tell a TLS peer from a plain one). */
+  private readAny = false;
 
   constructor(
     private readonly transport: Transport,
@@ -112,14 +121,18 @@ export class Connection {
     this.headers = new HeaderDecoder(options);
     // From creation, so it also covers a TCP connect that never completes.
     const setup = options.setupTimeMs ?? DEFAULT_SETUP_MS;
-    this.setupTimer = setTimeout(() => {
-      if (this.state !== 'handshake') return;
-      const error =
-        options.stalled?.(setup) ??
-        new DistError('DIST_HANDSHAKE_TIMEOUT', `handshake not done within ${setup} ms`, this.context());
-      this.close(error.code, error);
-    }, setup);
+    this.setupTimer = setTimeout(() => this.setupTimedOut(), setup);
     this.setupTimer.unref();
+  }
+
+  /** Ends a setup that took too long, with the transport's reason when it has one (its own timer, or a caller's). */
+  setupTimedOut(): void {
+    if (this.state !== 'handshake') return;
+    const setup = this.options.setupTimeMs ?? DEFAULT_SETUP_MS;
+    const error =
+      this.options.stalled?.(setup) ??
+      new DistError('DIST_HANDSHAKE_TIMEOUT', `handshake not done within ${setup} ms`, this.context());
+    this.close(error.code, error);
   }
 
   get isUp(): boolean {
@@ -161,6 +174,14 @@ export class Connection {
     this.readSinceTick = true;
     try {
       if (this.state === 'handshake') {
+        if (!this.readAny && this.handshakePrefix === 2 && isTlsRecord(chunk)) {
+          throw new DistError(
+            'DIST_HANDSHAKE_PROTOCOL',
+            'the peer speaks TLS: it runs TLS distribution (-proto_dist inet_tls), this node plain TCP',
+            this.context(),
+          );
+        }
+        this.readAny = true;
         // One frame at a time: the frame that completes the handshake switches the framing.
         let frames = this.frames.push(chunk, true);
         while (frames.length > 0 && this.state === 'handshake') {

@@ -124,14 +124,14 @@ export class Connections implements Peers {
     const promise = new Promise<Connection>((resolve, reject) => {
       let w = this.waiters.get(node);
       if (w === undefined) {
-        const timer = setTimeout(
-          () =>
-            this.failWaiters(
-              node,
-              new DistError('DIST_CONNECT_TIMEOUT', `connection setup to ${node} timed out`, { node }),
-            ),
-          this.options.connectTimeoutMs,
-        );
+        const timer = setTimeout(() => {
+          // Our own attempt, still setting up, fails with its reason (a stalled TLS handshake, say).
+          this.dialing.get(node)?.conn?.setupTimedOut();
+          this.failWaiters(
+            node,
+            new DistError('DIST_CONNECT_TIMEOUT', `connection setup to ${node} timed out`, { node }),
+          );
+        }, this.options.connectTimeoutMs);
         w = { resolve: [], reject: [], timer };
         this.waiters.set(node, w);
       }

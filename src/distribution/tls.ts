@@ -33,6 +33,9 @@ interface Side {
   context: SecureContext;
 }
 
+const PEER_CLOSED =
+  'the peer closed the connection during the TLS handshake (it does not speak TLS, or refused our certificate)';
+
 const PROTOCOLS = { 'tlsv1.2': 'TLSv1.2', 'tlsv1.3': 'TLSv1.3' } as const;
 
 /** Fields of `b` that are set override `a`'s. */
@@ -190,23 +193,15 @@ export class DistributionTls implements DistTransport {
       settled = true;
       events.ready();
     });
-    socket.on('error', (err: Error & { code?: string }) => {
+    socket.on('error', (err: Error & { code?: string; reason?: string }) => {
       if (settled) return;
-      const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
-      fail(
-        reset ? 'PEER_CLOSED' : (err.code ?? 'TLS'),
-        reset
-          ? 'the peer closed the connection during the TLS handshake (not TLS, or it refused our certificate)'
-          : `${err.message}${err.code === undefined ? '' : ` (${err.code})`}`,
-        err,
-      );
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return fail('PEER_CLOSED', PEER_CLOSED, err);
+      // OpenSSL's messages carry file names and addresses; its `reason` is the readable part.
+      const what =
+        err.code?.startsWith('ERR_SSL_') === true && err.reason !== undefined ? err.reason : err.message;
+      fail(err.code ?? 'TLS', `${what}${err.code === undefined ? '' : ` (${err.code})`}`, err);
     });
-    socket.once('close', () =>
-      fail(
-        'PEER_CLOSED',
-        'the peer closed the connection during the TLS handshake (not TLS, or it refused our certificate)',
-      ),
-    );
+    socket.once('close', () => fail('PEER_CLOSED', PEER_CLOSED));
   }
 
   /** OTP's depth: how many intermediate CAs may sit between the peer's certificate and a trusted one. */
