@@ -123,6 +123,16 @@ export class DistributionTls implements DistTransport {
 
   accept(raw: Socket, events: TransportEvents): Socket {
     const { options, context } = this.current('server');
+    if (options.cert === undefined) {
+      // A node that only dials (eid ping with just a CA): nobody can be accepted.
+      queueMicrotask(() => {
+        events.fail(
+          config('cert', 'TLS distribution: this node has no certificate (certfile) to accept with'),
+        );
+        raw.destroy();
+      });
+      return raw;
+    }
     const verify = options.verify !== 'verify_none';
     const requireCert = verify && options.failIfNoPeerCert !== false;
     const address = raw.remoteAddress ?? '';
@@ -292,8 +302,6 @@ export class DistributionTls implements DistTransport {
         'ca',
         `TLS distribution (${name}): verify_peer needs ca (cacertfile), the CA that signs peers`,
       );
-    if (name === 'server' && (options.cert === undefined || options.key === undefined))
-      throw config('cert', 'TLS distribution (server): accepting needs cert and key (certfile, keyfile)');
     if ((options.cert === undefined) !== (options.key === undefined))
       throw config('cert', `TLS distribution (${name}): cert and key go together`);
     const versions = options.versions ?? ['tlsv1.2', 'tlsv1.3'];

@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Fixture, run, type ErlNode } from './helpers.ts';
+import { COOKIE, Fixture, run, type ErlNode } from './helpers.ts';
 import { certPaths, erlTlsArgs, makeCerts, writeOptfile } from './tls-helpers.ts';
 import { PortSlices } from '../support/ports.ts';
+import { eidBin, type Outcome } from '../support/processes.ts';
 import type { Node } from '../../src/distribution/node.ts';
 import { TlsError } from '../../src/distribution/errors.ts';
 import { termEquals } from '../../src/etf/index.ts';
@@ -169,3 +170,61 @@ describe('configuration', () => {
     },
   );
 });
+
+describe('eid ping and eid rpc over TLS', () => {
+  async function eid(args: string[]): Promise<Outcome> {
+    const listen = String(await f.nextPort());
+    const common = ['--cookie', COOKIE, '--epmd-port', String(f.epmdPort), '--listen-port', listen];
+    return f.spawn(process.execPath, [eidBin, ...args, ...common]).outcome();
+  }
+
+  test(
+    '--ssl-dist-optfile and --tls-ca/--tls-cert/--tls-key reach a TLS node',
+    { timeout: 60_000 },
+    async () => {
+      assert.deepEqual(await eid(['ping', erl.name, '--ssl-dist-optfile', optfile]), {
+        code: 0,
+        stdout: 'pong\n',
+        stderr: '',
+      });
+      const { ca, cert, key } = certPaths(dir, '127.0.0.1');
+      const rpc = await eid([
+        'rpc',
+        erl.name,
+        'erlang',
+        'node',
+        '--tls-ca',
+        ca,
+        '--tls-cert',
+        cert,
+        '--tls-key',
+        key,
+      ]);
+      assert.deepEqual(rpc, { code: 0, stdout: `'${erl.name}'\n`, stderr: '' });
+    },
+  );
+
+  test('a refused certificate: pang, and the reason on standard error', { timeout: 60_000 }, async () => {
+    const foreign = makeCerts(['127.0.0.1']);
+    const out = await eid(['ping', erl.name, '--timeout', '5000', ...flags(certPaths(foreign, '127.0.0.1'))]);
+    assert.equal(out.code, 1);
+    assert.equal(out.stdout, 'pang\n');
+    assert.match(out.stderr, /TLS dial to .* refused: .*unknown ca/);
+    const plain = await eid(['ping', erl.name, '--timeout', '5000']);
+    assert.equal(plain.stdout, 'pang\n');
+    assert.match(plain.stderr, /speaks TLS|closed/);
+    const usage = await eid(['ping', erl.name, '--tls-cert', 'x.pem']);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--tls-cert and --tls-key go together/);
+    rmSync(foreign, { recursive: true, force: true });
+  });
+});
+
+const flags = (p: { ca: string; cert: string; key: string }) => [
+  '--tls-ca',
+  p.ca,
+  '--tls-cert',
+  p.cert,
+  '--tls-key',
+  p.key,
+];
