@@ -7,6 +7,7 @@ export {
   BytesError,
   DecodeError,
   EncodeError,
+  LiteralError,
   EpmdError,
   DockerError,
   DistError,
@@ -105,5 +106,11 @@ export {
   DistFlags,
   DEFAULT_FLAGS,
   flagNames,
+  TlsError,
+  readSslDistOptfile,
+  type DistributionTlsOptions,
+  type DistributionTlsSide,
+  type PemSource,
+  type TlsVersion,
 } from './distribution/index.ts';
 export { Daemon, type DaemonOptions, type MetricsSnapshot } from './daemon/index.ts';

@@ -50,6 +50,8 @@ export interface ConnectionOptions extends HeaderDecoderOptions {
   setupTimeMs?: number;
   /** Handshake frames' length prefix: 2 (default), or 4 inside TLS. */
   handshakePrefix?: PrefixSize;
+  /** Said after "connection closed during the handshake" (what a TLS peer's silent refusal may mean). */
+  closedHint?: string;
   /** The error for a setup timeout when the transport names a better one (a TLS handshake still running). */
   stalled?: (ms: number) => DistError | undefined;
   /** Largest frame accepted once connected. */
@@ -218,7 +220,7 @@ export class Connection {
       reason = code;
       message = rejected
         ? 'peer closed the connection after our challenge reply: the cookies differ (or it refused us)'
-        : `connection closed during the handshake${error === undefined ? '' : `: ${error.message}`}`;
+        : `connection closed during the handshake${error === undefined ? '' : `: ${error.message}`}${this.options.closedHint ?? ''}`;
     }
     this.close(reason, new DistError(code, message, this.context(error)));
   }

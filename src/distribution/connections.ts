@@ -340,6 +340,7 @@ export class Connections implements Peers {
         tickTimeMs: this.options.tickTimeMs,
         setupTimeMs: this.options.connectTimeoutMs,
         handshakePrefix: this.transport.handshakePrefix,
+        closedHint: this.transport.closedHint,
         stalled: (ms) => (ready ? undefined : this.transport.stalled(peer, ms)),
         peer,
         logger: this.options.logger,

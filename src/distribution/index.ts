@@ -5,7 +5,14 @@
  */
 export { Node, type NodeOptions, type NodeEvents } from './node.ts';
 export { type ExposedFunction, type ExposedModule } from './exposed.ts';
-export { BadRpcError, CallError, HandshakeError, ProcessExit, ReceiveTimeout } from './errors.ts';
+export { BadRpcError, CallError, HandshakeError, ProcessExit, ReceiveTimeout, TlsError } from './errors.ts';
+export {
+  readSslDistOptfile,
+  type DistributionTlsOptions,
+  type DistributionTlsSide,
+  type PemSource,
+  type TlsVersion,
+} from './tls-optfile.ts';
 export { Process, type Destination, type From } from './process.ts';
 export {
   EpmdResolver,

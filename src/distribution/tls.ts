@@ -79,6 +79,9 @@ function chainError(socket: TLSSocket): [reason: string, message: string] | unde
 export class DistributionTls implements DistTransport {
   readonly name = 'tls';
   readonly handshakePrefix = 4;
+  // A server checks a client's certificate once TLS is up (TLS 1.3 and Node's own checks): the
+  // client then sees only a close.
+  readonly closedHint = ' (after TLS was up: the peer may have refused our certificate; its log says why)';
   private sides: Record<TlsSideName, Side>;
   /** The files the sides were built from, and their state then (mtime, size, inode). */
   private stamp: string;

@@ -23,6 +23,8 @@ export interface DistTransport {
   dial(host: string, port: number, nodeHost: string, events: TransportEvents): Socket;
   /** Takes over a socket the listener accepted. */
   accept(raw: Socket, events: TransportEvents): Socket;
+  /** What a close during the distribution handshake may mean on this transport. */
+  readonly closedHint?: string;
   /** The error for a setup that timed out before `ready`, if the transport names one. */
   stalled(peer: string, ms: number): DistError | undefined;
 }
