@@ -66,6 +66,12 @@ async function tsNode(alive: string, options: Partial<NodeOptions>): Promise<{ n
   return { node, log };
 }
 
+/** A TS node with a good cluster certificate that finds `target` (not registered with EPMD) directly. */
+async function checker(alive: string, target: Node): Promise<Node> {
+  const resolver = new StaticResolver({ [target.name]: { host: '127.0.0.1', port: target.port } });
+  return (await tsNode(alive, { distributionTls: certPaths(cluster, '127.0.0.1'), resolver })).node;
+}
+
 const logged = (log: string[], pattern: RegExp, what: string) =>
   waitFor(() => log.some((l) => pattern.test(l)), what, 3 * SETUP_MS);
 
@@ -108,10 +114,7 @@ test('an expired certificate is refused both ways', { timeout: 60_000 }, async (
   await refused(node.connect(erl.name), /EXPIRED/i);
   await pang(node);
   // And our own check of a server's certificate.
-  const { node: good } = await tsNode('ts_checker', {
-    distributionTls: certPaths(cluster, '127.0.0.1'),
-    resolver: new StaticResolver({ [node.name]: { host: '127.0.0.1', port: node.port } }),
-  });
+  const good = await checker('ts_checker', node);
   await refused(good.connect(node.name), /CERT_HAS_EXPIRED/);
   await Promise.all([node.stop(), good.stop()]);
 });
@@ -122,10 +125,7 @@ test(
   async () => {
     const { node } = await tsNode('ts_wrong_ip', { distributionTls: certPaths(cluster, '127.0.0.2') });
     await pang(node);
-    const { node: good } = await tsNode('ts_checker2', {
-      distributionTls: certPaths(cluster, '127.0.0.1'),
-      resolver: new StaticResolver({ [node.name]: { host: '127.0.0.1', port: node.port } }),
-    });
+    const good = await checker('ts_checker2', node);
     await refused(good.connect(node.name), /ERR_TLS_CERT_ALTNAME_INVALID/);
     await Promise.all([node.stop(), good.stop()]);
   },
