@@ -2,21 +2,22 @@
  * Distribution bench: the TS node against BEAM→BEAM on this machine, in the same run, with raw
  * Node↔BEAM TCP carrying the same frames as the limit (bench/dist-limit.ts).
  * Rows: throughput both ways for several message shapes (a small tuple, a GenServer call, a
- * Phoenix.PubSub broadcast, 1 MB binaries) and the round-trip latency.
+ * Phoenix.PubSub broadcast, 1 MB binaries) and the round-trip latency; then small messages, 1 MB
+ * binaries and the round trip again with every node on TLS distribution (no raw TCP limit there).
  * Two OTP nodes (A sends, B receives) give the BEAM→BEAM anchor; the TS node stands in for
  * A (TS→BEAM) or for B (BEAM→TS). The Erlang side (bench/eid_bench.erl) is compiled with erlc.
  *
  * Usage: npm run bench:dist [-- --quick --rounds N --small N --rtt N --big N --json PATH]
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Node } from '../src/distribution/node.ts';
 import type { Process } from '../src/distribution/process.ts';
 import { atom, Atom, Pid, Reference, Tuple, tuple, type Term } from '../src/etf/terms.ts';
-import { alternate, BenchRun, ownPeakRss, parseBenchArgs, peakRss } from './harness.ts';
+import { alternate, BenchRun, type Measure, ownPeakRss, parseBenchArgs, peakRss } from './harness.ts';
 import { waitForEpmd } from './lib.ts';
 import { chunked, echoRoundTrips, passThroughFrame, readFromBeam, writeToSink } from './dist-limit.ts';
 
@@ -39,6 +40,13 @@ function port(): number {
   if (nextPort > PORTS.to) throw new Error('out of bench ports');
   return nextPort++;
 }
+/** TLS distribution's nodes (test/support/ports.ts, PortSlices.tls.bench). */
+const TLS_PORTS = { from: 46200, to: 46299 };
+let nextTlsPort = TLS_PORTS.from;
+function tlsPort(): number {
+  if (nextTlsPort > TLS_PORTS.to) throw new Error('out of TLS bench ports');
+  return nextTlsPort++;
+}
 
 const children: ChildProcess[] = [];
 function start(cmd: string, args: string[], env: Record<string, string>): ChildProcess {
@@ -51,14 +59,15 @@ function start(cmd: string, args: string[], env: Record<string, string>): ChildP
   return c;
 }
 
-async function startErl(alive: string, epmdPort: number, dir: string): Promise<string> {
-  const p = port();
+async function startErl(alive: string, epmdPort: number, dir: string, extra: string[] = []): Promise<string> {
+  const p = extra.length === 0 ? port() : tlsPort();
   const name = `${alive}@127.0.0.1`;
   const c = start(
     'erl',
     [
       ...['-noshell', '-name', name, '-setcookie', COOKIE, '-start_epmd', 'false', '-pa', dir],
       ...['-kernel', 'inet_dist_listen_min', String(p), 'inet_dist_listen_max', String(p)],
+      ...extra,
       '-eval',
       'register(eid_sink, spawn(eid_bench, sink, [])), register(eid_echo, spawn(eid_bench, echo, [])), io:format("READY~n").',
     ],
@@ -184,6 +193,142 @@ function shapes(node: Node): Shape[] {
   ];
 }
 
+/** A TS node and two BEAM nodes (A sends, B receives), all connected. */
+interface Trio {
+  node: Node;
+  a: string;
+  b: string;
+}
+
+const onBeam = async (node: Node, target: string, fn: string, args: Term[]) =>
+  (await node.rpc(target, 'eid_bench', fn, args)) as number;
+// Frames as a peer would send them to a registered name (REG_SEND: {6, From, '', To}).
+const regSend = (a: string, to: string) => tuple(6, new Pid(atom(a), 1, 0, 1), atom(''), atom(to));
+
+/** One shape's rows, TS→BEAM and BEAM→TS against BEAM→BEAM; with the raw TCP limit unless over TLS. */
+async function rateRows(
+  run: BenchRun,
+  { node, a, b }: Trio,
+  shape: Shape,
+  withLimit: boolean,
+): Promise<void> {
+  const n = shape.count;
+  const atB = (name: string) => tuple(atom(name), atom(b));
+  const atTs = (name: string) => tuple(atom(name), atom(node.name));
+  const rate = (us: number) => ({ rate: (n * (shape.megabytes ?? 1)) / (us / 1e6) });
+  const { chunk, perChunk, times } = chunked(passThroughFrame(regSend(a, 'eid_sink'), shape.message), n);
+  const raw = (us: number) => ({ rate: (perChunk * times * (shape.megabytes ?? 1)) / (us / 1e6) });
+  const sides: Record<string, Measure> = {
+    tsToBeam: async () => rate(await tsSend(node, atB('eid_sink'), n, shape.message)),
+    beamToBeam: async () => rate(await onBeam(node, a, 'send_n', [atB('eid_sink'), n, shape.message])),
+    beamToTs: async () => rate(await onBeam(node, a, 'send_n', [atTs('eid_sink'), n, shape.message])),
+    ...(withLimit
+      ? {
+          rawIn: async () =>
+            raw(await writeToSink(await onBeam(node, b, 'tcp_sink', [chunk.length * times]), chunk, times)),
+          rawOut: async () =>
+            raw(
+              await readFromBeam(chunk.length * times, (p) => onBeam(node, a, 'tcp_send', [p, chunk, times])),
+            ),
+        }
+      : {}),
+  };
+  const s = await alternate(sides, common.rounds);
+  const [tsToBeam, beamToTs, beamToBeam] = [s.tsToBeam!, s.beamToTs!, s.beamToBeam!];
+  const unit = shape.megabytes === undefined ? 'msgs/s' : 'MB/s';
+  const tls = withLimit ? '' : ' over TLS';
+  const directions = [
+    ['ts-beam', 'TS→BEAM', tsToBeam, 'raw TCP Node→gen_tcp', s.rawIn],
+    ['beam-ts', 'BEAM→TS', beamToTs, 'raw TCP gen_tcp→Node', s.rawOut],
+  ] as const;
+  for (const [way, arrow, eid, limitName, limit] of directions) {
+    run.add({
+      ...{ id: `dist${withLimit ? '' : '.tls'}.${shape.id}.${way}`, name: `${shape.name} ${arrow}${tls}` },
+      ...{
+        unit,
+        better: 'higher',
+        measure: 'rate',
+        eid,
+        anchorName: `BEAM→BEAM${tls}`,
+        anchor: beamToBeam,
+      },
+      ...(limit === undefined ? {} : { limitName, limit }),
+    });
+  }
+}
+
+/** The round-trip row; with the raw TCP echo as the limit unless over TLS. */
+async function rttRow(run: BenchRun, { node, a, b }: Trio, withLimit: boolean): Promise<void> {
+  const atB = (name: string) => tuple(atom(name), atom(b));
+  const pingFrame = passThroughFrame(regSend(a, 'eid_echo'), tuple(new Pid(atom(a), 1, 0, 1), atom('ping')));
+  const perTrip = (us: number) => ({ us: us / RTT });
+  const sides: Record<string, Measure> = {
+    ts: async () => perTrip(await tsRtt(node, atB('eid_echo'), RTT)),
+    beam: async () => perTrip(await onBeam(node, a, 'rtt', [atB('eid_echo'), RTT])),
+    ...(withLimit
+      ? {
+          raw: async () =>
+            perTrip(
+              await echoRoundTrips(await onBeam(node, b, 'tcp_echo', [pingFrame.length]), pingFrame, RTT),
+            ),
+        }
+      : {}),
+  };
+  const rtt = await alternate(sides, common.rounds);
+  const tls = withLimit ? '' : ' over TLS';
+  run.add({
+    ...{ id: `dist${withLimit ? '' : '.tls'}.rtt`, name: `round trip {self(), ping} TS↔BEAM${tls}` },
+    ...{
+      unit: 'µs',
+      better: 'lower',
+      measure: 'us',
+      eid: rtt.ts!,
+      anchorName: `BEAM→BEAM${tls}`,
+      anchor: rtt.beam!,
+    },
+    ...(rtt.raw === undefined ? {} : { limitName: 'raw TCP echo Node↔gen_tcp', limit: rtt.raw }),
+  });
+}
+
+/**
+ * The TLS rows: every node on TLS distribution (docs/tls.md's certificates and ssl_dist_optfile),
+ * small messages and 1 MB binaries both ways and the round trip, against BEAM→BEAM over TLS.
+ */
+async function tlsRows(run: BenchRun, dir: string, epmdPort: number): Promise<void> {
+  const certs = join(dir, 'certs');
+  execFileSync(
+    'bash',
+    [fileURLToPath(new URL('../scripts/dist-certs.sh', import.meta.url)), '--dir', certs, '127.0.0.1'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const files = `{certfile, "${certs}/127.0.0.1/cert.pem"}, {keyfile, "${certs}/127.0.0.1/key.pem"}, {cacertfile, "${certs}/ca.pem"}, {verify, verify_peer}`;
+  const optfile = join(dir, 'ssl_dist.conf');
+  writeFileSync(optfile, `[{server, [${files}, {fail_if_no_peer_cert, true}]}, {client, [${files}]}].\n`);
+  const tlsArgs = ['-proto_dist', 'inet_tls', '-ssl_dist_optfile', optfile];
+  const a = await startErl('tls_a', epmdPort, dir, tlsArgs);
+  const b = await startErl('tls_b', epmdPort, dir, tlsArgs);
+  const node = await Node.start({
+    name: 'bench_tls@127.0.0.1',
+    cookie: COOKIE,
+    port: tlsPort(),
+    epmd: { port: epmdPort },
+    distributionTls: { optfile },
+  });
+  try {
+    node.register('eid_sink', spawnSink(node));
+    node.register('eid_echo', spawnEcho(node));
+    await node.connect(a);
+    await node.connect(b);
+    for (const shape of shapes(node).filter((x) => x.id === 'small' || x.id === 'binary-1m'))
+      await rateRows(run, { node, a, b }, shape, false);
+    await rttRow(run, { node, a, b }, false);
+  } finally {
+    await node.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'eid-bench-'));
   execFileSync('erlc', ['-o', dir, fileURLToPath(new URL('eid_bench.erl', import.meta.url))]);
@@ -213,66 +358,13 @@ async function main(): Promise<void> {
     node.register('eid_echo', spawnEcho(node));
     await node.connect(a);
     await node.connect(b);
-    const onBeam = async (target: string, fn: string, args: Term[]) =>
-      (await node.rpc(target, 'eid_bench', fn, args)) as number;
-    const atB = (name: string) => tuple(atom(name), atom(b));
-    const atTs = (name: string) => tuple(atom(name), atom(node.name));
-    // Frames as a peer would send them to eid_sink (REG_SEND: {6, From, '', To}).
-    const regSend = (to: string) => tuple(6, new Pid(atom(a), 1, 0, 1), atom(''), atom(to));
+    for (const shape of shapes(node)) await rateRows(run, { node, a, b }, shape, true);
+    await rttRow(run, { node, a, b }, true);
+    await tlsRows(run, dir, epmdPort);
 
-    for (const shape of shapes(node)) {
-      const n = shape.count;
-      const rate = (us: number) => ({ rate: (n * (shape.megabytes ?? 1)) / (us / 1e6) });
-      const { chunk, perChunk, times } = chunked(passThroughFrame(regSend('eid_sink'), shape.message), n);
-      const raw = (us: number) => ({ rate: (perChunk * times * (shape.megabytes ?? 1)) / (us / 1e6) });
-      const sides = {
-        tsToBeam: async () => rate(await tsSend(node, atB('eid_sink'), n, shape.message)),
-        beamToBeam: async () => rate(await onBeam(a, 'send_n', [atB('eid_sink'), n, shape.message])),
-        beamToTs: async () => rate(await onBeam(a, 'send_n', [atTs('eid_sink'), n, shape.message])),
-        rawIn: async () =>
-          raw(await writeToSink(await onBeam(b, 'tcp_sink', [chunk.length * times]), chunk, times)),
-        rawOut: async () =>
-          raw(await readFromBeam(chunk.length * times, (p) => onBeam(a, 'tcp_send', [p, chunk, times]))),
-      };
-      const s = await alternate(sides, common.rounds);
-      const unit = shape.megabytes === undefined ? 'msgs/s' : 'MB/s';
-      const directions = [
-        ['ts-beam', 'TS→BEAM', s.tsToBeam, 'raw TCP Node→gen_tcp', s.rawIn],
-        ['beam-ts', 'BEAM→TS', s.beamToTs, 'raw TCP gen_tcp→Node', s.rawOut],
-      ] as const;
-      for (const [way, arrow, eid, limitName, limit] of directions) {
-        run.add({
-          ...{ id: `dist.${shape.id}.${way}`, name: `${shape.name} ${arrow}`, unit, better: 'higher' },
-          ...{ measure: 'rate', eid, anchorName: 'BEAM→BEAM', anchor: s.beamToBeam, limitName, limit },
-        });
-      }
-    }
-
-    const pingFrame = passThroughFrame(regSend('eid_echo'), tuple(new Pid(atom(a), 1, 0, 1), atom('ping')));
-    const perTrip = (us: number) => ({ us: us / RTT });
-    const rtt = await alternate(
-      {
-        ts: async () => perTrip(await tsRtt(node, atB('eid_echo'), RTT)),
-        beam: async () => perTrip(await onBeam(a, 'rtt', [atB('eid_echo'), RTT])),
-        raw: async () =>
-          perTrip(await echoRoundTrips(await onBeam(b, 'tcp_echo', [pingFrame.length]), pingFrame, RTT)),
-      },
-      common.rounds,
+    const beamPeaks = await Promise.all(
+      [a, b].map(async (n) => peakRss(await onBeam(node, n, 'os_pid', []))),
     );
-    run.add({
-      id: 'dist.rtt',
-      name: 'round trip {self(), ping} TS↔BEAM',
-      unit: 'µs',
-      better: 'lower',
-      measure: 'us',
-      eid: rtt.ts,
-      anchorName: 'BEAM→BEAM',
-      anchor: rtt.beam,
-      limitName: 'raw TCP echo Node↔gen_tcp',
-      limit: rtt.raw,
-    });
-
-    const beamPeaks = await Promise.all([a, b].map(async (n) => peakRss(await onBeam(n, 'os_pid', []))));
     run.memory = {
       eid: ownPeakRss(),
       anchorName: 'BEAM node',

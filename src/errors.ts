@@ -9,7 +9,7 @@
 export type BytesErrorCode = 'BYTES_TRUNCATED' | 'BYTES_INVALID' | 'BYTES_SPLICED_VIEW';
 
 /** The External Term Format codec. */
-export type EtfErrorCode = 'ETF_DECODE' | 'ETF_ENCODE';
+export type EtfErrorCode = 'ETF_DECODE' | 'ETF_ENCODE' | 'ETF_LITERAL';
 
 /** EPMD client, server and wire codec (docs/epmd.md lists when each is used). */
 export type EpmdErrorCode =
@@ -79,6 +79,8 @@ export type DistErrorCode =
   | 'DIST_RESOLVE'
   | 'DIST_STOPPED'
   | 'DIST_TICK_TIMEOUT'
+  | 'DIST_TLS_CONFIG'
+  | 'DIST_TLS_HANDSHAKE'
   | 'DIST_UNKNOWN_NODE';
 
 /** Command-line and daemon settings: a bad flag or value, a result that cannot be printed. */
@@ -152,6 +154,15 @@ export class EncodeError extends EidError {
 
   constructor(message: string, context: ErrorContext = {}) {
     super('ETF_ENCODE', message, context);
+  }
+}
+
+/** Text that is not an Erlang literal term (an `eid rpc` argument, a file of terms). */
+export class LiteralError extends EidError {
+  declare readonly code: 'ETF_LITERAL';
+
+  constructor(message: string, context: ErrorContext = {}) {
+    super('ETF_LITERAL', message, context);
   }
 }
 

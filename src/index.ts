@@ -7,6 +7,7 @@ export {
   BytesError,
   DecodeError,
   EncodeError,
+  LiteralError,
   EpmdError,
   DockerError,
   DistError,
@@ -112,6 +113,12 @@ export {
   DistFlags,
   DEFAULT_FLAGS,
   flagNames,
+  TlsError,
+  readSslDistOptfile,
+  type DistributionTlsOptions,
+  type DistributionTlsSide,
+  type PemSource,
+  type TlsVersion,
 } from './distribution/index.ts';
 export {
   Daemon,

@@ -74,6 +74,9 @@ const VALUES = [
   'mapGet',
   'termEquals',
   'tuple',
+  'TlsError',
+  'readSslDistOptfile',
+  'LiteralError',
 ];
 
 /** Type-only exports: interfaces and type aliases. */
@@ -126,6 +129,10 @@ const TYPES = [
   'Registration',
   'Resolver',
   'Term',
+  'DistributionTlsOptions',
+  'DistributionTlsSide',
+  'PemSource',
+  'TlsVersion',
 ];
 
 const SRC = path.resolve(import.meta.dirname, '..', 'src');

@@ -4,6 +4,7 @@ import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Node } from '../distribution/node.ts';
+import type { DistributionTlsOptions } from '../distribution/tls-optfile.ts';
 import { splitNodeName } from '../distribution/handshake.ts';
 import { cliError, integerOption, portOption, runCommand } from './command.ts';
 
@@ -12,6 +13,10 @@ export const NODE_OPTIONS_USAGE = `  --cookie C        the cluster cookie (defau
   --name N          this node's name (default: eid-cli-<pid>@<host>)
   --epmd-port P     EPMD port on the target host (default: ERL_EPMD_PORT or 4369)
   --listen-port P   port this node listens on (default: any free port)
+  --ssl-dist-optfile FILE   TLS distribution with OTP's ssl_dist_optfile (docs/tls.md)
+  --tls-ca FILE     TLS distribution: the CA that signs the cluster's certificates
+  --tls-cert FILE   this node's certificate (with --tls-key); these override the optfile
+  --tls-key FILE
 `;
 
 export const usage = `Usage: eid ping node@host [options]
@@ -29,6 +34,10 @@ export const nodeOptions = {
   name: { type: 'string' },
   'epmd-port': { type: 'string' },
   'listen-port': { type: 'string' },
+  'ssl-dist-optfile': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
   timeout: { type: 'string' },
   help: { type: 'boolean' },
 } as const;
@@ -38,7 +47,29 @@ export interface CliNodeValues {
   name?: string | undefined;
   'epmd-port'?: string | undefined;
   'listen-port'?: string | undefined;
+  'ssl-dist-optfile'?: string | undefined;
+  'tls-ca'?: string | undefined;
+  'tls-cert'?: string | undefined;
+  'tls-key'?: string | undefined;
   timeout?: string | undefined;
+}
+
+/** TLS distribution from the flags, or undefined for plain TCP. */
+function tlsOptions(values: CliNodeValues): DistributionTlsOptions | undefined {
+  const fields = {
+    optfile: values['ssl-dist-optfile'],
+    ca: values['tls-ca'],
+    cert: values['tls-cert'],
+    key: values['tls-key'],
+  };
+  if (Object.values(fields).every((v) => v === undefined)) return undefined;
+  if ((fields.cert === undefined) !== (fields.key === undefined))
+    throw cliError('--tls-cert and --tls-key go together');
+  if (fields.optfile === undefined && fields.ca === undefined)
+    throw cliError('TLS distribution needs --tls-ca (or --ssl-dist-optfile)');
+  const out: DistributionTlsOptions = {};
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k as keyof typeof fields] = v;
+  return out;
 }
 
 function defaultCookie(): string {
@@ -69,6 +100,7 @@ export async function startCliNode(
   if (parts === undefined) throw cliError(`not a node name: '${target}' (expected name@host)`);
   const timeoutMs =
     values.timeout === undefined ? 7000 : integerOption('--timeout', values.timeout, 1, 3_600_000);
+  const tls = tlsOptions(values);
   const local = localHost(parts.host);
   const name = values.name ?? `eid-cli-${process.pid}@${local}`;
   const epmd: { register: false; port?: number; timeoutMs: number } = { register: false, timeoutMs };
@@ -82,6 +114,7 @@ export async function startCliNode(
     listenHost: '127.0.0.1',
     epmd,
     connectTimeoutMs: timeoutMs,
+    ...(tls === undefined ? {} : { distributionTls: tls }),
   });
   return { node, timeoutMs };
 }
@@ -120,6 +153,12 @@ export function run(args: string[]): Promise<number> {
     const { values, target } = parsed;
     const { node, timeoutMs } = await startCliNode(target, values);
     try {
+      try {
+        await node.connect(target);
+      } catch (err) {
+        // Why there is no connection (a refused certificate, a bad cookie) is worth a line.
+        process.stderr.write(`eid ping: ${(err as Error).message}\n`);
+      }
       const pong = await node.ping(target, timeoutMs);
       process.stdout.write(pong ? 'pong\n' : 'pang\n');
       return pong ? 0 : 1;

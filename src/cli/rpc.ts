@@ -2,7 +2,9 @@
 import { parseArgs } from 'node:util';
 import { BadRpcError } from '../distribution/errors.ts';
 import { formatTerm } from '../etf/format.ts';
-import { Atom, atom, Float, ImproperList, Tuple, type Term } from '../etf/terms.ts';
+import { LiteralError } from '../errors.ts';
+import { parseLiteral as parseTerm } from '../etf/literal.ts';
+import { atom, type Term } from '../etf/terms.ts';
 import { cliError, runCommand } from './command.ts';
 import { NODE_OPTIONS_USAGE, nodeOptions, startCliNode } from './ping.ts';
 
@@ -72,176 +74,12 @@ function fromJson(text: string): Term {
   return convert(value);
 }
 
-/** Nesting deeper than this is a usage error, long before the parser's recursion could exhaust the stack. */
-const MAX_LITERAL_DEPTH = 1000;
-/** Erlang refuses longer atoms (and they have no encoding). */
-const MAX_ATOM_CHARS = 255;
-const MAX_CODE_POINT = 0x10ffff;
-/** Erlang's one-letter escapes; any other escaped character stands for itself (\\, \', \"). */
-const ESCAPES = new Map(
-  Object.entries({ b: '\b', d: '\x7f', e: '\x1b', f: '\f', n: '\n', r: '\r', s: ' ', t: '\t', v: '\v' }),
-);
-/** The ^X escape: control characters are the low five bits. */
-const CONTROL_MASK = 0x1f;
-
-/** Parses one Erlang literal term (no variables or expressions). */
+/** Parses one rpc argument; text that is not a term is a usage mistake (exit 2). */
 export function parseLiteral(text: string): Term {
-  let i = 0;
-  const fail = (what: string): never => {
-    throw cliError(`cannot parse '${text}' as an Erlang term: ${what} at position ${i}`);
-  };
-  const ws = () => {
-    while (i < text.length && /\s/.test(text[i]!)) i++;
-  };
-  /** The character an escape after a backslash stands for: \n, \101 (octal), \x41, \x{41}, \^a, ... */
-  const escaped = (): string => {
-    const c = text[i];
-    if (c === undefined) return fail('unterminated escape');
-    const octal = /^[0-7]{1,3}/.exec(text.slice(i, i + 3));
-    if (octal !== null) {
-      i += octal[0].length;
-      return String.fromCodePoint(parseInt(octal[0], 8));
-    }
-    if (c === 'x') {
-      const hex = /^x(?:\{([0-9a-fA-F]{1,8})\}|([0-9a-fA-F]{2}))/.exec(text.slice(i, i + 12));
-      const code = hex === null ? NaN : parseInt(hex[1] ?? hex[2]!, 16);
-      if (hex === null || !(code <= MAX_CODE_POINT)) return fail('bad \\x escape');
-      i += hex[0].length;
-      return String.fromCodePoint(code);
-    }
-    if (c === '^' && i + 1 < text.length) {
-      i += 2;
-      return String.fromCharCode(text.charCodeAt(i - 1) & CONTROL_MASK);
-    }
-    i++;
-    return ESCAPES.get(c) ?? c;
-  };
-  const quoted = (q: string): string => {
-    let s = '';
-    i++;
-    while (i < text.length && text[i] !== q) {
-      if (text[i] === '\\') {
-        i++;
-        s += escaped();
-      } else {
-        s += text[i];
-        i++;
-      }
-    }
-    if (text[i] !== q) fail(`unterminated ${q}`);
-    i++;
-    return s;
-  };
-  const atomNamed = (name: string): Atom => {
-    if ([...name].length > MAX_ATOM_CHARS) fail(`atom longer than ${MAX_ATOM_CHARS} characters`);
-    return atom(name);
-  };
-  /** Comma-separated items up to `close`; with `bar`, a `|` ends them too (a list's tail follows). */
-  const items = <T>(close: string, item: () => T, bar = false): { items: T[]; tail: boolean } => {
-    const out: T[] = [];
-    ws();
-    if (text[i] === close) {
-      i++;
-      return { items: out, tail: false };
-    }
-    for (;;) {
-      out.push(item());
-      ws();
-      if (text[i] === ',') {
-        i++;
-        continue;
-      }
-      if (bar && text[i] === '|') {
-        i++;
-        return { items: out, tail: true };
-      }
-      if (text[i] === close) {
-        i++;
-        return { items: out, tail: false };
-      }
-      return fail(`expected , ${bar ? '| ' : ''}or ${close}`);
-    }
-  };
-  const term = (depth = 0): Term => {
-    if (depth > MAX_LITERAL_DEPTH) fail(`nested deeper than ${MAX_LITERAL_DEPTH}`);
-    const inner = () => term(depth + 1);
-    ws();
-    const c = text[i];
-    if (c === undefined) return fail('unexpected end');
-    if (c === '{') {
-      i++;
-      return new Tuple(items('}', inner).items);
-    }
-    if (c === '[') {
-      i++;
-      const list = items(']', inner, true);
-      if (!list.tail) return list.items;
-      const tail = inner();
-      ws();
-      if (text[i] !== ']') fail('expected ]');
-      i++;
-      return new ImproperList(list.items, tail);
-    }
-    if (text.startsWith('<<', i)) {
-      i += 2;
-      ws();
-      if (text[i] === '"') {
-        const s = quoted('"');
-        ws();
-        if (!text.startsWith('>>', i)) fail('expected >>');
-        i += 2;
-        return Buffer.from(s, 'utf8');
-      }
-      const bytes: number[] = [];
-      while (!text.startsWith('>>', i)) {
-        const b = inner();
-        if (typeof b !== 'number' || b < 0 || b > 255) fail('binary bytes must be 0..255');
-        bytes.push(b as number);
-        ws();
-        if (text[i] === ',') i++;
-        ws();
-        if (i >= text.length) fail('expected >>');
-      }
-      i += 2;
-      return Buffer.from(bytes);
-    }
-    if (text.startsWith('#{', i)) {
-      i += 2;
-      const pair = (): [Term, Term] => {
-        const k = inner();
-        ws();
-        if (!text.startsWith('=>', i)) fail('expected =>');
-        i += 2;
-        return [k, inner()];
-      };
-      return new Map(items('}', pair).items);
-    }
-    if (c === '"') return [...quoted('"')].map((ch) => ch.codePointAt(0)!);
-    if (c === "'") return atomNamed(quoted("'"));
-    const num = /^-?\d+(\.\d+(e[+-]?\d+)?)?/i.exec(text.slice(i));
-    if (num !== null) {
-      i += num[0].length;
-      if (num[1] !== undefined) {
-        const v = Number(num[0]);
-        if (!Number.isFinite(v)) fail('float out of range');
-        return Number.isInteger(v) ? new Float(v) : v;
-      }
-      const big = BigInt(num[0]);
-      return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER)
-        ? Number(big)
-        : big;
-    }
-    const name = /^[a-z][A-Za-z0-9_@]*/.exec(text.slice(i));
-    if (name !== null) {
-      i += name[0].length;
-      if (name[0] === 'true') return true;
-      if (name[0] === 'false') return false;
-      return atomNamed(name[0]);
-    }
-    return fail('unexpected character');
-  };
-  const t = term();
-  ws();
-  if (i !== text.length) fail('trailing characters');
-  return t;
+  try {
+    return parseTerm(text);
+  } catch (err) {
+    if (err instanceof LiteralError) throw cliError(err.message);
+    throw err;
+  }
 }

@@ -13,6 +13,7 @@ import {
   MAX_HANDSHAKE_FRAME,
   TICK_FRAME,
   encodeHandshakeFrame,
+  type PrefixSize,
 } from './framing.ts';
 import { HandshakeError } from './errors.ts';
 import { Handshake, type HandshakeOptions, type HandshakeResult } from './handshake.ts';
@@ -47,6 +48,12 @@ export interface ConnectionOptions extends HeaderDecoderOptions {
   tickTimeMs: number;
   /** The handshake must complete within this many ms (OTP's net_setuptime); default 7000. */
   setupTimeMs?: number;
+  /** Handshake frames' length prefix: 2 (default), or 4 inside TLS. */
+  handshakePrefix?: PrefixSize;
+  /** Said after "connection closed during the handshake" (what a TLS peer's silent refusal may mean). */
+  closedHint?: string;
+  /** The error for a setup timeout when the transport names a better one (a TLS handshake still running). */
+  stalled?: (ms: number) => DistError | undefined;
   /** Largest frame accepted once connected. */
   maxFrame?: number;
   /** Peer address for logs and errors. */
@@ -61,6 +68,13 @@ const HANDOVER_BYTES = 64 * 1024;
 const TICKS_PER_PERIOD = 4;
 /** Socket backlog above which signals wait as terms instead of being encoded. */
 const BACKLOG_BYTES = 8 * 1024 * 1024;
+/**
+ * A TLS record's start (handshake or alert, version 3.x): its first two bytes, read as a plain
+ * handshake's length, would be over 5000, far above any handshake frame.
+ */
+const isTlsRecord = (b: Uint8Array): boolean =>
+  b.length >= 2 && (b[0] === 0x15 || b[0] === 0x16) && b[1] === 0x03;
+
 /** OTP's default net_setuptime. */
 export const DEFAULT_SETUP_MS = 7000;
 
@@ -86,6 +100,9 @@ export class Connection {
   private silentTicks = 0;
   private readonly logger: Logger;
   private readonly maxFrame: number;
+  private readonly handshakePrefix: PrefixSize;
+  /** Whether any byte arrived yet (the first ones tell a TLS peer from a plain one). */
+  private readAny = false;
 
   constructor(
     private readonly transport: Transport,
@@ -96,21 +113,28 @@ export class Connection {
     this.peer = options.peer;
     this.logger = options.logger ?? silentLogger;
     this.maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
-    this.frames = new FrameDecoder({ prefixSize: 2, maxFrame: MAX_HANDSHAKE_FRAME, budget: options.budget });
+    this.handshakePrefix = options.handshakePrefix ?? 2;
+    this.frames = new FrameDecoder({
+      prefixSize: this.handshakePrefix,
+      maxFrame: MAX_HANDSHAKE_FRAME,
+      budget: options.budget,
+    });
     this.handshake = new Handshake(options.role, options.handshake);
     this.headers = new HeaderDecoder(options);
     // From creation, so it also covers a TCP connect that never completes.
     const setup = options.setupTimeMs ?? DEFAULT_SETUP_MS;
-    this.setupTimer = setTimeout(() => {
-      if (this.state !== 'handshake') return;
-      const error = new DistError(
-        'DIST_HANDSHAKE_TIMEOUT',
-        `handshake not done within ${setup} ms`,
-        this.context(),
-      );
-      this.close(error.code, error);
-    }, setup);
+    this.setupTimer = setTimeout(() => this.setupTimedOut(), setup);
     this.setupTimer.unref();
+  }
+
+  /** Ends a setup that took too long, with the transport's reason when it has one (its own timer, or a caller's). */
+  setupTimedOut(): void {
+    if (this.state !== 'handshake') return;
+    const setup = this.options.setupTimeMs ?? DEFAULT_SETUP_MS;
+    const error =
+      this.options.stalled?.(setup) ??
+      new DistError('DIST_HANDSHAKE_TIMEOUT', `handshake not done within ${setup} ms`, this.context());
+    this.close(error.code, error);
   }
 
   get isUp(): boolean {
@@ -138,7 +162,8 @@ export class Connection {
 
   /** Sends the first handshake message (the initiator's, once the transport is connected). */
   start(): void {
-    for (const body of this.handshake.start()) this.transport.write(encodeHandshakeFrame(body));
+    for (const body of this.handshake.start())
+      this.transport.write(encodeHandshakeFrame(body, this.handshakePrefix));
   }
 
   /**
@@ -151,6 +176,14 @@ export class Connection {
     this.readSinceTick = true;
     try {
       if (this.state === 'handshake') {
+        if (!this.readAny && this.handshakePrefix === 2 && isTlsRecord(chunk)) {
+          throw new DistError(
+            'DIST_HANDSHAKE_PROTOCOL',
+            'the peer speaks TLS: it runs TLS distribution (-proto_dist inet_tls), this node plain TCP',
+            this.context(),
+          );
+        }
+        this.readAny = true;
         // One frame at a time: the frame that completes the handshake switches the framing.
         let frames = this.frames.push(chunk, true);
         while (frames.length > 0 && this.state === 'handshake') {
@@ -168,7 +201,7 @@ export class Connection {
           ? err
           : new DistError('DIST_INTERNAL', `connection failed: ${(err as Error).message}`, { cause: err });
       if (err instanceof HandshakeError)
-        for (const f of err.send) this.transport.write(encodeHandshakeFrame(f));
+        for (const f of err.send) this.transport.write(encodeHandshakeFrame(f, this.handshakePrefix));
       this.close(error.code, error);
     }
   }
@@ -187,7 +220,7 @@ export class Connection {
       reason = code;
       message = rejected
         ? 'peer closed the connection after our challenge reply: the cookies differ (or it refused us)'
-        : `connection closed during the handshake${error === undefined ? '' : `: ${error.message}`}`;
+        : `connection closed during the handshake${error === undefined ? '' : `: ${error.message}`}${this.options.closedHint ?? ''}`;
     }
     this.close(reason, new DistError(code, message, this.context(error)));
   }
@@ -202,7 +235,7 @@ export class Connection {
 
   private onHandshakeFrame(frame: Buffer): void {
     const step = this.handshake.receive(frame);
-    for (const body of step.send) this.transport.write(encodeHandshakeFrame(body));
+    for (const body of step.send) this.transport.write(encodeHandshakeFrame(body, this.handshakePrefix));
     if (step.done === undefined) return;
     const result = step.done;
     this.peerName = result.peerName;

@@ -4,7 +4,7 @@
  * connects, and up/down. What flows over a connection goes to {@link ConnectionsHandlers}.
  */
 import { randomInt } from 'node:crypto';
-import { connect as netConnect, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { DistError, EidError } from '../errors.ts';
 import type { Logger, LogSummary } from '../log.ts';
 import { Connection } from './connection.ts';
@@ -20,6 +20,7 @@ import { HandshakeLimiter, type HandshakeLimits } from './handshake-limit.ts';
 import type { InboundBudget } from './inbound-budget.ts';
 import type { Peers } from './process-table.ts';
 import type { Resolver } from './resolver.ts';
+import { tcpTransport, type DistTransport, type TransportEvents } from './transport.ts';
 
 export interface ConnectionsOptions {
   name: string;
@@ -41,6 +42,8 @@ export interface ConnectionsOptions {
   handshakeFailures?: LogSummary;
   /** The listening server whose sockets are incoming connections. */
   server: Server;
+  /** TCP (default) or TLS (tls.ts). */
+  transport?: DistTransport;
 }
 
 /** What happens on the connections, for the node to act on. */
@@ -82,6 +85,7 @@ export class Connections implements Peers {
   /** Incoming connections still in the handshake, with the source whose slot each holds. */
   private readonly admitted = new Map<Connection, string>();
   private stopped = false;
+  private readonly transport: DistTransport;
 
   constructor(
     private readonly options: ConnectionsOptions,
@@ -90,6 +94,7 @@ export class Connections implements Peers {
     this.name = options.name;
     this.flags = options.hidden ? DEFAULT_FLAGS : DEFAULT_FLAGS | DistFlags.PUBLISHED;
     this.handshakeLimiter = new HandshakeLimiter(options.limits, options.logger);
+    this.transport = options.transport ?? tcpTransport;
     options.server.on('connection', (socket) => this.accept(socket));
   }
 
@@ -119,14 +124,14 @@ export class Connections implements Peers {
     const promise = new Promise<Connection>((resolve, reject) => {
       let w = this.waiters.get(node);
       if (w === undefined) {
-        const timer = setTimeout(
-          () =>
-            this.failWaiters(
-              node,
-              new DistError('DIST_CONNECT_TIMEOUT', `connection setup to ${node} timed out`, { node }),
-            ),
-          this.options.connectTimeoutMs,
-        );
+        const timer = setTimeout(() => {
+          // Our own attempt, still setting up, fails with its reason (a stalled TLS handshake, say).
+          this.dialing.get(node)?.conn?.setupTimedOut();
+          this.failWaiters(
+            node,
+            new DistError('DIST_CONNECT_TIMEOUT', `connection setup to ${node} timed out`, { node }),
+          );
+        }, this.options.connectTimeoutMs);
         w = { resolve: [], reject: [], timer };
         this.waiters.set(node, w);
       }
@@ -229,17 +234,17 @@ export class Connections implements Peers {
     return { status: 'ok' };
   }
 
-  private accept(socket: Socket): void {
+  private accept(raw: Socket): void {
     if (this.stopped) {
-      socket.destroy();
+      raw.destroy();
       return;
     }
-    const source = this.handshakeLimiter.admit(socket.remoteAddress);
+    const source = this.handshakeLimiter.admit(raw.remoteAddress);
     if (source === undefined) {
-      socket.destroy();
+      raw.destroy();
       return;
     }
-    const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    const peer = `${raw.remoteAddress ?? '?'}:${raw.remotePort ?? 0}`;
     const opts = this.handshakeOptions();
     const handshake: HandshakeOptions = {
       ...opts,
@@ -255,7 +260,12 @@ export class Connections implements Peers {
       },
     };
     // The callbacks above run only once bytes arrive, after `conn` is set.
-    const conn: Connection = this.wire(socket, 'acceptor', handshake, peer);
+    const conn: Connection = this.wire(
+      (events) => this.transport.accept(raw, events),
+      'acceptor',
+      handshake,
+      peer,
+    );
     this.admitted.set(conn, source);
   }
 
@@ -282,10 +292,13 @@ export class Connections implements Peers {
       ({ host, port }) => {
         // Stopped, or an incoming connection came up while we resolved.
         if (this.stopped || this.dialing.get(node) !== attempt) return;
-        const socket = netConnect({ host, port, noDelay: true });
-        socket.once('connect', () => conn.start());
-        const conn = this.wire(socket, 'initiator', this.handshakeOptions(node), `${host}:${port}`);
-        attempt.conn = conn;
+        const nodeHost = splitNodeName(node)?.host ?? host;
+        attempt.conn = this.wire(
+          (events) => this.transport.dial(host, port, nodeHost, events),
+          'initiator',
+          this.handshakeOptions(node),
+          `${host}:${port}`,
+        );
       },
       (err: unknown) => {
         if (this.dialing.get(node) !== attempt) return;
@@ -299,12 +312,25 @@ export class Connections implements Peers {
     );
   }
 
+  /**
+   * A connection over the socket `open` gives: the initiator starts the handshake once the
+   * transport is ready (connected; TLS verified), the acceptor waits for the peer's name.
+   */
   private wire(
-    socket: Socket,
+    open: (events: TransportEvents) => Socket,
     role: 'initiator' | 'acceptor',
     handshake: HandshakeOptions,
     peer: string,
   ): Connection {
+    let ready = false;
+    // Failures and an initiator's `ready` come only after this returns: `conn` is set by then.
+    const socket = open({
+      ready: () => {
+        ready = true;
+        if (role === 'initiator') conn.start();
+      },
+      fail: (error) => conn.close(error.code, error),
+    });
     this.sockets.add(socket);
     const conn = new Connection(
       socket,
@@ -313,6 +339,9 @@ export class Connections implements Peers {
         handshake,
         tickTimeMs: this.options.tickTimeMs,
         setupTimeMs: this.options.connectTimeoutMs,
+        handshakePrefix: this.transport.handshakePrefix,
+        closedHint: this.transport.closedHint,
+        stalled: (ms) => (ready ? undefined : this.transport.stalled(peer, ms)),
         peer,
         logger: this.options.logger,
         handshakeFailures: this.options.handshakeFailures,

@@ -63,3 +63,20 @@ export class HandshakeError extends DistError {
     super(code, message, context);
   }
 }
+
+/**
+ * TLS distribution failed (DIST_TLS_HANDSHAKE) or is misconfigured (DIST_TLS_CONFIG). `reason`
+ * names the cause: OpenSSL's or Node's code (CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID,
+ * UNABLE_TO_VERIFY_LEAF_SIGNATURE, ERR_SSL_WRONG_VERSION_NUMBER, ...), NO_PEER_CERT, PEER_CLOSED,
+ * TIMEOUT, or the ssl_dist_optfile option refused.
+ */
+export class TlsError extends DistError {
+  constructor(
+    code: 'DIST_TLS_CONFIG' | 'DIST_TLS_HANDSHAKE',
+    readonly reason: string,
+    message: string,
+    context: ErrorContext = {},
+  ) {
+    super(code, message, context);
+  }
+}

@@ -1,5 +1,5 @@
 /**
- * Length-prefixed frames of the distribution protocol: 2-byte lengths during the handshake,
+ * Length-prefixed frames of the distribution protocol: 2-byte lengths during the handshake (4 in TLS),
  * 4-byte lengths once connected (where a zero-length frame is a tick). No I/O here: bytes go
  * in with {@link FrameDecoder.push}, whole frames come out.
  */
@@ -145,13 +145,14 @@ export class FrameDecoder {
   }
 }
 
-/** A handshake frame: 2-byte length, then `body`. */
-export function encodeHandshakeFrame(body: Uint8Array): Buffer {
+/** A handshake frame: a 2-byte length (4 bytes inside TLS, as inet_tls_dist), then `body`. */
+export function encodeHandshakeFrame(body: Uint8Array, prefixSize: PrefixSize = 2): Buffer {
   if (body.length > 0xffff)
     throw new DistError('DIST_FRAME_TOO_LARGE', `handshake frame of ${body.length} bytes`);
-  const out = Buffer.allocUnsafe(2 + body.length);
-  out.writeUInt16BE(body.length, 0);
-  out.set(body, 2);
+  const out = Buffer.allocUnsafe(prefixSize + body.length);
+  if (prefixSize === 2) out.writeUInt16BE(body.length, 0);
+  else out.writeUInt32BE(body.length, 0);
+  out.set(body, prefixSize);
   return out;
 }
 

@@ -12,7 +12,15 @@ export {
   IoRequestError,
   ProcessExit,
   ReceiveTimeout,
+  TlsError,
 } from './errors.ts';
+export {
+  readSslDistOptfile,
+  type DistributionTlsOptions,
+  type DistributionTlsSide,
+  type PemSource,
+  type TlsVersion,
+} from './tls-optfile.ts';
 export { Process, type Destination, type From } from './process.ts';
 export { IoServer, type IoServerOptions, type IoTerminal } from './io-server.ts';
 export {

@@ -40,6 +40,8 @@ import {
 import { EpmdResolver, type Resolver } from './resolver.ts';
 import { Router } from './router.ts';
 import { SYSTEM_NAMES, SystemServices, type ServicesHost } from './services.ts';
+import { DistributionTls } from './tls.ts';
+import type { DistributionTlsOptions } from './tls-optfile.ts';
 
 export interface NodeOptions {
   /** `name@host`, or a short `name` (the host becomes this machine's short host name). */
@@ -68,6 +70,11 @@ export interface NodeOptions {
   netTicktime?: number;
   /** Connection setup timeout in ms (default 7000, OTP's net_setuptime). */
   connectTimeoutMs?: number;
+  /**
+   * TLS distribution (OTP's `-proto_dist inet_tls`): every connection, dialled or accepted, runs
+   * inside TLS with these certificates and checks (docs/tls.md). Not the Docker resolver's `tls`.
+   */
+  distributionTls?: DistributionTlsOptions;
   /** Creation when not registering with EPMD (default random). */
   creation?: number;
   /** Bounds on what peers may make us hold (docs/node.md, "Limits"). */
@@ -146,6 +153,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   private readonly caller: Caller;
   /** Sender of signals the node itself originates (replies of net_kernel/rex, node.send). */
   private readonly system: Process;
+  private readonly tls: DistributionTls | undefined;
   private stopped = false;
 
   private constructor(init: {
@@ -161,6 +169,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     server: Server;
     registration: KeptRegistration | undefined;
     limits: NodeOptions['limits'];
+    tls: DistributionTls | undefined;
   }) {
     super();
     this.name = init.name;
@@ -171,6 +180,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     this.connectTimeoutMs = init.connectTimeoutMs;
     this.logger = init.logger;
     this.registration = init.registration;
+    this.tls = init.tls;
     const { maxInboundBytes, globalNames, globalLocks, ...perConnection } = init.limits ?? {};
     this.inbound = new InboundBudget(maxInboundBytes);
     this.handshakeFailures = new LogSummary(this.logger, 'distribution handshakes failed', {
@@ -182,6 +192,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
         ...init,
         limits: { ...perConnection, budget: this.inbound },
         handshakeFailures: this.handshakeFailures,
+        ...(init.tls === undefined ? {} : { transport: init.tls }),
       },
       {
         signal: (conn, signal) => this.router.onSignal(conn, signal),
@@ -249,6 +260,11 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     if (parts === undefined)
       throw new DistError('DIST_BAD_NODE_NAME', `'${options.name}' is not a valid node name`);
     const logger = options.logger ?? silentLogger;
+    // Bad TLS options fail here, before anything listens.
+    const tls =
+      options.distributionTls === undefined
+        ? undefined
+        : new DistributionTls(options.distributionTls, logger);
     const server = createServer({ noDelay: true });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -304,8 +320,9 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       server,
       registration,
       limits: options.limits,
+      tls,
     });
-    logger.info('node started', { node: name, port, creation });
+    logger.info('node started', { node: name, port, creation, tls: tls !== undefined });
     return node;
   }
 
@@ -336,6 +353,17 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   /** Connects to `node` (resolving its address) unless already connected. */
   connect(node: string): Promise<Connection> {
     return this.connections.connect(node);
+  }
+
+  /**
+   * Re-reads the TLS distribution certificates (and ssl_dist_optfile) now, for new connections;
+   * they are also re-read when the files change. Throws {@link TlsError} and keeps the old ones
+   * when the new files cannot serve, or DIST_BADARG when the node does not use TLS.
+   */
+  reloadTls(): void {
+    if (this.tls === undefined)
+      throw new DistError('DIST_BADARG', 'this node does not use TLS distribution', { node: this.name });
+    this.tls.reload();
   }
 
   /** Closes the connection to `node` (erlang:disconnect_node). */
