@@ -7,6 +7,7 @@ import type { EpmdConnectionLimits } from '../epmd/server.ts';
 import { LogLevels, type LogFormat, type LogLevel } from '../log.ts';
 import type { DaemonOptions } from './daemon.ts';
 import { parseListenAddress } from './metrics.ts';
+import { inheritedSockets } from './activation.ts';
 
 export interface DaemonSettings extends DaemonOptions {
   logLevel: LogLevel;
@@ -33,7 +34,10 @@ Options (environment variable in brackets):
   --request-timeout S seconds any connection but a registration may stay open (10) [EID_REQUEST_TIMEOUT]
   --resync-interval S full catalog resync every S seconds (60) [EID_RESYNC_INTERVAL]
   --log-level LEVEL   debug, info, warn, error, silent (info) [EID_LOG_LEVEL]
-  --log-format FMT    pretty or json (pretty) [EID_LOG_FORMAT]
+  --log-format FMT    pretty, json or auto: pretty on a terminal, else json (auto) [EID_LOG_FORMAT]
+
+Socket activation: with LISTEN_FDS and LISTEN_PID (systemd), the passed sockets serve EPMD instead of
+--port and --address; one named 'metrics' (LISTEN_FDNAMES) serves /metrics and /healthz.
 `;
 
 /** Flag spellings → settings; the erlang-port spellings are documented aliases from the original design. */
@@ -101,6 +105,7 @@ function count(setting: string, text: string, max: number): number {
 export function parseDaemonArgs(
   args: readonly string[],
   env: Record<string, string | undefined>,
+  pid = process.pid,
 ): DaemonSettings {
   const given = new Map<Setting, string[]>();
   for (let i = 0; i < args.length; i++) {
@@ -136,8 +141,9 @@ export function parseDaemonArgs(
     throw bad(`--resync-interval: seconds from 1 to 86400, got '${resync}'`);
   const logLevel = get('logLevel') ?? 'info';
   if (!(logLevel in LogLevels)) throw bad(`--log-level: one of ${Object.keys(LogLevels).join(', ')}`);
-  const logFormat = get('logFormat') ?? 'pretty';
-  if (logFormat !== 'pretty' && logFormat !== 'json') throw bad(`--log-format: pretty or json`);
+  const logFormat = get('logFormat') ?? 'auto';
+  if (logFormat !== 'pretty' && logFormat !== 'json' && logFormat !== 'auto')
+    throw bad(`--log-format: pretty, json or auto`);
 
   const limits: EpmdConnectionLimits = {};
   for (const [setting, flag, max, unitMs] of LIMITS) {
@@ -152,6 +158,7 @@ export function parseDaemonArgs(
     nodePort: nodePort === undefined ? DEFAULT_NODE_PORT : portNumber('--node-port', nodePort),
     metrics,
     limits,
+    inherited: inheritedSockets(env, pid),
     ...(resyncSeconds === undefined ? {} : { resyncIntervalMs: resyncSeconds * 1000 }),
     logLevel: logLevel as LogLevel,
     logFormat,
