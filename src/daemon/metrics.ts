@@ -132,6 +132,8 @@ export class DaemonMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    // Every outcome from zero: a series that appears only with its first event breaks rate().
+    for (const outcome of OUTCOMES) lookups.inc({ outcome }, 0);
     this.#byOutcome = Object.fromEntries(OUTCOMES.map((o) => [o, lookups.labels(o)])) as Record<
       LookupOutcomeLabel,
       { inc(): void }
