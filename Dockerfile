@@ -22,6 +22,6 @@ ENV NODE_ENV=production EID_METRICS=127.0.0.1:9369 EID_LOG_FORMAT=json
 # Not root: the Docker socket is reached through its group, given at run time with --group-add.
 USER 4369:4369
 EXPOSE 4369
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch(`http://${process.env.EID_METRICS}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "/opt/eid/bin/eid.js", "daemon"]

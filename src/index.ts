@@ -64,6 +64,7 @@ export {
   EpmdServer,
   DEFAULT_EPMD_PORT,
   type EpmdServerOptions,
+  type LookupOutcome,
   type RegisteredNode,
   epmdRegister,
   epmdPortPlease,

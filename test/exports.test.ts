@@ -99,6 +99,7 @@ const TYPES = [
   'LogFields',
   'LogFormat',
   'LogLevel',
+  'LookupOutcome',
   'Logger',
   'LoggerOptions',
   'MetricsSnapshot',

@@ -88,10 +88,9 @@ async function publishedPort(container: NodeContainer): Promise<number> {
   return Number(/:(\d+)$/m.exec(published)![1]);
 }
 
-/** `eid resolve NODE` (from the checkout's build) against the node's host: its port. */
-async function resolve(node: string): Promise<number> {
-  const { stdout } = await run(process.execPath, [eidBin, 'resolve', node], { timeout: 30_000 });
-  return Number(stdout.trim());
+/** `eid resolve NODE` (the checkout's build) run on `host`, as a node there would ask: the node's port. */
+async function resolve(host: Host, node: string): Promise<number> {
+  return Number(await host.exec(process.execPath, [eidBin, 'resolve', node], 30_000));
 }
 
 let node: NodeContainer;
@@ -107,7 +106,7 @@ test('the packed tarball installs offline into an empty prefix; its eid daemon a
   );
   try {
     node = await hosts.h1.startNode({ cookie: COOKIE });
-    assert.equal(await resolve(node.node), await publishedPort(node));
+    assert.equal(await resolve(hosts.h1, node.node), await publishedPort(node));
   } finally {
     await daemon.stop();
   }
@@ -138,7 +137,7 @@ test('the daemon image runs non-root with the socket group, is healthy, and answ
     );
     const uid = await h1.docker(['exec', id, 'node', '-e', 'process.stdout.write(String(process.getuid()))']);
     assert.equal(uid, '4369');
-    assert.equal(await resolve(node.node), await publishedPort(node));
+    assert.equal(await resolve(hosts.h1, node.node), await publishedPort(node));
     const metrics = await h1.exec('curl', ['-sf', 'http://127.0.0.1:9369/metrics']);
     assert.match(metrics, /^eid_epmd_lookups_total\{outcome="container"\} [1-9]/m);
   } finally {
