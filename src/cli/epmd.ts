@@ -56,7 +56,8 @@ async function serve(args: string[]): Promise<number> {
   const level = (values['log-level'] ?? 'info') as LogLevel;
   const format = (values['log-format'] ?? 'auto') as LogFormat;
   if (!(level in LogLevels)) throw cliError(`unknown log level '${level}'`);
-  if (format !== 'pretty' && format !== 'json' && format !== 'auto') throw cliError(`unknown log format '${String(format)}'`);
+  if (format !== 'pretty' && format !== 'json' && format !== 'auto')
+    throw cliError(`unknown log format '${String(format)}'`);
   const logger = createLogger({ level, format });
   const options: EpmdServerOptions = { logger };
   if (values.port !== undefined) options.port = listenPortOption('--port', values.port);
