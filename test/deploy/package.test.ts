@@ -66,7 +66,7 @@ before(
         join(work, 'empty-cache'),
         tarball,
       ],
-      { timeout: 300_000, maxBuffer: 1 << 24 },
+      { timeout: 600_000, maxBuffer: 1 << 24 },
     );
     await Promise.all([
       buildOn(hosts.h1).finally(() => phase('image on host 1')),
