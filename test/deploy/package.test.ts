@@ -118,7 +118,7 @@ test('the daemon image runs non-root with the socket group, is healthy, and answ
   // deploying.md's `docker run` line as written, on this host's socket, checked every second.
   const args = dockerRunLine()
     .replace('"$(stat -c %g /var/run/docker.sock)"', gid)
-    .replaceAll('/var/run/docker.sock:', `${h1.socket}:`)
+    .replace('-v /var/run/docker.sock:', `-v ${h1.socket}:`)
     .replace(/ eid-daemon$/, ' --health-interval 1s eid-daemon')
     .split(' ')
     .slice(1);
