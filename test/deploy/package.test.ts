@@ -218,9 +218,10 @@ test('examples/compose at scale 3 on both hosts: NAMES lists each node; the 6 co
     let listed: string[] = [];
     await waitFor(
       async () => {
-        const names = await run(process.execPath, [eidBin, 'names', host.ip], { timeout: 30_000 }).catch(
-          () => ({ stdout: '' }),
-        );
+        // Asked on the host, as its nodes ask (the root namespace does not reach its port 4369).
+        const names = {
+          stdout: await host.exec(process.execPath, [eidBin, 'names', host.ip], 30_000).catch(() => ''),
+        };
         listed = [...names.stdout.matchAll(/^name (\S+) at port \d+$/gm)].map((m) => m[1]!).sort();
         return listed.join() === expected.join();
       },
