@@ -1,5 +1,5 @@
 /**
- * Daemon bench, on the two test hosts (scripts/hosts.sh, set 3; needs root; run it under
+ * Daemon bench, on the two test hosts (scripts/hosts.sh, set 3 or EID_BENCH_SET; needs root; run it under
  * `flock /tmp/eid-docker.lock`):
  *   (a) PORT_PLEASE2 for container names at `eid daemon` vs for a registered name at stock epmd,
  *       same load generator (the project's EPMD client, one connection per lookup as erl_epmd
@@ -241,7 +241,7 @@ async function main(): Promise<void> {
   const servers = new Servers();
   let hosts: TestHosts | undefined;
   try {
-    hosts = await upHosts(3);
+    hosts = await upHosts(Number(process.env.EID_BENCH_SET ?? 3));
     const ids: string[] = [];
     for (let i = 0; i < containerCount; i++) {
       ids.push(

@@ -67,6 +67,7 @@ export {
   EpmdServer,
   DEFAULT_EPMD_PORT,
   type EpmdServerOptions,
+  type LookupOutcome,
   type RegisteredNode,
   epmdRegister,
   epmdPortPlease,

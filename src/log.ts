@@ -1,12 +1,15 @@
 /**
- * A small structured logger: levels, and one line per event as JSON or human-readable text.
- * Log text often comes from peers (node names, atoms, reasons), so control characters never
- * reach the output raw: an ESC in a peer's name must not drive the operator's terminal.
+ * The one logging entry of the code base: levels, and one line per event as JSON or human-readable
+ * text, on pino. Log text often comes from peers (node names, atoms, reasons), so control
+ * characters never reach the output raw: an ESC in a peer's name must not drive the operator's
+ * terminal.
  */
+import { pino, type Logger as PinoLogger } from 'pino';
 
 export const LogLevels = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
 export type LogLevel = keyof typeof LogLevels;
-export type LogFormat = 'json' | 'pretty';
+/** `auto`: pretty on a terminal, JSON lines otherwise (a journal, a pipe, a container log). */
+export type LogFormat = 'json' | 'pretty' | 'auto';
 export type LogFields = Record<string, unknown>;
 
 export interface Logger {
@@ -18,8 +21,9 @@ export interface Logger {
 
 export interface LoggerOptions {
   level?: LogLevel;
+  /** `pretty` by default. */
   format?: LogFormat;
-  /** Where lines go; standard error by default. */
+  /** Where lines go (without their newline); standard error by default. */
   write?: (line: string) => void;
   /** Fields added to every line (component name, for instance). */
   base?: LogFields;
@@ -29,6 +33,8 @@ export interface LoggerOptions {
 /** C0 controls (ESC among them), DEL, C1 controls, and the Unicode line and paragraph separators. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+/** What a key must not hold to go into pino's JSON unquoted. */
+const UNSAFE_KEY = /["\\\u0000-\u001f]/;
 /* eslint-enable no-control-regex */
 
 /** `text` with every control character written as a `\uXXXX` escape (valid inside JSON strings too). */
@@ -38,43 +44,72 @@ export function escapeControls(text: string): string {
     : text;
 }
 
-const replacer = (_k: string, v: unknown): unknown =>
-  typeof v === 'bigint' ? v.toString() : v instanceof Error ? v.message : v;
+/** The format `auto` stands for in this process. */
+export function resolveLogFormat(format: LogFormat = 'auto'): 'json' | 'pretty' {
+  return format === 'auto' ? (process.stderr.isTTY ? 'pretty' : 'json') : format;
+}
 
-function pretty(value: unknown): string {
+/** A field as the JSON line shows it: errors by their message, bigints as strings (pino would write `{}` and a bare number), keys pino would write unescaped made JSON-safe. */
+function safeField(key: string, value: unknown): [string, unknown] {
+  return [
+    UNSAFE_KEY.test(key) ? JSON.stringify(key).slice(1, -1) : key,
+    value instanceof Error ? value.message : typeof value === 'bigint' ? value.toString() : value,
+  ];
+}
+
+function loggable(fields: LogFields): LogFields {
+  let changed = false;
+  const entries = Object.entries(fields).map(([key, value]) => {
+    const field = safeField(key, value);
+    changed ||= field[0] !== key || field[1] !== value;
+    return field;
+  });
+  return changed ? Object.fromEntries(entries) : fields;
+}
+
+function prettyValue(value: unknown): string {
   if (typeof value === 'string')
     return /\s/.test(value) || value === '' || CONTROL.test(value)
       ? escapeControls(JSON.stringify(value))
       : value;
-  if (value instanceof Error) return escapeControls(JSON.stringify(value.message));
-  return escapeControls(JSON.stringify(value, replacer) ?? String(value));
+  return escapeControls(JSON.stringify(value) ?? String(value));
 }
 
+/** One JSON line as `TIME LEVEL msg key=value...` (a tiny stand-in for pino-pretty). */
+function prettyLine(json: string): string {
+  const { time, level, msg, ...rest } = JSON.parse(json) as Record<string, unknown>;
+  const fields = Object.entries(rest)
+    .map(([k, v]) => ` ${escapeControls(k)}=${prettyValue(v)}`)
+    .join('');
+  return `${String(time)} ${String(level).toUpperCase().padEnd(5)} ${escapeControls(String(msg))}${fields}`;
+}
+
+const noop = (): void => undefined;
+
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const threshold = LogLevels[options.level ?? 'info'];
-  const format = options.format ?? 'pretty';
-  const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const base = options.base ?? {};
-  const emit = (level: Exclude<LogLevel, 'silent'>, msg: string, fields: LogFields = {}) => {
-    if (LogLevels[level] < threshold) return;
-    const time = new Date().toISOString();
-    const all = { ...base, ...fields };
-    if (format === 'json') {
-      // JSON.stringify escapes C0 controls; DEL, C1 and the separators it leaves raw.
-      write(escapeControls(JSON.stringify({ time, level, msg, ...all }, replacer)));
-    } else {
-      const rest = Object.entries(all)
-        .map(([k, v]) => ` ${escapeControls(k)}=${pretty(v)}`)
-        .join('');
-      write(`${time} ${level.toUpperCase().padEnd(5)} ${escapeControls(msg)}${rest}`);
-    }
+  const level = options.level ?? 'info';
+  const format = resolveLogFormat(options.format ?? 'pretty');
+  const out = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const destination = {
+    write(chunk: string): void {
+      const json = chunk.endsWith('\n') ? chunk.slice(0, -1) : chunk;
+      // pino escapes C0 controls in strings; DEL, C1 and the separators it leaves raw.
+      out(format === 'json' ? escapeControls(json) : prettyLine(json));
+    },
   };
-  return {
-    debug: (msg, fields) => emit('debug', msg, fields),
-    info: (msg, fields) => emit('info', msg, fields),
-    warn: (msg, fields) => emit('warn', msg, fields),
-    error: (msg, fields) => emit('error', msg, fields),
-  };
+  const logger: PinoLogger = pino(
+    {
+      level,
+      base: options.base === undefined ? null : loggable(options.base),
+      timestamp: () => `,"time":"${new Date().toISOString()}"`,
+      formatters: { level: (label) => ({ level: label }), log: loggable },
+    },
+    destination,
+  );
+  // Disabled levels are plain no-ops: a debug line on the lookup path costs a call, nothing more.
+  const at = (name: Exclude<LogLevel, 'silent'>) =>
+    logger.isLevelEnabled(name) ? (msg: string, fields?: LogFields) => logger[name](fields ?? {}, msg) : noop;
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
 /** A logger that drops everything (library default: libraries stay quiet unless given a logger). */

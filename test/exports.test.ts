@@ -113,6 +113,7 @@ const TYPES = [
   'LogFields',
   'LogFormat',
   'LogLevel',
+  'LookupOutcome',
   'Logger',
   'LoggerOptions',
   'Member',

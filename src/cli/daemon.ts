@@ -30,7 +30,8 @@ export async function runDaemon(args: string[]): Promise<number> {
     return 1;
   }
   logger.info('daemon started', {
-    port: settings.port,
+    port: daemon.server.port,
+    ...(settings.inherited === undefined ? {} : { socketActivation: true }),
     docker: settings.docker,
     nodePort: settings.nodePort,
   });

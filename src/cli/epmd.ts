@@ -24,7 +24,7 @@ Options:
                             open connections at most from one IPv4 address or IPv6 /64,
                             registrations not counted (default 64)
   --log-level L             debug, info, warn or error (default info)
-  --log-format F            pretty or json (default pretty)
+  --log-format F            pretty, json or auto: pretty on a terminal, else json (default auto)
   --help                    show this help
 `;
 
@@ -54,9 +54,10 @@ async function serve(args: string[]): Promise<number> {
     return 0;
   }
   const level = (values['log-level'] ?? 'info') as LogLevel;
-  const format = (values['log-format'] ?? 'pretty') as LogFormat;
+  const format = (values['log-format'] ?? 'auto') as LogFormat;
   if (!(level in LogLevels)) throw cliError(`unknown log level '${level}'`);
-  if (format !== 'pretty' && format !== 'json') throw cliError(`unknown log format '${String(format)}'`);
+  if (format !== 'pretty' && format !== 'json' && format !== 'auto')
+    throw cliError(`unknown log format '${String(format)}'`);
   const logger = createLogger({ level, format });
   const options: EpmdServerOptions = { logger };
   if (values.port !== undefined) options.port = listenPortOption('--port', values.port);

@@ -67,9 +67,16 @@ export class CatalogSource implements NameSource {
     return { name, port, ...CONTAINER_NODE, extra: new Uint8Array(0) };
   }
 
-  /** Container nodes by the name a node in a container uses by default: its hostname. */
+  /**
+   * Container nodes, one name each: the name its node uses (its `eid.name` label, else its hostname),
+   * and only while that name leads to it. A hostname two containers share (a scaled Compose service
+   * with `hostname:`) answers no lookup, so `net_adm:world()` must not be sent to dial it.
+   */
   *names(): Iterable<{ name: string; port: number }> {
-    for (const entry of this.#catalog.entries()) yield { name: entry.hostname, port: entry.hostPort };
+    for (const entry of this.#catalog.entries()) {
+      const name = entry.labelName ?? entry.hostname;
+      if (this.#catalog.find(name)?.id === entry.id) yield { name, port: entry.hostPort };
+    }
   }
 
   /** A name a container answers to, or could (a shared one): not for a local node to register. */

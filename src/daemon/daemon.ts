@@ -10,7 +10,9 @@ import { silentLogger, type Logger } from '../log.ts';
 import { CatalogSource } from './catalog-source.ts';
 import type { ClustersConfig } from './cluster-config.ts';
 import { Clusters } from './clusters.ts';
-import { MetricsServer, type MetricsSnapshot } from './metrics.ts';
+import { DaemonMetrics, MetricsServer, type MetricsSnapshot } from './metrics.ts';
+import type { InheritedSockets } from './activation.ts';
+import type { AddressInfo } from 'node:net';
 
 export interface DaemonOptions {
   port?: number;
@@ -22,6 +24,8 @@ export interface DaemonOptions {
   metrics?: { host: string; port: number };
   /** Connection caps and timeouts of the EPMD server (its defaults where absent). */
   limits?: EpmdConnectionLimits;
+  /** Listening sockets passed by socket activation: served instead of `port`/`addresses` (and `metrics`). */
+  inherited?: InheritedSockets | undefined;
   /** Full catalog resync interval (default 60 s); the catalog counts as stale after three missed. */
   resyncIntervalMs?: number;
   /** Self-forming clusters of labelled containers (docs/clusters.md); none when absent. */
@@ -31,6 +35,13 @@ export interface DaemonOptions {
 
 /** Resync intervals without a successful sync after which `/healthz` says degraded. */
 const STALE_AFTER_INTERVALS = 3;
+/**
+ * With inherited sockets, lookups wait in the kernel queue while the daemon first syncs with Docker
+ * (so a restart never answers "unknown" for a running container), at most this long.
+ */
+const FIRST_SYNC_WAIT_MS = 5_000;
+/** On stop with inherited sockets, lookups already accepted get this long to be answered. */
+const DRAIN_MS = 2_000;
 
 export class Daemon {
   readonly catalog: DockerCatalog;
@@ -38,6 +49,7 @@ export class Daemon {
   readonly #source: CatalogSource;
   readonly #metrics: MetricsServer | undefined;
   readonly clusters: Clusters | undefined;
+  readonly #inherited: InheritedSockets | undefined;
   readonly #options: DaemonOptions;
   readonly #log: Logger;
   readonly #resyncIntervalMs: number;
@@ -47,6 +59,9 @@ export class Daemon {
     this.#options = options;
     this.#log = options.logger ?? silentLogger;
     this.#resyncIntervalMs = options.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS;
+    this.#inherited = options.inherited;
+    const serveMetrics = options.metrics !== undefined || (options.inherited?.metrics.length ?? 0) > 0;
+    const metrics = serveMetrics ? new DaemonMetrics(() => this.snapshot()) : undefined;
     this.catalog = new DockerCatalog({
       endpoint: options.docker,
       nodePort: options.nodePort ?? DEFAULT_NODE_PORT,
@@ -67,10 +82,17 @@ export class Daemon {
       source: this.#source,
       logger: this.#log,
       ...options.limits,
+      ...(options.inherited === undefined ? {} : { listenFds: options.inherited.epmd }),
+      ...(metrics === undefined
+        ? {}
+        : {
+            onLookup: (outcome, seconds) =>
+              metrics.observeLookup(outcome === 'source' ? 'container' : outcome, seconds),
+          }),
     });
     this.clusters =
       options.clusters === undefined ? undefined : new Clusters(options.clusters, this.catalog, this.#log);
-    this.#metrics = options.metrics === undefined ? undefined : new MetricsServer(() => this.snapshot());
+    this.#metrics = metrics === undefined ? undefined : new MetricsServer(() => this.snapshot(), metrics);
   }
 
   snapshot(): MetricsSnapshot {
@@ -88,30 +110,47 @@ export class Daemon {
       inspectFailures: stats.inspectFailures,
       skipped: { ...stats.skipped, name_taken: this.#source.nameTaken() },
       epmdListening: this.server.addresses().some((a) => a !== null),
+      openConnections: this.server.connectionCount,
     };
   }
 
   /** Listens for EPMD (and metrics), then follows Docker in the background. */
   async start(): Promise<void> {
-    await this.server.listen();
+    if (this.#inherited !== undefined) {
+      this.catalog.start();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.catalog.synced(),
+        new Promise((resolve) => (timer = setTimeout(resolve, FIRST_SYNC_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
+    }
     try {
-      if (this.#metrics !== undefined && this.#options.metrics !== undefined) {
-        const { host, port } = this.#options.metrics;
-        const bound = await this.#metrics.listen(host, port);
+      await this.server.listen();
+      const bound = await this.#listenMetrics();
+      if (bound !== undefined)
         this.#log.info('metrics: listening', { address: `${bound.address}:${bound.port}` });
-      }
       await this.clusters?.start();
     } catch (err) {
-      await Promise.all([this.server.close(), this.#metrics?.close()]);
+      await Promise.all([this.server.close(), this.#metrics?.close(), this.catalog.stop()]);
       throw err;
     }
-    this.catalog.start();
+    if (this.#inherited === undefined) this.catalog.start();
+  }
+
+  /** An inherited metrics socket, else `--metrics`, else none. */
+  async #listenMetrics(): Promise<AddressInfo | undefined> {
+    const fd = this.#inherited?.metrics[0];
+    const at = this.#options.metrics;
+    if (this.#metrics === undefined) return undefined;
+    if (fd !== undefined) return this.#metrics.listen({ fd });
+    return at === undefined ? undefined : this.#metrics.listen(at.host, at.port);
   }
 
   async stop(): Promise<void> {
     await Promise.all([
       this.catalog.stop(),
-      this.server.close(),
+      this.server.close(this.#inherited === undefined ? 0 : DRAIN_MS),
       this.#metrics?.close(),
       this.clusters?.stop(),
     ]);

@@ -3,15 +3,17 @@ import type http from 'node:http';
 import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
-/** Listens on host:port; rejects with the listen error (EADDRINUSE, say). */
+/**
+ * Listens on host:port, or serves an inherited listening socket (`fd`, from socket activation);
+ * rejects with the listen error (EADDRINUSE, say).
+ */
 export function listenOn(
   server: http.Server | https.Server,
-  host: string,
-  port: number,
+  at: { host: string; port: number } | { fd: number },
 ): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port }, () => {
+    server.listen(at, () => {
       server.off('error', reject);
       resolve(server.address() as AddressInfo);
     });

@@ -66,7 +66,7 @@ export class MembershipServer {
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
-    return listenOn(this.#server, host, port);
+    return listenOn(this.#server, { host, port });
   }
 
   close(): Promise<void> {

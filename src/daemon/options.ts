@@ -8,6 +8,7 @@ import { LogLevels, type LogFormat, type LogLevel } from '../log.ts';
 import type { DaemonOptions } from './daemon.ts';
 import { parseListenAddress } from './metrics.ts';
 import { readClustersConfig } from './cluster-config.ts';
+import { inheritedSockets } from './activation.ts';
 
 export interface DaemonSettings extends DaemonOptions {
   logLevel: LogLevel;
@@ -36,7 +37,10 @@ Options (environment variable in brackets):
   --clusters FILE     form the clusters this JSON file names, of containers labelled
                       eid.cluster=NAME (docs/clusters.md) [EID_CLUSTERS]
   --log-level LEVEL   debug, info, warn, error, silent (info) [EID_LOG_LEVEL]
-  --log-format FMT    pretty or json (pretty) [EID_LOG_FORMAT]
+  --log-format FMT    pretty, json or auto: pretty on a terminal, else json (auto) [EID_LOG_FORMAT]
+
+Socket activation: with LISTEN_FDS and LISTEN_PID (systemd), the passed sockets serve EPMD instead of
+--port and --address; one named 'metrics' (LISTEN_FDNAMES) serves /metrics and /healthz.
 `;
 
 /** Flag spellings → settings; the erlang-port spellings are documented aliases from the original design. */
@@ -106,6 +110,7 @@ function count(setting: string, text: string, max: number): number {
 export function parseDaemonArgs(
   args: readonly string[],
   env: Record<string, string | undefined>,
+  pid = process.pid,
 ): DaemonSettings {
   const given = new Map<Setting, string[]>();
   for (let i = 0; i < args.length; i++) {
@@ -141,8 +146,9 @@ export function parseDaemonArgs(
     throw bad(`--resync-interval: seconds from 1 to 86400, got '${resync}'`);
   const logLevel = get('logLevel') ?? 'info';
   if (!(logLevel in LogLevels)) throw bad(`--log-level: one of ${Object.keys(LogLevels).join(', ')}`);
-  const logFormat = get('logFormat') ?? 'pretty';
-  if (logFormat !== 'pretty' && logFormat !== 'json') throw bad(`--log-format: pretty or json`);
+  const logFormat = get('logFormat') ?? 'auto';
+  if (logFormat !== 'pretty' && logFormat !== 'json' && logFormat !== 'auto')
+    throw bad(`--log-format: pretty, json or auto`);
 
   const limits: EpmdConnectionLimits = {};
   for (const [setting, flag, max, unitMs] of LIMITS) {
@@ -160,6 +166,7 @@ export function parseDaemonArgs(
     nodePort: nodePort === undefined ? DEFAULT_NODE_PORT : portNumber('--node-port', nodePort),
     metrics,
     limits,
+    inherited: inheritedSockets(env, pid),
     ...(resyncSeconds === undefined ? {} : { resyncIntervalMs: resyncSeconds * 1000 }),
     ...(clusters === undefined ? {} : { clusters }),
     logLevel: logLevel as LogLevel,

@@ -5,7 +5,13 @@
  * The client functions carry an `epmd` prefix: a bare `register` or `names` would not say what it
  * registers or names.
  */
-export { EpmdServer, DEFAULT_EPMD_PORT, type EpmdServerOptions, type RegisteredNode } from './server.ts';
+export {
+  EpmdServer,
+  DEFAULT_EPMD_PORT,
+  type EpmdServerOptions,
+  type LookupOutcome,
+  type RegisteredNode,
+} from './server.ts';
 export {
   epmdRegister,
   epmdPortPlease,

@@ -5,6 +5,7 @@
  * where those come from.
  */
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { EpmdError } from '../errors.ts';
 import { LogSummary, silentLogger } from '../log.ts';
 import type { Logger } from '../log.ts';
@@ -64,7 +65,17 @@ export interface EpmdServerOptions {
   maxRequestSize?: number;
   /** Allow KILL with live nodes and STOP (epmd -relaxed_command_check). Default: ERL_EPMD_RELAXED_COMMAND_CHECK set. */
   relaxedCommandCheck?: boolean;
+  /**
+   * Listening sockets inherited as file descriptors (systemd socket activation), served instead of
+   * binding `port` on `addresses`.
+   */
+  listenFds?: readonly number[];
+  /** Called after each PORT_PLEASE2 reply: who answered, and seconds from accepting the connection. */
+  onLookup?: (outcome: LookupOutcome, seconds: number) => void;
 }
+
+/** Who answered a lookup: a node registered here, the name source, or nobody. */
+export type LookupOutcome = 'registered' | 'source' | 'unknown';
 
 /** The bounds on what peers can hold, as `eid epmd` and `eid daemon` set them from flags. */
 export type EpmdConnectionLimits = Pick<
@@ -78,6 +89,8 @@ interface Connection {
   framer: RequestFramer | undefined;
   lastActivity: number;
   readonly acceptedAt: number;
+  /** performance.now() at accept, for the lookup latency (0 without an onLookup hook). */
+  readonly acceptedHr: number;
   /** The per-source group this connection is counted in; undefined once it no longer counts. */
   source: string | undefined;
   /** The one request of this connection has been read. */
@@ -137,8 +150,10 @@ export class EpmdServer {
   async listen(): Promise<void> {
     if (this.state !== 'new') throw new EpmdError('EPMD_STATE', `cannot listen: server is ${this.state}`);
     this.state = 'listening';
-    const specs = listenSpecs(this.options.addresses ?? epmdAddressesFromEnv());
+    const fds = this.options.listenFds;
+    const specs = fds === undefined ? listenSpecs(this.options.addresses ?? epmdAddressesFromEnv()) : [];
     try {
+      for (const fd of fds ?? []) await this.listenOnFd(fd);
       for (const spec of specs) {
         const server = net.createServer((socket) => this.accept(socket));
         try {
@@ -184,6 +199,24 @@ export class EpmdServer {
     });
   }
 
+  private async listenOnFd(fd: number): Promise<void> {
+    const server = net.createServer((socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ fd }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    }).catch((err: unknown) => {
+      throw new EpmdError('EPMD_LISTEN', `cannot serve inherited socket ${fd}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    });
+    server.on('error', (err) => this.logger.error('epmd: listener error', { error: err }));
+    this.listeners.push(server);
+    this.port = (server.address() as net.AddressInfo).port;
+  }
+
   /** Bound addresses and ports. */
   addresses(): net.AddressInfo[] {
     return this.listeners.map((s) => s.address() as net.AddressInfo);
@@ -227,21 +260,37 @@ export class EpmdServer {
     return out;
   }
 
-  /** Stops listening and closes every connection (which unregisters every node). */
-  async close(): Promise<void> {
+  /**
+   * Stops listening and closes every connection (which unregisters every node). With `drainMs`,
+   * lookups already accepted get that long to be answered first: with an inherited socket, the
+   * connections not yet accepted wait in the kernel for the next process, so a restart fails none.
+   */
+  async close(drainMs = 0): Promise<void> {
     if (this.state === 'closed') return this.closed;
     this.state = 'closed';
     const listeners = this.listeners;
     this.listeners = [];
     clearInterval(this.sweeper);
+    // Closing a listener stops accepting at once; its callback waits for its connections.
+    const stopped = Promise.all(
+      listeners.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
+    );
+    if (drainMs > 0) await this.drain(drainMs);
     for (const socket of this.connections.keys()) socket.destroy();
     this.connections.clear();
     this.perSource.clear();
     this.nodes.clear();
-    await Promise.all(listeners.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await stopped;
     this.logger.info('epmd: stopped', { port: this.port });
     this.resolveClosed();
     return this.closed;
+  }
+
+  /** Resolves once no connection but registrations is open, or after `ms`. */
+  private async drain(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    const pending = () => [...this.connections.values()].some((c) => c.registration === undefined);
+    while (pending() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -264,6 +313,7 @@ export class EpmdServer {
       framer: undefined,
       lastActivity: now,
       acceptedAt: now,
+      acceptedHr: this.options.onLookup === undefined ? 0 : performance.now(),
       source,
       answered: false,
     };
@@ -368,7 +418,7 @@ export class EpmdServer {
         if (!local()) return this.refuseRemote(socket, 'ALIVE2_REQ');
         return this.register(socket, request);
       case 'portPlease2':
-        this.reply(socket, this.port2Reply(request.name, socket.localAddress));
+        this.reply(socket, this.port2Reply(request.name, socket.localAddress, this.connections.get(socket)));
         return undefined;
       case 'names':
         this.reply(socket, encodeNamesReply(this.port, this.names()));
@@ -410,17 +460,28 @@ export class EpmdServer {
    * The PORT2_RESP for `name`. An entry from the source that the wire cannot carry (a port past
    * 65535, say) is treated like a failing source: logged, and answered as not registered.
    */
-  private port2Reply(name: string, localAddress: string | undefined): Buffer {
+  private port2Reply(name: string, localAddress: string | undefined, conn: Connection | undefined): Buffer {
     const registered = this.nodes.get(name);
-    if (registered !== undefined) return registered.port2Reply;
-    const entry = this.lookup(name, localAddress);
-    try {
-      return encodePort2Reply(entry);
-    } catch (err) {
-      if (!(err instanceof EpmdError)) throw err;
-      this.logger.error('epmd: name source gave an entry that cannot be encoded', { name, error: err });
-      return encodePort2Reply(undefined);
+    let reply: Buffer;
+    let outcome: LookupOutcome = 'registered';
+    if (registered !== undefined) {
+      reply = registered.port2Reply;
+    } else {
+      const entry = this.lookup(name, localAddress);
+      outcome = entry === undefined ? 'unknown' : 'source';
+      try {
+        reply = encodePort2Reply(entry);
+      } catch (err) {
+        if (!(err instanceof EpmdError)) throw err;
+        this.logger.error('epmd: name source gave an entry that cannot be encoded', { name, error: err });
+        outcome = 'unknown';
+        reply = encodePort2Reply(undefined);
+      }
     }
+    const onLookup = this.options.onLookup;
+    if (onLookup !== undefined && conn !== undefined)
+      onLookup(outcome, (performance.now() - conn.acceptedHr) / 1000);
+    return reply;
   }
 
   /** Sends a whole reply and closes the connection (stock clients read until the close). */

@@ -22,7 +22,7 @@ function eidRun(args: string[], env: Record<string, string> = {}) {
 }
 
 async function startEidEpmd(args: string[], env: Record<string, string> = {}): Promise<Spawned> {
-  const server = eid(['epmd', ...args], env);
+  const server = eid(['epmd', '--log-format', 'pretty', ...args], env);
   await server.waitForOutput('epmd: listening', 20_000, 'stderr');
   return server;
 }

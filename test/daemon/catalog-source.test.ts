@@ -35,8 +35,18 @@ test('a container answers PORT_PLEASE2 under the name asked, at its published ho
   assert.deepEqual(decoded.reply.entry, entry);
 });
 
-test('NAMES lists each container once, by hostname (the name a node in a container takes by default)', () => {
+test('NAMES lists each container once, by its eid.name label, else its hostname (the name its node takes); a shared name not at all', () => {
   const t = table();
+  // Two replicas of a Compose service given one `hostname:`: that name answers for neither.
+  for (const c of ['e', 'f'])
+    t.set({
+      id: c.repeat(64),
+      name: `rep_${c}`,
+      hostname: 'shared',
+      labelName: undefined,
+      nodePort: 12345,
+      hostPort: 33000,
+    });
   t.set({
     id: 'd'.repeat(64),
     name: 'db',
@@ -48,7 +58,7 @@ test('NAMES lists each container once, by hostname (the name a node in a contain
   assert.deepEqual(
     [...new CatalogSource(t).names()],
     [
-      { name: 'webhost', port: 32768 },
+      { name: 'api', port: 32768 },
       { name: 'dbhost', port: 32769 },
     ],
   );

@@ -5,9 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildDaemonImage } from '../harness/daemon-image.ts';
 import {
-  HOST_MOUNTS,
   evalOnHost,
   upHosts,
   type DaemonProcess,
@@ -330,37 +328,3 @@ test('8. 20 containers spread over both hosts form a full mesh', SCENARIO, async
   }
   await Promise.all(nodes.map((n) => n.host.docker(['rm', '-f', n.id])));
 });
-
-test(
-  '9. the daemon image, run with --net=host, serves a host as the plain process does',
-  SCENARIO,
-  async () => {
-    await buildDaemonImage(hosts.h1, 'eid-otp25');
-    await daemons.get(hosts.h1)!.stop();
-    const container = await hosts.h1.docker([
-      'run',
-      '-d',
-      '--name',
-      'eid-daemon',
-      '--net=host',
-      '-v',
-      `${hosts.h1.socket}:/var/run/docker.sock:ro`,
-      ...HOST_MOUNTS,
-      'eid-daemon',
-      '--log-level',
-      'debug',
-      '--metrics',
-      METRICS,
-    ]);
-    await waitFor(
-      async () => /Docker catalog synced/.test(await hosts.h1.logs(container)),
-      'the daemon container to sync',
-    );
-    const a = await hosts.h1.startNode({ cookie: COOKIE });
-    const b = await hosts.h2.startNode({ cookie: COOKIE });
-    await assertReaches(b, a);
-    await assertReaches(a, b);
-    const logs = await hosts.h1.logs(container);
-    assert.match(logs, new RegExp(`container lookup component=eid name=${a.hostname} port=\\d+`));
-  },
-);

@@ -59,7 +59,7 @@ test('settings: flags win over EID_* variables; erlang_port is an alias of --nod
   assert.equal(defaults.port, 4369);
   assert.equal(defaults.nodePort, 12345);
   assert.equal(defaults.docker, 'unix:///var/run/docker.sock');
-  assert.equal(defaults.logFormat, 'pretty');
+  assert.equal(defaults.logFormat, 'auto');
 });
 
 test('eid daemon --help prints its options; a bad option exits 2 with usage', async () => {
@@ -107,8 +107,8 @@ test('settings: bad values are usage errors', () => {
   }
 });
 
-test('metrics: Prometheus text with every counter; ADDR:PORT parsing', () => {
-  const text = renderMetrics({
+test('metrics: Prometheus text with every counter; ADDR:PORT parsing', async () => {
+  const text = await renderMetrics({
     lookups: 7,
     hits: 5,
     misses: 2,
@@ -175,7 +175,9 @@ test(
           env: { ...process.env, ERL_EPMD_PORT: String(epmdPort) },
         },
       );
-      await waitUntil(() => log, /"msg":"epmd: registered".*"node":"plain"/, 'the node to register');
+      // One JSON line with both fields, in whichever order the logger writes them.
+      const registered = /^(?=.*"msg":"epmd: registered")(?=.*"node":"plain").*$/m;
+      await waitUntil(() => log, registered, 'the node to register');
       // Several failed Docker attempts later...
       for (let i = 0; i < 150 && (await metrics(metricsPort)).eid_docker_reconnects_total! < 3; i++)
         await sleep(200);

@@ -147,7 +147,7 @@ test('a bad EID_* value is a usage error naming the setting (exit 2)', { timeout
     ['EID_ERLANG_PORT', '-1', /--node-port: not a port number: '-1'/],
     ['EID_METRICS', 'nowhere', /--metrics: expected ADDR:PORT, got 'nowhere'/],
     ['EID_LOG_LEVEL', 'loud', /--log-level: one of/],
-    ['EID_LOG_FORMAT', 'xml', /--log-format: pretty or json/],
+    ['EID_LOG_FORMAT', 'xml', /--log-format: pretty, json or auto/],
   ] as const) {
     const r = eid(['daemon'], { [name]: value, EID_DOCKER: NO_DOCKER });
     const { code } = await r.spawned.exited;

@@ -32,8 +32,8 @@ test('health: ok; degraded (200) when Docker is away or the catalog is stale; 50
   assert.equal(health({ ...healthy, epmdListening: false, dockerConnected: false }).status, 503);
 });
 
-test('metrics: skipped containers by reason (every reason, zero included), sync age, inspect failures', () => {
-  const text = renderMetrics({
+test('metrics: skipped containers by reason (every reason, zero included), sync age, inspect failures', async () => {
+  const text = await renderMetrics({
     ...healthy,
     inspectFailures: 3,
     skipped: { ambiguous_name: 2, name_taken: 1 },

@@ -1,46 +1,42 @@
-/** Builds the daemon's image (the repo's Dockerfile) on a test host from a local base image. */
+/** The npm tarball of the checkout, and the daemon image built from it on a test host. */
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT, type Host } from './hosts.ts';
 
 const run = promisify(execFile);
 
-/** package.json, bin/, dist/ and the production dependencies: what `npm install erlang-in-docker` gives. */
-async function stageContext(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'eid-image-'));
-  // npm ls exits non-zero on mere warnings (extraneous packages); its list is still complete.
-  const { stdout } = await run('npm', ['ls', '--omit=dev', '--all', '--parseable'], {
+/**
+ * `npm pack` of the checkout into `dir`; resolves to the tarball's path. Without its prepack build:
+ * scripts/test.sh has just built dist/ from the sources.
+ */
+export async function packProject(dir: string): Promise<string> {
+  await run('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', dir], {
     cwd: ROOT,
+    timeout: 300_000,
     maxBuffer: 1 << 24,
-  }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
-  const dependencies = stdout
-    .split('\n')
-    .filter((p) => p.includes('/node_modules/'))
-    .map((p) => relative(ROOT, p));
-  for (const path of ['Dockerfile', 'package.json', 'bin', ...dependencies]) {
-    cpSync(join(ROOT, path), join(dir, path), { recursive: true });
-  }
-  // dist/ compiled from the sources as they are now, never a stale build lying in the checkout.
-  // (Type errors are npm test's typecheck step to report; tsc still emits.)
-  await run(
-    join(ROOT, 'node_modules/.bin/tsc'),
-    ['-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(dir, 'dist')],
-    {
-      cwd: ROOT,
-      maxBuffer: 1 << 24,
-    },
-  ).catch(() => undefined);
-  if (!existsSync(join(dir, 'dist/cli/main.js')))
-    throw new Error('compiling src/ for the daemon image failed');
-  return dir;
+  });
+  const packed = readdirSync(dir).filter((f) => /^erlang-in-docker-.*\.tgz$/.test(f));
+  if (packed.length !== 1) throw new Error(`npm pack left ${packed.length} tarballs in ${dir}`);
+  return join(dir, packed[0]!);
 }
 
-export async function buildDaemonImage(host: Host, base: string, tag = 'eid-daemon'): Promise<void> {
-  const context = await stageContext();
+/**
+ * The repository's Dockerfile built on `host` from `tarball` and nothing else (the context its
+ * .dockerignore leaves of a checkout), FROM `base` (default eid-node: trixie with Debian's nodejs).
+ */
+export async function buildDaemonImage(
+  host: Host,
+  tarball: string,
+  base = 'eid-node',
+  tag = 'eid-daemon',
+): Promise<void> {
+  const context = mkdtempSync(join(tmpdir(), 'eid-image-'));
   try {
+    for (const file of ['Dockerfile', '.dockerignore']) copyFileSync(join(ROOT, file), join(context, file));
+    copyFileSync(tarball, join(context, basename(tarball)));
     // The classic builder: BuildKit is not part of docker.io 20.10 on every machine.
     await run(
       'docker',

@@ -136,7 +136,17 @@ export class Host {
   async startDaemon(args: string[] = [], env: Record<string, string> = {}): Promise<DaemonProcess> {
     const child = this.spawn(
       process.execPath,
-      [...eidFromSource(), 'daemon', '--docker', this.endpoint, '--log-level', 'debug', ...args],
+      [
+        ...eidFromSource(),
+        'daemon',
+        '--docker',
+        this.endpoint,
+        '--log-level',
+        'debug',
+        '--log-format',
+        'pretty',
+        ...args,
+      ],
       env,
     );
     return this.#track(child, /Docker catalog synced/);
