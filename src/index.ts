@@ -59,6 +59,11 @@ export {
   mapGet,
   compareTerms,
   formatTerm,
+  toJS,
+  fromJS,
+  stringKeyed,
+  isStringKeyed,
+  type TermsMode,
 } from './etf/index.ts';
 export {
   EpmdServer,

@@ -23,6 +23,8 @@ import {
   Pid,
   Port,
   Reference,
+  ATOM_KEYS,
+  STRING_KEYS,
   Tuple,
   type Term,
 } from './terms.ts';
@@ -163,7 +165,7 @@ function constructorName(value: object): string {
 
 function isPlainObject(value: object): value is { readonly [key: string]: Term } {
   const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  return proto === Object.prototype || proto === null || proto === ATOM_KEYS || proto === STRING_KEYS;
 }
 
 function writeInteger(w: Writer, n: number): void {
@@ -448,11 +450,37 @@ function writeObject(
   w.ensure(5);
   w.buf[w.offset++] = Tag.Map;
   w.u32(keys.length);
+  if (Object.getPrototypeOf(object) === STRING_KEYS) {
+    if (keys.length <= SORTED_MAP_LIMIT) keys.sort(compareUtf8);
+    for (const key of keys) {
+      writeStringBinary(w, key);
+      writeTerm(w, object[key]!, cache);
+    }
+    return;
+  }
   if (keys.length <= SORTED_MAP_LIMIT) sortNames(keys);
   for (const key of keys) {
     writeNamedAtom(w, key, cache);
     writeTerm(w, object[key]!, cache);
   }
+}
+
+/**
+ * Strings in the order of their UTF-8 bytes (Erlang's order of binaries), which is code point
+ * order: UTF-16 units order the same except that a surrogate (a code point past U+FFFF) must
+ * come after every other unit.
+ */
+function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && x <= 0xdfff) x += 0x10000;
+    if (y >= 0xd800 && y <= 0xdfff) y += 0x10000;
+    return x - y;
+  }
+  return a.length - b.length;
 }
 
 /** Insertion sort: at most 32 short names, often nearly sorted; cheaper than Array#sort's callbacks here. */

@@ -31,3 +31,4 @@ export {
 export { termEquals, mapGet } from './equals.ts';
 export { compareTerms } from './order.ts';
 export { formatTerm } from './format.ts';
+export { toJS, fromJS, stringKeyed, isStringKeyed, type TermsMode } from './js.ts';
