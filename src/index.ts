@@ -10,6 +10,7 @@ export {
   EpmdError,
   DockerError,
   DistError,
+  TermMismatchError,
   type ErrorCode,
   type BytesErrorCode,
   type EtfErrorCode,
@@ -64,6 +65,11 @@ export {
   stringKeyed,
   isStringKeyed,
   type TermsMode,
+  is,
+  check,
+  type Guard,
+  type Guarded,
+  type TupleOf,
 } from './etf/index.ts';
 export {
   EpmdServer,
@@ -98,6 +104,7 @@ export {
   Process,
   ProcessExit,
   ReceiveTimeout,
+  SendQueueFullError,
   type Destination,
   type From,
   HandshakeError,

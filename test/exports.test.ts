@@ -50,12 +50,15 @@ const VALUES = [
   'ProcessExit',
   'Reader',
   'ReceiveTimeout',
+  'SendQueueFullError',
+  'TermMismatchError',
   'Reference',
   'StaticResolver',
   'Tag',
   'Tuple',
   'Writer',
   'atom',
+  'check',
   'compareTerms',
   'createLogger',
   'decode',
@@ -66,8 +69,13 @@ const VALUES = [
   'epmdPortPlease',
   'epmdRegister',
   'flagNames',
+  'fromJS',
+  'is',
+  'isStringKeyed',
   'mapGet',
+  'stringKeyed',
   'termEquals',
+  'toJS',
   'tuple',
 ];
 
@@ -96,6 +104,8 @@ const TYPES = [
   'ExposedFunction',
   'ExposedModule',
   'From',
+  'Guard',
+  'Guarded',
   'LogFields',
   'LogFormat',
   'LogLevel',
@@ -111,6 +121,8 @@ const TYPES = [
   'Registration',
   'Resolver',
   'Term',
+  'TermsMode',
+  'TupleOf',
 ];
 
 const SRC = path.resolve(import.meta.dirname, '..', 'src');

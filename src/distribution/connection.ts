@@ -14,7 +14,7 @@ import {
   TICK_FRAME,
   encodeHandshakeFrame,
 } from './framing.ts';
-import { HandshakeError } from './errors.ts';
+import { HandshakeError, SendQueueFullError } from './errors.ts';
 import { Handshake, type HandshakeOptions, type HandshakeResult } from './handshake.ts';
 import { HeaderDecoder, HeaderEncoder, type HeaderDecoderOptions } from './header.ts';
 
@@ -38,6 +38,8 @@ export interface ConnectionHandlers {
   signal(conn: Connection, signal: Signal): void;
   /** The connection is gone (once), with why. `error` is set for failures. */
   down(conn: Connection, reason: string, error?: DistError): void;
+  /** Bytes waiting to be sent fell back below the high-water mark after passing it. */
+  drain?(conn: Connection): void;
 }
 
 export interface ConnectionOptions extends HeaderDecoderOptions {
@@ -54,13 +56,19 @@ export interface ConnectionOptions extends HeaderDecoderOptions {
   logger?: Logger;
   /** Where failed handshakes are counted (each logged at debug), instead of a warning each. */
   handshakeFailures?: LogSummary | undefined;
+  /** Bytes waiting to be sent above which the connection is congested (default 8 MiB). */
+  sendHighWater?: number;
+  /** Bytes waiting to be sent at which sends from JS are refused (default 64 MiB). */
+  maxSendQueue?: number;
 }
 
 /** Flush small batches by copying; hand larger ones over and start a fresh buffer. */
 const HANDOVER_BYTES = 64 * 1024;
 const TICKS_PER_PERIOD = 4;
-/** Socket backlog above which signals wait as terms instead of being encoded. */
-const BACKLOG_BYTES = 8 * 1024 * 1024;
+/** Bytes waiting to be sent above which `sendAsync` waits and `drain` is due (docs/node.md, "Backpressure"). */
+export const DEFAULT_SEND_HIGH_WATER = 8 * 1024 * 1024;
+/** Bytes waiting to be sent at which sends from JS fail with SendQueueFullError. */
+export const DEFAULT_MAX_SEND_QUEUE = 64 * 1024 * 1024;
 /** OTP's default net_setuptime. */
 export const DEFAULT_SETUP_MS = 7000;
 
@@ -78,7 +86,12 @@ export class Connection {
   private encoder: HeaderEncoder | undefined;
   private out = new Writer(HANDOVER_BYTES);
   private flushScheduled = false;
-  private readonly deferred: Signal[] = [];
+  private readonly sendHighWater: number;
+  private readonly maxSendQueue: number;
+  /** Waiting for the transport's 'drain' (the queue passed the high-water mark). */
+  private awaitingDrain = false;
+  /** `writable()` callers, resolved at the drain (or rejected when the connection closes). */
+  private writableWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private ticker: NodeJS.Timeout | undefined;
   private setupTimer: NodeJS.Timeout | undefined;
   private readSinceTick = false;
@@ -96,6 +109,8 @@ export class Connection {
     this.peer = options.peer;
     this.logger = options.logger ?? silentLogger;
     this.maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
+    this.sendHighWater = options.sendHighWater ?? DEFAULT_SEND_HIGH_WATER;
+    this.maxSendQueue = options.maxSendQueue ?? DEFAULT_MAX_SEND_QUEUE;
     this.frames = new FrameDecoder({ prefixSize: 2, maxFrame: MAX_HANDSHAKE_FRAME, budget: options.budget });
     this.handshake = new Handshake(options.role, options.handshake);
     this.headers = new HeaderDecoder(options);
@@ -234,38 +249,60 @@ export class Connection {
     }
   }
 
-  /** Queues a signal; frames of one event-loop turn go out in one write. */
-  send(signal: Signal): void {
-    if (this.state !== 'up' || this.encoder === undefined) return;
-    // While the socket holds more than BACKLOG_BYTES, keep signals as terms (the caller's,
-    // not copies) and encode them as it drains: memory stays bounded by what the caller holds.
-    if (this.deferred.length > 0 || (this.transport.writableLength ?? 0) > BACKLOG_BYTES) {
-      this.deferred.push(signal);
-      if (this.deferred.length === 1) this.transport.once?.('drain', this.resume);
-      return;
-    }
-    this.encodeAndQueue(signal);
+  /** Bytes handed to this connection and not yet to the system: the socket's backlog and this turn's batch. */
+  get queuedBytes(): number {
+    return (this.transport.writableLength ?? 0) + this.out.offset;
   }
 
-  private readonly resume = (): void => {
-    if (this.state !== 'up') return;
-    let i = 0;
-    while (i < this.deferred.length && (this.transport.writableLength ?? 0) <= BACKLOG_BYTES) {
-      const signal = this.deferred[i++]!;
-      try {
-        this.encodeAndQueue(signal);
-      } catch (err) {
-        // Encoded late, in a 'drain' event: nobody to throw to, and a throw would end the process.
-        this.logger.warn('dropping a signal that cannot be encoded', {
-          node: this.peerName,
-          kind: signal.kind,
-          error: (err as Error).message,
-        });
-      }
+  /**
+   * Throws {@link SendQueueFullError} when {@link queuedBytes} has reached the bound: asked before
+   * a send from JS, so a producer that outruns the peer fails instead of growing memory.
+   */
+  admit(): void {
+    const queued = this.queuedBytes;
+    if (queued >= this.maxSendQueue) throw new SendQueueFullError(queued, this.maxSendQueue, this.peerName);
+  }
+
+  /** Resolves once the bytes waiting are below the high-water mark; rejects if the connection closes. */
+  writable(): Promise<void> {
+    if (this.state === 'closed') return Promise.reject(this.closedError());
+    if (!this.congested()) return Promise.resolve();
+    return new Promise((resolve, reject) => this.writableWaiters.push({ resolve, reject }));
+  }
+
+  /** At or above the high-water mark, with a way to learn when it drains (else never congested). */
+  private congested(): boolean {
+    if (this.transport.once === undefined || this.queuedBytes < this.sendHighWater) return false;
+    if (!this.awaitingDrain) {
+      this.awaitingDrain = true;
+      this.transport.once('drain', this.drained);
     }
-    this.deferred.splice(0, i);
-    if (this.deferred.length > 0) this.transport.once?.('drain', this.resume);
+    return true;
+  }
+
+  private readonly drained = (): void => {
+    this.awaitingDrain = false;
+    if (this.state !== 'up' || this.congested()) return;
+    const waiters = this.writableWaiters;
+    this.writableWaiters = [];
+    for (const w of waiters) w.resolve();
+    this.handlers.drain?.(this);
   };
+
+  private closedError(): DistError {
+    return new DistError('DIST_CONNECTION_CLOSED', 'connection closed', this.context());
+  }
+
+  /**
+   * Encodes and queues a signal; frames of one event-loop turn go out in one write. Never
+   * refuses: the node's own signals always go ({@link admit} bounds the ones from JS).
+   */
+  send(signal: Signal): void {
+    if (this.state !== 'up' || this.encoder === undefined) return;
+    this.encodeAndQueue(signal);
+    // Past the mark: from now on the drain is watched for, and 'drain' follows it.
+    this.congested();
+  }
 
   private encodeAndQueue(signal: Signal): void {
     const encoder = this.encoder!;
@@ -284,7 +321,9 @@ export class Connection {
       this.transport.uncork?.();
       return;
     }
-    if (!this.flushScheduled) {
+    // A producer that never yields must not grow the batch: past a handover's worth it goes now.
+    if (this.out.offset >= HANDOVER_BYTES) this.flush();
+    else if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(this.flush);
     }
@@ -338,7 +377,9 @@ export class Connection {
     const wasUp = this.state === 'up';
     if (wasUp) this.flush();
     this.state = 'closed';
-    this.deferred.length = 0;
+    const waiters = this.writableWaiters;
+    this.writableWaiters = [];
+    for (const w of waiters) w.reject(error ?? this.closedError());
     // What the peer made us hold goes back to the node-wide budget.
     this.frames.release();
     this.headers.release();

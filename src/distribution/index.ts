@@ -5,7 +5,14 @@
  */
 export { Node, type NodeOptions, type NodeEvents } from './node.ts';
 export { type ExposedFunction, type ExposedModule } from './exposed.ts';
-export { BadRpcError, CallError, HandshakeError, ProcessExit, ReceiveTimeout } from './errors.ts';
+export {
+  BadRpcError,
+  CallError,
+  HandshakeError,
+  ProcessExit,
+  ReceiveTimeout,
+  SendQueueFullError,
+} from './errors.ts';
 export { Process, type Destination, type From } from './process.ts';
 export {
   EpmdResolver,
