@@ -88,8 +88,10 @@ export class Connection {
   private flushScheduled = false;
   private readonly sendHighWater: number;
   private readonly maxSendQueue: number;
-  /** Waiting for the transport's 'drain' (the queue passed the high-water mark). */
-  private awaitingDrain = false;
+  /** The queue passed the high-water mark: `drain` is due once it is back under half of it. */
+  private congestedSince = false;
+  /** A once('drain') listener is on the transport. */
+  private watchingDrain = false;
   /** `writable()` callers, resolved at the drain (or rejected when the connection closes). */
   private writableWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private ticker: NodeJS.Timeout | undefined;
@@ -273,21 +275,43 @@ export class Connection {
   /** At or above the high-water mark, with a way to learn when it drains (else never congested). */
   private congested(): boolean {
     if (this.transport.once === undefined || this.queuedBytes < this.sendHighWater) return false;
-    if (!this.awaitingDrain) {
-      this.awaitingDrain = true;
-      this.transport.once('drain', this.drained);
-    }
+    this.congestedSince = true;
+    this.watchDrain();
     return true;
   }
 
-  private readonly drained = (): void => {
-    this.awaitingDrain = false;
-    if (this.state !== 'up' || this.congested()) return;
+  private watchDrain(): void {
+    if (this.watchingDrain) return;
+    this.watchingDrain = true;
+    this.transport.once?.('drain', this.transportDrained);
+  }
+
+  private readonly transportDrained = (): void => {
+    this.watchingDrain = false;
+    this.relieved();
+  };
+
+  /** A write reached the system: the queue shrank. */
+  private readonly written = (): void => {
+    if (this.congestedSince) this.relieved();
+  };
+
+  /**
+   * Resumes writers once the queue is under half the high-water mark (not empty, so the socket
+   * never runs dry while they refill it).
+   */
+  private relieved(): void {
+    if (this.state !== 'up' || !this.congestedSince) return;
+    if (this.queuedBytes > this.sendHighWater / 2) {
+      this.watchDrain();
+      return;
+    }
+    this.congestedSince = false;
     const waiters = this.writableWaiters;
     this.writableWaiters = [];
     for (const w of waiters) w.resolve();
     this.handlers.drain?.(this);
-  };
+  }
 
   private closedError(): DistError {
     return new DistError('DIST_CONNECTION_CLOSED', 'connection closed', this.context());
@@ -316,7 +340,15 @@ export class Connection {
       this.flush();
       const last = large.buffers.length - 1;
       large.buffers.forEach((b, i) =>
-        this.transport.write(b, i === last ? () => encoder.release(large.owner) : undefined),
+        this.transport.write(
+          b,
+          i === last
+            ? () => {
+                encoder.release(large.owner);
+                this.written();
+              }
+            : undefined,
+        ),
       );
       this.transport.uncork?.();
       return;
@@ -334,10 +366,10 @@ export class Connection {
     const out = this.out;
     if (out.offset === 0 || this.state !== 'up') return;
     if (out.offset < HANDOVER_BYTES) {
-      this.transport.write(out.toBuffer());
+      this.transport.write(out.toBuffer(), this.written);
       out.reset();
     } else {
-      this.transport.write(out.view());
+      this.transport.write(out.view(), this.written);
       this.out = new Writer(HANDOVER_BYTES);
     }
   };
