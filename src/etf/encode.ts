@@ -23,7 +23,7 @@ import {
   Pid,
   Port,
   Reference,
-  ATOM_KEYS,
+  isMapObject,
   STRING_KEYS,
   Tuple,
   type Term,
@@ -152,7 +152,7 @@ function writeTerm(w: Writer, term: Term, cache: EncodeOptions['atomCache']): vo
       if (term instanceof ExportFun) return writeExport(w, term, cache);
       if (term instanceof Fun) return writeOpaque(w, Tag.NewFun, term.bytes);
       if (term instanceof LocalTerm) return writeOpaque(w, Tag.Local, term.bytes);
-      if (isPlainObject(term)) return writeObject(w, term, cache);
+      if (isMapObject(term)) return writeObject(w, term, cache);
       throw new EncodeError(`cannot encode an instance of ${constructorName(term)} as an Erlang term`);
   }
   throw new EncodeError(`cannot encode ${String(term)} (${typeof term}) as an Erlang term`);
@@ -161,11 +161,6 @@ function writeTerm(w: Writer, term: Term, cache: EncodeOptions['atomCache']): vo
 function constructorName(value: object): string {
   const ctor: unknown = (value as { constructor?: unknown }).constructor;
   return typeof ctor === 'function' ? ctor.name : 'an unknown class';
-}
-
-function isPlainObject(value: object): value is { readonly [key: string]: Term } {
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null || proto === ATOM_KEYS || proto === STRING_KEYS;
 }
 
 function writeInteger(w: Writer, n: number): void {

@@ -6,7 +6,7 @@
  */
 import { TermMismatchError } from '../errors.ts';
 import { formatTerm } from './format.ts';
-import { ATOM_KEYS, Atom, Float, Pid, Reference, STRING_KEYS, Tuple, type Term } from './terms.ts';
+import { Atom, Float, isMapObject, Pid, Reference, Tuple, type Term } from './terms.ts';
 
 /** A type guard that also says what it expects (for error messages). */
 export interface Guard<T> {
@@ -22,12 +22,6 @@ export type TupleOf<T extends readonly unknown[]> = Tuple & { readonly elements:
 
 function guard<T>(expected: string, test: (value: unknown) => boolean): Guard<T> {
   return Object.assign((value: unknown): value is T => test(value), { expected });
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null || proto === ATOM_KEYS || proto === STRING_KEYS;
 }
 
 type GuardsOf<T extends readonly unknown[]> = { readonly [K in keyof T]: Guard<T[K]> };
@@ -79,7 +73,7 @@ export const is = {
       `#{${Object.entries(shape)
         .map(([k, g]) => `${k} := ${g.expected}`)
         .join(', ')}}`,
-      (v) => isObject(v) && Object.entries(shape).every(([k, g]) => Object.hasOwn(v, k) && g(v[k])),
+      (v) => isMapObject(v) && Object.entries(shape).every(([k, g]) => Object.hasOwn(v, k) && g(v[k])),
     ),
   /** Any one of the guards. */
   oneOf: <G extends readonly Guard<unknown>[]>(...guards: G): Guard<Guarded<G[number]>> =>

@@ -6,7 +6,17 @@
  * `decode(bytes, { terms: 'js' })` builds it directly; {@link toJS} converts a decoded term.
  */
 import { isUtf8 } from 'node:buffer';
-import { Atom, atom, ATOM_KEYS, BitString, ImproperList, STRING_KEYS, Tuple, type Term } from './terms.ts';
+import {
+  Atom,
+  atom,
+  ATOM_KEYS,
+  BitString,
+  ImproperList,
+  isMapObject,
+  STRING_KEYS,
+  Tuple,
+  type Term,
+} from './terms.ts';
 
 /** Which model decoding produces: the exact term model, or the JS-friendly mapping. */
 export type TermsMode = 'erlang' | 'js';
@@ -89,11 +99,6 @@ export function objectToMap(object: Record<string, Term>): Map<Term, Term> {
   return map;
 }
 
-function isObject(t: Term): t is Record<string, Term> {
-  const proto: unknown = Object.getPrototypeOf(t);
-  return proto === Object.prototype || proto === null || proto === ATOM_KEYS || proto === STRING_KEYS;
-}
-
 /**
  * `t` in the JS-friendly mapping: valid UTF-8 binaries as strings; maps whose keys are all atoms
  * (or all such strings) as objects with no inherited keys (a map whose keys mix the two stays a
@@ -108,7 +113,7 @@ export function toJS(t: Term): Term {
   if (t instanceof Map) return mapToJS(t);
   if (t instanceof ImproperList) return new ImproperList(t.elements.map(toJS), toJS(t.tail));
   if (t instanceof BitString) return t.bits === 8 ? toJS(t.bytes) : t;
-  if (isObject(t)) {
+  if (isMapObject(t)) {
     const out = keyedObject(Object.getPrototypeOf(t) === STRING_KEYS);
     for (const name of Object.keys(t)) out[name] = toJS(t[name]!);
     return out;
@@ -151,7 +156,7 @@ export function fromJS(t: Term): Term {
   if (t instanceof Tuple) return new Tuple(t.elements.map(fromJS));
   if (t instanceof Map) return new Map([...t].map(([k, v]) => [fromJS(k), fromJS(v)]));
   if (t instanceof ImproperList) return new ImproperList(t.elements.map(fromJS), fromJS(t.tail));
-  if (isObject(t) && !(t instanceof Uint8Array)) {
+  if (isMapObject(t) && !(t instanceof Uint8Array)) {
     const stringKeys = Object.getPrototypeOf(t) === STRING_KEYS;
     const map = new Map<Term, Term>();
     for (const name of Object.keys(t)) {

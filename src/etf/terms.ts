@@ -178,6 +178,13 @@ export const ATOM_KEYS: object = keysPrototype();
 /** The same for maps whose keys are all binaries: such an object encodes with binary keys. */
 export const STRING_KEYS: object = keysPrototype();
 
+/** Whether `value` is an object that stands for an Erlang map: plain, null-prototype, or of the JS-friendly mapping. */
+export function isMapObject(value: unknown): value is { readonly [key: string]: Term } {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null || proto === ATOM_KEYS || proto === STRING_KEYS;
+}
+
 /** Erlang maps decode to `Map`; keys are terms (compare structurally with `termEquals`). */
 export type ErlMap = Map<Term, Term>;
 
