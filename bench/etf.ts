@@ -10,7 +10,16 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { atom, decode, encode, Pid, tuple, type DecodeOptions, type Term } from '../src/index.ts';
+import {
+  atom,
+  decode,
+  encode,
+  Pid,
+  stringKeyed,
+  tuple,
+  type DecodeOptions,
+  type Term,
+} from '../src/index.ts';
 import { alternate, BenchRun, ownPeakRss, parseBenchArgs, type Measure, type Sample } from './harness.ts';
 
 const require = createRequire(import.meta.url);
@@ -38,6 +47,14 @@ const kilobyteMap = Object.fromEntries(
     i % 3 === 0 ? `value number ${i} of the map` : i * 1000,
   ]),
 );
+/** What an Elixir service sends: %{"user_id" => 7, ...}, binary keys, binary and integer values. */
+const elixirMap = {
+  user_id: 7,
+  name: 'Ann Smith',
+  email: 'ann@example.com',
+  team: 'platform',
+  logins: 1234,
+};
 const integers = Array.from({ length: 1000 }, (_, i) => (i * 7919) % 100_000);
 const binary = Buffer.alloc(64 * 1024, 0x61);
 
@@ -50,6 +67,13 @@ const cases: Case[] = [
     theirsMissing: 'no tuples, atoms or pids in pack; no NEW_PID_EXT in unpack',
   },
   { id: 'map', name: 'map {op, pid, name, data, ok}', ours: smallMap, theirs: smallMap },
+  {
+    id: 'elixir-map-js',
+    name: 'Elixir map, 5 binary keys, terms: js',
+    ours: stringKeyed(elixirMap),
+    theirs: elixirMap,
+    decodeOptions: { terms: 'js' },
+  },
   { id: 'map1k', name: '1 KB map', ours: kilobyteMap, theirs: kilobyteMap },
   { id: 'integers', name: 'list of 1000 integers', ours: integers, theirs: integers },
   // erlpack writes JS strings as binaries and has no Buffer input; it gets the same bytes as a string.

@@ -9,7 +9,7 @@
 export type BytesErrorCode = 'BYTES_TRUNCATED' | 'BYTES_INVALID' | 'BYTES_SPLICED_VIEW';
 
 /** The External Term Format codec. */
-export type EtfErrorCode = 'ETF_DECODE' | 'ETF_ENCODE' | 'ETF_LITERAL';
+export type EtfErrorCode = 'ETF_DECODE' | 'ETF_ENCODE' | 'ETF_LITERAL' | 'ETF_MISMATCH';
 
 /** EPMD client, server and wire codec (docs/epmd.md lists when each is used). */
 export type EpmdErrorCode =
@@ -77,6 +77,7 @@ export type DistErrorCode =
   | 'DIST_RECEIVE_BUSY'
   | 'DIST_RECEIVE_TIMEOUT'
   | 'DIST_RESOLVE'
+  | 'DIST_SEND_QUEUE_FULL'
   | 'DIST_STOPPED'
   | 'DIST_TICK_TIMEOUT'
   | 'DIST_TLS_CONFIG'
@@ -163,6 +164,18 @@ export class LiteralError extends EidError {
 
   constructor(message: string, context: ErrorContext = {}) {
     super('ETF_LITERAL', message, context);
+  }
+}
+
+/** A term that is not of the shape a check (`check`, src/etf/guard.ts) asked for. */
+export class TermMismatchError extends EidError {
+  declare readonly code: 'ETF_MISMATCH';
+  /** The value that did not match. */
+  readonly value: unknown;
+
+  constructor(message: string, value: unknown, context: ErrorContext = {}) {
+    super('ETF_MISMATCH', message, context);
+    this.value = value;
   }
 }
 

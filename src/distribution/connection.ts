@@ -15,7 +15,7 @@ import {
   encodeHandshakeFrame,
   type PrefixSize,
 } from './framing.ts';
-import { HandshakeError } from './errors.ts';
+import { HandshakeError, SendQueueFullError } from './errors.ts';
 import { Handshake, type HandshakeOptions, type HandshakeResult } from './handshake.ts';
 import { HeaderDecoder, HeaderEncoder, type HeaderDecoderOptions } from './header.ts';
 
@@ -39,6 +39,8 @@ export interface ConnectionHandlers {
   signal(conn: Connection, signal: Signal): void;
   /** The connection is gone (once), with why. `error` is set for failures. */
   down(conn: Connection, reason: string, error?: DistError): void;
+  /** Bytes waiting to be sent fell back below the high-water mark after passing it. */
+  drain?(conn: Connection): void;
 }
 
 export interface ConnectionOptions extends HeaderDecoderOptions {
@@ -61,13 +63,19 @@ export interface ConnectionOptions extends HeaderDecoderOptions {
   logger?: Logger;
   /** Where failed handshakes are counted (each logged at debug), instead of a warning each. */
   handshakeFailures?: LogSummary | undefined;
+  /** Bytes waiting to be sent above which the connection is congested (default 8 MiB). */
+  sendHighWater?: number;
+  /** Bytes waiting to be sent at which sends from JS are refused (default 64 MiB). */
+  maxSendQueue?: number;
 }
 
 /** Flush small batches by copying; hand larger ones over and start a fresh buffer. */
 const HANDOVER_BYTES = 64 * 1024;
 const TICKS_PER_PERIOD = 4;
-/** Socket backlog above which signals wait as terms instead of being encoded. */
-const BACKLOG_BYTES = 8 * 1024 * 1024;
+/** Bytes waiting to be sent above which `sendAsync` waits and `drain` is due (docs/node.md, "Backpressure"). */
+export const DEFAULT_SEND_HIGH_WATER = 8 * 1024 * 1024;
+/** Bytes waiting to be sent at which sends from JS fail with SendQueueFullError. */
+export const DEFAULT_MAX_SEND_QUEUE = 64 * 1024 * 1024;
 /**
  * A TLS record's start (handshake or alert, version 3.x): its first two bytes, read as a plain
  * handshake's length, would be over 5000, far above any handshake frame.
@@ -92,7 +100,14 @@ export class Connection {
   private encoder: HeaderEncoder | undefined;
   private out = new Writer(HANDOVER_BYTES);
   private flushScheduled = false;
-  private readonly deferred: Signal[] = [];
+  private readonly sendHighWater: number;
+  private readonly maxSendQueue: number;
+  /** The queue passed the high-water mark: `drain` is due once it is back under half of it. */
+  private congestedSince = false;
+  /** A once('drain') listener is on the transport. */
+  private watchingDrain = false;
+  /** `writable()` callers, resolved at the drain (or rejected when the connection closes). */
+  private writableWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private ticker: NodeJS.Timeout | undefined;
   private setupTimer: NodeJS.Timeout | undefined;
   private readSinceTick = false;
@@ -113,6 +128,8 @@ export class Connection {
     this.peer = options.peer;
     this.logger = options.logger ?? silentLogger;
     this.maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
+    this.sendHighWater = options.sendHighWater ?? DEFAULT_SEND_HIGH_WATER;
+    this.maxSendQueue = options.maxSendQueue ?? DEFAULT_MAX_SEND_QUEUE;
     this.handshakePrefix = options.handshakePrefix ?? 2;
     this.frames = new FrameDecoder({
       prefixSize: this.handshakePrefix,
@@ -267,38 +284,82 @@ export class Connection {
     }
   }
 
-  /** Queues a signal; frames of one event-loop turn go out in one write. */
-  send(signal: Signal): void {
-    if (this.state !== 'up' || this.encoder === undefined) return;
-    // While the socket holds more than BACKLOG_BYTES, keep signals as terms (the caller's,
-    // not copies) and encode them as it drains: memory stays bounded by what the caller holds.
-    if (this.deferred.length > 0 || (this.transport.writableLength ?? 0) > BACKLOG_BYTES) {
-      this.deferred.push(signal);
-      if (this.deferred.length === 1) this.transport.once?.('drain', this.resume);
-      return;
-    }
-    this.encodeAndQueue(signal);
+  /** Bytes handed to this connection and not yet to the system: the socket's backlog and this turn's batch. */
+  get queuedBytes(): number {
+    return (this.transport.writableLength ?? 0) + this.out.offset;
   }
 
-  private readonly resume = (): void => {
-    if (this.state !== 'up') return;
-    let i = 0;
-    while (i < this.deferred.length && (this.transport.writableLength ?? 0) <= BACKLOG_BYTES) {
-      const signal = this.deferred[i++]!;
-      try {
-        this.encodeAndQueue(signal);
-      } catch (err) {
-        // Encoded late, in a 'drain' event: nobody to throw to, and a throw would end the process.
-        this.logger.warn('dropping a signal that cannot be encoded', {
-          node: this.peerName,
-          kind: signal.kind,
-          error: (err as Error).message,
-        });
-      }
-    }
-    this.deferred.splice(0, i);
-    if (this.deferred.length > 0) this.transport.once?.('drain', this.resume);
+  /**
+   * Throws {@link SendQueueFullError} when {@link queuedBytes} has reached the bound: asked before
+   * a send from JS, so a producer that outruns the peer fails instead of growing memory.
+   */
+  admit(): void {
+    const queued = this.queuedBytes;
+    if (queued >= this.maxSendQueue) throw new SendQueueFullError(queued, this.maxSendQueue, this.peerName);
+  }
+
+  /** Resolves once the bytes waiting are below the high-water mark; rejects if the connection closes. */
+  writable(): Promise<void> {
+    if (this.state === 'closed') return Promise.reject(this.closedError());
+    if (!this.congested()) return Promise.resolve();
+    return new Promise((resolve, reject) => this.writableWaiters.push({ resolve, reject }));
+  }
+
+  /** At or above the high-water mark, with a way to learn when it drains (else never congested). */
+  private congested(): boolean {
+    if (this.transport.once === undefined || this.queuedBytes < this.sendHighWater) return false;
+    this.congestedSince = true;
+    this.watchDrain();
+    return true;
+  }
+
+  private watchDrain(): void {
+    if (this.watchingDrain) return;
+    this.watchingDrain = true;
+    this.transport.once?.('drain', this.transportDrained);
+  }
+
+  private readonly transportDrained = (): void => {
+    this.watchingDrain = false;
+    this.relieved();
   };
+
+  /** A write reached the system: the queue shrank. */
+  private readonly written = (): void => {
+    if (this.congestedSince) this.relieved();
+  };
+
+  /**
+   * Resumes writers once the queue is under half the high-water mark (not empty, so the socket
+   * never runs dry while they refill it).
+   */
+  private relieved(): void {
+    if (this.state !== 'up' || !this.congestedSince) return;
+    if (this.queuedBytes > this.sendHighWater / 2) {
+      this.watchDrain();
+      return;
+    }
+    this.congestedSince = false;
+    const waiters = this.writableWaiters;
+    this.writableWaiters = [];
+    for (const w of waiters) w.resolve();
+    this.handlers.drain?.(this);
+  }
+
+  private closedError(): DistError {
+    return new DistError('DIST_CONNECTION_CLOSED', 'connection closed', this.context());
+  }
+
+  /**
+   * Encodes and queues a signal; frames of one event-loop turn go out in one write. Never
+   * refuses: the node's own signals always go ({@link admit} bounds the ones from JS).
+   */
+  send(signal: Signal): void {
+    if (this.state !== 'up' || this.encoder === undefined) return;
+    this.encodeAndQueue(signal);
+    // Past the mark: from now on the drain is watched for, and 'drain' follows it.
+    this.congested();
+  }
 
   private encodeAndQueue(signal: Signal): void {
     const encoder = this.encoder!;
@@ -312,12 +373,22 @@ export class Connection {
       this.flush();
       const last = large.buffers.length - 1;
       large.buffers.forEach((b, i) =>
-        this.transport.write(b, i === last ? () => encoder.release(large.owner) : undefined),
+        this.transport.write(
+          b,
+          i === last
+            ? () => {
+                encoder.release(large.owner);
+                this.written();
+              }
+            : undefined,
+        ),
       );
       this.transport.uncork?.();
       return;
     }
-    if (!this.flushScheduled) {
+    // A producer that never yields must not grow the batch: past a handover's worth it goes now.
+    if (this.out.offset >= HANDOVER_BYTES) this.flush();
+    else if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(this.flush);
     }
@@ -328,10 +399,10 @@ export class Connection {
     const out = this.out;
     if (out.offset === 0 || this.state !== 'up') return;
     if (out.offset < HANDOVER_BYTES) {
-      this.transport.write(out.toBuffer());
+      this.transport.write(out.toBuffer(), this.written);
       out.reset();
     } else {
-      this.transport.write(out.view());
+      this.transport.write(out.view(), this.written);
       this.out = new Writer(HANDOVER_BYTES);
     }
   };
@@ -371,7 +442,9 @@ export class Connection {
     const wasUp = this.state === 'up';
     if (wasUp) this.flush();
     this.state = 'closed';
-    this.deferred.length = 0;
+    const waiters = this.writableWaiters;
+    this.writableWaiters = [];
+    for (const w of waiters) w.reject(error ?? this.closedError());
     // What the peer made us hold goes back to the node-wide budget.
     this.frames.release();
     this.headers.release();

@@ -9,6 +9,7 @@ import { DistError, EidError } from '../errors.ts';
 import type { Logger, LogSummary } from '../log.ts';
 import { Connection } from './connection.ts';
 import type { Signal } from './control.ts';
+import { SendQueueFullError } from './errors.ts';
 import { DEFAULT_FLAGS, DistFlags, hasFlag } from './flags.ts';
 import {
   splitNodeName,
@@ -36,6 +37,8 @@ export interface ConnectionsOptions {
     maxReassemblyBytes?: number;
     maxSequences?: number;
     budget?: InboundBudget;
+    sendHighWater?: number;
+    maxSendQueue?: number;
   };
   logger: Logger;
   /** Where failed handshakes are counted and summarised. */
@@ -51,7 +54,12 @@ export interface ConnectionsHandlers {
   signal(conn: Connection, signal: Signal): void;
   up(node: string, info: { hidden: boolean }): void;
   down(node: string, reason: string): void;
+  /** The connection to `node` fell back below its send high-water mark. */
+  drain(node: string): void;
 }
+
+/** Sends from JS to a node not yet connected that may wait for the connection (docs/node.md, "Backpressure"). */
+export const MAX_WAITING_SENDS = 10_000;
 
 /** Creations (and dynamic names) we pick ourselves are random positive 31-bit numbers. */
 export const MAX_CREATION = 0x7fffffff;
@@ -84,6 +92,8 @@ export class Connections implements Peers {
   private readonly handshakeLimiter: HandshakeLimiter;
   /** Incoming connections still in the handshake, with the source whose slot each holds. */
   private readonly admitted = new Map<Connection, string>();
+  /** Signals waiting for a connection to come up, by node. */
+  private readonly waitingSends = new Map<string, number>();
   private stopped = false;
   private readonly transport: DistTransport;
 
@@ -151,6 +161,22 @@ export class Connections implements Peers {
     return true;
   }
 
+  /**
+   * Throws {@link SendQueueFullError} when a send from JS to `node` must not be queued: its
+   * connection holds `maxSendQueue` bytes, or {@link MAX_WAITING_SENDS} wait for it to come up.
+   */
+  admit(node: string): void {
+    const conn = this.established.get(node);
+    if (conn !== undefined) return conn.admit();
+    const waiting = this.waitingSends.get(node) ?? 0;
+    if (waiting >= MAX_WAITING_SENDS) throw new SendQueueFullError(waiting, MAX_WAITING_SENDS, node);
+  }
+
+  /** Bytes waiting to go to `node` on its connection (0 when not connected). */
+  queuedBytes(node: string): number {
+    return this.established.get(node)?.queuedBytes ?? 0;
+  }
+
   /** Sends over the connection to `node`, connecting first when needed (Erlang's auto-connect). */
   send(node: string, signal: Signal, autoConnect = true): void {
     const conn = this.established.get(node);
@@ -159,7 +185,13 @@ export class Connections implements Peers {
       return;
     }
     if (!autoConnect || this.stopped) return;
+    this.waitingSends.set(node, (this.waitingSends.get(node) ?? 0) + 1);
     this.connect(node)
+      .finally(() => {
+        const left = (this.waitingSends.get(node) ?? 1) - 1;
+        if (left > 0) this.waitingSends.set(node, left);
+        else this.waitingSends.delete(node);
+      })
       .then(
         (c) => c.send(signal),
         (err: unknown) =>
@@ -360,6 +392,9 @@ export class Connections implements Peers {
           }
         },
         down: (c, reason, error) => this.onDown(c, reason, error),
+        drain: (c) => {
+          if (this.established.get(c.peerName) === c) this.handlers.drain(c.peerName);
+        },
       },
     );
     socket.on('data', (chunk: Buffer) => conn.feed(chunk));

@@ -80,3 +80,21 @@ export class TlsError extends DistError {
     super(code, message, context);
   }
 }
+
+/**
+ * A send refused because the connection already holds `limit` bytes not yet handed to the
+ * system (docs/node.md, "Backpressure"): wait for the node's `drain` event, or use `sendAsync`.
+ */
+export class SendQueueFullError extends DistError {
+  constructor(
+    readonly queuedBytes: number,
+    readonly limit: number,
+    node: string,
+  ) {
+    super(
+      'DIST_SEND_QUEUE_FULL',
+      `${queuedBytes} bytes already wait to go to ${node} (limit ${limit}): wait for 'drain' or use sendAsync`,
+      { node },
+    );
+  }
+}

@@ -2,6 +2,7 @@
  * JavaScript functions exposed as Erlang modules (Node.expose), and the outcome of running one
  * in Erlang's terms: what rpc, erpc and spawn requests from other nodes, and local rpc, get.
  */
+import { toJS, type TermsMode } from '../etf/js.ts';
 import { atom, Atom, tuple, type Term } from '../etf/terms.ts';
 import { BadRpcError, ProcessExit } from './errors.ts';
 import { ATOM_NORMAL, encodeFailure, errorReason } from './process.ts';
@@ -30,6 +31,9 @@ function returned(value: Term | undefined): Term {
 }
 
 export class ExposedModules {
+  /** `'js'`: arguments from other nodes arrive in the JS-friendly mapping. */
+  terms: TermsMode = 'erlang';
+
   /** Module → its own functions: never inherited properties (`constructor`, `toString`, `__proto__`). */
   private readonly modules = new Map<string, ReadonlyMap<string, ExposedFunction>>();
 
@@ -54,7 +58,8 @@ export class ExposedModules {
     if (f === undefined) return { kind: 'error', value: A.undef, stack: [tuple(module, fn, args, [])] };
     let outcome: ExposedOutcome;
     try {
-      outcome = { kind: 'return', value: returned(await f(...args)) };
+      const given = this.terms === 'js' ? args.map(toJS) : args;
+      outcome = { kind: 'return', value: returned(await f(...given)) };
     } catch (err) {
       outcome =
         err instanceof ProcessExit

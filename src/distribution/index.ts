@@ -12,6 +12,7 @@ export {
   IoRequestError,
   ProcessExit,
   ReceiveTimeout,
+  SendQueueFullError,
   TlsError,
 } from './errors.ts';
 export {

@@ -14,6 +14,7 @@ import { epmdRegister, type EpmdRegisterOptions } from '../epmd/client.ts';
 import { KeptRegistration } from './kept-registration.ts';
 import { EpmdNodeType } from '../epmd/protocol.ts';
 import { formatTerm } from '../etf/format.ts';
+import { toJS, type TermsMode } from '../etf/js.ts';
 import { atom, type Atom, type Pid, type Reference, tuple, type Term } from '../etf/terms.ts';
 import { LogSummary, silentLogger, type Logger } from '../log.ts';
 import { DEFAULT_NODE_PORT, nodePortFromEnv } from '../ports.ts';
@@ -95,13 +96,25 @@ export interface NodeOptions {
     globalNames?: number;
     /** Resources other nodes lock through this node's `global` (default 10 000). */
     globalLocks?: number;
+    /** Bytes waiting to be sent to a node above which `sendAsync` waits and `drain` is due (default 8 MiB). */
+    sendHighWater?: number;
+    /** Bytes waiting to be sent to a node at which `send` throws SendQueueFullError (default 64 MiB). */
+    maxSendQueue?: number;
   };
   logger?: Logger;
+  /**
+   * `'js'`: what arrives from other nodes (messages to processes spawned here, `call` and `rpc`
+   * results, exposed functions' arguments) is in the JS-friendly mapping (docs/etf.md). Default
+   * `'erlang'`, the exact term model.
+   */
+  terms?: TermsMode;
 }
 
 export interface NodeEvents {
   nodeup: [node: string, info: { hidden: boolean }];
   nodedown: [node: string, info: { reason: string }];
+  /** The bytes waiting to go to `node` fell back below `limits.sendHighWater` after passing it. */
+  drain: [node: string];
 }
 
 const A = {
@@ -136,6 +149,8 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   readonly creation: number;
   readonly port: number;
   readonly hidden: boolean;
+  /** The model terms from other nodes arrive in (NodeOptions.terms). */
+  readonly terms: TermsMode;
   private readonly connectTimeoutMs: number;
   private readonly logger: Logger;
   private readonly registration: KeptRegistration | undefined;
@@ -170,6 +185,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     registration: KeptRegistration | undefined;
     limits: NodeOptions['limits'];
     tls: DistributionTls | undefined;
+    terms: TermsMode;
   }) {
     super();
     this.name = init.name;
@@ -177,6 +193,8 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     this.creation = init.creation;
     this.port = init.port;
     this.hidden = init.hidden;
+    this.terms = init.terms;
+    this.exposed.terms = init.terms;
     this.connectTimeoutMs = init.connectTimeoutMs;
     this.logger = init.logger;
     this.registration = init.registration;
@@ -206,6 +224,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
           this.logger.info('nodedown', { node, reason });
           this.emit('nodedown', node, { reason });
         },
+        drain: (node) => this.emit('drain', node),
       },
     );
     const peers = this.connections;
@@ -321,6 +340,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       registration,
       limits: options.limits,
       tls,
+      terms: options.terms ?? 'erlang',
     });
     logger.info('node started', { node: name, port, creation, tls: tls !== undefined });
     return node;
@@ -371,12 +391,16 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     return this.connections.disconnect(node);
   }
 
-  /** Starts a JavaScript process running `body`; its result ends it with reason normal. */
+  /**
+   * Starts a JavaScript process running `body`; its result ends it with reason normal. Its
+   * messages arrive in the node's `terms` model unless `terms` says otherwise.
+   */
   spawn(
     body: (self: Process) => Promise<unknown> | unknown,
-    options: { link?: Pid; trapExit?: boolean } = {},
+    options: { link?: Pid; trapExit?: boolean; terms?: TermsMode } = {},
   ): Process {
     const proc = this.table.spawn();
+    proc.terms = options.terms ?? this.terms;
     if (options.trapExit === true) proc.trapExit = true;
     if (options.link !== undefined) this.link(proc, options.link);
     queueMicrotask(() => {
@@ -419,44 +443,80 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   /**
    * Sends `message` (from the node's system process unless `from` is given). Large binaries in
    * it go to the socket by reference: do not modify them after sending (binaries are immutable).
+   * Never waits; throws SendQueueFullError when the connection already holds
+   * `limits.maxSendQueue` bytes (docs/node.md, "Backpressure").
    */
   send(dest: Destination, message: Term, from: Pid = this.system.pid): void {
     this.router.send(dest, message, from);
   }
+
+  // Backpressure (docs/node.md) ---------------------------------------------------------------
+
+  /**
+   * Sends `message` once the connection to `dest`'s node (connecting first) holds less than
+   * `limits.sendHighWater` bytes: a producer that awaits each send never holds more than that
+   * plus one message. Rejects with the connection's DistError when the node cannot be reached.
+   */
+  async sendAsync(dest: Destination, message: Term, from: Pid = this.system.pid): Promise<void> {
+    const node = this.router.nodeOf(dest);
+    if (node !== this.name) {
+      const conn = await this.connect(node);
+      await conn.writable();
+    }
+    this.router.send(dest, message, from);
+  }
+
+  /** Bytes waiting to go to `node`: handed to its connection, not yet to the system (0 when not connected). */
+  queuedBytes(node: string): number {
+    return this.connections.queuedBytes(node);
+  }
+
+  // -------------------------------------------------------------------------------------------
 
   /** gen_server:cast. */
   cast(dest: Destination, request: Term): void {
     this.send(dest, tuple(A.gen_cast, request));
   }
 
-  /** gen_server:call from a short-lived process; rejects with {@link CallError}. */
-  call(dest: Destination, request: Term, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<Term> {
-    return this.caller.call(dest, request, timeoutMs);
+  /**
+   * gen_server:call from a short-lived process; rejects with {@link CallError}. `call<T>()`
+   * asserts the reply's type; `check(guard, reply)` checks it.
+   */
+  async call<T = Term>(dest: Destination, request: Term, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<T> {
+    return this.arrived(await this.caller.call(dest, request, timeoutMs)) as T;
   }
 
   /**
    * rpc:call: runs Module:Function(Args) on `node` via erpc; rejects with {@link BadRpcError}.
    * `groupLeader` becomes the group leader of the process it runs in, and of the processes that
    * one spawns: their I/O goes there (an {@link IoServer}'s pid, for example).
+   * `rpc<T>()` asserts the result's type; `check(guard, result)` checks it.
    */
-  rpc(
+  async rpc<T = Term>(
     node: string,
     module: string,
     fn: string,
     args: Term[] = [],
     timeoutMs = Infinity,
     options: { groupLeader?: Pid } = {},
-  ): Promise<Term> {
-    return this.caller.rpc(node, module, fn, args, timeoutMs, options.groupLeader);
+  ): Promise<T> {
+    return this.arrived(await this.caller.rpc(node, module, fn, args, timeoutMs, options.groupLeader)) as T;
+  }
+
+  /** A term from another node in the node's `terms` model. */
+  private arrived(t: Term): Term {
+    return this.terms === 'js' ? toJS(t) : t;
   }
 
   /**
    * Starts a group leader serving Erlang's I/O protocol for `terminal`: processes whose group
-   * leader is its pid print there and read from there (docs/node.md, "Group leaders").
+   * leader is its pid print there and read from there (docs/node.md, "Group leaders"). It speaks
+   * exact terms whatever the node's `terms` model.
    */
   ioServer(terminal: IoTerminal, options: IoServerOptions = {}): IoServer {
     const host = {
-      rpc: (node: string, module: string, fn: string, args: Term[]) => this.rpc(node, module, fn, args),
+      rpc: (node: string, module: string, fn: string, args: Term[]) =>
+        this.caller.rpc(node, module, fn, args, Infinity),
       send: (to: Pid, message: Term, from: Pid) => this.send(to, message, from),
     };
     return new IoServer(this.table.spawn(), host, terminal, options);
@@ -503,9 +563,10 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     this.table.processDied(proc, reason);
   }
 
-  /** ProcessHost.call: gen:call from `proc`. */
-  callFrom(proc: Process, dest: Destination, request: Term, timeoutMs: number): Promise<Term> {
-    return this.caller.callFrom(proc, dest, request, timeoutMs);
+  /** ProcessHost.call: gen:call from `proc`, the reply in its `terms` model. */
+  async callFrom(proc: Process, dest: Destination, request: Term, timeoutMs: number): Promise<Term> {
+    const reply = await this.caller.callFrom(proc, dest, request, timeoutMs);
+    return proc.terms === 'js' ? toJS(reply) : reply;
   }
 
   /** How many signals of each kind arrived from other nodes (for metrics and tests). */

@@ -5,6 +5,7 @@
 import { Writer } from '../bytes.ts';
 import { DistError } from '../errors.ts';
 import { encodeInto } from '../etf/encode.ts';
+import { toJS, type TermsMode } from '../etf/js.ts';
 import { Atom, atom, Pid, Reference, Tuple, tuple, type Term } from '../etf/terms.ts';
 import { ProcessExit, ReceiveTimeout } from './errors.ts';
 
@@ -92,6 +93,7 @@ interface Waiter {
 /** The operations a process asks its node for (implemented by Node). */
 export interface ProcessHost {
   send(dest: Destination, message: Term, from: Pid): void;
+  sendAsync(dest: Destination, message: Term, from: Pid): Promise<void>;
   link(self: Process, other: Pid): void;
   unlink(self: Process, other: Pid): void;
   monitor(self: Process, target: Destination): Reference;
@@ -112,6 +114,8 @@ export interface LinkState {
 export class Process {
   /** Receive exit signals as `{'EXIT', From, Reason}` messages instead of dying. */
   trapExit = false;
+  /** `'js'`: messages arrive in the JS-friendly mapping (docs/etf.md), converted on delivery. */
+  terms: TermsMode = 'erlang';
   /** @internal links by pid key */
   readonly links = new Map<string, LinkState>();
   /** @internal monitors this process holds: ref key → what and where */
@@ -181,7 +185,11 @@ export class Process {
   /**
    * The first message that `match` accepts (any message without one), waiting up to
    * `timeoutMs` (forever by default). Rejects with {@link ReceiveTimeout} or {@link ProcessExit}.
+   * A type guard (`is.tuple(...)`, src/etf/guard.ts) types the message it accepts; `receive<T>()`
+   * only asserts a type.
    */
+  receive<T extends Term>(match: (m: Term) => m is T, timeoutMs?: number): Promise<T>;
+  receive<T = Term>(match?: (m: Term) => boolean, timeoutMs?: number): Promise<T>;
   receive(match?: (m: Term) => boolean, timeoutMs?: number): Promise<Term> {
     if (this.dead !== undefined) return Promise.reject(new ProcessExit(this.dead, this.context));
     if (this.waiter !== undefined)
@@ -205,6 +213,7 @@ export class Process {
   /** @internal the node delivers a message */
   deliver(message: Term): void {
     if (this.dead !== undefined) return;
+    if (this.terms === 'js') message = toJS(message);
     const w = this.waiter;
     if (w !== undefined && w.match(message)) {
       this.waiter = undefined;
@@ -238,6 +247,11 @@ export class Process {
    */
   send(dest: Destination, message: Term): void {
     this.host.send(dest, message, this.pid);
+  }
+
+  /** Sends once the connection to `dest`'s node is below its high-water mark (Node.sendAsync). */
+  sendAsync(dest: Destination, message: Term): Promise<void> {
+    return this.host.sendAsync(dest, message, this.pid);
   }
 
   link(other: Pid): void {

@@ -20,7 +20,8 @@ export interface Services {
 
 export interface RouterOptions {
   table: ProcessTable;
-  peers: Peers;
+  /** `admit` throws when a send from JS to that node must not be queued (backpressure). */
+  peers: Peers & { admit(node: string): void };
   services: Services;
   logger: Logger;
 }
@@ -28,7 +29,7 @@ export interface RouterOptions {
 export class Router {
   private readonly name: string;
   private readonly table: ProcessTable;
-  private readonly peers: Peers;
+  private readonly peers: RouterOptions['peers'];
   private readonly services: Services;
   private readonly logger: Logger;
   private readonly received = new Map<string, number>();
@@ -43,17 +44,29 @@ export class Router {
 
   // From local processes ----------------------------------------------------------------------
 
-  /** Sends `message` from `from` to a pid, a name here, `{Name, Node}`, or an alias. */
+  /**
+   * Sends `message` from JS code (`from`) to a pid, a name here, `{Name, Node}`, or an alias.
+   * Throws SendQueueFullError when the connection to another node is at its send bound.
+   */
   send(dest: Destination, message: Term, from: Pid): void {
+    const node = this.nodeOf(dest);
+    if (node !== this.name) this.peers.admit(node);
     if (dest instanceof Pid) return this.sendToPid(dest, message, from);
     if (dest instanceof Reference) return this.sendToAlias(dest, message, from);
     if (typeof dest === 'string' || dest instanceof Atom)
       return this.sendToName(typeof dest === 'string' ? atom(dest) : dest, this.name, message, from);
+    this.sendToName(dest.elements[0] as Atom, node, message, from);
+  }
+
+  /** The node `dest` is on; throws DIST_BADARG for a tuple that is not `{Name, Node}`. */
+  nodeOf(dest: Destination): string {
+    if (dest instanceof Pid || dest instanceof Reference) return dest.node.name;
+    if (typeof dest === 'string' || dest instanceof Atom) return this.name;
     const [name, node] = dest.elements;
     if (!(name instanceof Atom) || !(node instanceof Atom) || dest.length !== 2) {
       throw new DistError('DIST_BADARG', `bad destination ${formatTerm(dest)}`, { node: this.name });
     }
-    this.sendToName(name, node.name, message, from);
+    return node.name;
   }
 
   sendToPid(to: Pid, message: Term, from: Pid): void {

@@ -1,5 +1,6 @@
 /** What a caller can tell the decoder (decode.ts), and the defaults. */
 import type { TermBudget } from './budget.ts';
+import type { TermsMode } from './js.ts';
 import type { Atom } from './terms.ts';
 
 export interface DecodeOptions {
@@ -28,6 +29,12 @@ export interface DecodeOptions {
    * adds 32 per uncompressed byte to a default budget, never to a given one.
    */
   budget?: TermBudget;
+  /**
+   * `'js'`: the JS-friendly mapping (docs/etf.md, "Terms a JS developer can read"), built while
+   * decoding: valid UTF-8 binaries as strings, maps with all-atom or all-binary keys as objects.
+   * Default `'erlang'`, the exact term model.
+   */
+  terms?: TermsMode;
 }
 
 export const DEFAULT_MAX_DEPTH = 1000;

@@ -18,6 +18,7 @@ import { decodeAtomBytes } from './atom-cache.ts';
 import { Cost, TERM_COST_PER_INPUT_BYTE, defaultTermCost, type TermBudget } from './budget.ts';
 import { DEFAULT_MAX_DECOMPRESSED_SIZE, DEFAULT_MAX_DEPTH, type DecodeOptions } from './decode-options.ts';
 import { KeyIdentities } from './key-identity.ts';
+import * as js from './js.ts';
 import {
   Atom,
   BitString,
@@ -86,6 +87,8 @@ class Decoder {
   private readonly defaultBudget: boolean;
   /** Identities of composite map keys, made on the first such key. */
   private keyIdentities: KeyIdentities | undefined;
+  /** The JS-friendly mapping (`terms: 'js'`). */
+  private readonly js: boolean;
 
   constructor(
     input: Uint8Array,
@@ -100,6 +103,7 @@ class Decoder {
     this.maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.maxDecompressedSize = options?.maxDecompressedSize ?? DEFAULT_MAX_DECOMPRESSED_SIZE;
     this.atomCache = options?.atomCache;
+    this.js = options?.terms === 'js';
     const budget: TermBudget | undefined = options?.budget;
     this.defaultBudget = budget === undefined;
     this.remaining = budget === undefined ? defaultTermCost(end - start) : budget.remaining;
@@ -184,6 +188,7 @@ class Decoder {
       atomCache: this.atomCache,
       binaryViews: this.viewMin,
       budget: { remaining: this.remaining },
+      terms: this.js ? 'js' : 'erlang',
     });
     let term: Term;
     try {
@@ -269,6 +274,13 @@ class Decoder {
         this.need(length, 'BINARY_EXT bytes');
         const from = this.pos;
         this.pos += length;
+        if (this.js) {
+          // Charged as a copy would be: a string costs at most that.
+          this.charge(BINARY_COST + length, tagAt);
+          const text = utf8Text(b, from, length);
+          if (text !== undefined) return text;
+          this.remaining += BINARY_COST + length;
+        }
         if (length >= this.viewMin) {
           this.charge(Cost.BINARY_VIEW, tagAt);
           return b.subarray(from, from + length);
@@ -281,7 +293,7 @@ class Decoder {
       }
       case Tag.Map:
         this.need(4, 'MAP_EXT arity');
-        return this.map(tagAt);
+        return this.js ? this.jsMap(tagAt) : this.map(tagAt);
       case Tag.NewFloat: {
         this.need(8, 'NEW_FLOAT_EXT value');
         const v = b.readDoubleBE(this.pos);
@@ -515,10 +527,26 @@ class Decoder {
     this.charge(Cost.MAP + Cost.MAP_ENTRY * count, at);
     this.enter();
     const map = new Map<Term, Term>();
+    this.fillMap(map, count, undefined);
+    this.depth--;
+    return map;
+  }
+
+  /**
+   * The entries still to come into `map`, `count` of them; `key` (with its offset) when the
+   * first one's key is already read.
+   */
+  private fillMap(map: Map<Term, Term>, count: number, first: { key: Term; at: number } | undefined): void {
     let keyIds: Set<number> | undefined;
+    // Atom keys already in `map` (from jsMap) may be other instances than the same atoms read later.
+    if (map.size > 0 && someAtomsUninterned()) {
+      this.keyIdentities ??= new KeyIdentities();
+      keyIds = new Set();
+      for (const key of map.keys()) if (typeof key === 'object') keyIds.add(this.keyIdentities.of(key));
+    }
     for (let i = 0; i < count; i++) {
-      const keyAt = this.pos;
-      const key = this.term();
+      const keyAt = i === 0 && first !== undefined ? first.at : this.pos;
+      const key = i === 0 && first !== undefined ? first.key : this.term();
       // Distinct objects can be the same Erlang term (so can atoms, once some are not interned).
       if (typeof key === 'object' && (!(key instanceof Atom) || someAtomsUninterned())) {
         this.keyIdentities ??= new KeyIdentities();
@@ -531,8 +559,63 @@ class Decoder {
       map.set(key, this.term());
       if (map.size === size) this.fail('duplicate map key', 'distinct map keys', keyAt);
     }
+  }
+
+  /**
+   * A map in the JS-friendly mapping: an object while every key is an atom, or every key a
+   * string (the first key decides which); at the first key that fits neither, a `Map`.
+   */
+  private jsMap(at: number): Term {
+    const count = this.u32();
+    this.need(count * 2, 'map keys and values');
+    this.charge(MAP_COST + MAP_ENTRY_COST * count, at);
+    if (count === 0) return keyedObject(false);
+    this.enter();
+    let keyAt = this.pos;
+    let key = this.jsKey();
+    const stringKeys = typeof key === 'string';
+    const object = keyedObject(stringKeys);
+    for (let i = 0; ;) {
+      const name = stringKeys
+        ? typeof key === 'string'
+          ? key
+          : undefined
+        : key instanceof Atom
+          ? key.name
+          : typeof key === 'boolean'
+            ? String(key)
+            : undefined;
+      if (name === undefined) {
+        const map = objectToMap(object);
+        this.fillMap(map, count - i, { key, at: keyAt });
+        this.depth--;
+        return map;
+      }
+      if (object[name] !== undefined) this.fail('duplicate map key', 'distinct map keys', keyAt);
+      object[name] = this.term();
+      if (++i === count) break;
+      keyAt = this.pos;
+      key = this.jsKey();
+    }
     this.depth--;
-    return map;
+    return object;
+  }
+
+  /** A map key in the JS-friendly mapping: a binary's text through the key cache, else any term. */
+  private jsKey(): Term {
+    const b = this.buf;
+    const at = this.pos;
+    if (b[at] !== Tag.Binary || this.end - at < 5) return this.term();
+    const length = b[at + 1]! * 0x1000000 + ((b[at + 2]! << 16) | (b[at + 3]! << 8) | b[at + 4]!);
+    if (length > this.end - at - 5) return this.term();
+    this.charge(BINARY_COST + length, at);
+    const text = keyText(b, at + 5, length);
+    if (text === undefined) {
+      this.remaining += BINARY_COST + length;
+      return this.term();
+    }
+    this.pos = at + 5 + length;
+    return text;
   }
 
   private bitBinary(at: number): Term {
@@ -548,6 +631,12 @@ class Decoder {
     }
     this.need(length, 'BIT_BINARY_EXT bytes');
     this.charge(Cost.OBJECT + Cost.BINARY + length, at);
+    if (bits === 8 && this.js) {
+      const text = utf8Text(this.buf, this.pos, length);
+      this.pos += length;
+      if (text !== undefined) return text;
+      return Buffer.from(this.buf.subarray(this.pos - length, this.pos));
+    }
     const bytes = Buffer.from(this.buf.subarray(this.pos, this.pos + length));
     this.pos += length;
     if (bits === 8) return bytes;
@@ -603,5 +692,8 @@ class Decoder {
 }
 
 const slice = Uint8Array.prototype.slice;
+// Module-local bindings: the hot paths then read a local, not another module's export.
+const { keyedObject, keyText, objectToMap, utf8Text } = js;
+const { BINARY: BINARY_COST, MAP: MAP_COST, MAP_ENTRY: MAP_ENTRY_COST } = Cost;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));

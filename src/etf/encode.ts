@@ -23,6 +23,8 @@ import {
   Pid,
   Port,
   Reference,
+  isMapObject,
+  STRING_KEYS,
   Tuple,
   type Term,
 } from './terms.ts';
@@ -150,7 +152,7 @@ function writeTerm(w: Writer, term: Term, cache: EncodeOptions['atomCache']): vo
       if (term instanceof ExportFun) return writeExport(w, term, cache);
       if (term instanceof Fun) return writeOpaque(w, Tag.NewFun, term.bytes);
       if (term instanceof LocalTerm) return writeOpaque(w, Tag.Local, term.bytes);
-      if (isPlainObject(term)) return writeObject(w, term, cache);
+      if (isMapObject(term)) return writeObject(w, term, cache);
       throw new EncodeError(`cannot encode an instance of ${constructorName(term)} as an Erlang term`);
   }
   throw new EncodeError(`cannot encode ${String(term)} (${typeof term}) as an Erlang term`);
@@ -159,11 +161,6 @@ function writeTerm(w: Writer, term: Term, cache: EncodeOptions['atomCache']): vo
 function constructorName(value: object): string {
   const ctor: unknown = (value as { constructor?: unknown }).constructor;
   return typeof ctor === 'function' ? ctor.name : 'an unknown class';
-}
-
-function isPlainObject(value: object): value is { readonly [key: string]: Term } {
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }
 
 function writeInteger(w: Writer, n: number): void {
@@ -448,11 +445,37 @@ function writeObject(
   w.ensure(5);
   w.buf[w.offset++] = Tag.Map;
   w.u32(keys.length);
+  if (Object.getPrototypeOf(object) === STRING_KEYS) {
+    if (keys.length <= SORTED_MAP_LIMIT) keys.sort(compareUtf8);
+    for (const key of keys) {
+      writeStringBinary(w, key);
+      writeTerm(w, object[key]!, cache);
+    }
+    return;
+  }
   if (keys.length <= SORTED_MAP_LIMIT) sortNames(keys);
   for (const key of keys) {
     writeNamedAtom(w, key, cache);
     writeTerm(w, object[key]!, cache);
   }
+}
+
+/**
+ * Strings in the order of their UTF-8 bytes (Erlang's order of binaries), which is code point
+ * order: UTF-16 units order the same except that a surrogate (a code point past U+FFFF) must
+ * come after every other unit.
+ */
+function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && x <= 0xdfff) x += 0x10000;
+    if (y >= 0xd800 && y <= 0xdfff) y += 0x10000;
+    return x - y;
+  }
+  return a.length - b.length;
 }
 
 /** Insertion sort: at most 32 short names, often nearly sorted; cheaper than Array#sort's callbacks here. */

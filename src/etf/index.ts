@@ -31,3 +31,5 @@ export {
 export { termEquals, mapGet } from './equals.ts';
 export { compareTerms } from './order.ts';
 export { formatTerm } from './format.ts';
+export { toJS, fromJS, stringKeyed, isStringKeyed, type TermsMode } from './js.ts';
+export { is, check, type Guard, type Guarded, type TupleOf } from './guard.ts';

@@ -14,6 +14,7 @@ import {
   Pid,
   Port,
   Reference,
+  STRING_KEYS,
   Tuple,
   type Term,
 } from './terms.ts';
@@ -77,9 +78,11 @@ export function atomName(t: Term): string {
   return typeof t === 'boolean' ? String(t) : (t as Atom).name;
 }
 
-/** A plain object's entries as an Erlang map's: atom keys. */
+/** A plain object's entries as an Erlang map's: atom keys, or binary keys for a {@link STRING_KEYS} object. */
 export function objectEntries(t: Term): [Term, Term][] {
-  return Object.entries(t as Record<string, Term>).map(([k, v]) => [new Atom(k), v]);
+  const entries = Object.entries(t as Record<string, Term>);
+  if (Object.getPrototypeOf(t) === STRING_KEYS) return entries;
+  return entries.map(([k, v]) => [new Atom(k), v]);
 }
 
 /** The tail {@link flatList} gives a proper list; never the tail of an improper one. */

@@ -108,6 +108,29 @@ function literalParser(text: string, where?: string) {
       return fail(`expected , ${bar ? '| ' : ''}or ${close}`);
     }
   };
+  /**
+   * One segment of a binary: "text" (Latin-1: every character one byte, as Erlang reads it),
+   * "text"/utf8 (its UTF-8 bytes), or an integer 0..255.
+   */
+  const segment = (inner: () => Term): number[] => {
+    if (text[i] === '"') {
+      const s = quoted('"');
+      ws();
+      if (text[i] === '/') {
+        i++;
+        ws();
+        if (!/^utf8(?![A-Za-z0-9_@])/.test(text.slice(i, i + 5))) fail('only /utf8 is read after a string');
+        i += 4;
+        return [...Buffer.from(s, 'utf8')];
+      }
+      const codes = [...s].map((ch) => ch.codePointAt(0)!);
+      if (codes.some((c) => c > 0xff)) fail('a character above 255 in a binary string needs /utf8');
+      return codes;
+    }
+    const b = inner();
+    if (typeof b !== 'number' || b < 0 || b > 255) fail('binary bytes must be 0..255');
+    return [b as number];
+  };
   const term = (depth = 0): Term => {
     if (depth > MAX_LITERAL_DEPTH) fail(`nested deeper than ${MAX_LITERAL_DEPTH}`);
     const inner = () => term(depth + 1);
@@ -130,23 +153,17 @@ function literalParser(text: string, where?: string) {
     }
     if (text.startsWith('<<', i)) {
       i += 2;
-      ws();
-      if (text[i] === '"') {
-        const s = quoted('"');
-        ws();
-        if (!text.startsWith('>>', i)) fail('expected >>');
-        i += 2;
-        return Buffer.from(s, 'utf8');
-      }
       const bytes: number[] = [];
+      ws();
       while (!text.startsWith('>>', i)) {
-        const b = inner();
-        if (typeof b !== 'number' || b < 0 || b > 255) fail('binary bytes must be 0..255');
-        bytes.push(b as number);
-        ws();
-        if (text[i] === ',') i++;
-        ws();
         if (i >= text.length) fail('expected >>');
+        if (bytes.length > 0 || text[i] === ',') {
+          if (bytes.length === 0 || text[i] !== ',') fail('expected , or >>');
+          i++;
+          ws();
+        }
+        bytes.push(...segment(inner));
+        ws();
       }
       i += 2;
       return Buffer.from(bytes);

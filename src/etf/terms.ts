@@ -149,6 +149,42 @@ export class LocalTerm {
   constructor(readonly bytes: Uint8Array) {}
 }
 
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
+/** An object's own entries printed as a plain object's would be (util.inspect passes itself in). */
+function inspectEntries(
+  this: object,
+  _depth: number,
+  options: object,
+  inspect: (v: unknown, o: object) => string,
+) {
+  return inspect({ ...this }, options);
+}
+
+/** A prototype with no string keys at all, so map keys such as `__proto__` or `constructor` are plain own data. */
+function keysPrototype(): object {
+  const proto = Object.create(null) as object;
+  Object.defineProperty(proto, INSPECT, { value: inspectEntries });
+  return Object.freeze(proto);
+}
+
+/**
+ * The prototype of objects the JS-friendly mapping (etf/js.ts) makes from maps whose keys are all
+ * atoms: it holds nothing under a string key and has a null prototype itself. Such objects are
+ * several times faster to build and read than `Object.create(null)` ones (V8 keeps those as
+ * dictionaries), and just as safe.
+ */
+export const ATOM_KEYS: object = keysPrototype();
+/** The same for maps whose keys are all binaries: such an object encodes with binary keys. */
+export const STRING_KEYS: object = keysPrototype();
+
+/** Whether `value` is an object that stands for an Erlang map: plain, null-prototype, or of the JS-friendly mapping. */
+export function isMapObject(value: unknown): value is { readonly [key: string]: Term } {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null || proto === ATOM_KEYS || proto === STRING_KEYS;
+}
+
 /** Erlang maps decode to `Map`; keys are terms (compare structurally with `termEquals`). */
 export type ErlMap = Map<Term, Term>;
 

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { FrameDecoder, encodeHandshakeFrame } from '../../src/distribution/framing.ts';
-import { HandshakeError } from '../../src/distribution/errors.ts';
+import { HandshakeError, SendQueueFullError } from '../../src/distribution/errors.ts';
 import { Handshake, HandshakeTag, digest, type HandshakeOptions } from '../../src/distribution/handshake.ts';
 import {
   DEFAULT_FRAGMENT_SIZE,
@@ -365,9 +365,9 @@ describe('handshake', () => {
   );
 
   test(
-    'a Connection keeps signals as terms while the transport backlog is high, then sends them in order',
+    'a Connection past its send bound refuses sends from JS with SendQueueFullError; writable() and drain follow the drain',
     { timeout: 60_000 },
-    () => {
+    async () => {
       const written: Buffer[] = [];
       let drain: (() => void) | undefined;
       const transport = {
@@ -376,13 +376,21 @@ describe('handshake', () => {
         destroy: () => undefined,
         once: (_e: 'drain', listener: () => void) => (drain = listener),
       };
+      const drains: string[] = [];
       const c = new Connection(
         transport,
-        { role: 'acceptor', handshake: opts('b@h', { challenge: fixed }), tickTimeMs: 60000 },
+        {
+          role: 'acceptor',
+          handshake: opts('b@h', { challenge: fixed }),
+          tickTimeMs: 60000,
+          sendHighWater: 1000,
+          maxSendQueue: 5000,
+        },
         {
           up: () => undefined,
           signal: () => undefined,
           down: () => undefined,
+          drain: () => drains.push('drain'),
         },
       );
       c.start();
@@ -390,19 +398,36 @@ describe('handshake', () => {
       assert.ok(c.isUp);
       written.length = 0;
       const to = new Pid(atom('a@h'), 1, 0, 7);
-      transport.writableLength = 64 * 1024 * 1024;
-      for (let i = 0; i < 3; i++) c.send({ kind: 'send', from: undefined, to, message: i });
+      c.admit();
+      await c.writable();
+      transport.writableLength = 2000;
+      c.send({ kind: 'send', from: undefined, to, message: 0 });
+      let writable = false;
+      const waiting = c.writable().then(() => (writable = true));
+      c.admit(); // 2000 + the batch: below the bound
+      transport.writableLength = 5000;
+      assert.throws(
+        () => c.admit(),
+        (e: unknown) =>
+          e instanceof SendQueueFullError && e.code === 'DIST_SEND_QUEUE_FULL' && e.limit === 5000,
+      );
+      // The node's own signals are never refused, and go out in order.
+      c.send({ kind: 'send', from: undefined, to, message: 1 });
       c['flush']();
-      assert.equal(written.length, 0, 'nothing encoded while the backlog is high');
       transport.writableLength = 0;
       drain?.();
-      c['flush']();
+      await waiting;
+      assert.ok(writable);
+      assert.deepEqual(drains, ['drain']);
       const dec = new HeaderDecoder();
       const got = new FrameDecoder({ prefixSize: 4, maxFrame: 1 << 20 })
         .push(Buffer.concat(written))
         .map((f) => dec.decode(f)?.payload);
-      assert.deepEqual(got, [0, 1, 2]);
+      assert.deepEqual(got, [0, 1]);
+      transport.writableLength = 2000;
+      const closed = c.writable();
       c.close();
+      await assert.rejects(closed, (e: unknown) => e instanceof DistError);
     },
   );
 

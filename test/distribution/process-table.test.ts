@@ -32,7 +32,8 @@ function setup() {
   const sent: Sent[] = [];
   const unreachable = new Set<string>();
   const serviceMail: [string, Term][] = [];
-  const peers: Peers = {
+  const peers: Peers & { admit(node: string): void } = {
+    admit: () => undefined,
     send: (node, signal, autoConnect) => void sent.push({ node, signal, autoConnect }),
     sendOrElse: (node, signal, orElse) => {
       if (unreachable.has(node)) orElse();
@@ -49,6 +50,7 @@ function setup() {
   };
   const host: ProcessHost = {
     send: (dest, message, from) => router.send(dest, message, from),
+    sendAsync: (dest, message, from) => Promise.resolve(router.send(dest, message, from)),
     link: (self, other) => table.link(self, other),
     unlink: (self, other) => table.unlink(self, other),
     monitor: (self, target) => table.monitor(self, target),
