@@ -6,9 +6,9 @@
  * made by others, and honours `remove_connection` (prevent_overlapping_partitions). Without
  * this, global:sync/0 and global:register_name/2 on OTP nodes would wait forever for us.
  */
-import { encode } from '../etf/index.ts';
 import { atom, Atom, Pid, Tuple, tuple, type Term } from '../etf/terms.ts';
 import { LogSummary, type Logger } from '../log.ts';
+import { termKey as key } from './term-key.ts';
 
 /** The protocol version of global since OTP 23 (init_connect with {8, Tag}). */
 const GLOBAL_PROTOCOL = 8;
@@ -59,10 +59,6 @@ const A = {
 
 function is(t: Term | undefined, name: string): boolean {
   return t instanceof Atom && t.name === name;
-}
-
-function key(t: Term): string {
-  return encode(t).toString('latin1');
 }
 
 export class GlobalServer {

@@ -26,6 +26,8 @@ import { GlobalServer } from './global.ts';
 import { InboundBudget } from './inbound-budget.ts';
 import { splitNodeName } from './handshake.ts';
 import { ProcessTable } from './process-table.ts';
+import { PgScope, type ScopeHost } from './pg.ts';
+import { PubSub, type PubSubOptions } from './pubsub.ts';
 import {
   ATOM_NORMAL,
   DEFAULT_CALL_TIMEOUT_MS,
@@ -87,6 +89,8 @@ export interface NodeOptions {
     globalNames?: number;
     /** Resources other nodes lock through this node's `global` (default 10 000). */
     globalLocks?: number;
+    /** Members on other nodes one `pg` scope records (default 100 000). */
+    pgRemoteMembers?: number;
   };
   logger?: Logger;
 }
@@ -143,6 +147,10 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   private readonly services: SystemServices;
   private readonly exposed = new ExposedModules();
   private readonly caller: Caller;
+  /** Running `pg` scopes by name. */
+  private readonly scopes = new Map<string, PgScope>();
+  private readonly maxPgRemoteMembers: number | undefined;
+  private readonly pubsubs = new Map<string, PubSub>();
   /** Sender of signals the node itself originates (replies of net_kernel/rex, node.send). */
   private readonly system: Process;
   private stopped = false;
@@ -170,7 +178,9 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     this.connectTimeoutMs = init.connectTimeoutMs;
     this.logger = init.logger;
     this.registration = init.registration;
-    const { maxInboundBytes, globalNames, globalLocks, ...perConnection } = init.limits ?? {};
+    const { maxInboundBytes, globalNames, globalLocks, pgRemoteMembers, ...perConnection } =
+      init.limits ?? {};
+    this.maxPgRemoteMembers = pgRemoteMembers;
     this.inbound = new InboundBudget(maxInboundBytes);
     this.handshakeFailures = new LogSummary(this.logger, 'distribution handshakes failed', {
       intervalMs: HANDSHAKE_FAILURE_SUMMARY_MS,
@@ -186,6 +196,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
         signal: (conn, signal) => this.router.onSignal(conn, signal),
         up: (node, info) => {
           this.logger.info('nodeup', { node, hidden: info.hidden });
+          for (const scope of this.scopes.values()) scope.nodeUp(node);
           this.emit('nodeup', node, info);
         },
         down: (node, reason) => {
@@ -382,6 +393,52 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     return this.table.named(name)?.pid;
   }
 
+  /**
+   * The `pg` scope `scope` (OTP's default scope is `pg`), started on first use as pg:start/1
+   * does: a process registered as `scope` that finds the same scope on every connected node.
+   */
+  pg(scope = 'pg'): PgScope {
+    let s = this.scopes.get(scope);
+    if (s === undefined || !s.process.alive) {
+      const host: ScopeHost = {
+        name: this.name,
+        spawn: () => this.table.spawn(),
+        register: (name, proc) => this.table.register(name, proc),
+        send: (dest, message, from) => this.router.send(dest, message, from),
+        connectedNodes: () => this.connections.nodes('connected'),
+        logger: this.logger,
+      };
+      s = new PgScope(host, scope, { maxRemoteMembers: this.maxPgRemoteMembers });
+      this.scopes.set(scope, s);
+    }
+    return s;
+  }
+
+  /**
+   * The Phoenix.PubSub `name` (as the Elixir app names it, 'MyApp.PubSub'), served on this node
+   * as phoenix_pubsub 2.x's PG2 adapter does: started on first use with `options`.
+   */
+  pubsub(name: string, options: PubSubOptions = {}): PubSub {
+    let p = this.pubsubs.get(name);
+    if (p === undefined) {
+      p = new PubSub(
+        {
+          name: this.name,
+          systemPid: this.system.pid,
+          spawn: () => this.table.spawn(),
+          register: (n, proc) => this.table.register(n, proc),
+          send: (dest, message, from) => this.router.send(dest, message, from),
+          scope: (scope) => this.pg(scope),
+          logger: this.logger,
+        },
+        name,
+        options,
+      );
+      this.pubsubs.set(name, p);
+    }
+    return p;
+  }
+
   /** Exposes JavaScript functions as Erlang module `module`: rpc/erpc calls from Erlang land here. */
   expose(module: string, functions: ExposedModule): void {
     this.exposed.expose(module, functions);
@@ -474,6 +531,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     await this.connections.stop();
     this.handshakeFailures.flush();
     this.global?.flush();
+    for (const scope of this.scopes.values()) scope.flush();
     await this.registration?.close();
     this.logger.info('node stopped', { node: this.name });
   }
