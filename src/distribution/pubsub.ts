@@ -5,7 +5,7 @@
  * - PubSub `Name` has the adapter name `Name.Adapter` (the atom 'Elixir.Name.Adapter').
  * - Its pool has PoolSize groups: the adapter name, then '<adapter name>_2' up to '_PoolSize'.
  *   A worker is registered locally under each group name and joins that group in the `pg` scope
- *   'Phoenix.PubSub'.
+ *   `Phoenix.PubSub` (the atom 'Elixir.Phoenix.PubSub').
  * - broadcast sends `{forward_to_local, Topic, Message, Dispatcher}` to every member, on another
  *   node, of ONE group: element `erlang:phash2(self(), BroadcastPoolSize)` of the group tuple.
  *   Topic is a binary; Dispatcher is 'Elixir.Phoenix.PubSub' unless a custom one is given.
@@ -21,8 +21,8 @@ import type { Logger } from '../log.ts';
 import type { PgScope } from './pg.ts';
 import { isAtom, type Destination, type Process } from './process.ts';
 
-/** The `pg` scope Phoenix.PubSub starts on every node. */
-export const PUBSUB_SCOPE = 'Phoenix.PubSub';
+/** The `pg` scope Phoenix.PubSub starts on every node: the Elixir alias `Phoenix.PubSub`. */
+export const PUBSUB_SCOPE = 'Elixir.Phoenix.PubSub';
 /** The dispatcher broadcasts name unless a custom one is given. */
 export const DEFAULT_DISPATCHER = 'Elixir.Phoenix.PubSub';
 
