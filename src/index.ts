@@ -59,6 +59,7 @@ export {
   mapGet,
   compareTerms,
   formatTerm,
+  phash2,
 } from './etf/index.ts';
 export {
   EpmdServer,
@@ -105,5 +106,11 @@ export {
   DistFlags,
   DEFAULT_FLAGS,
   flagNames,
+  PgScope,
+  type GroupChange,
+  type GroupListener,
+  PubSub,
+  type PubSubOptions,
+  type PubSubHandler,
 } from './distribution/index.ts';
 export { Daemon, type DaemonOptions, type MetricsSnapshot } from './daemon/index.ts';

@@ -31,3 +31,4 @@ export {
 export { termEquals, mapGet } from './equals.ts';
 export { compareTerms } from './order.ts';
 export { formatTerm } from './format.ts';
+export { phash2 } from './phash2.ts';

@@ -16,7 +16,12 @@ export type ErlEval = (source: string) => Promise<Term>;
 const has = (pids: Term, pid: Pid) =>
   Array.isArray(pids) && pids.some((p) => p instanceof Pid && formatTerm(p) === formatTerm(pid));
 
+let runs = 0;
+
 export async function pgScenario(ts: Node, otpNode: string, erl: ErlEval): Promise<void> {
+  // Fresh group names per run, so several OTP nodes can be tested with one TS node.
+  const n = ++runs;
+  const [g, h] = [`g${n}`, `h${n}`];
   await erl('[pg:start(S) || S <- [pg, other_scope]], ok');
   const pg = ts.pg();
   const other = ts.pg('other_scope');
@@ -31,67 +36,69 @@ export async function pgScenario(ts: Node, otpNode: string, erl: ErlEval): Promi
   const b = ts.spawn((self) => self.receive());
   const changes: GroupChange[] = [];
   const watch = pg.monitorScope((c) => changes.push(c));
-  pg.join(atom('g'), [a, b]);
-  other.join(atom('g'), b);
+  pg.join(atom(g), [a, b]);
+  other.join(atom(g), b);
   await waitFor(async () => {
-    const inPg = await erl('pg:get_members(pg, g)');
-    const inOther = await erl('pg:get_members(other_scope, g)');
+    const inPg = await erl(`pg:get_members(pg, ${g})`);
+    const inOther = await erl(`pg:get_members(other_scope, ${g})`);
     return has(inPg, a.pid) && has(inPg, b.pid) && has(inOther, b.pid) && !has(inOther, a.pid);
   }, 'OTP to see the TS members of both scopes');
 
   // An OTP member, seen by getMembers, and its join notified.
   const p = (await erl(
-    'P = spawn(fun() -> receive stop -> ok end end), register(pg_member, P), ok = pg:join(pg, g, P), ok = pg:join(pg, h, P), P',
+    `P = spawn(fun() -> receive stop -> ok end end), register(pg_member, P), ok = pg:join(pg, ${g}, P), ok = pg:join(pg, ${h}, P), P`,
   )) as Pid;
-  await waitFor(() => has(pg.getMembers(atom('g')), p) && has(pg.getMembers(atom('h')), p), 'the OTP member');
+  await waitFor(() => has(pg.getMembers(atom(g)), p) && has(pg.getMembers(atom(h)), p), 'the OTP member');
   assert.ok(changes.some((c) => c.action === 'join' && has(c.pids, p)));
-  assert.deepEqual(
-    pg.getLocalMembers(atom('g')).map(formatTerm).sort(),
-    [a.pid, b.pid].map(formatTerm).sort(),
-  );
-  assert.ok(pg.whichGroups().some((g) => formatTerm(g) === 'h'));
-  assert.equal(other.getMembers(atom('h')).length, 0);
+  assert.deepEqual(pg.getLocalMembers(atom(g)).map(formatTerm).sort(), [a.pid, b.pid].map(formatTerm).sort());
+  assert.ok(pg.whichGroups().some((x) => formatTerm(x) === h));
+  assert.equal(other.getMembers(atom(h)).length, 0);
 
   // Leaves both sides.
-  assert.equal(pg.leave(atom('g'), a), true);
-  assert.equal(pg.leave(atom('g'), a), false);
-  await waitFor(async () => !has(await erl('pg:get_members(pg, g)'), a.pid), 'OTP to see the TS leave');
-  await erl('ok = pg:leave(pg, h, whereis(pg_member))');
-  await waitFor(() => !has(pg.getMembers(atom('h')), p), 'the OTP leave');
-  assert.ok(changes.some((c) => c.action === 'leave' && formatTerm(c.group) === 'h' && has(c.pids, p)));
+  assert.equal(pg.leave(atom(g), a), true);
+  assert.equal(pg.leave(atom(g), a), false);
+  await waitFor(async () => !has(await erl(`pg:get_members(pg, ${g})`), a.pid), 'OTP to see the TS leave');
+  await erl(`ok = pg:leave(pg, ${h}, whereis(pg_member))`);
+  await waitFor(() => !has(pg.getMembers(atom(h)), p), 'the OTP leave');
+  assert.ok(changes.some((c) => c.action === 'leave' && formatTerm(c.group) === h && has(c.pids, p)));
 
   // Exits: a TS member's exit reaches OTP; an OTP member's exit reaches TS.
   b.stop();
   await waitFor(async () => {
     return (
-      !has(await erl('pg:get_members(pg, g)'), b.pid) &&
-      !has(await erl('pg:get_members(other_scope, g)'), b.pid)
+      !has(await erl(`pg:get_members(pg, ${g})`), b.pid) &&
+      !has(await erl(`pg:get_members(other_scope, ${g})`), b.pid)
     );
   }, 'OTP to drop the exited TS member');
   await erl('pg_member ! stop, ok');
-  await waitFor(() => !has(pg.getMembers(atom('g')), p), 'TS to drop the exited OTP member');
+  await waitFor(() => !has(pg.getMembers(atom(g)), p), 'TS to drop the exited OTP member');
   watch.cancel();
 
   // Nodedown: each side drops the other's members; reconnecting syncs them again.
   const c = ts.spawn((self) => self.receive());
-  pg.join(atom('g'), c);
-  const q = (await erl('Q = spawn(fun() -> receive stop -> ok end end), ok = pg:join(pg, g, Q), Q')) as Pid;
+  pg.join(atom(g), c);
+  const q = (await erl(
+    `Q = spawn(fun() -> receive stop -> ok end end), ok = pg:join(pg, ${g}, Q), Q`,
+  )) as Pid;
   await waitFor(
-    async () => has(pg.getMembers(atom('g')), q) && has(await erl('pg:get_members(pg, g)'), c.pid),
+    async () => has(pg.getMembers(atom(g)), q) && has(await erl(`pg:get_members(pg, ${g})`), c.pid),
     'both members',
   );
-  const groupWatch = pg.monitor(atom('g'), () => undefined);
+  const groupWatch = pg.monitor(atom(g), () => undefined);
   assert.ok(has(groupWatch.members, q));
   groupWatch.cancel();
   ts.disconnect(otpNode);
-  await waitFor(() => !has(pg.getMembers(atom('g')), q), 'TS to drop the OTP members at nodedown');
+  await waitFor(() => !has(pg.getMembers(atom(g)), q), 'TS to drop the OTP members at nodedown');
   // `erl` reaches the OTP node without the TS node, so this reads its view while disconnected.
   await waitFor(
-    async () => !has(await erl('pg:get_members(pg, g)'), c.pid),
+    async () => !has(await erl(`pg:get_members(pg, ${g})`), c.pid),
     'OTP to drop the TS members at nodedown',
   );
   assert.ok(await ts.ping(otpNode));
-  await waitFor(async () => has(await erl('pg:get_members(pg, g)'), c.pid), 'OTP to see the TS member again');
-  await waitFor(() => has(pg.getMembers(atom('g')), q), 'TS to see the OTP member again');
+  await waitFor(
+    async () => has(await erl(`pg:get_members(pg, ${g})`), c.pid),
+    'OTP to see the TS member again',
+  );
+  await waitFor(() => has(pg.getMembers(atom(g)), q), 'TS to see the OTP member again');
   assert.ok(pg.peerNodes().includes(otpNode));
 }
