@@ -14,7 +14,7 @@ import { epmdRegister, type EpmdRegisterOptions } from '../epmd/client.ts';
 import { KeptRegistration } from './kept-registration.ts';
 import { EpmdNodeType } from '../epmd/protocol.ts';
 import { formatTerm } from '../etf/format.ts';
-import { atom, type Atom, type Pid, type Reference, tuple, type Term } from '../etf/terms.ts';
+import { atom, type Atom, Pid, type Reference, tuple, type Term } from '../etf/terms.ts';
 import { LogSummary, silentLogger, type Logger } from '../log.ts';
 import { DEFAULT_NODE_PORT, nodePortFromEnv } from '../ports.ts';
 import { Caller } from './calls.ts';
@@ -222,11 +222,21 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       : new GlobalServer(
           {
             nodeAtom: this.nodeAtom,
-            lockerPid: this.table.spawn().pid,
+            locker: this.table.spawn(),
             castGlobal: (node, message) =>
               this.router.sendToName(A.global_name_server, node, tuple(A.gen_cast, message), this.system.pid),
             reply: (from, reply) => this.reply(from, reply),
             disconnect: (node) => this.disconnect(node),
+            spawn: () => this.table.spawn(),
+            callGlobal: (from, node, request) =>
+              this.caller.callFrom(
+                from,
+                tuple(A.global_name_server, atom(node)),
+                request,
+                DEFAULT_CALL_TIMEOUT_MS,
+              ),
+            rpc: (node, module, fn, args) => this.rpc(node, module, fn, args, DEFAULT_CALL_TIMEOUT_MS),
+            exit: (pid, reason) => this.exit(pid, reason),
             logger: this.logger,
           },
           { names: globalNames, locks: globalLocks },
@@ -437,6 +447,30 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       this.pubsubs.set(name, p);
     }
     return p;
+  }
+
+  /**
+   * global:register_name/2 for `pid` (default resolver): under global's cluster lock, on every
+   * node this node's `global` is in sync with. False if the name or the pid is registered already.
+   */
+  registerGlobal(name: string, pid: Pid | Process): Promise<boolean> {
+    return this.visibleGlobal().register(name, pid instanceof Pid ? pid : pid.pid);
+  }
+
+  /** global:unregister_name/1. */
+  unregisterGlobal(name: string): Promise<void> {
+    return this.visibleGlobal().unregister(name);
+  }
+
+  /** global:whereis_name/1: the pid registered as `name` in the cluster, if any. */
+  whereisGlobal(name: string): Pid | undefined {
+    return this.global?.whereis(name);
+  }
+
+  private visibleGlobal(): GlobalServer {
+    if (this.global === undefined)
+      throw new DistError('DIST_BADARG', 'a hidden node is outside global', { node: this.name });
+    return this.global;
   }
 
   /** Exposes JavaScript functions as Erlang module `module`: rpc/erpc calls from Erlang land here. */
