@@ -29,8 +29,9 @@ const NIL_DEF = 2;
 /** The hash of [] alone. */
 const NIL_ALONE = 3468870702;
 
-/** Bob Jenkins' mix of three 32-bit words; returns the new c. */
-function mix(a: number, b: number, c: number): number {
+/** Bob Jenkins' mix of the three 32-bit words in `w` (a, b, c), in place. */
+function mixWords(w: Uint32Array): void {
+  let [a, b, c] = [w[0]!, w[1]!, w[2]!];
   a = (a - b - c) >>> 0;
   a = (a ^ (c >>> 13)) >>> 0;
   b = (b - c - a) >>> 0;
@@ -49,74 +50,48 @@ function mix(a: number, b: number, c: number): number {
   b = (b ^ (a << 10)) >>> 0;
   c = (c - a - b) >>> 0;
   c = (c ^ (b >>> 15)) >>> 0;
-  return c;
+  w[0] = a;
+  w[1] = b;
+  w[2] = c;
+}
+
+const words = new Uint32Array(3);
+
+/** The mix of a, b and c; returns the new c. */
+function mix(a: number, b: number, c: number): number {
+  words[0] = a;
+  words[1] = b;
+  words[2] = c;
+  mixWords(words);
+  return words[2]!;
 }
 
 function hash2(x: number, y: number, k: number, h: number): number {
   return mix((k + x) >>> 0, (k + y) >>> 0, h);
 }
 
+/** w[i] += v, modulo 2^32 (a Uint32Array wraps on store). */
+function add(w: Uint32Array, i: number, v: number): void {
+  w[i] = w[i]! + v;
+}
+
 /** lookup2's block hash of `bytes` with initial value `init`. */
 function blockHash(bytes: Uint8Array, init: number): number {
-  let a = HCONST;
-  let b = HCONST;
-  let c = init >>> 0;
-  let len = bytes.length;
+  // w: a, b, c. Whole 12-byte blocks as three little-endian words, then the tail byte by byte.
+  const w = new Uint32Array([HCONST, HCONST, init >>> 0]);
   let k = 0;
-  const at = (i: number, shift: number) => (bytes[k + i]! << shift) >>> 0;
-  const word = (i: number) => (at(i, 0) + at(i + 1, 8) + at(i + 2, 16) + at(i + 3, 24)) >>> 0;
-  const mixAll = () => {
-    a = (a - b - c) >>> 0;
-    a = (a ^ (c >>> 13)) >>> 0;
-    b = (b - c - a) >>> 0;
-    b = (b ^ (a << 8)) >>> 0;
-    c = (c - a - b) >>> 0;
-    c = (c ^ (b >>> 13)) >>> 0;
-    a = (a - b - c) >>> 0;
-    a = (a ^ (c >>> 12)) >>> 0;
-    b = (b - c - a) >>> 0;
-    b = (b ^ (a << 16)) >>> 0;
-    c = (c - a - b) >>> 0;
-    c = (c ^ (b >>> 5)) >>> 0;
-    a = (a - b - c) >>> 0;
-    a = (a ^ (c >>> 3)) >>> 0;
-    b = (b - c - a) >>> 0;
-    b = (b ^ (a << 10)) >>> 0;
-    c = (c - a - b) >>> 0;
-    c = (c ^ (b >>> 15)) >>> 0;
-  };
-  while (len >= 12) {
-    a = (a + word(0)) >>> 0;
-    b = (b + word(4)) >>> 0;
-    c = (c + word(8)) >>> 0;
-    mixAll();
-    k += 12;
-    len -= 12;
+  for (; bytes.length - k >= 12; k += 12) {
+    for (let i = 0; i < 12; i++) add(w, Math.floor(i / 4), bytes[k + i]! << (8 * (i % 4)));
+    mixWords(w);
   }
-  c = (c + bytes.length) >>> 0;
-  // The tail, byte by byte into c (above its length byte), b and a.
-  const tail: [target: 'a' | 'b' | 'c', shift: number][] = [
-    ['a', 0],
-    ['a', 8],
-    ['a', 16],
-    ['a', 24],
-    ['b', 0],
-    ['b', 8],
-    ['b', 16],
-    ['b', 24],
-    ['c', 8],
-    ['c', 16],
-    ['c', 24],
-  ];
-  for (let i = 0; i < len; i++) {
-    const [target, shift] = tail[i]!;
-    const v = at(i, shift);
-    if (target === 'a') a = (a + v) >>> 0;
-    else if (target === 'b') b = (b + v) >>> 0;
-    else c = (c + v) >>> 0;
+  add(w, 2, bytes.length);
+  // The tail goes into a (bytes 0-3), b (4-7) and c above its length byte (8-10).
+  for (let i = 0; k + i < bytes.length; i++) {
+    const shift = i < 8 ? 8 * (i % 4) : 8 * (i - 7);
+    add(w, Math.floor(i / 4), bytes[k + i]! << shift);
   }
-  mixAll();
-  return c;
+  mixWords(w);
+  return w[2]!;
 }
 
 /** hashpjw of an atom's name as the atom table computes it. */
