@@ -399,7 +399,8 @@ export class PgScope {
         const times = member.groups.filter((g) => g === gk).length;
         const entry = this.groups.get(gk);
         if (entry === undefined) continue;
-        groups.push(entry.group);
+        // Once per join, as OTP lists them: a peer removes the pid once per listed group.
+        for (let i = 0; i < times; i++) groups.push(entry.group);
         this.dropLocal(gk, Array<Pid>(times).fill(pid));
       }
       this.broadcast(tuple(A.leave, this.process.pid, pid, groups));
