@@ -3,12 +3,12 @@
  * host 2 (groups-probe.ts) runs the pg scenario against OTP 27 (host 1) and OTP 29 (host 2) in
  * containers, and the Phoenix.PubSub acceptance against an Elixir node with the stand-in in a
  * container on host 1; every name resolves through eid daemon. After the TS node stops, the
- * Elixir node must no longer list it in :pg.get_members(Phoenix.PubSub, Demo.PubSub.Adapter).
+ * Elixir node must no longer list it in :pg.get_members(Phoenix.PubSub, Demo.PubSub.Adapter)
+ * (the probe's hidden driver node asks it).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from '../support/processes.ts';
 import {
   HOST_MOUNTS,
   NODE_PORT,
@@ -92,18 +92,6 @@ test(
     assert.equal(r.elixirGot, '{hello,<<"from ts">>}');
     assert.deepEqual(r.tsGot, ['{hello,<<"from elixir">>}']);
     assert.equal(r.membersListed, 1);
-    const tsNode = String(r.tsNode);
-    await waitFor(
-      async () => {
-        const nodes = await hosts.h1.evalIn(
-          elixir,
-          COOKIE,
-          `Ms = rpc:call('${elixir.node}', pg, get_members, ['Elixir.Phoenix.PubSub', 'Elixir.Demo.PubSub.Adapter']), io:format("~p~n", [[node(P) || P <- Ms]])`,
-        );
-        return nodes.includes('[') && !nodes.includes(tsNode);
-      },
-      'the Elixir node to drop the stopped TS member',
-      60_000,
-    );
+    assert.equal(r.membersAfterStop, 0);
   },
 );

@@ -50,6 +50,15 @@ async function erlEval(node: string, source: string): Promise<Term> {
   return r.elements[1]!;
 }
 
+/** How many members of `tsNode` the Elixir node lists in its PubSub's adapter group. */
+async function listedOn(ex: string, tsNode: string): Promise<number> {
+  const m = (await driver.rpc(ex, 'pg', 'get_members', [
+    atom('Elixir.Phoenix.PubSub'),
+    atom('Elixir.Demo.PubSub.Adapter'),
+  ])) as Term[];
+  return m.filter((p) => p instanceof Pid && p.node.name === tsNode).length;
+}
+
 try {
   for (const otp of config.otp) {
     const r: Record<string, unknown> = {};
@@ -90,13 +99,7 @@ try {
      receive do :subscribed -> :ok end`,
     [tuple(atom('target'), inbox.pid)],
   );
-  const listed = async () => {
-    const m = (await driver.rpc(ex, 'pg', 'get_members', [
-      atom('Elixir.Phoenix.PubSub'),
-      atom('Elixir.Demo.PubSub.Adapter'),
-    ])) as Term[];
-    return m.filter((p) => p instanceof Pid && p.node.name === ts.name).length;
-  };
+  const listed = () => listedOn(ex, ts.name);
   for (let i = 0; i < 200 && (await listed()) === 0; i++) await new Promise((r) => setTimeout(r, 50));
   out.membersListed = await listed();
   pubsub.broadcast('room:1', tuple(atom('hello'), Buffer.from('from ts')));
@@ -111,6 +114,16 @@ try {
 }
 mark('before stop');
 await ts.stop();
+// Check 3's end: once the TS node has stopped, the Elixir node no longer lists its member.
+if (out.error === undefined) {
+  try {
+    for (let i = 0; i < 400 && (await listedOn(config.elixir, ts.name)) > 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    out.membersAfterStop = await listedOn(config.elixir, ts.name);
+  } catch (err) {
+    out.error = String(err);
+  }
+}
 await driver.stop();
 mark('stopped');
 out.timings = timings;
