@@ -73,6 +73,7 @@ export {
   type Guard,
   type Guarded,
   type TupleOf,
+  phash2,
 } from './etf/index.ts';
 export {
   EpmdServer,
@@ -132,6 +133,12 @@ export {
   type DistributionTlsSide,
   type PemSource,
   type TlsVersion,
+  PgScope,
+  type GroupChange,
+  type GroupListener,
+  PubSub,
+  type PubSubOptions,
+  type PubSubHandler,
 } from './distribution/index.ts';
 export {
   Daemon,

@@ -9,7 +9,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Fixture, type ErlNode } from './distribution/helpers.ts';
 import { PortSlices } from './support/ports.ts';
-import { Processes, type Spawned } from './support/processes.ts';
+import { Processes, waitFor, type Spawned } from './support/processes.ts';
 import type { Node } from '../src/index.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -63,7 +63,7 @@ async function checkShellLines(name: string): Promise<void> {
 
 test('every example has a test here', () => {
   const files = readdirSync(`${ROOT}examples`).filter((n) => n.endsWith('.ts'));
-  assert.deepEqual(files.sort(), ['expose.ts', 'gen-server.ts', 'ping.ts']);
+  assert.deepEqual(files.sort(), ['expose.ts', 'gen-server.ts', 'ping.ts', 'pubsub-bridge.ts']);
 });
 
 test(
@@ -101,6 +101,36 @@ test(
     const run = await runExample('gen-server.ts', [COOKIE]);
     await run.waitForOutput("{counter, 'counter@127.0.0.1'} is ready", 60_000);
     await checkShellLines('gen-server.ts');
+    run.child.kill('SIGINT');
+    assert.equal((await run.exited).code, 0, run.stderr);
+  },
+);
+
+test(
+  'pubsub-bridge.ts relays what the Elixir app broadcasts on its topic to stdout, as its comment shows',
+  { timeout: 120_000 },
+  async () => {
+    // The app: an Elixir node with the Phoenix.PubSub stand-in (test/distribution) as MyApp.PubSub.
+    const app = await f.startElixir('phoenix', { cookie: COOKIE });
+    const standin = fileURLToPath(new URL('./distribution/phoenix_pubsub_standin.ex', import.meta.url));
+    await app.eval(
+      driver,
+      `Code.require_file(${JSON.stringify(standin)}); {:ok, sup} = Phoenix.PubSub.start_link(name: MyApp.PubSub); Process.unlink(sup)`,
+    );
+    const run = await runExample('pubsub-bridge.ts', [app.name, COOKIE, 'MyApp.PubSub', 'room:lobby']);
+    await run.waitForOutput(`bridging room:lobby of MyApp.PubSub on ${app.name}`, 60_000, 'stderr');
+    // The bridge's worker is in the app's pool group once the pg scopes have synced.
+    await waitFor(async () => {
+      const n = await app.eval(
+        driver,
+        ':pg.get_members(Phoenix.PubSub, MyApp.PubSub.Adapter) |> Enum.count(&(node(&1) != node()))',
+      );
+      return n === 1;
+    }, 'the bridge to join the pool group');
+    await app.eval(driver, 'Phoenix.PubSub.broadcast(MyApp.PubSub, "room:lobby", {:new_msg, "hi"})');
+    const header = readFileSync(`${ROOT}examples/pubsub-bridge.ts`, 'utf8');
+    const expected = /^ \* +stdout: (.*)$/m.exec(header)![1]!;
+    await run.waitForOutput(expected, 30_000);
     run.child.kill('SIGINT');
     assert.equal((await run.exited).code, 0, run.stderr);
   },

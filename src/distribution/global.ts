@@ -6,9 +6,12 @@
  * made by others, and honours `remove_connection` (prevent_overlapping_partitions). Without
  * this, global:sync/0 and global:register_name/2 on OTP nodes would wait forever for us.
  */
-import { encode } from '../etf/index.ts';
-import { atom, Atom, Pid, Tuple, tuple, type Term } from '../etf/terms.ts';
+import { compareTerms } from '../etf/order.ts';
+import { atom, Atom, ExportFun, Pid, Reference, Tuple, tuple, type Term } from '../etf/terms.ts';
+import { DistError } from '../errors.ts';
+import { pidKey, sameRef, type Process } from './process.ts';
 import { LogSummary, type Logger } from '../log.ts';
+import { termKey as key } from './term-key.ts';
 
 /** The protocol version of global since OTP 23 (init_connect with {8, Tag}). */
 const GLOBAL_PROTOCOL = 8;
@@ -30,14 +33,37 @@ const REFUSED_SUMMARY_MS = 10_000;
 
 export interface GlobalHost {
   readonly nodeAtom: Atom;
-  /** A pid of this node standing for our locker process. */
-  readonly lockerPid: Pid;
+  /**
+   * A process of this node standing for our locker: peers' lockers talk to its pid, and it holds
+   * the monitors on registered names' pids (their 'DOWN's remove the names).
+   */
+  readonly locker: Process;
   /** gen_server:cast({global_name_server, Node}, Msg). */
   castGlobal(node: string, message: Term): void;
   reply(from: Tuple, reply: Term): void;
   disconnect(node: string): void;
+  /** A fresh process of this node (a registrar for one transaction). */
+  spawn(): Process;
+  /** gen_server:call({global_name_server, Node}, Request) from `from`. */
+  callGlobal(from: Process, node: string, request: Term): Promise<Term>;
+  /** erpc-style call of Module:Function(Args) on `node` (global:resolve_it on a clash). */
+  rpc(node: string, module: string, fn: string, args: Term[]): Promise<Term>;
+  /** exit(Pid, Reason) from the node. */
+  exit(pid: Pid, reason: Term): void;
   logger: Logger;
 }
+
+/** A registered name: its pid, the clash resolver given at registration, our monitor. */
+interface NameEntry {
+  pid: Pid;
+  method: Term;
+  ref: Reference | undefined;
+}
+
+/** global's default resolver, `fun global:random_exit_name/3`, as register_name/2 passes it. */
+export const DEFAULT_RESOLVER = new ExportFun(atom('global'), atom('random_exit_name'), 3);
+/** Attempts of one transaction before it fails (OTP retries forever, sleeping longer each time). */
+const MAX_LOCK_ATTEMPTS = 40;
 
 const A = {
   gen_call: '$gen_call',
@@ -61,10 +87,6 @@ function is(t: Term | undefined, name: string): boolean {
   return t instanceof Atom && t.name === name;
 }
 
-function key(t: Term): string {
-  return encode(t).toString('latin1');
-}
-
 export class GlobalServer {
   /** Our sync tag toward each node, and theirs. */
   private readonly myTags = new Map<string, number>();
@@ -72,8 +94,10 @@ export class GlobalServer {
   private nextTag = 1;
   /** ResourceId → the requester holding it and the pids that set it. */
   private readonly locks = new Map<string, { requester: string; pids: Map<string, Pid> }>();
-  /** Names registered by other nodes (kept so whereis works and unregister is harmless). */
-  readonly names = new Map<string, Pid>();
+  /** Every global name this node knows, its own registrations included. */
+  readonly names = new Map<string, NameEntry>();
+  /** Nodes this node's `global` is in sync with (OTP's known list). */
+  private readonly known = new Set<string>();
   private readonly maxNames: number;
   private readonly maxLocks: number;
   /** What was refused: the first of each kind logged at once, the repeats summarised. */
@@ -89,6 +113,26 @@ export class GlobalServer {
       intervalMs: REFUSED_SUMMARY_MS,
       firstMsg: 'global: request refused',
     });
+    void this.watch();
+  }
+
+  /** The locker's mailbox: 'DOWN's of registered pids remove their names; the rest is dropped. */
+  private async watch(): Promise<void> {
+    for (;;) {
+      let m: Term;
+      try {
+        m = await this.host.locker.receive();
+      } catch {
+        return; // the node stopped
+      }
+      if (
+        m instanceof Tuple &&
+        m.length === 5 &&
+        is(m.elements[0], 'DOWN') &&
+        m.elements[1] instanceof Reference
+      )
+        this.down(m.elements[1]);
+    }
   }
 
   /** Logs what was refused and not yet summarised (the node is stopping). */
@@ -118,7 +162,126 @@ export class GlobalServer {
       for (const [pk, pid] of lock.pids) if (pid.node.name === node) lock.pids.delete(pk);
       if (lock.pids.size === 0) this.locks.delete(resource);
     }
-    for (const [name, pid] of this.names) if (pid.node.name === node) this.names.delete(name);
+    for (const [name, e] of this.names) if (e.pid.node.name === node) this.names.delete(name);
+    this.known.delete(node);
+  }
+
+  /** global:whereis_name/1. */
+  whereis(name: string): Pid | undefined {
+    return this.names.get(name)?.pid;
+  }
+
+  /** A registered process ended: its name goes (each node's `global` monitors every name's pid). */
+  down(ref: Reference): void {
+    for (const [name, e] of this.names)
+      if (e.ref !== undefined && sameRef(ref, e.ref)) this.names.delete(name);
+  }
+
+  /**
+   * global:register_name/2 with the default resolver: under the lock {global, Registrar} on the
+   * boss (the greatest node name) and then on every known node, a {register, Name, Pid, Method}
+   * call to each. The lock is set and the call made by the same registrar process, since each
+   * node keeps the name only if that pid holds the `global` lock (lock_still_set).
+   */
+  async register(name: string, pid: Pid): Promise<boolean> {
+    return this.transAllKnown(async (nodes, registrar) => {
+      const taken =
+        this.names.has(name) || [...this.names.values()].some((e) => pidKey(e.pid) === pidKey(pid));
+      if (taken) return false;
+      const request = tuple(atom('register'), atom(name), pid, DEFAULT_RESOLVER);
+      for (const n of nodes) await this.host.callGlobal(registrar, n, request).catch(() => undefined);
+      this.insert(name, pid, DEFAULT_RESOLVER);
+      return true;
+    });
+  }
+
+  /** global:unregister_name/1. */
+  async unregister(name: string): Promise<void> {
+    if (!this.names.has(name)) return;
+    await this.transAllKnown(async (nodes, registrar) => {
+      const request = tuple(atom('unregister'), atom(name));
+      for (const n of nodes) await this.host.callGlobal(registrar, n, request).catch(() => undefined);
+      this.remove(name);
+    });
+  }
+
+  private insert(name: string, pid: Pid, method: Term): boolean {
+    if (this.names.size >= this.maxNames && !this.names.has(name)) {
+      this.refused.count('name table full', { name, node: pid.node.name, limit: this.maxNames });
+      return false;
+    }
+    this.remove(name);
+    this.names.set(name, { pid, method, ref: this.host.locker.monitor(pid) });
+    return true;
+  }
+
+  private remove(name: string): void {
+    const e = this.names.get(name);
+    if (e === undefined) return;
+    if (e.ref !== undefined) this.host.locker.demonitor(e.ref);
+    this.names.delete(name);
+  }
+
+  /** trans_all_known: runs `fn` on the known nodes while holding {global, Registrar} on them all. */
+  private async transAllKnown<T>(fn: (nodes: string[], registrar: Process) => Promise<T>): Promise<T> {
+    const registrar = this.host.spawn();
+    const id = tuple(atom('global'), registrar.pid);
+    const self = this.host.nodeAtom.name;
+    try {
+      for (let attempt = 0; attempt < MAX_LOCK_ATTEMPTS; attempt++) {
+        const known = [...this.known];
+        const nodes = [self, ...known];
+        const boss = nodes.reduce((a, b) => (compareTerms(atom(a), atom(b)) >= 0 ? a : b));
+        if (await this.lockOn(id, [boss], registrar)) {
+          const all = await this.lockOn(id, nodes, registrar);
+          if (all && [...this.known].every((n) => known.includes(n))) {
+            try {
+              return await fn(known, registrar);
+            } finally {
+              await this.delLock(id, nodes, registrar);
+            }
+          }
+          if (all) await this.delLock(id, nodes, registrar);
+          else await this.delLock(id, [boss], registrar);
+        }
+        // random_sleep: up to a second and more each round.
+        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 250 * Math.min(attempt + 1, 8))));
+      }
+      throw new DistError('DIST_CALL_FAILED', 'global: could not lock the known nodes', { node: self });
+    } finally {
+      registrar.stop();
+    }
+  }
+
+  /** set_lock_on_nodes: true when every node granted it; else releases the grants and is false. */
+  private async lockOn(id: Tuple, nodes: string[], registrar: Process): Promise<boolean> {
+    // One call at a time: the registrar is one process with one receive.
+    const granted: string[] = [];
+    let ok = true;
+    for (const n of nodes) {
+      const reply = await this.setLockOn(n, id, registrar).catch(() => false);
+      if (reply !== true) {
+        ok = false;
+        break;
+      }
+      granted.push(n);
+    }
+    if (!ok) await this.delLock(id, granted, registrar);
+    return ok;
+  }
+
+  private async setLockOn(node: string, id: Tuple, registrar: Process): Promise<Term> {
+    const request = tuple(atom('set_lock'), id);
+    if (node === this.host.nodeAtom.name) return this.call(request, tuple(registrar.pid, atom('local')));
+    return this.host.callGlobal(registrar, node, request);
+  }
+
+  private async delLock(id: Tuple, nodes: string[], registrar: Process): Promise<void> {
+    const request = tuple(atom('del_lock'), id);
+    for (const n of nodes) {
+      if (n === this.host.nodeAtom.name) this.call(request, tuple(registrar.pid, atom('local')));
+      else await this.host.callGlobal(registrar, n, request).catch(() => undefined);
+    }
   }
 
   private tagFor(node: string): number {
@@ -137,35 +300,38 @@ export class GlobalServer {
       const node = b.name;
       if (a instanceof Tuple) this.hisTags.set(node, a.elements[1] as Term);
       const mine = tuple(GLOBAL_PROTOCOL, this.tagFor(node));
-      const locker = tuple(A.locker, A.no_longer_a_pid, [], this.host.lockerPid);
+      const locker = tuple(A.locker, A.no_longer_a_pid, [], this.host.locker.pid);
       this.host.castGlobal(node, tuple(A.init_connect, mine, this.host.nodeAtom, locker));
       return;
     }
     if (is(kind, 'lock_set') && a instanceof Pid && b === true) {
-      // Their locker locked both sides: agree, and send our (empty) name list.
+      // Their locker locked both sides: agree, and send our names ({Name, Pid, Method}).
       const node = a.node.name;
       const hisTag = this.hisTags.get(node) ?? d ?? 0;
-      this.host.castGlobal(node, tuple(A.lock_set, this.host.lockerPid, true, [], hisTag as Term));
-      this.host.castGlobal(node, tuple(A.exchange, this.host.nodeAtom, [], [], hisTag as Term));
+      this.host.castGlobal(node, tuple(A.lock_set, this.host.locker.pid, true, [], hisTag as Term));
+      const ours = [...this.names].map(([name, e]) => tuple(atom(name), e.pid, e.method));
+      this.host.castGlobal(node, tuple(A.exchange, this.host.nodeAtom, ours, [], hisTag as Term));
       return;
     }
-    if (is(kind, 'exchange') && a instanceof Atom) {
-      // Their names (a list of {Name, Pid, Method}); we have none to conflict with.
+    if (is(kind, 'exchange') && a instanceof Atom && Array.isArray(b)) {
+      // Their names: exchange_names, then our resolved (the ops they must apply).
       const node = a.name;
-      if (Array.isArray(b)) for (const entry of b) this.remember(entry);
-      const hisTag = this.hisTags.get(node) ?? 0;
-      this.host.castGlobal(node, tuple(A.resolved, this.host.nodeAtom, [], [], A.unused, [], hisTag as Term));
+      void this.exchange(node, b).catch((err: unknown) =>
+        this.host.logger.warn('global: name exchange failed', { node, error: String(err) }),
+      );
       return;
     }
-    if (is(kind, 'resolved') && Array.isArray(c)) {
-      // {resolved, Node, HisResolved, HisKnown, unused, NamesExt, Tag}: sync with the nodes it knows.
-      if (Array.isArray(b)) for (const op of b) this.remember(op);
+    if (is(kind, 'resolved') && a instanceof Atom && Array.isArray(c)) {
+      // {resolved, Node, HisResolved, HisKnown, unused, NamesExt, Tag}: apply its ops, sync with the nodes it knows.
+      if (Array.isArray(b)) this.doOps(b);
+      this.addKnown([a, ...c]);
       this.syncOthers(c);
       return;
     }
     if (is(kind, 'new_nodes') && Array.isArray(d)) {
       // {new_nodes, Node, Ops, NamesExt, Nodes, ExtraInfo}: a node synced with others.
-      if (Array.isArray(b)) for (const op of b) this.remember(op);
+      if (Array.isArray(b)) this.doOps(b);
+      this.addKnown(d);
       this.syncOthers(d);
     }
   }
@@ -180,22 +346,87 @@ export class GlobalServer {
     }
   }
 
-  /** Records a name, unless the table is full: true when recorded. */
-  private store(name: string, pid: Pid): boolean {
-    if (this.names.size >= this.maxNames && !this.names.has(name)) {
-      this.refused.count('name table full', { name, node: pid.node.name, limit: this.maxNames });
-      return false;
+  private addKnown(nodes: Term[]): void {
+    for (const entry of nodes) {
+      const n = entry instanceof Tuple ? entry.elements[0] : entry;
+      if (n instanceof Atom && n.name !== this.host.nodeAtom.name && this.known.size < this.maxNames)
+        this.known.add(n.name);
     }
-    this.names.set(name, pid);
-    return true;
   }
 
-  private remember(entry: Term): void {
-    if (entry instanceof Tuple && entry.elements[0] instanceof Atom && entry.elements[1] instanceof Pid) {
-      this.store(entry.elements[0].name, entry.elements[1]);
+  /** do_ops: {insert, {Name, Pid, Method}} and {delete, Name}. */
+  private doOps(ops: Term[]): void {
+    for (const op of ops) {
+      if (!(op instanceof Tuple)) continue;
+      const [kind, what] = op.elements;
+      if (is(kind, 'insert') && what instanceof Tuple) {
+        const [name, pid, method] = what.elements;
+        if (name instanceof Atom && pid instanceof Pid)
+          this.insert(name.name, pid, method ?? DEFAULT_RESOLVER);
+      } else if (is(kind, 'delete') && what instanceof Atom) {
+        this.remove(what.name);
+      }
     }
-    if (entry instanceof Tuple && is(entry.elements[0], 'insert') && entry.elements[1] instanceof Tuple)
-      this.remember(entry.elements[1]);
+  }
+
+  /**
+   * exchange_names: their names against ours. A name only they have is inserted here. On a clash
+   * (same name, other pid) the node with the smaller name resolves it: global:resolve_it with the
+   * resolver our registration was made with, run on the node of our pid (here, for our own pids:
+   * the default resolver keeps the pid on the smaller node name and kills the other). The winner
+   * goes into our ops (theirs won) or theirs (ours won); the larger node waits for those ops.
+   */
+  private async exchange(node: string, theirs: Term[]): Promise<void> {
+    const ops: Tuple[] = [];
+    const res: Tuple[] = [];
+    const insert = (name: Term, pid: Term, method: Term) => tuple(atom('insert'), tuple(name, pid, method));
+    const weResolve = compareTerms(this.host.nodeAtom, atom(node)) < 0;
+    for (const entry of theirs) {
+      if (!(entry instanceof Tuple) || entry.length !== 3) continue;
+      const [name, pid, method] = entry.elements as [Term, Term, Term];
+      if (!(name instanceof Atom) || !(pid instanceof Pid)) continue;
+      const mine = this.names.get(name.name);
+      if (mine === undefined) ops.push(insert(name, pid, method));
+      else if (pidKey(mine.pid) === pidKey(pid) || !weResolve) continue;
+      else {
+        const winner = await this.resolve(mine, name, pid);
+        if (winner instanceof Pid && pidKey(winner) === pidKey(pid)) ops.push(insert(name, pid, method));
+        else if (winner instanceof Pid && pidKey(winner) === pidKey(mine.pid))
+          res.push(insert(name, mine.pid, mine.method));
+        else {
+          const del = tuple(atom('delete'), name);
+          ops.push(del);
+          res.push(del);
+        }
+      }
+    }
+    this.doOps(ops);
+    const hisTag = this.hisTags.get(node) ?? 0;
+    const known = [...this.known].map((n) => atom(n));
+    this.host.castGlobal(
+      node,
+      tuple(A.resolved, this.host.nodeAtom, res, known, A.unused, [], hisTag as Term),
+    );
+  }
+
+  /** resolve_it(Method, Name, TheirPid, OurPid) on the node of our pid. */
+  private async resolve(mine: NameEntry, name: Atom, theirs: Pid): Promise<Term> {
+    const isDefault =
+      mine.method instanceof ExportFun &&
+      mine.method.module.name === 'global' &&
+      mine.method.name.name === 'random_exit_name';
+    if (mine.pid.node.name === this.host.nodeAtom.name && isDefault) {
+      // random_exit_name: keep the pid on the smaller node name, kill the other.
+      const [min, max] =
+        compareTerms(theirs.node, mine.pid.node) < 0 ? [theirs, mine.pid] : [mine.pid, theirs];
+      this.host.logger.info('global: name conflict terminating', { name: name.name, node: max.node.name });
+      this.host.exit(max, atom('kill'));
+      return min;
+    }
+    if (mine.pid.node.name === this.host.nodeAtom.name) return atom('none'); // a resolver we cannot run here
+    return this.host
+      .rpc(mine.pid.node.name, 'global', 'resolve_it', [mine.method, name, theirs, mine.pid])
+      .catch(() => tuple(atom('badrpc'), atom('failed')));
   }
 
   private call(request: Term, from: Tuple): Term {
@@ -234,7 +465,7 @@ export class GlobalServer {
     }
     if ((is(kind, 'register') || is(kind, 'register_ext')) && a instanceof Atom && b instanceof Pid) {
       // OTP answers yes whatever happens (the registering node ignores the answer).
-      return this.store(a.name, b) ? A.yes : A.no;
+      return this.insert(a.name, b, request.elements[3] ?? DEFAULT_RESOLVER) ? A.yes : A.no;
     }
     if (is(kind, 'registrar')) {
       // {registrar, Fun} runs Fun in OTP's registrar: arbitrary code. OTP only sends it to its
@@ -243,7 +474,7 @@ export class GlobalServer {
       return tuple(A.error, A.not_allowed);
     }
     if (is(kind, 'unregister') && a instanceof Atom) {
-      this.names.delete(a.name);
+      this.remove(a.name);
       return A.ok;
     }
     if (is(kind, 'get_known') || is(kind, 'get_synced')) return [];

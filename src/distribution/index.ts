@@ -33,3 +33,5 @@ export {
   type DockerResolverOptions,
 } from './resolver.ts';
 export { DistFlags, DEFAULT_FLAGS, flagNames } from './flags.ts';
+export { PgScope, type GroupChange, type GroupListener } from './pg.ts';
+export { PubSub, type PubSubOptions, type PubSubHandler } from './pubsub.ts';

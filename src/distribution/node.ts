@@ -15,7 +15,7 @@ import { KeptRegistration } from './kept-registration.ts';
 import { EpmdNodeType } from '../epmd/protocol.ts';
 import { formatTerm } from '../etf/format.ts';
 import { toJS, type TermsMode } from '../etf/js.ts';
-import { atom, type Atom, type Pid, type Reference, tuple, type Term } from '../etf/terms.ts';
+import { atom, type Atom, Pid, type Reference, tuple, type Term } from '../etf/terms.ts';
 import { LogSummary, silentLogger, type Logger } from '../log.ts';
 import { DEFAULT_NODE_PORT, nodePortFromEnv } from '../ports.ts';
 import { Caller } from './calls.ts';
@@ -28,6 +28,8 @@ import { InboundBudget } from './inbound-budget.ts';
 import { IoServer, type IoServerOptions, type IoTerminal } from './io-server.ts';
 import { splitNodeName } from './handshake.ts';
 import { ProcessTable } from './process-table.ts';
+import { PgScope, type ScopeHost } from './pg.ts';
+import { PubSub, type PubSubOptions } from './pubsub.ts';
 import {
   ATOM_NORMAL,
   DEFAULT_CALL_TIMEOUT_MS,
@@ -100,6 +102,8 @@ export interface NodeOptions {
     sendHighWater?: number;
     /** Bytes waiting to be sent to a node at which `send` throws SendQueueFullError (default 64 MiB). */
     maxSendQueue?: number;
+    /** Members on other nodes one `pg` scope records (default 100 000). */
+    pgRemoteMembers?: number;
   };
   logger?: Logger;
   /**
@@ -166,6 +170,10 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
   private readonly services: SystemServices;
   private readonly exposed = new ExposedModules();
   private readonly caller: Caller;
+  /** Running `pg` scopes by name. */
+  private readonly scopes = new Map<string, PgScope>();
+  private readonly maxPgRemoteMembers: number | undefined;
+  private readonly pubsubs = new Map<string, PubSub>();
   /** Sender of signals the node itself originates (replies of net_kernel/rex, node.send). */
   private readonly system: Process;
   private readonly tls: DistributionTls | undefined;
@@ -199,7 +207,9 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     this.logger = init.logger;
     this.registration = init.registration;
     this.tls = init.tls;
-    const { maxInboundBytes, globalNames, globalLocks, ...perConnection } = init.limits ?? {};
+    const { maxInboundBytes, globalNames, globalLocks, pgRemoteMembers, ...perConnection } =
+      init.limits ?? {};
+    this.maxPgRemoteMembers = pgRemoteMembers;
     this.inbound = new InboundBudget(maxInboundBytes);
     this.handshakeFailures = new LogSummary(this.logger, 'distribution handshakes failed', {
       intervalMs: HANDSHAKE_FAILURE_SUMMARY_MS,
@@ -216,6 +226,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
         signal: (conn, signal) => this.router.onSignal(conn, signal),
         up: (node, info) => {
           this.logger.info('nodeup', { node, hidden: info.hidden });
+          for (const scope of this.scopes.values()) scope.nodeUp(node);
           this.emit('nodeup', node, info);
         },
         down: (node, reason) => {
@@ -242,11 +253,21 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       : new GlobalServer(
           {
             nodeAtom: this.nodeAtom,
-            lockerPid: this.table.spawn().pid,
+            locker: this.table.spawn(),
             castGlobal: (node, message) =>
               this.router.sendToName(A.global_name_server, node, tuple(A.gen_cast, message), this.system.pid),
             reply: (from, reply) => this.reply(from, reply),
             disconnect: (node) => this.disconnect(node),
+            spawn: () => this.table.spawn(),
+            callGlobal: (from, node, request) =>
+              this.caller.callFrom(
+                from,
+                tuple(A.global_name_server, atom(node)),
+                request,
+                DEFAULT_CALL_TIMEOUT_MS,
+              ),
+            rpc: (node, module, fn, args) => this.rpc(node, module, fn, args, DEFAULT_CALL_TIMEOUT_MS),
+            exit: (pid, reason) => this.exit(pid, reason),
             logger: this.logger,
           },
           { names: globalNames, locks: globalLocks },
@@ -435,6 +456,76 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     return this.table.named(name)?.pid;
   }
 
+  /**
+   * The `pg` scope `scope` (OTP's default scope is `pg`), started on first use as pg:start/1
+   * does: a process registered as `scope` that finds the same scope on every connected node.
+   */
+  pg(scope = 'pg'): PgScope {
+    let s = this.scopes.get(scope);
+    if (s === undefined || !s.process.alive) {
+      const host: ScopeHost = {
+        name: this.name,
+        spawn: () => this.table.spawn(),
+        register: (name, proc) => this.table.register(name, proc),
+        send: (dest, message, from) => this.router.send(dest, message, from),
+        connectedNodes: () => this.connections.nodes('connected'),
+        logger: this.logger,
+      };
+      s = new PgScope(host, scope, { maxRemoteMembers: this.maxPgRemoteMembers });
+      this.scopes.set(scope, s);
+    }
+    return s;
+  }
+
+  /**
+   * The Phoenix.PubSub `name` (as the Elixir app names it, 'MyApp.PubSub'), served on this node
+   * as phoenix_pubsub 2.x's PG2 adapter does: started on first use with `options`.
+   */
+  pubsub(name: string, options: PubSubOptions = {}): PubSub {
+    let p = this.pubsubs.get(name);
+    if (p === undefined) {
+      p = new PubSub(
+        {
+          name: this.name,
+          systemPid: this.system.pid,
+          spawn: () => this.table.spawn(),
+          register: (n, proc) => this.table.register(n, proc),
+          send: (dest, message, from) => this.router.send(dest, message, from),
+          scope: (scope) => this.pg(scope),
+          logger: this.logger,
+        },
+        name,
+        options,
+      );
+      this.pubsubs.set(name, p);
+    }
+    return p;
+  }
+
+  /**
+   * global:register_name/2 for `pid` (default resolver): under global's cluster lock, on every
+   * node this node's `global` is in sync with. False if the name or the pid is registered already.
+   */
+  registerGlobal(name: string, pid: Pid | Process): Promise<boolean> {
+    return this.visibleGlobal().register(name, pid instanceof Pid ? pid : pid.pid);
+  }
+
+  /** global:unregister_name/1. */
+  unregisterGlobal(name: string): Promise<void> {
+    return this.visibleGlobal().unregister(name);
+  }
+
+  /** global:whereis_name/1: the pid registered as `name` in the cluster, if any. */
+  whereisGlobal(name: string): Pid | undefined {
+    return this.global?.whereis(name);
+  }
+
+  private visibleGlobal(): GlobalServer {
+    if (this.global === undefined)
+      throw new DistError('DIST_BADARG', 'a hidden node is outside global', { node: this.name });
+    return this.global;
+  }
+
   /** Exposes JavaScript functions as Erlang module `module`: rpc/erpc calls from Erlang land here. */
   expose(module: string, functions: ExposedModule): void {
     this.exposed.expose(module, functions);
@@ -587,6 +678,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     await this.connections.stop();
     this.handshakeFailures.flush();
     this.global?.flush();
+    for (const scope of this.scopes.values()) scope.flush();
     await this.registration?.close();
     this.logger.info('node stopped', { node: this.name });
   }

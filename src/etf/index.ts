@@ -33,3 +33,4 @@ export { compareTerms } from './order.ts';
 export { formatTerm } from './format.ts';
 export { toJS, fromJS, stringKeyed, isStringKeyed, type TermsMode } from './js.ts';
 export { is, check, type Guard, type Guarded, type TupleOf } from './guard.ts';
+export { phash2 } from './phash2.ts';
