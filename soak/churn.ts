@@ -16,6 +16,7 @@ import {
   startHostDaemon,
   startSleepers,
   timeUntil,
+  takeDown,
 } from './docker-hosts.ts';
 import { say } from './lib.ts';
 
@@ -101,8 +102,12 @@ export async function churn(options: ChurnOptions): Promise<Record<string, unkno
       catalogSizeAtEnd: await agent.metric('eid_catalog_containers'),
       waveResults: waves,
     };
+  } catch (err) {
+    // Said now: a failure to take the hosts down below would hide it.
+    say('churn', `failed: ${(err as Error).stack ?? String(err)}`);
+    throw err;
   } finally {
     await agent?.stop();
-    await hosts?.down();
+    await takeDown(hosts);
   }
 }

@@ -10,9 +10,15 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { HOST_MOUNTS, NODE_PORT, type DaemonProcess, type Host } from '../test/harness/hosts.ts';
+import {
+  HOST_MOUNTS,
+  NODE_PORT,
+  type DaemonProcess,
+  type Host,
+  type TestHosts,
+} from '../test/harness/hosts.ts';
 import { PortSlices } from '../test/support/ports.ts';
-import { eidBin, rssMiB } from './lib.ts';
+import { eidBin, rssMiB, say } from './lib.ts';
 
 /** The daemon's metrics listener, on every address of its host's namespace. */
 export const METRICS_PORT = PortSlices.soak.docker[0];
@@ -145,10 +151,28 @@ export async function startSleepers(
   const ids = new Map<string, string>();
   const worker = async () => {
     for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-      const id = await host.docker(
-        ['run', '-d', '--name', name, '-p', String(NODE_PORT), ...HOST_MOUNTS, 'eid-otp25', 'sleep', '3600'],
-        300_000,
-      );
+      const run = () =>
+        host.docker(
+          [
+            'run',
+            '-d',
+            '--name',
+            name,
+            '-p',
+            String(NODE_PORT),
+            ...HOST_MOUNTS,
+            'eid-otp25',
+            'sleep',
+            '3600',
+          ],
+          300_000,
+        );
+      // A loaded dockerd sometimes fails a start: remove what it left under the name and try once more.
+      const id = await run().catch(async (err: Error) => {
+        say('docker', `docker run ${name} failed, trying again: ${err.message.slice(0, 300)}`);
+        await host.docker(['rm', '-f', name], 300_000).catch(() => undefined);
+        return run();
+      });
       ids.set(name, id);
     }
   };
@@ -198,4 +222,18 @@ export async function timeUntil(
 /** The host's 1-, 5- and 15-minute load averages, for the record. */
 export async function loadAverage(): Promise<number[]> {
   return (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).map(Number);
+}
+
+/**
+ * Takes the hosts down; tries a second time when the first fails (hundreds of containers on a
+ * loaded machine can outlast one `hosts.sh down`), which finds less left to remove.
+ */
+export async function takeDown(hosts: TestHosts | undefined): Promise<void> {
+  if (hosts === undefined) return;
+  try {
+    await hosts.down();
+  } catch (err) {
+    say('hosts', `set ${hosts.set} not down at the first try (${String(err).slice(0, 200)}); again`);
+    await hosts.down();
+  }
 }

@@ -17,6 +17,7 @@ import {
   startSleepers,
   timeUntil,
   type HostDaemon,
+  takeDown,
 } from './docker-hosts.ts';
 import { say } from './lib.ts';
 
@@ -68,9 +69,13 @@ export async function dockerd(options: DockerdOptions): Promise<Record<string, u
       daemonRssMiB: daemon.rssMiB(),
       loadAverage: await loadAverage(),
     };
+  } catch (err) {
+    // Said now: a failure to take the hosts down below would hide it.
+    say('dockerd', `failed: ${(err as Error).stack ?? String(err)}`);
+    throw err;
   } finally {
     await agent?.stop();
-    await hosts?.down();
+    await takeDown(hosts);
   }
 }
 

@@ -13,7 +13,7 @@ import { execFile } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { upHosts, type Host, type NodeContainer, type TestHosts } from '../test/harness/hosts.ts';
-import { Agent, loadAverage, startHostDaemon, timeUntil } from './docker-hosts.ts';
+import { Agent, loadAverage, startHostDaemon, takeDown, timeUntil } from './docker-hosts.ts';
 import { say } from './lib.ts';
 
 const SET = 10;
@@ -137,10 +137,14 @@ export async function netcut(options: { outageSeconds: number }): Promise<Record
     };
     say('netcut', JSON.stringify(summary));
     return summary;
+  } catch (err) {
+    // Said now: a failure to take the hosts down below would hide it.
+    say('netcut', `failed: ${(err as Error).stack ?? String(err)}`);
+    throw err;
   } finally {
     if (cut && hosts !== undefined) await iptables(hosts.h1, '-D', cutRules(hosts.h2)).catch(() => undefined);
     for (const agent of agents) await agent.stop();
-    await hosts?.down();
+    await takeDown(hosts);
   }
 }
 
