@@ -36,7 +36,7 @@ async function registerNames(port: number, count: number) {
   );
   const op = (localAddress?: string) => async (i: number) => {
     const { name, nodePort } = names[i % names.length]!;
-    const got = await lookupOnce(port, name, localAddress);
+    const got = await lookupOnce(port, name, { localAddress });
     if (got !== nodePort) throw new Error(`${name}: got port ${got}, expected ${nodePort}`);
   };
   return { op, close: () => Promise.all(registrations.map((r) => r.close())) };

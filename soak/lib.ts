@@ -56,20 +56,29 @@ export async function startDaemon(port: number, args: string[] = []): Promise<Sp
   return daemon;
 }
 
+/** Where and how {@link lookupOnce} asks. */
+export interface LookupOptions {
+  /** The daemon's address (127.0.0.1). */
+  host?: string;
+  localAddress?: string;
+  /** No answer within this long is an error (10 s). */
+  timeoutMs?: number;
+}
+
 /**
- * One PORT_PLEASE2 of `name` on its own connection from `localAddress`, as OTP's erl_epmd does;
- * resolves with the port it names, or undefined for "not found"; rejects on anything else.
+ * One PORT_PLEASE2 of `name` on its own connection, as OTP's erl_epmd does; resolves with the port
+ * it names, or undefined for "not found"; rejects on anything else.
  */
-export function lookupOnce(port: number, name: string, localAddress?: string): Promise<number | undefined> {
+export function lookupOnce(
+  port: number,
+  name: string,
+  options: LookupOptions = {},
+): Promise<number | undefined> {
+  const { host = '127.0.0.1', localAddress, timeoutMs = 10_000 } = options;
   return new Promise((resolve, reject) => {
-    const socket = net.connect({
-      port,
-      host: '127.0.0.1',
-      noDelay: true,
-      ...(localAddress ? { localAddress } : {}),
-    });
+    const socket = net.connect({ port, host, noDelay: true, ...(localAddress ? { localAddress } : {}) });
     const chunks: Buffer[] = [];
-    socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     socket.on('connect', () => socket.write(encodeRequest({ type: 'portPlease2', name })));
     socket.on('data', (d: Buffer) => chunks.push(d));
     socket.on('error', reject);

@@ -10,11 +10,19 @@
  * --cycles      SIGKILL-and-restart cycles for `restart` (3) and raw peers killed for `fragments` (50)
  * --idle        idle connections held by `connections` (1200)
  * --seconds     how long `connections` looks up, and each phase of `junk` (60, 30)
+ * --containers  containers served by `dockerd` (20) and churned by `churn` (300)
+ * --outage      seconds dockerd is stopped or frozen in `dockerd`, and the network cut in `netcut` (20)
+ *
+ * `dockerd`, `churn` and `netcut` run on the Docker test hosts (scripts/hosts.sh, sets 10 and 11;
+ * root needed) and take them down at the end.
  */
 import { parseArgs } from 'node:util';
 import { connections, junk, lookups, restart, type Settings } from './daemon.ts';
+import { churn } from './churn.ts';
+import { dockerd } from './dockerd.ts';
 import { fragments } from './fragments.ts';
 import { processes, say, writeSummary } from './lib.ts';
+import { netcut } from './netcut.ts';
 
 const { values } = parseArgs({
   options: {
@@ -24,6 +32,8 @@ const { values } = parseArgs({
     cycles: { type: 'string' },
     idle: { type: 'string' },
     seconds: { type: 'string' },
+    containers: { type: 'string' },
+    outage: { type: 'string' },
   },
 });
 const number = (v: string | undefined, fallback: number): number => {
@@ -44,6 +54,14 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
   junk: () => junk({ ...settings, seconds: seconds(30), senders: 400, pauseMs: 100 }),
   restart: () => restart({ ...settings, cycles: number(values.cycles, 3) }),
   fragments: () => fragments({ cycles: number(values.cycles, 50) }),
+  dockerd: () =>
+    dockerd({
+      containers: number(values.containers, 20),
+      outageSeconds: number(values.outage, 20),
+      concurrency: 4,
+    }),
+  churn: () => churn({ containers: number(values.containers, 300), waves: 3, concurrency: 4 }),
+  netcut: () => netcut({ outageSeconds: number(values.outage, 20) }),
 };
 
 const chosen = values.only === undefined ? Object.keys(scenarios) : values.only.split(',');

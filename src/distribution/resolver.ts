@@ -8,7 +8,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { DistError, DockerError } from '../errors.ts';
 import { epmdPortPlease, type EpmdCallOptions } from '../epmd/client.ts';
-import { PORT_LABEL, publishedNodePort, type InspectReply } from '../docker/inspect.ts';
+import { PORT_LABEL, isRunning, publishedNodePort, type InspectReply } from '../docker/inspect.ts';
 import { DEFAULT_NODE_PORT } from '../ports.ts';
 import { splitNodeName } from './handshake.ts';
 
@@ -84,8 +84,9 @@ const MAX_ERROR_TEXT = 200;
 
 /**
  * `ContainerID@HostIP`: GET /containers/<id>/json on HostIP's Engine API, and read the published
- * port of the node port as `eid daemon` does (src/docker/inspect.ts): the `eid.port` label, and a
- * binding on HostIP, else on the IPv4 wildcard, else on the IPv6 wildcard.
+ * port of the node port as `eid daemon` does (src/docker/inspect.ts): only of a running, unpaused
+ * container, the `eid.port` label, and a binding on HostIP, else on the IPv4 wildcard, else on the
+ * IPv6 wildcard.
  */
 export class DockerResolver implements Resolver {
   private readonly enginePort: number;
@@ -112,6 +113,12 @@ export class DockerResolver implements Resolver {
       throw new DockerError('DOCKER_BAD_REPLY', `Engine API on ${host} sent invalid JSON`, {
         node,
         cause: err,
+      });
+    }
+    // As the catalog: a stopped or paused container is no node to connect to.
+    if (!isRunning(info)) {
+      throw new DockerError('DOCKER_NO_PORT', `container ${container} on ${host} is not running, or paused`, {
+        node,
       });
     }
     const published = publishedNodePort(info, this.nodePort, [host]);

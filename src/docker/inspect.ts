@@ -121,7 +121,7 @@ function bindingsOf(published: unknown): PortBinding[] {
 /**
  * The container's node port (its `eid.port` label, else `nodePort`) and the host port publishing
  * it as {@link chooseBinding} picks it; undefined when the label is not a port or nothing usable
- * publishes it. Running state and names are not looked at: {@link entryFromInspect} does that.
+ * publishes it. Running state and names are not looked at: callers check {@link isRunning} first.
  */
 export function publishedNodePort(
   info: InspectReply | null | undefined,
@@ -164,6 +164,15 @@ export function portFor(entry: CatalogEntry, local: string | undefined): number 
   return on(address) ?? on(first) ?? on(second);
 }
 
+/**
+ * Whether the container is in the state eid serves it in: running and not paused (a paused node
+ * would take the connection and never answer the handshake). The catalog and `DockerResolver`
+ * both follow it.
+ */
+export function isRunning(info: InspectReply | null | undefined): boolean {
+  return field(info?.State, 'Running') === true && field(info?.State, 'Paused') !== true;
+}
+
 /** What the catalog makes of one inspect reply. */
 export type ContainerReading =
   /** Served (with a warning, for `loopback_only`). */
@@ -186,8 +195,7 @@ export function readContainer(
   served: readonly string[],
 ): ContainerReading {
   const id = info?.Id;
-  if (field(info?.State, 'Running') !== true || field(info?.State, 'Paused') === true || !isContainerId(id))
-    return undefined;
+  if (!isRunning(info) || !isContainerId(id)) return undefined;
   const labels = field(info?.Config, 'Labels');
   const portLabel = field(labels, PORT_LABEL);
   const labelled =

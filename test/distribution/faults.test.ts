@@ -210,7 +210,7 @@ test(
 );
 
 test(
-  'DockerResolver reads the inspect reply as eid daemon does: the eid.port label, and the binding reachable on the host',
+  'DockerResolver reads the inspect reply as eid daemon does: running and unpaused only, the eid.port label, and the binding reachable on the host',
   { timeout: 60_000 },
   async () => {
     let reply: unknown;
@@ -259,6 +259,19 @@ test(
         resolver.resolve('web@127.0.0.1'),
         (e: unknown) => e instanceof DockerError && e.code === 'DOCKER_NO_PORT',
       );
+      // A paused or stopped container that still lists its binding is not served, as in the catalog.
+      for (const State of [
+        { Running: true, Paused: true },
+        { Running: false, Paused: false },
+      ]) {
+        reply = { ...inspect({}, { '12345/tcp': [v4] }), State };
+        await assert.rejects(
+          resolver.resolve('web@127.0.0.1'),
+          (e: unknown) =>
+            e instanceof DockerError && e.code === 'DOCKER_NO_PORT' && /not running/.test(e.message),
+          JSON.stringify(State),
+        );
+      }
     } finally {
       api.closeAllConnections();
       await new Promise<void>((resolve) => api.close(() => resolve()));

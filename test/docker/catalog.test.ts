@@ -11,6 +11,7 @@ import { ContainerTable } from '../../src/docker/catalog.ts';
 import {
   chooseBinding,
   entryFromInspect,
+  isRunning,
   publishedNodePort,
   type CatalogEntry,
 } from '../../src/docker/inspect.ts';
@@ -169,11 +170,14 @@ test('published node port: the eid.port label wins over the node port; running s
   });
   assert.deepEqual(publishedNodePort(labelled, 12345, []), { nodePort: 9000, hostPort: 41000 });
   assert.deepEqual(publishedNodePort(inspectInfo({}), 12345, []), { nodePort: 12345, hostPort: 32768 });
-  // The resolver asks of paused containers too (the catalog leaves them out in entryFromInspect).
+  // Ports only: the catalog and the resolver both check isRunning first.
   assert.deepEqual(publishedNodePort(inspectInfo({ paused: true }), 12345, []), {
     nodePort: 12345,
     hostPort: 32768,
   });
+  assert.equal(isRunning(inspectInfo({})), true);
+  assert.equal(isRunning(inspectInfo({ paused: true })), false);
+  assert.equal(isRunning(inspectInfo({ running: false })), false);
   const twoBindings = inspectInfo({
     ports: {
       '12345/tcp': [

@@ -6,12 +6,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DockerCatalog, type CatalogOptions } from '../../src/docker/catalog.ts';
 import { MAX_EVENT_LINE } from '../../src/docker/events.ts';
+import { Daemon } from '../../src/daemon/daemon.ts';
+import { epmdNames, epmdPortPlease } from '../../src/epmd/client.ts';
 
 interface FakeDocker {
   endpoint: string;
@@ -19,8 +22,11 @@ interface FakeDocker {
   close(): Promise<void>;
 }
 
-/** A fake Engine API: no containers, and `events` decides what each /events stream sends. */
-async function fakeDocker(events: (res: http.ServerResponse, n: number) => void): Promise<FakeDocker> {
+/** A fake Engine API: `containers` (inspect replies; none by default), and `events` decides what each /events stream sends. */
+async function fakeDocker(
+  events: (res: http.ServerResponse, n: number) => void,
+  containers: { Id: string }[] = [],
+): Promise<FakeDocker> {
   const dir = mkdtempSync(join(tmpdir(), 'eid-fake-docker-'));
   const socketPath = join(dir, 'docker.sock');
   const requests: string[] = [];
@@ -31,7 +37,11 @@ async function fakeDocker(events: (res: http.ServerResponse, n: number) => void)
     if (path === '/version') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ApiVersion: '1.41' }));
     } else if (path === '/v1.41/containers/json') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+      const list = JSON.stringify(containers.map((c) => ({ Id: c.Id })));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(list);
+    } else if (containers.some((c) => path === `/v1.41/containers/${c.Id}/json`)) {
+      const info = containers.find((c) => path === `/v1.41/containers/${c.Id}/json`);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(info));
     } else if (path === '/v1.41/events') {
       res.statusCode = 200;
       res.setHeader('content-type', 'application/json');
@@ -133,5 +143,56 @@ test(
       await until(() => docker.requests.includes('/v1.41/events'), 'the events request');
       assert.equal(catalog.stats().connected, false);
     });
+  },
+);
+
+test(
+  'nothing sent to the EPMD port reaches Docker: lookups, NAMES, DUMP and junk are answered from memory',
+  { timeout: 60_000 },
+  async () => {
+    const id = 'c'.repeat(64);
+    const container = {
+      Id: id,
+      Name: '/web',
+      State: { Running: true, Paused: false },
+      Config: { Hostname: 'webhost', Labels: {} },
+      NetworkSettings: { Ports: { '12345/tcp': [{ HostIp: '0.0.0.0', HostPort: '32768' }] } },
+    };
+    const docker = await fakeDocker((res) => res.flushHeaders(), [container]);
+    const daemon = new Daemon({ port: 0, addresses: ['127.0.0.1'], docker: docker.endpoint });
+    try {
+      const synced = daemon.catalog.synced();
+      await daemon.start();
+      await synced;
+      const asked = docker.requests.length;
+      const epmdPort = daemon.server.port;
+      assert.equal((await epmdPortPlease('web', '127.0.0.1', { epmdPort })).port, 32768);
+      for (const name of [
+        'nobody',
+        'f'.repeat(64),
+        id.slice(0, 12),
+        '..%2fcontainers%2fjson',
+        'x'.repeat(255),
+      ]) {
+        await epmdPortPlease(name, '127.0.0.1', { epmdPort }).catch(() => undefined);
+      }
+      await epmdNames('127.0.0.1', { epmdPort });
+      // DUMP, an HTTP request for the Engine API, and random bytes, each on its own connection.
+      for (const bytes of [
+        Buffer.from([0, 1, 100]),
+        Buffer.from(`GET /v1.41/containers/${id}/json HTTP/1.1\r\nHost: docker\r\n\r\n`),
+        Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 37) & 0xff)),
+      ]) {
+        const socket = net.connect({ port: epmdPort, host: '127.0.0.1' });
+        socket.on('error', () => undefined);
+        socket.resume();
+        socket.end(bytes);
+        await new Promise((resolve) => socket.once('close', resolve));
+      }
+      assert.deepEqual(docker.requests.slice(asked), []);
+    } finally {
+      await daemon.stop();
+      await docker.close();
+    }
   },
 );
