@@ -14,13 +14,14 @@ export interface TlsRecords {
   count: number;
   /** Bytes carried in ApplicationData records (encrypted). */
   applicationBytes: number;
-  /** The first record's body (a ClientHello or ServerHello handshake message, unencrypted). */
-  first: Buffer;
+  /** The first record's body (a ClientHello or ServerHello handshake message, unencrypted), if any. */
+  first: Buffer | undefined;
 }
 
 /**
  * Splits `bytes` into TLS records; throws naming `what` and the offset at the first byte that is not
  * a record header (type 20-23, version 3.1-3.3, a possible length) or when the stream ends inside one.
+ * An empty stream has no records (a peer that closed before sending).
  */
 export function tlsRecords(bytes: Buffer, what: string): TlsRecords {
   let offset = 0;
@@ -48,8 +49,7 @@ export function tlsRecords(bytes: Buffer, what: string): TlsRecords {
     count++;
     offset += 5 + length;
   }
-  if (first === undefined) throw new Error(`${what}: no TLS record at all`);
-  if (bytes[0] !== HANDSHAKE) throw new Error(`${what}: the first record is not a handshake`);
+  if (count > 0 && bytes[0] !== HANDSHAKE) throw new Error(`${what}: the first record is not a handshake`);
   return { count, applicationBytes, first };
 }
 
