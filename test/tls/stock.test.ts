@@ -45,6 +45,11 @@ const BIG = `binary:copy(<<"${MARKER}">>, 200000)`;
 const relay = fileURLToPath(new URL('./stock-relay.ts', import.meta.url));
 const doc = await readFile(join(ROOT, 'docs/tls.md'), 'utf8');
 
+/** The test images, and the OTP applications TLS distribution needs in each. */
+const IMAGES = ['eid-otp25', 'eid-otp27', 'eid-otp29'] as const;
+const APPS = ['ssl', 'public_key', 'crypto', 'asn1'];
+let appsInImages: Promise<PromiseSettledResult<string>[]>;
+
 let hosts: TestHosts;
 let tmp: string;
 /** Per host: the directory standing for its /etc/eid/tls. */
@@ -108,6 +113,24 @@ before(
     const [d1, d2] = await Promise.all([h1.startDaemon(), h2.startDaemon()]);
     daemons.set(h1, d1).set(h2, d2);
     await imports;
+    // Run while the nodes start; the last test reads the outcome.
+    appsInImages = Promise.allSettled(
+      IMAGES.map((image) =>
+        // --pull never: the test images are imported, never fetched.
+        (image === 'eid-otp27' ? h2 : h1).docker([
+          'run',
+          '--rm',
+          '--pull',
+          'never',
+          ...(image === 'eid-otp25' ? HOST_MOUNTS : []),
+          image,
+          'erl',
+          '-noshell',
+          '-eval',
+          `[io:format("~s ~p ~s~n", [A, application:load(A), filename:basename(code:lib_dir(A))]) || A <- [${APPS.join(', ')}]], halt().`,
+        ]),
+      ),
+    );
     const tls = (host: Host) => ({
       cookie: COOKIE,
       erlArgs: TLS_FLAGS,
@@ -409,25 +432,14 @@ test(
   'every test image carries ssl, public_key, crypto and asn1 (OTP 25 from the host, 27, 29)',
   T,
   async () => {
-    const { h1, h2 } = hosts;
-    const check =
-      '[io:format("~s ~p ~s~n", [A, application:load(A), filename:basename(code:lib_dir(A))]) || A <- [ssl, public_key, crypto, asn1]], halt().';
-    const images = [
-      ['eid-otp25', HOST_MOUNTS, h1],
-      ['eid-otp27', [], h2],
-      ['eid-otp29', [], h1],
-    ] as const;
     const outputs = await Promise.all(
-      // --pull never: the test images are imported, never fetched.
-      images.map(([image, mounts, host]) =>
-        host.docker(['run', '--rm', '--pull', 'never', ...mounts, image, 'erl', '-noshell', '-eval', check]),
-      ),
+      (await appsInImages).map((r) => (r.status === 'fulfilled' ? r.value : Promise.reject(r.reason))),
     );
     for (const [i, out] of outputs.entries()) {
       const lines = out.split('\n');
       assert.equal(lines.length, 4, out);
-      for (const [j, app] of ['ssl', 'public_key', 'crypto', 'asn1'].entries()) {
-        assert.match(lines[j]!, new RegExp(`^${app} ok ${app}-[0-9.]+$`), `${images[i]![0]}: ${out}`);
+      for (const [j, app] of APPS.entries()) {
+        assert.match(lines[j]!, new RegExp(`^${app} ok ${app}-[0-9.]+$`), `${IMAGES[i]!}: ${out}`);
       }
     }
   },
