@@ -1,20 +1,18 @@
 /**
  * TLS distribution between stock nodes through `eid daemon` on two Docker hosts, set up exactly as
- * docs/tls.md says: its certificate commands (scripts/dist-certs.sh), its per-host install and its
- * ssl_dist_optfile are read from the document and run, with /etc/eid/tls standing for a temporary
- * directory per host. Pairs: OTP 25 and OTP 27 in containers on different hosts and on one host, an
- * Elixir node, and a node on a host itself; each pings, rpc's and sends a 4 MB binary both ways. A
+ * docs/tls.md says (test/tls/stock-recipe.ts runs its commands and options file). Pairs: OTP 25
+ * and OTP 27 in containers on different hosts and on one host, an Elixir node, and a node on a host
+ * itself; each pings, rpc's and sends a 4 MB binary both ways. A
  * relay inside one node's container, on the port the daemon hands out, records every byte for the
- * wire check. Needs root.
+ * wire check; then a host certificate is rotated, and the test images are checked for OTP's ssl
+ * applications. Refusals: test/tls/stock-refusals.test.ts. Needs root.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { PortSlices, portAllocator } from '../support/ports.ts';
 import {
@@ -29,21 +27,15 @@ import {
   type TestHosts,
 } from '../harness/hosts.ts';
 import { serverHelloVersion, tlsRecords } from './stock-wire.ts';
+import { COOKIE, TLS_DIR, installRecipe, run, runDocBlock, tlsArgs, type Recipe } from './stock-recipe.ts';
 
-const run = promisify(execFile);
 const SET = 12;
-const COOKIE = 'eidtlsstockcookie';
-/** Where docs/tls.md installs a host's certificates and options file; mounted there in containers. */
-const TLS_DIR = '/etc/eid/tls';
-/** The node flags docs/tls.md gives (checked against the document below). */
-const TLS_FLAGS = `-proto_dist inet_tls -ssl_dist_optfile ${TLS_DIR}/dist.conf`;
 /** The relay's container port: the eid.port label makes it the one the daemon hands out. */
 const RELAY_PORT = 12346;
 /** 21 bytes x 200000: a 4.2 MB binary, fragmented by distribution (64 kB fragments) and by TLS. */
 const MARKER = 'eid-tls-clear-marker:';
 const BIG = `binary:copy(<<"${MARKER}">>, 200000)`;
 const relay = fileURLToPath(new URL('./stock-relay.ts', import.meta.url));
-const doc = await readFile(join(ROOT, 'docs/tls.md'), 'utf8');
 
 /** The test images, and the OTP applications TLS distribution needs in each. */
 const IMAGES = ['eid-otp25', 'eid-otp27', 'eid-otp29'] as const;
@@ -52,8 +44,7 @@ let appsInImages: Promise<PromiseSettledResult<string>[]>;
 
 let hosts: TestHosts;
 let tmp: string;
-/** Per host: the directory standing for its /etc/eid/tls. */
-const tlsDirs = new Map<Host, string>();
+let recipe: Recipe;
 const daemons = new Map<Host, DaemonProcess>();
 let wire: string;
 let otp25: NodeContainer; // host 1, behind the recording relay
@@ -62,52 +53,13 @@ let otp25b: NodeContainer; // host 2, next to otp27
 let elixir: NodeContainer; // host 1
 let onHost: { node: string; host: Host }; // host 1's own network namespace, OTP 25
 
-/** The first fenced block of `lang` after the line `heading` in docs/tls.md. */
-function docBlock(heading: string, lang: string): string {
-  const at = doc.indexOf(`\n${heading}\n`);
-  assert.ok(at >= 0, `docs/tls.md has no heading ${heading}`);
-  const match = new RegExp('```' + lang + '\\n([\\s\\S]*?)```').exec(doc.slice(at));
-  assert.ok(match, `docs/tls.md has no ${lang} block under ${heading}`);
-  return match[1]!;
-}
-
-/** Runs a docs/tls.md shell block with bash in the repository, lines ending in `# yours` left out. */
-async function runDocBlock(heading: string, env: Record<string, string>, tlsDir = TLS_DIR): Promise<void> {
-  const script = docBlock(heading, 'sh')
-    .split('\n')
-    .filter((line) => !line.endsWith('# yours'))
-    .join('\n')
-    .replaceAll(TLS_DIR, tlsDir);
-  await run('bash', ['-euo', 'pipefail', '-c', script], { cwd: ROOT, env: { ...process.env, ...env } });
-}
-
-/** A node's TLS distribution flags with `optfile`. */
-function tlsArgs(optfile: string): string[] {
-  return ['-proto_dist', 'inet_tls', '-ssl_dist_optfile', optfile];
-}
-
-/** The options file for nodes in `host`'s own namespace: docs/tls.md's, naming the host's directory. */
-function hostOptfile(host: Host): string {
-  return join(tlsDirs.get(host)!, 'host-dist.conf');
-}
-
 before(
   async () => {
-    assert.ok(doc.includes(TLS_FLAGS), `docs/tls.md gives the node flags ${TLS_FLAGS}`);
     tmp = await mkdtemp(join(tmpdir(), 'eid-tls-stock-'));
     hosts = await upHosts(SET);
     const { h1, h2 } = hosts;
     const imports = Promise.all([h2.image('otp27'), h1.image('otp29')]);
-    const certs = join(tmp, 'ca');
-    await runDocBlock('### 1. Certificates', { CERTS: certs, HOST1_IP: h1.ip, HOST2_IP: h2.ip });
-    for (const host of [h1, h2]) {
-      const dir = join(tmp, `host${host.index}`);
-      tlsDirs.set(host, dir);
-      await runDocBlock('### 2. On each host', { CERTS: certs, HOST_IP: host.ip }, dir);
-      const optfile = docBlock('### 3. The options file', 'erlang');
-      await writeFile(join(dir, 'dist.conf'), optfile);
-      await writeFile(hostOptfile(host), optfile.replaceAll(TLS_DIR, dir));
-    }
+    recipe = await installRecipe(tmp, h1, h2);
     wire = join(tmp, 'wire');
     await mkdir(wire);
     const [d1, d2] = await Promise.all([h1.startDaemon(), h2.startDaemon()]);
@@ -131,11 +83,7 @@ before(
         ]),
       ),
     );
-    const tls = (host: Host) => ({
-      cookie: COOKIE,
-      erlArgs: TLS_FLAGS,
-      volumes: [`${tlsDirs.get(host)!}:${TLS_DIR}:ro`],
-    });
+    const tls = recipe.node;
     [otp25, otp27, otp25b, elixir, onHost] = await Promise.all([
       h1.startNode({
         ...tls(h1),
@@ -165,7 +113,7 @@ async function startOnHost(host: Host): Promise<{ node: string; host: Host }> {
     node,
     '-setcookie',
     COOKIE,
-    ...tlsArgs(hostOptfile(host)),
+    ...tlsArgs(recipe.hostOptfile(host)),
     '-kernel',
     'inet_dist_listen_min',
     String(port),
@@ -220,7 +168,7 @@ async function assertPair(a: Peer, b: Peer): Promise<void> {
   const out =
     'id' in a
       ? await a.host.evalIn(a, COOKIE, expressions, 180_000, tlsArgs(`${TLS_DIR}/dist.conf`))
-      : await evalOnHost(a.host, COOKIE, expressions, 180_000, tlsArgs(hostOptfile(a.host)));
+      : await evalOnHost(a.host, COOKIE, expressions, 180_000, tlsArgs(recipe.hostOptfile(a.host)));
   const reached = (to: Peer) => ['pong', `'${to.node}'`, 'tls', '{4200000,true}'];
   assert.deepEqual(out.split('\n'), [...reached(b), ...reached(a)], `${a.node} <-> ${b.node}`);
   // The daemon of a container's host answered for it (a node on a host registers with it instead).
@@ -300,12 +248,12 @@ test(
   T,
   async () => {
     const { h1 } = hosts;
-    const certs = join(tmp, 'ca');
-    const installed = join(tlsDirs.get(h1)!, 'cert.pem');
+    const certs = recipe.certs;
+    const installed = join(recipe.dirs.get(h1)!, 'cert.pem');
     const old = new X509Certificate(await readFile(installed));
     // docs/tls.md's rotation: a new certificate for the host, installed as in step 2.
     await run('bash', [join(ROOT, 'scripts/dist-certs.sh'), '--dir', certs, h1.ip]);
-    await runDocBlock('### 2. On each host', { CERTS: certs, HOST_IP: h1.ip }, tlsDirs.get(h1)!);
+    await runDocBlock('### 2. On each host', { CERTS: certs, HOST_IP: h1.ip }, recipe.dirs.get(h1)!);
     const rotated = new X509Certificate(await readFile(installed));
     assert.notEqual(rotated.serialNumber, old.serialNumber);
     // ssl:clear_pem_cache/0 clears the ssl application's cache, not the one distribution runs
@@ -341,90 +289,6 @@ test(
       assert.ok(bytes.includes(rotated.raw), `${file} carries the new certificate`);
       assert.equal(bytes.includes(old.raw), false, `${file} does not carry the old one`);
     }
-  },
-);
-
-test(
-  'verification is real: a foreign CA, an expired or missing certificate, or plain TCP gets pang',
-  T,
-  async () => {
-    const { h1 } = hosts;
-    const own = tlsDirs.get(h1)!;
-    const certs = join(tmp, 'ca');
-    const foreign = join(tmp, 'foreign');
-    await run('bash', [join(ROOT, 'scripts/dist-certs.sh'), '--dir', foreign, h1.ip]);
-    await run('bash', [join(ROOT, 'scripts/dist-certs.sh'), '--dir', certs, '--expired', h1.ip]);
-    const host = hostOptfile(h1);
-    const base = await readFile(host, 'utf8');
-    /** An options file like host 1's, with `swap` applied to every path in it. */
-    const variant = async (name: string, swap: (text: string) => string) => {
-      const file = join(tmp, `${name}.conf`);
-      await writeFile(file, swap(base));
-      return tlsArgs(file);
-    };
-    // What the helper's ping answers, and the TLS alert its log must show (none for plain TCP).
-    const cases: [string, string[], string, string][] = [
-      ['the recipe (control)', tlsArgs(host), 'pong', ''],
-      [
-        'a certificate from a foreign CA',
-        await variant('foreign-cert', (t) =>
-          t
-            .replaceAll(`${own}/cert.pem`, `${foreign}/${h1.ip}/cert.pem`)
-            .replaceAll(`${own}/key.pem`, `${foreign}/${h1.ip}/key.pem`),
-        ),
-        'pang',
-        'received SERVER ALERT: Fatal - Unknown CA',
-      ],
-      [
-        'trusting only a foreign CA',
-        await variant('foreign-ca', (t) => t.replaceAll(`${own}/ca.pem`, `${foreign}/ca.pem`)),
-        'pang',
-        'generated CLIENT ALERT: Fatal - Unknown CA',
-      ],
-      [
-        'an expired certificate from the right CA',
-        await variant('expired', (t) =>
-          t
-            .replaceAll(`${own}/cert.pem`, `${certs}/expired/${h1.ip}/cert.pem`)
-            .replaceAll(`${own}/key.pem`, `${certs}/expired/${h1.ip}/key.pem`),
-        ),
-        'pang',
-        'received SERVER ALERT: Fatal - Certificate Expired',
-      ],
-      [
-        'no client certificate',
-        await variant('no-cert', (t) =>
-          t.replace(
-            /\{client, \[[^\]]*\]\}/,
-            `{client, [{cacertfile, "${own}/ca.pem"}, {verify, verify_peer}]}`,
-          ),
-        ),
-        'pang',
-        // The server's reason, no_client_certificate_provided, is in its own log.
-        'received SERVER ALERT: Fatal - Handshake Failure',
-      ],
-      ['plain TCP distribution', [], 'pang', ''],
-    ];
-    const outcomes = await Promise.all(
-      cases.map(([, args]) =>
-        // Three tries, so that only a refusal, not a slow machine, makes pang.
-        evalOnHost(
-          h1,
-          COOKIE,
-          `io:format("~p~n", [lists:foldl(fun(_, pong) -> pong; (_, _) -> net_adm:ping('${otp27.node}') end, pang, [1, 2, 3])])`,
-          120_000,
-          args,
-        ),
-      ),
-    );
-    // The helper prints its answer on a line of its own, among ssl's notice reports.
-    const seen = (out: string, reason: string) =>
-      `${out.split('\n').find((line) => line === 'pong' || line === 'pang') ?? out}` +
-      (out.includes(reason) ? ` ${reason}` : ` (no "${reason}" in ${out})`);
-    assert.deepEqual(
-      cases.map(([what, , , reason], i) => `${what}: ${seen(outcomes[i]!, reason)}`),
-      cases.map(([what, , want, reason]) => `${what}: ${want} ${reason}`),
-    );
   },
 );
 
