@@ -58,8 +58,14 @@ export interface StartNodeOptions {
   elixir?: boolean;
   /** `--restart` policy. */
   restart?: string;
-  /** More erl arguments (`-kernel net_ticktime 4`, say); not for Elixir nodes. */
+  /** More emulator flags (`-proto_dist inet_tls -ssl_dist_optfile FILE`, say); with elixir, inside --erl. */
   erlArgs?: string;
+  /** Bind mounts, each a `-v` value. */
+  volumes?: string[];
+  /** More container ports to publish (a sidecar's, say). */
+  publish?: number[];
+  /** A shell command started in the background in the container just before the node (a relay, say). */
+  sidecar?: string;
 }
 
 export interface DaemonProcess {
@@ -219,11 +225,14 @@ export class Host {
     if (options.hostname !== undefined) args.push('--hostname', options.hostname);
     if (options.restart !== undefined) args.push('--restart', options.restart);
     for (const [k, v] of Object.entries(options.labels ?? {})) args.push('--label', `${k}=${v}`);
-    const dist = `-kernel inet_dist_listen_min ${nodePort} inet_dist_listen_max ${nodePort}`;
+    for (const volume of options.volumes ?? []) args.push('-v', volume);
+    for (const port of options.publish ?? []) args.push('-p', String(port));
+    const dist = `-kernel inet_dist_listen_min ${nodePort} inet_dist_listen_max ${nodePort} ${options.erlArgs ?? ''}`;
     const command = options.elixir
       ? `exec elixir --name "$(hostname)@$HOST_IP" --cookie "$COOKIE" --erl "${dist}" --no-halt -e ':ok'`
-      : `exec erl -noshell -name "$(hostname)@$HOST_IP" -setcookie "$COOKIE" ${dist} ${options.erlArgs ?? ''}`;
-    args.push(image, 'sh', '-c', command);
+      : `exec erl -noshell -name "$(hostname)@$HOST_IP" -setcookie "$COOKIE" ${dist}`;
+    const sidecar = options.sidecar === undefined ? '' : `${options.sidecar} & `;
+    args.push(image, 'sh', '-c', sidecar + command);
     const id = await this.docker(args);
     const hostname = await this.docker(['inspect', '-f', '{{.Config.Hostname}}', id]);
     const container: NodeContainer = { id, hostname, node: `${hostname}@${this.ip}`, host: this };
@@ -239,16 +248,18 @@ export class Host {
   /**
    * Evaluates Erlang expressions (a sequence ending in the result) with a hidden helper node run
    * inside `container`, and returns what the expressions print. The helper talks to the container's
-   * node like any other node would: through this host's daemon.
+   * node like any other node would: through this host's daemon. `erlArgs` go to the helper's erl
+   * (the node's `-proto_dist inet_tls ...`, say).
    */
   async evalIn(
     container: NodeContainer,
     cookie: string,
     expressions: string,
     timeoutMs = 60_000,
+    erlArgs: string[] = [],
   ): Promise<string> {
     return this.docker(
-      ['exec', container.id, 'erl', ...helperNodeArgs(this, cookie, expressions)],
+      ['exec', container.id, 'erl', ...erlArgs, ...helperNodeArgs(this, cookie, expressions)],
       timeoutMs,
     );
   }
@@ -260,9 +271,14 @@ export async function evalOnHost(
   cookie: string,
   expressions: string,
   timeoutMs = 60_000,
+  erlArgs: string[] = [],
 ): Promise<string> {
   // -start_epmd false: the daemon is this host's EPMD; never leave a stock one behind in its place.
-  return host.exec('erl', ['-start_epmd', 'false', ...helperNodeArgs(host, cookie, expressions)], timeoutMs);
+  return host.exec(
+    'erl',
+    ['-start_epmd', 'false', ...erlArgs, ...helperNodeArgs(host, cookie, expressions)],
+    timeoutMs,
+  );
 }
 
 /** `erl` arguments for a hidden, uniquely named node on `host` that evaluates `expressions` and halts. */
