@@ -82,6 +82,9 @@ async function startDaemon(host: Host): Promise<DaemonProcess> {
     host.endpoint,
     '--log-level',
     'debug',
+    // The log lines below are read as a person reads them (pretty); off a terminal the default is JSON.
+    '--log-format',
+    'pretty',
     '--clusters',
     configs.get(host)!,
   ];

@@ -182,6 +182,8 @@ test('examples/compose at scale 3 on both hosts: NAMES lists each node; the 6 co
     (err: { stderr?: string }) => err.stderr ?? '',
   );
   assert.match(missing ?? 'config succeeded without HOST_IP', /set HOST_IP to this host's address/);
+  // The earlier tests' node would be listed too: NAMES must show exactly the Compose app's nodes.
+  if (node !== undefined) await hosts.h1.docker(['rm', '-f', node.id]);
 
   const hostsErlang = join(work, 'hosts.erlang');
   await writeFile(hostsErlang, `'${hosts.h1.ip}'.\n'${hosts.h2.ip}'.\n`);

@@ -102,7 +102,7 @@ test(
     const { a, b, ts } = await startCluster(t);
     ts.disconnect(a.name);
     // B still sees A, which lost us: B's global asks us to disconnect from B too (remove_connection).
-    await waitFor(() => ts.nodes().length === 0, 'global on B removing the connection', 10000);
+    await waitFor(() => ts.nodes().length === 0, 'global on B removing the connection', 30000);
     assert.equal(await ts.ping(a.name), true);
     assert.equal(await ts.ping(b.name), true);
     assert.equal(await a.eval(ts, 'global:sync()'), atom('ok'));

@@ -87,7 +87,8 @@ test('a catalog built from the container list finds containers by every name', a
     assert.equal(source.lookup(name)?.port, port, name);
   }
   assert.equal(source.lookup('unpublished'), undefined);
-  assert.deepEqual([...source.names()], [{ name: 'listedhost', port }]);
+  // NAMES lists the name the node uses: the eid.name label when set, else the hostname.
+  assert.deepEqual([...source.names()], [{ name: 'listedlabel', port }]);
 });
 
 test('events: a started container appears, a renamed one changes name, a stopped one disappears', async (t) => {
