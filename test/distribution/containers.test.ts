@@ -16,9 +16,8 @@ import { DockerResolver } from '../../src/distribution/resolver.ts';
 import { DockerError } from '../../src/errors.ts';
 import { PortSlices } from '../support/ports.ts';
 import {
-  HOST_MOUNTS,
+  lastJsonLine,
   NODE_PORT,
-  ROOT,
   upHosts,
   type DaemonProcess,
   type NodeContainer,
@@ -49,11 +48,6 @@ before(
 after(async () => {
   await hosts?.down();
 });
-
-/** What probe.ts reported: its last output line, one JSON object. */
-function probeResult(output: string): Record<string, Record<string, unknown>> {
-  return JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as Record<string, Record<string, unknown>>;
-}
 
 /** The host port host 1's Docker published otp27's node port on. */
 async function otp27Published(): Promise<number> {
@@ -103,29 +97,12 @@ test(
       cookie: COOKIE,
       targets: [otp29.node],
     };
-    const id = await hosts.h1.docker([
-      'run',
-      '-d',
-      '--hostname',
+    const { status, logs } = await hosts.h1.runScript(probe, JSON.stringify(config), {
       hostname,
-      '-p',
-      String(NODE_PORT),
-      ...HOST_MOUNTS,
-      '-v',
-      `${ROOT}:${ROOT}:ro`,
-      '-w',
-      ROOT,
-      'eid-otp25',
-      process.execPath,
-      '--import',
-      'tsx',
-      probe,
-      JSON.stringify(config),
-    ]);
-    const status = await hosts.h1.docker(['wait', id], 120_000);
-    const logs = await hosts.h1.logs(id);
+      timeoutMs: 120_000,
+    });
     assert.equal(status, '0', logs);
-    const r = probeResult(logs);
+    const r = lastJsonLine<Record<string, Record<string, unknown>>>(logs);
     assert.equal(r.error, undefined, logs);
     const t = r[otp29.node]!;
     assert.equal(t.ping, true);
@@ -256,7 +233,7 @@ test(
       });
     });
     assert.equal(code, 0, stderr);
-    const r = probeResult(stdout);
+    const r = lastJsonLine<Record<string, Record<string, unknown>>>(stdout);
     assert.equal(r.error, undefined, JSON.stringify(r));
     for (const [node, release] of [
       [otp27.node, '27'],

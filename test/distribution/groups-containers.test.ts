@@ -9,14 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import {
-  HOST_MOUNTS,
-  NODE_PORT,
-  ROOT,
-  upHosts,
-  type NodeContainer,
-  type TestHosts,
-} from '../harness/hosts.ts';
+import { lastJsonLine, upHosts, type NodeContainer, type TestHosts } from '../harness/hosts.ts';
 
 const COOKIE = 'eidgroupscontainers';
 const SET = 15;
@@ -58,31 +51,12 @@ test(
       otp: [otp27.node, otp29.node],
       elixir: elixir.node,
     };
-    const t0 = Date.now();
-    const id = await hosts.h2.docker([
-      'run',
-      '-d',
-      '--hostname',
+    const { status, logs } = await hosts.h2.runScript(probe, JSON.stringify(config), {
       hostname,
-      '-p',
-      String(NODE_PORT),
-      ...HOST_MOUNTS,
-      '-v',
-      `${ROOT}:${ROOT}:ro`,
-      '-w',
-      ROOT,
-      'eid-otp25',
-      process.execPath,
-      '--import',
-      'tsx',
-      probe,
-      JSON.stringify(config),
-    ]);
-    const status = await hosts.h2.docker(['wait', id], 240_000);
-    console.log('probe container ran (ms)', Date.now() - t0);
-    const logs = await hosts.h2.logs(id);
+      timeoutMs: 240_000,
+    });
     assert.equal(status, '0', logs);
-    const r = JSON.parse(logs.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+    const r = lastJsonLine(logs);
     assert.equal(r.error, undefined, logs);
     console.log('probe timings (ms)', JSON.stringify(r.timings));
     assert.deepEqual(r[otp27.node], { release: '27', pg: 'ok', phash2Mismatches: 0 });

@@ -21,6 +21,11 @@ export const HOST_MOUNTS = ['-v', '/usr:/usr:ro'];
 
 const MAX_BUFFER = 16 * 1024 * 1024;
 
+/** What a probe script reported: the last line of its output, one JSON object. */
+export function lastJsonLine<T = Record<string, unknown>>(output: string): T {
+  return JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as T;
+}
+
 /** Node arguments that run the `eid` command from the TypeScript sources (add the command's own after them). */
 export function eidFromSource(): string[] {
   return [
@@ -102,6 +107,39 @@ export class Host {
       maxBuffer: MAX_BUFFER,
     });
     return stdout.trim();
+  }
+
+  /**
+   * Runs `script` (a TypeScript file of this checkout) with `arg` in a container of eid-otp25, which
+   * has the host's node and sees the checkout read-only, under `hostname` with the node port
+   * published; resolves once it exits, to its exit status and output.
+   */
+  async runScript(
+    script: string,
+    arg: string,
+    options: { hostname: string; timeoutMs: number },
+  ): Promise<{ status: string; logs: string }> {
+    const id = await this.docker([
+      'run',
+      '-d',
+      '--hostname',
+      options.hostname,
+      '-p',
+      String(NODE_PORT),
+      ...HOST_MOUNTS,
+      '-v',
+      `${ROOT}:${ROOT}:ro`,
+      '-w',
+      ROOT,
+      'eid-otp25',
+      process.execPath,
+      '--import',
+      'tsx',
+      script,
+      arg,
+    ]);
+    const status = await this.docker(['wait', id], options.timeoutMs);
+    return { status, logs: await this.logs(id) };
   }
 
   /** A container's output, standard output and error together. */
