@@ -8,6 +8,7 @@ import { EidError } from '../../src/errors.ts';
 import { parseDaemonArgs } from '../../src/daemon/options.ts';
 import { parseListenAddress, renderMetrics } from '../../src/daemon/metrics.ts';
 import { eidFromSource } from '../harness/hosts.ts';
+import { metricSamples } from '../support/metrics.ts';
 import { PortSlices, portAllocator } from '../support/ports.ts';
 
 const run = promisify(execFile);
@@ -136,12 +137,7 @@ test('metrics: Prometheus text with every counter; ADDR:PORT parsing', async () 
 
 async function metrics(port: number): Promise<Record<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return Object.fromEntries(
-    text
-      .split('\n')
-      .filter((l) => l !== '' && !l.startsWith('#'))
-      .map((l) => [l.split(' ')[0]!, Number(l.split(' ')[1])]),
-  );
+  return Object.fromEntries(metricSamples(text));
 }
 
 /** Resolves once `read()` matches, polling every 100 ms for 15 s at most. */

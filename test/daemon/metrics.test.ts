@@ -7,19 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Daemon } from '../../src/daemon/daemon.ts';
 import { epmdPortPlease, epmdRegister } from '../../src/epmd/client.ts';
+import { metricSamples } from '../support/metrics.ts';
 import { PortSlices, portAllocator } from '../support/ports.ts';
 
 const nextPort = portAllocator(PortSlices.deploy.metrics);
-
-/** The sample lines of an exposition: `name{labels}` to value. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_:]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    if (m !== null) out.set(m[1]!, Number(m[2]));
-  }
-  return out;
-}
 
 test(
   'lookups by outcome, a lookup latency histogram, catalog gauges and process metrics',
@@ -43,7 +34,7 @@ test(
       assert.equal(response.status, 200);
       assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
       const text = await response.text();
-      const m = samples(text);
+      const m = metricSamples(text);
       assert.equal(m.get('eid_epmd_lookups_total{outcome="registered"}'), 3, text);
       assert.equal(m.get('eid_epmd_lookups_total{outcome="unknown"}'), 1);
       assert.equal(m.get('eid_epmd_lookups_total{outcome="container"}'), 0);
