@@ -24,6 +24,11 @@ export type TermsMode = 'erlang' | 'js';
 /** Binaries up to this long are checked for ASCII byte by byte (cheaper than a call for short text). */
 const SHORT_TEXT = 64;
 
+/** ASCII up to this long is made from char codes in JS. */
+const TINY_TEXT = 24;
+const CHAR_CODES: number[][] = Array.from({ length: TINY_TEXT + 1 }, (_, n) => new Array<number>(n).fill(0));
+const fromCharCodes = String.fromCharCode as (...codes: number[]) => string;
+
 /** Buffer's own slice-to-string methods: what toString calls, without its argument handling. */
 interface StringSlices {
   latin1Slice(start: number, end: number): string;
@@ -34,6 +39,17 @@ interface StringSlices {
 export function utf8Text(buf: Buffer, from: number, length: number): string | undefined {
   const end = from + length;
   if (length <= SHORT_TEXT) {
+    if (length <= TINY_TEXT) {
+      // Short ASCII is read into a reused array of char codes: cheaper than a call into C++.
+      const codes = CHAR_CODES[length]!;
+      let i = 0;
+      for (; i < length; i++) {
+        const c = buf[from + i]!;
+        if (c >= 0x80) break;
+        codes[i] = c;
+      }
+      if (i === length) return fromCharCodes(...codes);
+    }
     let i = from;
     while (i < end && buf[i]! < 0x80) i++;
     if (i === end) return (buf as unknown as StringSlices).latin1Slice(from, end);
@@ -58,9 +74,16 @@ const copyBytes = Uint8Array.prototype.slice;
  */
 export function keyText(buf: Buffer, from: number, length: number): string | undefined {
   if (length > MAX_CACHED_KEY) return utf8Text(buf, from, length);
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < length; i++) hash = Math.imul(hash ^ buf[from + i]!, 0x01000193);
-  const slot = (hash ^ (hash >>> 16)) & (KEY_SLOTS - 1);
+  // The slot comes from the length and three sampled bytes, not every byte: the comparison below
+  // reads every byte anyway, and field names differ in those places far more often than not.
+  const hash =
+    length === 0
+      ? 0
+      : Math.imul(
+          (buf[from]! << 16) ^ (buf[from + (length >>> 1)]! << 8) ^ buf[from + length - 1]! ^ (length << 24),
+          0x9e3779b1,
+        );
+  const slot = (hash >>> 22) & (KEY_SLOTS - 1);
   const known = cachedKeyBytes[slot];
   if (known !== undefined && known.length === length) {
     let i = 0;

@@ -127,3 +127,29 @@ test('terms print as Erlang prints them in util.inspect (console.log, the REPL)'
     "{ name: 'Ann', tags: {x} }",
   );
 });
+
+test('short text at every length, ASCII or not, reads as its exact string; invalid UTF-8 stays bytes', () => {
+  for (let length = 0; length <= 70; length++) {
+    const ascii = Buffer.from(Array.from({ length }, (_, i) => 0x20 + ((i * 7) % 95)));
+    assert.equal(decode(encode(ascii), { terms: 'js' }), ascii.toString('latin1'), `ASCII of ${length}`);
+    for (let at = 0; at < length; at++) {
+      const accented = Buffer.concat([ascii.subarray(0, at), Buffer.from('é'), ascii.subarray(at)]);
+      assert.equal(decode(encode(accented), { terms: 'js' }), accented.toString('utf8'));
+      const invalid = Buffer.from(ascii);
+      invalid[at] = 0xff;
+      assert.deepEqual(decode(encode(invalid), { terms: 'js' }), invalid, `0xff at ${at} of ${length}`);
+    }
+  }
+});
+
+test('map keys that share length, first, middle and last byte stay distinct keys', () => {
+  // Same length and the same bytes where the key table samples them: they meet in one slot.
+  const keys = ['a0b0c', 'a1b1c', 'a2b2c', 'axbxc', 'a0b1c', 'aéc'];
+  for (let round = 0; round < 3; round++) {
+    const decoded = decode(encode(stringKeyed(Object.fromEntries(keys.map((k, i) => [k, i])))), {
+      terms: 'js',
+    }) as Record<string, number>;
+    assert.deepEqual(Object.keys(decoded).sort(), [...keys].sort());
+    keys.forEach((k, i) => assert.equal(decoded[k], i));
+  }
+});
