@@ -39,13 +39,15 @@ before(
     const inside = (p: string) => p.replace(certs, '/certs');
     const { ca, cert, key } = certPaths(certs, h2.ip);
     writeOptfile(join(certs, 'node.conf'), { ca: inside(ca), cert: inside(cert), key: inside(key) });
-    await h2.startDaemon();
-    node = await h2.startNode({
-      cookie: COOKIE,
-      erlArgs: erlTlsArgs('/certs/node.conf').join(' '),
-      volumes: [`${certs}:/certs:ro`],
-    });
-    home = await operatorHome(COOKIE);
+    [, node, home] = await Promise.all([
+      h2.startDaemon(),
+      h2.startNode({
+        cookie: COOKIE,
+        erlArgs: erlTlsArgs('/certs/node.conf').join(' '),
+        volumes: [`${certs}:/certs:ro`],
+      }),
+      operatorHome(COOKIE),
+    ]);
   },
   { timeout: 1_800_000 },
 );
@@ -119,32 +121,39 @@ test(
     assert.match(noHistory!, /--no-history$/);
     const open = (name: string, script: string) =>
       tmux.start(name, shellIn(hosts.h1, home, script, { COOKIE }));
-    const first = await open('first', interactive!);
-    await first.see(/1> ?$/m, 'the first prompt');
-    await first.type('erlang:system_info(otp_release).', 'Enter');
-    await first.see(/^"25"$/m, 'the release over TLS');
-    await first.see(/2> ?$/m, 'prompt 2');
-    await first.type('', 'C-d');
-    await first.see(/^\[remsh exited 0\]$/m, 'Ctrl-D left with status 0');
-    assert.equal((await stat(history)).mode & 0o777, 0o600, 'the history file is private');
+    // With no history file, Up recalls nothing, whatever the other sessions saved meanwhile.
+    const unrecorded = async () => {
+      const without = await open('without', `${noHistory!} --ssl-dist-optfile ${optfile}`);
+      await without.see(/1> ?$/m, 'the first prompt');
+      await without.type('', 'Up');
+      await without.type('node().', 'Enter');
+      await without.see(
+        new RegExp(`1> node\\(\\)\\.\\n'${node.node.replaceAll('.', '\\.')}'$`, 'm'),
+        'node() as typed, nothing recalled before it',
+      );
+      await without.type('', 'C-d');
+      await without.see(/^\[remsh exited 0\]$/m, 'left');
+    };
+    const recorded = async () => {
+      const first = await open('first', interactive!);
+      await first.see(/1> ?$/m, 'the first prompt');
+      await first.type('erlang:system_info(otp_release).', 'Enter');
+      await first.see(/^"25"$/m, 'the release over TLS');
+      await first.see(/2> ?$/m, 'prompt 2');
+      await first.type('', 'C-d');
+      await first.see(/^\[remsh exited 0\]$/m, 'Ctrl-D left with status 0');
+      assert.equal((await stat(history)).mode & 0o777, 0o600, 'the history file is private');
 
-    const second = await open('second', interactive!);
-    await second.see(/1> ?$/m, 'the first prompt');
-    await second.type('', 'Up');
-    await second.see(/1> erlang:system_info\(otp_release\)\.$/m, 'the line of the first session');
-    await second.type('', 'Enter');
-    await second.see(/^"25"$/m, 'the recalled line evaluated');
-    await second.type('', 'C-d');
-    await second.see(/^\[remsh exited 0\]$/m, 'left');
-
-    const without = await open('without', `${noHistory!} --ssl-dist-optfile ${optfile}`);
-    await without.see(/1> ?$/m, 'the first prompt');
-    await without.type('', 'Up');
-    await without.type('node().', 'Enter');
-    // Up recalled nothing, so the line is just what was typed.
-    await without.see(new RegExp(`1> node\\(\\)\\.\\n'${node.node.replaceAll('.', '\\.')}'$`, 'm'), 'node()');
-    await without.type('', 'C-d');
-    await without.see(/^\[remsh exited 0\]$/m, 'left');
+      const second = await open('second', interactive!);
+      await second.see(/1> ?$/m, 'the first prompt');
+      await second.type('', 'Up');
+      await second.see(/1> erlang:system_info\(otp_release\)\.$/m, 'the line of the first session');
+      await second.type('', 'Enter');
+      await second.see(/^"25"$/m, 'the recalled line evaluated');
+      await second.type('', 'C-d');
+      await second.see(/^\[remsh exited 0\]$/m, 'left');
+    };
+    await Promise.all([unrecorded(), recorded()]);
     assert.equal(
       await readFile(history, 'utf8'),
       'erlang:system_info(otp_release).\n'.repeat(2),
