@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { PEER_SPEAKS_TLS } from '../distribution/connection.ts';
 import { Node } from '../distribution/node.ts';
+import { DistError } from '../errors.ts';
 import type { DistributionTlsOptions } from '../distribution/tls-optfile.ts';
 import { splitNodeName } from '../distribution/handshake.ts';
 import { cliError, integerOption, portOption, runCommand } from './command.ts';
@@ -120,6 +122,26 @@ export async function startCliNode(
 }
 
 /**
+ * Connects the CLI's node to `target`. A TLS node dialled without TLS options is the usual
+ * mistake, so that failure names the options that fix it.
+ */
+export async function connectCliNode(node: Node, target: string, values: CliNodeValues): Promise<void> {
+  try {
+    await node.connect(target);
+  } catch (err) {
+    if (err instanceof DistError && err.message === PEER_SPEAKS_TLS && tlsOptions(values) === undefined) {
+      const hint = 'give --ssl-dist-optfile FILE, or --tls-ca, --tls-cert and --tls-key (docs/tls.md)';
+      throw new DistError(err.code, `${err.message}; ${hint}`, {
+        peer: err.peer,
+        node: err.node,
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+/**
  * Parses a command that takes one node name, the CLI node's options and `extra` ones; prints
  * `usageText` and gives undefined for --help.
  */
@@ -154,7 +176,7 @@ export function run(args: string[]): Promise<number> {
     const { node, timeoutMs } = await startCliNode(target, values);
     try {
       try {
-        await node.connect(target);
+        await connectCliNode(node, target, values);
       } catch (err) {
         // Why there is no connection (a refused certificate, a bad cookie) is worth a line.
         process.stderr.write(`eid ping: ${(err as Error).message}\n`);

@@ -7,6 +7,7 @@
  */
 import { emitKeypressEvents, createInterface, type Interface } from 'node:readline';
 import type { IoTerminal } from '../distribution/io-server.ts';
+import { HISTORY_ENTRIES, type HistoryFile } from './remsh-history.ts';
 
 export interface ShellHooks {
   /** Interrupts the running evaluation (what Ctrl-C and Ctrl-G i do). */
@@ -52,12 +53,15 @@ export class ReadlineTerminal implements IoTerminal {
     private readonly output: NodeJS.WriteStream,
     private readonly target: string,
     private readonly hooks: ShellHooks,
+    /** Where entered lines are kept across sessions, if anywhere. */
+    private readonly savedHistory?: HistoryFile,
   ) {
     this.rl = createInterface({
       input,
       output,
       terminal: true,
-      historySize: 1000,
+      history: savedHistory?.load() ?? [],
+      historySize: HISTORY_ENTRIES,
       removeHistoryDuplicates: true,
       completer: (line: string, callback: (err: null, result: [string[], string]) => void) => {
         this.complete(line, callback);
@@ -89,7 +93,10 @@ export class ReadlineTerminal implements IoTerminal {
   readLine(prompt: string, options: { history: boolean }): Promise<string | undefined> {
     if (this.closed) return Promise.resolve(undefined);
     const ahead = this.typedAhead.shift();
-    if (ahead !== undefined) return Promise.resolve(ahead);
+    if (ahead !== undefined) {
+      if (options.history) this.savedHistory?.add(ahead);
+      return Promise.resolve(ahead);
+    }
     return new Promise((resolve) => {
       this.pending = { prompt, history: options.history, resolve };
       if (this.mode === 'shell') {
@@ -115,6 +122,7 @@ export class ReadlineTerminal implements IoTerminal {
   }
 
   private onLine(line: string): void {
+    if (this.mode !== 'shell') this.forget(line); // a user switch command or a y/N answer
     if (this.mode === 'switch') return this.switchCommand(line.trim());
     if (this.mode === 'confirm') {
       this.mode = 'shell';
@@ -142,10 +150,15 @@ export class ReadlineTerminal implements IoTerminal {
       return;
     }
     this.pending = undefined;
-    // readline put the line in its history already; a client that asked otherwise gets it out.
-    const history = (this.rl as unknown as { history: string[] }).history;
-    if (!pending.history && history[0] === line) history.shift();
+    if (pending.history) this.savedHistory?.add(line);
+    else this.forget(line);
     pending.resolve(line);
+  }
+
+  /** Takes the line just entered out of readline's history, which put it there already. */
+  private forget(line: string): void {
+    const history = (this.rl as unknown as { history: string[] }).history;
+    if (history[0] === line) history.shift();
   }
 
   private reprompt(): void {

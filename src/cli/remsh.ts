@@ -11,8 +11,9 @@ import { isAtom } from '../distribution/process.ts';
 import { formatTerm } from '../etf/format.ts';
 import { atom, Pid, Tuple, type ErlMap, type Term } from '../etf/terms.ts';
 import { cliError, runCommand } from './command.ts';
-import { NODE_OPTIONS_USAGE, parseNodeCommand, startCliNode } from './ping.ts';
+import { NODE_OPTIONS_USAGE, connectCliNode, parseNodeCommand, startCliNode } from './ping.ts';
 import { evaluate, mentionsNodeStop } from './remsh-eval.ts';
+import { HISTORY_ENTRIES, HISTORY_ENV, HistoryFile, historyPath } from './remsh-history.ts';
 import { ReadlineTerminal } from './remsh-terminal.ts';
 
 export const usage = `Usage: eid remsh node@host [options]
@@ -23,7 +24,10 @@ This side connects as a hidden node; leaving never stops the remote node.
 Keys: Tab completes (module and function names, from the node); Ctrl-C interrupts the
 running evaluation; Ctrl-G opens the user switch prompt (q leaves, i interrupts, c returns);
 Ctrl-D on an empty line leaves. q(), init:stop() and halt() stop the remote node, so they are
-sent only after you confirm.
+sent only after you confirm. Up and Down recall lines, also those of earlier sessions: the last
+${HISTORY_ENTRIES} are kept in $${HISTORY_ENV}, else $XDG_STATE_HOME/eid/remsh_history, else
+~/.local/state/eid/remsh_history (mode 0600). --no-history or ${HISTORY_ENV}= (empty) turn
+that file off.
 
 With --eval, or with standard input not a terminal, the expressions are evaluated on the node
 one after another (bindings carry over), each value is printed, and the command exits 0, or 1
@@ -33,6 +37,7 @@ was lost.
 Options:
   --eval EXPRS      evaluate EXPRS (for example 'node().') instead of reading them
   --yes             allow q(), halt() and init:stop() in --eval or piped input
+  --no-history      keep no history file: Up recalls this session's lines only
 ${NODE_OPTIONS_USAGE}  --timeout MS      connection timeout in milliseconds (default 7000)
   --help            show this help
 `;
@@ -45,6 +50,7 @@ export function run(args: string[]): Promise<number> {
     const parsed = parseNodeCommand(args, usage, {
       eval: { type: 'string' },
       yes: { type: 'boolean' },
+      'no-history': { type: 'boolean' },
     } as const);
     if (parsed === undefined) return 0;
     const { values, target } = parsed;
@@ -56,8 +62,10 @@ export function run(args: string[]): Promise<number> {
       );
     const { node, timeoutMs } = await startCliNode(target, values);
     try {
-      await node.connect(target);
-      return interactive ? await shell(node, target, timeoutMs) : await batch(node, target, text);
+      await connectCliNode(node, target, values);
+      if (!interactive) return await batch(node, target, text);
+      const path = values['no-history'] === true ? undefined : historyPath();
+      return await shell(node, target, timeoutMs, path === undefined ? undefined : new HistoryFile(path));
     } finally {
       await node.stop();
     }
@@ -98,7 +106,12 @@ async function batch(node: Node, target: string, text: string): Promise<number> 
 }
 
 /** The interactive shell; resolves to the exit status when the user leaves or the node goes away. */
-async function shell(node: Node, target: string, timeoutMs: number): Promise<number> {
+async function shell(
+  node: Node,
+  target: string,
+  timeoutMs: number,
+  history: HistoryFile | undefined,
+): Promise<number> {
   const version = await node.rpc(target, 'erlang', 'system_info', [atom('system_version')], timeoutMs);
   const expandArity = await completionArity(node, target, timeoutMs);
   let finish: (status: number, message?: string) => void = () => undefined;
@@ -114,14 +127,20 @@ async function shell(node: Node, target: string, timeoutMs: number): Promise<num
   let shellPid: Pid | undefined;
   /** A confirmed q(), halt() or init:stop() went out: the end of the connection is what was asked. */
   let stopping = false;
-  const terminal = new ReadlineTerminal(process.stdin, process.stdout, target, {
-    interrupt: () => {
-      if (shellPid !== undefined) node.exitSignal(server.pid, shellPid, atom('interrupt'));
+  const terminal = new ReadlineTerminal(
+    process.stdin,
+    process.stdout,
+    target,
+    {
+      interrupt: () => {
+        if (shellPid !== undefined) node.exitSignal(server.pid, shellPid, atom('interrupt'));
+      },
+      leave: () => finish(0),
+      stopConfirmed: () => (stopping = true),
+      complete: (before) => complete(node, target, expandArity, before, timeoutMs),
     },
-    leave: () => finish(0),
-    stopConfirmed: () => (stopping = true),
-    complete: (before) => complete(node, target, expandArity, before, timeoutMs),
-  });
+    history,
+  );
   const lost = () =>
     stopping
       ? finish(0, `\n*** ${target} stopped, as asked\n`)

@@ -86,6 +86,10 @@ const isTlsRecord = (b: Uint8Array): boolean =>
 /** OTP's default net_setuptime. */
 export const DEFAULT_SETUP_MS = 7000;
 
+/** The handshake error when a plain TCP node dials a TLS distribution node (the CLI adds its flags). */
+export const PEER_SPEAKS_TLS =
+  'the peer speaks TLS: it runs TLS distribution (-proto_dist inet_tls), this node plain TCP';
+
 export class Connection {
   readonly role: 'initiator' | 'acceptor';
   readonly peer: string | undefined;
@@ -194,11 +198,7 @@ export class Connection {
     try {
       if (this.state === 'handshake') {
         if (!this.readAny && this.handshakePrefix === 2 && isTlsRecord(chunk)) {
-          throw new DistError(
-            'DIST_HANDSHAKE_PROTOCOL',
-            'the peer speaks TLS: it runs TLS distribution (-proto_dist inet_tls), this node plain TCP',
-            this.context(),
-          );
+          throw new DistError('DIST_HANDSHAKE_PROTOCOL', PEER_SPEAKS_TLS, this.context());
         }
         this.readAny = true;
         // One frame at a time: the frame that completes the handshake switches the framing.

@@ -221,10 +221,24 @@ const DOCUMENTED_FLAGS: Record<string, string[]> = {
   resolve: ['--port', '--timeout', '--help'],
   ping: ['--cookie', '--name', '--epmd-port', '--listen-port', '--timeout', '--help'],
   rpc: ['--json', '--cookie', '--name', '--epmd-port', '--listen-port', '--timeout', '--help'],
-  remsh: ['--eval', '--yes', '--cookie', '--name', '--epmd-port', '--listen-port', '--timeout', '--help'],
+  remsh: [
+    '--eval',
+    '--yes',
+    '--no-history',
+    '--cookie',
+    '--name',
+    '--epmd-port',
+    '--listen-port',
+    '--ssl-dist-optfile',
+    '--tls-ca',
+    '--tls-cert',
+    '--tls-key',
+    '--timeout',
+    '--help',
+  ],
   status: ['--cluster', '--clusters', '--json', '--timeout', '--help'],
 };
-const BOOLEAN_FLAGS = new Set(['--help', '--json', '--relaxed-command-check', '--yes']);
+const BOOLEAN_FLAGS = new Set(['--help', '--json', '--relaxed-command-check', '--yes', '--no-history']);
 
 test(
   "every subcommand's --help exits 0 with its usage, naming its flags; each flag it names is accepted",

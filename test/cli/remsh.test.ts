@@ -8,23 +8,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { upHosts, ROOT, type NodeContainer, type TestHosts } from '../harness/hosts.ts';
-import { eidBin, Processes, type Outcome } from '../support/processes.ts';
+import { rm } from 'node:fs/promises';
+import { upHosts, type NodeContainer, type TestHosts } from '../harness/hosts.ts';
+import { Processes, type Outcome } from '../support/processes.ts';
+import { operatorHome, remshDocCommands, shellIn, Tmux, type Terminal } from './remsh-harness.ts';
 
-const exec = promisify(execFile);
 const SET = 20;
 const COOKIE = 'eidremshcookie';
-/** Our own tmux server, so the test starts and stops only its own sessions. */
-const TMUX = ['-L', `eid-remsh-${process.pid}`];
-/** The node name docs/operating.md uses. */
-const DOCS_NODE = '3f2a9c1b7d4e@10.0.0.1';
-/** How long a screen may take to show what a step waits for: a liveness bound. */
-const SCREEN_BOUND_MS = 60_000;
+const tmux = new Tmux('remsh');
 
 let hosts: TestHosts;
 const nodes: Record<'otp25' | 'otp27' | 'otp29', NodeContainer> = {} as never;
@@ -36,7 +27,7 @@ const processes = new Processes();
 
 before(
   async () => {
-    await exec('tmux', ['-V']); // fails the file when tmux is missing (.ci/run installs it)
+    await tmux.check();
     hosts = await upHosts(SET);
     const images = Promise.all([hosts.h2.image('otp27'), hosts.h2.image('otp29')]);
     await hosts.h2.startDaemon();
@@ -49,20 +40,13 @@ before(
     ]);
     Object.assign(nodes, { otp25, otp27, otp29 });
     Object.assign(ending, { doomed, stopped });
-    home = await mkdtemp(join(tmpdir(), 'eid-remsh-home-'));
-    await writeFile(join(home, '.erlang.cookie'), COOKIE);
-    await chmod(join(home, '.erlang.cookie'), 0o400);
-    await writeFile(
-      join(home, 'eid'),
-      `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(eidBin)} "$@"\n`,
-    );
-    await chmod(join(home, 'eid'), 0o755);
+    home = await operatorHome(COOKIE);
   },
   { timeout: 1_800_000 },
 );
 
 after(async () => {
-  await exec('tmux', [...TMUX, 'kill-server']).catch(() => undefined);
+  await tmux.stop();
   await processes.stopAll();
   await hosts?.down(); // stops the daemon too
   if (home !== undefined) await rm(home, { recursive: true, force: true });
@@ -70,17 +54,7 @@ after(async () => {
 
 /** A shell command line run in host 1's network namespace, `eid` on its PATH, HOME with the cookie file. */
 function inHost1(script: string): string[] {
-  return [
-    'nsenter',
-    `--net=/run/netns/${hosts.h1.netns}`,
-    'env',
-    `HOME=${home}`,
-    `PATH=${home}:${process.env.PATH}`,
-    `COOKIE=${COOKIE}`,
-    'sh',
-    '-c',
-    script,
-  ];
+  return shellIn(hosts.h1, home, script, { COOKIE });
 }
 
 function sh(script: string): Promise<Outcome> {
@@ -89,37 +63,8 @@ function sh(script: string): Promise<Outcome> {
 }
 
 /** A terminal (a tmux session) running `script` in host 1's namespace; the pane stays after it exits. */
-class Terminal {
-  private constructor(readonly name: string) {}
-
-  static async start(name: string, script: string): Promise<Terminal> {
-    const line = inHost1(`${script}; echo "[remsh exited $?]"; sleep 600`)
-      .map((a) => `'${a.replaceAll("'", "'\\''")}'`)
-      .join(' ');
-    await exec('tmux', [...TMUX, 'new-session', '-d', '-s', name, '-x', '150', '-y', '50', line]);
-    return new Terminal(name);
-  }
-
-  async screen(): Promise<string> {
-    const { stdout } = await exec('tmux', [...TMUX, 'capture-pane', '-p', '-J', '-S', '-', '-t', this.name]);
-    return stdout;
-  }
-
-  /** Waits until the screen matches `pattern` (a liveness bound, not a timing). */
-  async see(pattern: RegExp, what: string): Promise<void> {
-    let last = '';
-    for (const deadline = Date.now() + SCREEN_BOUND_MS; !pattern.test((last = await this.screen()));) {
-      if (Date.now() > deadline) throw new Error(`no ${what} on the screen of ${this.name}:\n${last}`);
-      // Each look runs tmux: a few a second keep three sessions cheap on a loaded machine.
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
-  /** Types `text` literally, then the given keys (tmux key names). */
-  async type(text: string, ...keys: string[]): Promise<void> {
-    if (text !== '') await exec('tmux', [...TMUX, 'send-keys', '-t', this.name, '-l', text]);
-    if (keys.length > 0) await exec('tmux', [...TMUX, 'send-keys', '-t', this.name, ...keys]);
-  }
+function openTerminal(name: string, script: string): Promise<Terminal> {
+  return tmux.start(name, inHost1(script));
 }
 
 /** The interactive session the issue asks for, on one node; returns the final screen. */
@@ -168,31 +113,18 @@ async function alive(node: string): Promise<boolean> {
   return ping.code === 0 && ping.stdout === 'pong\n';
 }
 
-/** The remsh section's commands in docs/operating.md, on `node`. */
-async function docsCommands(node: string): Promise<string[]> {
-  const doc = await readFile(join(ROOT, 'docs/operating.md'), 'utf8');
-  const section = doc.split(/^## /m).find((s) => s.startsWith('A shell on any node'))!;
-  const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
-  return blocks
-    .flatMap((b) => b.trim().split('\n'))
-    .filter((line) => line.includes('eid remsh'))
-    .map((line) => line.replaceAll(DOCS_NODE, node));
-}
-
 test(
   'interactive sessions on OTP 25, 27 and 29 in containers on the other host: typing, multi-line, Tab, an exception, Ctrl-C, q() confirmation, Ctrl-G q; the nodes live on',
   { timeout: 300_000 },
   async () => {
     // OTP 25 by the docs' own command line (cookie from --cookie), OTP 27 with the cookie from
     // ~/.erlang.cookie, OTP 29 with --cookie.
-    const [interactive] = (await docsCommands(nodes.otp25.node)).filter(
-      (c) => !c.includes('--eval') && !c.includes('|'),
-    );
+    const [interactive] = await remshDocCommands('', nodes.otp25.node);
     assert.equal(interactive, `eid remsh ${nodes.otp25.node} --cookie "$COOKIE"`);
     const terminals = await Promise.all([
-      Terminal.start('otp25', interactive!),
-      Terminal.start('otp27', `eid remsh ${nodes.otp27.node}`),
-      Terminal.start('otp29', `eid remsh ${nodes.otp29.node} --cookie "$COOKIE"`),
+      openTerminal('otp25', interactive!),
+      openTerminal('otp27', `eid remsh ${nodes.otp27.node}`),
+      openTerminal('otp29', `eid remsh ${nodes.otp29.node} --cookie "$COOKIE"`),
     ]);
     const [s25, s27, s29] = await Promise.all([
       session(terminals[0]!, nodes.otp25.node),
@@ -231,9 +163,7 @@ test(
 );
 
 test("docs/operating.md's remsh commands run as written", { timeout: 120_000 }, async () => {
-  const commands = (await docsCommands(nodes.otp27.node)).filter(
-    (c) => c.includes('--eval') || c.includes('|'),
-  );
+  const commands = await remshDocCommands('Without a terminal', nodes.otp27.node);
   assert.equal(commands.length, 3);
   const [release, processes, failing] = await Promise.all(commands.map((c) => sh(c)));
   assert.deepEqual(release, { code: 0, stdout: '"27"\n', stderr: '' });
@@ -248,8 +178,8 @@ test(
   { timeout: 120_000 },
   async () => {
     const { doomed, stopped } = ending;
-    const gone = await Terminal.start('doomed', `eid remsh ${doomed.node} --cookie "$COOKIE"`);
-    const asked = await Terminal.start('stopped', `eid remsh ${stopped.node} --cookie "$COOKIE"`);
+    const gone = await openTerminal('doomed', `eid remsh ${doomed.node} --cookie "$COOKIE"`);
+    const asked = await openTerminal('stopped', `eid remsh ${stopped.node} --cookie "$COOKIE"`);
     await Promise.all([
       (async () => {
         await gone.see(/1> ?$/m, 'the first prompt');
