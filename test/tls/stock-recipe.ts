@@ -64,10 +64,7 @@ export async function installRecipe(tmp: string, h1: Host, h2: Host): Promise<Re
   for (const host of [h1, h2]) {
     const dir = join(tmp, `host${host.index}`);
     dirs.set(host, dir);
-    await runDocBlock('### 2. On each host', { CERTS: certs, HOST_IP: host.ip }, dir);
-    const optfile = docBlock('### 3. The options file', 'erlang');
-    await writeFile(join(dir, 'dist.conf'), optfile);
-    await writeFile(hostOptfile(host), optfile.replaceAll(TLS_DIR, dir));
+    await installHost(certs, host.ip, dir);
   }
   return {
     certs,
@@ -75,4 +72,17 @@ export async function installRecipe(tmp: string, h1: Host, h2: Host): Promise<Re
     hostOptfile,
     node: (host) => ({ cookie: COOKIE, erlArgs: TLS_FLAGS, volumes: [`${dirs.get(host)!}:${TLS_DIR}:ro`] }),
   };
+}
+
+/**
+ * Steps 2 and 3 of docs/tls.md for the host `ip`, with `dir` standing for /etc/eid/tls: its
+ * dist.conf as the document gives it (for containers, which mount `dir` there) and host-dist.conf
+ * naming `dir` (for nodes on the machine), whose path it resolves to.
+ */
+export async function installHost(certs: string, ip: string, dir: string): Promise<string> {
+  await runDocBlock('### 2. On each host', { CERTS: certs, HOST_IP: ip }, dir);
+  const optfile = docBlock('### 3. The options file', 'erlang');
+  await writeFile(join(dir, 'dist.conf'), optfile);
+  await writeFile(join(dir, 'host-dist.conf'), optfile.replaceAll(TLS_DIR, dir));
+  return join(dir, 'host-dist.conf');
 }
