@@ -59,6 +59,8 @@ export const PortSlices = {
     install: [46600, 46649],
     activation: [46650, 46699],
     metrics: [46700, 46749],
+    /** An Elixir release with TLS distribution on the machine (test/deploy/release.test.ts). */
+    release: [46750, 46799],
   },
   /** remsh, the cluster page and eid status. */
   operator: {

@@ -5,10 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT, type Host, type StartNodeOptions } from '../harness/hosts.ts';
+import { Doc } from '../support/doc-blocks.ts';
 
 export const run = promisify(execFile);
 export const COOKIE = 'eidtlsstockcookie';
@@ -16,15 +17,11 @@ export const COOKIE = 'eidtlsstockcookie';
 export const TLS_DIR = '/etc/eid/tls';
 /** The node flags docs/tls.md gives (checked against the document). */
 export const TLS_FLAGS = `-proto_dist inet_tls -ssl_dist_optfile ${TLS_DIR}/dist.conf`;
-const doc = await readFile(join(ROOT, 'docs/tls.md'), 'utf8');
+const doc = new Doc('docs/tls.md');
 
 /** The first fenced block of `lang` after the line `heading` in docs/tls.md. */
 export function docBlock(heading: string, lang: string): string {
-  const at = doc.indexOf(`\n${heading}\n`);
-  assert.ok(at >= 0, `docs/tls.md has no heading ${heading}`);
-  const match = new RegExp('```' + lang + '\\n([\\s\\S]*?)```').exec(doc.slice(at));
-  assert.ok(match, `docs/tls.md has no ${lang} block under ${heading}`);
-  return match[1]!;
+  return doc.block(heading, lang);
 }
 
 /** Runs a docs/tls.md shell block with bash in the repository, lines ending in `# yours` left out. */
@@ -59,7 +56,7 @@ export interface Recipe {
 
 /** Steps 1 to 3 of docs/tls.md for `hosts`, under `tmp`. */
 export async function installRecipe(tmp: string, h1: Host, h2: Host): Promise<Recipe> {
-  assert.ok(doc.includes(TLS_FLAGS), `docs/tls.md gives the node flags ${TLS_FLAGS}`);
+  assert.ok(doc.text.includes(TLS_FLAGS), `docs/tls.md gives the node flags ${TLS_FLAGS}`);
   const certs = join(tmp, 'ca');
   await runDocBlock('### 1. Certificates', { CERTS: certs, HOST1_IP: h1.ip, HOST2_IP: h2.ip });
   const dirs = new Map<Host, string>();
@@ -67,10 +64,7 @@ export async function installRecipe(tmp: string, h1: Host, h2: Host): Promise<Re
   for (const host of [h1, h2]) {
     const dir = join(tmp, `host${host.index}`);
     dirs.set(host, dir);
-    await runDocBlock('### 2. On each host', { CERTS: certs, HOST_IP: host.ip }, dir);
-    const optfile = docBlock('### 3. The options file', 'erlang');
-    await writeFile(join(dir, 'dist.conf'), optfile);
-    await writeFile(hostOptfile(host), optfile.replaceAll(TLS_DIR, dir));
+    await installHost(certs, host.ip, dir);
   }
   return {
     certs,
@@ -78,4 +72,17 @@ export async function installRecipe(tmp: string, h1: Host, h2: Host): Promise<Re
     hostOptfile,
     node: (host) => ({ cookie: COOKIE, erlArgs: TLS_FLAGS, volumes: [`${dirs.get(host)!}:${TLS_DIR}:ro`] }),
   };
+}
+
+/**
+ * Steps 2 and 3 of docs/tls.md for the host `ip`, with `dir` standing for /etc/eid/tls: its
+ * dist.conf as the document gives it (for containers, which mount `dir` there) and host-dist.conf
+ * naming `dir` (for nodes on the machine), whose path it resolves to.
+ */
+export async function installHost(certs: string, ip: string, dir: string): Promise<string> {
+  await runDocBlock('### 2. On each host', { CERTS: certs, HOST_IP: ip }, dir);
+  const optfile = docBlock('### 3. The options file', 'erlang');
+  await writeFile(join(dir, 'dist.conf'), optfile);
+  await writeFile(join(dir, 'host-dist.conf'), optfile.replaceAll(TLS_DIR, dir));
+  return join(dir, 'host-dist.conf');
 }
