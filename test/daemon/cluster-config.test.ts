@@ -40,22 +40,41 @@ test('a clusters file: paths from its folder, defaults, this host left out of th
         hostsFile: undefined,
         dns: undefined,
         reconcileIntervalMs: DEFAULT_RECONCILE_INTERVAL_MS,
+        tls: undefined,
       },
     ],
   });
 });
 
-test("a cluster's tls key is refused by name, and so is any unknown key", () => {
+test("a cluster's tls key: an ssl_dist_optfile and/or PEM files, paths from the file's folder", () => {
+  const tls = (value: unknown) =>
+    parseClustersConfig(config({ shop: { cookieFile: 'c', tls: value } }), '/etc/eid').clusters[0]?.tls;
+  assert.deepEqual(tls({ sslDistOptfile: 'ssl_dist.conf' }), { optfile: '/etc/eid/ssl_dist.conf' });
+  assert.deepEqual(tls({ ca: 'ca.pem', cert: '/certs/h1/cert.pem', key: 'h1/key.pem' }), {
+    ca: '/etc/eid/ca.pem',
+    cert: '/certs/h1/cert.pem',
+    key: '/etc/eid/h1/key.pem',
+  });
+  // The files override the optfile's, as eid ping's --tls-* flags do.
+  assert.deepEqual(tls({ sslDistOptfile: 'o.conf', cert: 'c.pem', key: 'k.pem' }), {
+    optfile: '/etc/eid/o.conf',
+    cert: '/etc/eid/c.pem',
+    key: '/etc/eid/k.pem',
+  });
+});
+
+test('a bad tls key, and any unknown key, is refused by name', () => {
   const refused = (json: string, pattern: RegExp) =>
     assert.throws(
       () => parseClustersConfig(json, '/'),
       (err: unknown) =>
         err instanceof ClusterError && err.code === 'CLUSTER_CONFIG' && pattern.test(err.message),
     );
-  refused(
-    config({ shop: { cookieFile: 'c', tls: { ca: 'x' } } }),
-    /clusters\.shop\.tls: TLS distribution .*not supported yet/,
-  );
+  const withTls = (tls: unknown) => config({ shop: { cookieFile: 'c', tls } });
+  refused(withTls({ ca: 'x', cert: 'c.pem' }), /clusters\.shop\.tls: cert and key go together/);
+  refused(withTls({ cert: 'c.pem', key: 'k.pem' }), /clusters\.shop\.tls: name the CA/);
+  refused(withTls({ ca: 'x', verify: 'verify_none' }), /clusters\.shop\.tls: unknown key 'verify'/);
+  refused(withTls(true), /clusters\.shop\.tls: not an object/);
   refused(config({ shop: { cookieFile: 'c', cookie: 'secret' } }), /unknown key 'cookie'/);
   refused(config({ shop: { cookieFile: 'c' } }, { extra: 1 }), /unknown key 'extra'/);
   refused(config({ 'bad name!': { cookieFile: 'c' } }), /cluster name/);
@@ -74,7 +93,7 @@ test('eid daemon --clusters reads the file; a bad file is a usage error naming i
     assert.equal(settings.clusters?.clusters[0]?.cookieFile, join(dir, 'shop.cookie'));
     assert.equal(settings.clusters?.clusters[0]?.reconcileIntervalMs, 1500);
     assert.equal(parseDaemonArgs([], { EID_CLUSTERS: file }).clusters?.host, '10.0.0.1');
-    writeFileSync(file, config({ shop: { cookieFile: 'c', tls: {} } }));
+    writeFileSync(file, config({ shop: { cookieFile: 'c', tls: { ca: '' } } }));
     assert.throws(() => parseDaemonArgs(['--clusters', file], {}), new RegExp(`${file}: clusters.shop.tls`));
   } finally {
     rmSync(dir, { recursive: true, force: true });
