@@ -8,13 +8,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { certPaths, erlTlsArgs, makeCerts, writeOptfile } from '../distribution/tls-helpers.ts';
 import { metricSamples } from '../support/metrics.ts';
 import { PortSlices, portAllocator } from '../support/ports.ts';
 import { eidBin, waitFor } from '../support/processes.ts';
 import {
+  ROOT,
   evalOnHost,
   upHosts,
   type DaemonProcess,
@@ -38,6 +39,7 @@ const daemons = new Map<Host, DaemonProcess>();
 const metricsPorts = new Map<Host, number>();
 let members: NodeContainer[] = [];
 let rogueMember: NodeContainer;
+let plainMember: NodeContainer;
 
 /** The optfile of `host` as docs/tls.md gives it, with paths as seen from the host or from its containers. */
 function optfile(host: Host, inContainer: boolean): string {
@@ -49,8 +51,9 @@ function optfile(host: Host, inContainer: boolean): string {
 }
 
 /**
- * `self`'s clusters file. tlsshop spans both hosts over TLS (host 1 finds host 2 by DNS); rogue,
- * on host 1 only, presents a certificate from another CA, which its member refuses.
+ * `self`'s clusters file. tlsshop spans both hosts over TLS (host 1 finds host 2 by DNS). On host
+ * 1 only: rogue presents a certificate from another CA, which its member refuses; plain has no
+ * tls key, but its member runs TLS distribution.
  */
 function writeConfig(self: Host, peer: Host): string {
   const file = join(dir, `clusters-${self.index}.json`);
@@ -77,6 +80,7 @@ function writeConfig(self: Host, peer: Host): string {
                 reconcileInterval: 1,
                 tls: { ca: own.ca, cert: rogue.cert, key: rogue.key },
               },
+              plain: { cookieFile: 'cookie', reconcileInterval: 1 },
             }
           : {}),
       },
@@ -151,9 +155,10 @@ before(
       startMember(h2, 'tlsshop'),
       startMember(h2, 'tlsshop', 'eid-otp27'),
       startMember(h1, 'rogue'),
+      startMember(h1, 'plain'),
     ]);
     members = started.slice(0, 4);
-    rogueMember = started[4]!;
+    [rogueMember, plainMember] = started.slice(4) as [NodeContainer, NodeContainer];
   },
   { timeout: 600_000 },
 );
@@ -242,30 +247,40 @@ test(
 );
 
 test(
-  'a daemon certificate the members refuse: one log line per member, state refused, no storm',
+  'a daemon certificate a member refuses, or a cluster without tls for a TLS member: one line each, no storm',
   { timeout: 180_000 },
   async () => {
-    const log = () => daemons.get(hosts.h1)!.log();
-    const node = `node=${rogueMember.id.slice(0, 12)}`;
-    const passes = async () =>
-      (await metricsOf(hosts.h1)).get('eid_cluster_reconcile_duration_seconds_count{cluster="rogue"}') ?? 0;
+    const { h1 } = hosts;
+    const log = () => daemons.get(h1)!.log();
+    const rogue = `node=${rogueMember.id.slice(0, 12)}`;
+    const plain = `node=${plainMember.id.slice(0, 12)}`;
+    const passes = async (cluster: string) =>
+      (await metricsOf(h1)).get(`eid_cluster_reconcile_duration_seconds_count{cluster="${cluster}"}`) ?? 0;
     await waitFor(
-      () => lines(log(), 'WARN', node, 'TLS distribution refused').length > 0,
-      'the refused-certificate line',
+      () =>
+        lines(log(), 'WARN', rogue, 'TLS distribution refused').length > 0 &&
+        lines(log(), 'WARN', plain, 'the peer speaks TLS').length > 0,
+      'the two refusal lines',
       SETTLE_MS,
     );
-    const line = lines(log(), 'WARN', node, 'TLS distribution refused')[0]!;
-    assert.match(line, /cluster=rogue/);
-    assert.match(line, /unknown ca|UNKNOWN_CA|certificate/i);
-    // Several passes later, still the one line.
-    const from = await passes();
-    await waitFor(async () => (await passes()) >= from + 4, 'four more rogue passes', SETTLE_MS);
-    assert.equal(lines(log(), 'WARN', node).length, 1, log());
-    const m = await metricsOf(hosts.h1);
-    assert.equal(m.get(`eid_cluster_members{cluster="rogue",host="${hosts.h1.ip}",state="refused"}`), 1);
-    // The member never let the daemon in: no connection from it, TLS or not.
-    const seen = await connectionsOf(hosts.h1, [rogueMember.node]);
+    assert.match(lines(log(), 'WARN', rogue)[0]!, /cluster=rogue.*unknown ca/i);
+    assert.match(lines(log(), 'WARN', plain)[0]!, /cluster=plain.*give the cluster a tls key/);
+    // Several passes later, still one line each.
+    const from = Math.min(await passes('rogue'), await passes('plain'));
+    await waitFor(
+      async () => Math.min(await passes('rogue'), await passes('plain')) >= from + 4,
+      'four more passes of each',
+      SETTLE_MS,
+    );
+    assert.equal(lines(log(), 'WARN', rogue).length, 1, log());
+    assert.equal(lines(log(), 'WARN', plain).length, 1, log());
+    const m = await metricsOf(h1);
+    for (const cluster of ['rogue', 'plain'])
+      assert.equal(m.get(`eid_cluster_members{cluster="${cluster}",host="${h1.ip}",state="refused"}`), 1);
+    // Neither member let a daemon in: no connection from one, TLS or not.
+    const seen = await connectionsOf(h1, [rogueMember.node, plainMember.node]);
     assert.deepEqual(seen.get(rogueMember.node), []);
+    assert.deepEqual(seen.get(plainMember.node), []);
   },
 );
 
@@ -303,6 +318,16 @@ test(
     assert.equal(connects(m1, 'failed') !== undefined && connects(m2, 'failed') !== undefined, true);
     for (const m of [m1, m2])
       assert.ok((m.get('eid_cluster_reconcile_duration_seconds_count{cluster="tlsshop"}') ?? 0) >= 1);
+    // docs/clusters.md's command, on the port this daemon serves metrics on.
+    const command = readFileSync(join(ROOT, 'docs/clusters.md'), 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('curl -s http://127.0.0.1:9100/metrics'));
+    assert.ok(command !== undefined, 'docs/clusters.md shows the metrics command');
+    const shown = await h1.exec('bash', ['-c', command.replace('9100', String(metricsPorts.get(h1)))]);
+    assert.ok(
+      shown.split('\n').includes(`eid_cluster_members{cluster="tlsshop",host="${h2.ip}",state="up"} 2`),
+      shown,
+    );
     const log = daemons.get(h1)!.log();
     assert.equal(lines(log, 'cluster peer host unreachable', NO_DAEMON).length, 1, log);
     assert.doesNotMatch(log, new RegExp(COOKIE));
