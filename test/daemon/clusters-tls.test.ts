@@ -17,6 +17,7 @@ import { eidBin, waitFor } from '../support/processes.ts';
 import {
   ROOT,
   evalOnHost,
+  logLines,
   upHosts,
   type DaemonProcess,
   type Host,
@@ -99,13 +100,7 @@ async function startDaemon(host: Host, peer: Host): Promise<DaemonProcess> {
   metricsPorts.set(host, port);
   const args = [
     eidBin,
-    'daemon',
-    '--docker',
-    host.endpoint,
-    '--log-level',
-    'debug',
-    '--log-format',
-    'pretty',
+    ...host.daemonArgs(),
     '--metrics',
     `127.0.0.1:${port}`,
     '--clusters',
@@ -208,9 +203,6 @@ async function metricsOf(host: Host): Promise<Map<string, number>> {
   return metricSamples(text);
 }
 
-const lines = (log: string, ...texts: string[]) =>
-  log.split('\n').filter((l) => texts.every((t) => l.includes(t)));
-
 test(
   'stock TLS nodes (OTP 25 and 27) with no clustering code become one full mesh, every connection TLS',
   { timeout: 180_000 },
@@ -258,13 +250,13 @@ test(
       (await metricsOf(h1)).get(`eid_cluster_reconcile_duration_seconds_count{cluster="${cluster}"}`) ?? 0;
     await waitFor(
       () =>
-        lines(log(), 'WARN', rogue, 'TLS distribution refused').length > 0 &&
-        lines(log(), 'WARN', plain, 'the peer speaks TLS').length > 0,
+        logLines(log(), 'WARN', rogue, 'TLS distribution refused').length > 0 &&
+        logLines(log(), 'WARN', plain, 'the peer speaks TLS').length > 0,
       'the two refusal lines',
       SETTLE_MS,
     );
-    assert.match(lines(log(), 'WARN', rogue)[0]!, /cluster=rogue.*unknown ca/i);
-    assert.match(lines(log(), 'WARN', plain)[0]!, /cluster=plain.*give the cluster a tls key/);
+    assert.match(logLines(log(), 'WARN', rogue)[0]!, /cluster=rogue.*unknown ca/i);
+    assert.match(logLines(log(), 'WARN', plain)[0]!, /cluster=plain.*give the cluster a tls key/);
     // Several passes later, still one line each.
     const from = Math.min(await passes('rogue'), await passes('plain'));
     await waitFor(
@@ -272,8 +264,8 @@ test(
       'four more passes of each',
       SETTLE_MS,
     );
-    assert.equal(lines(log(), 'WARN', rogue).length, 1, log());
-    assert.equal(lines(log(), 'WARN', plain).length, 1, log());
+    assert.equal(logLines(log(), 'WARN', rogue).length, 1, log());
+    assert.equal(logLines(log(), 'WARN', plain).length, 1, log());
     const m = await metricsOf(h1);
     for (const cluster of ['rogue', 'plain'])
       assert.equal(m.get(`eid_cluster_members{cluster="${cluster}",host="${h1.ip}",state="refused"}`), 1);
@@ -329,7 +321,7 @@ test(
       shown,
     );
     const log = daemons.get(h1)!.log();
-    assert.equal(lines(log, 'cluster peer host unreachable', NO_DAEMON).length, 1, log);
+    assert.equal(logLines(log, 'cluster peer host unreachable', NO_DAEMON).length, 1, log);
     assert.doesNotMatch(log, new RegExp(COOKIE));
   },
 );
