@@ -349,6 +349,9 @@ export class Reconciler {
       const refusedBecause = refusal(err);
       const refused = refusedBecause !== undefined;
       const reached = this.#reached.has(entry.id);
+      // A first refusal after silence (a node that took its time to start) waits one interval,
+      // then 2, 4 ...: the silent attempts before it do not count towards the doubling.
+      if (refused && this.#reported.get(key) !== refusedBecause) this.#memberBackoff.succeeded(entry.id);
       const { failures, waitMs } = this.#memberBackoff.failed(
         entry.id,
         refused || reached ? 0 : STARTUP_FAILURES,

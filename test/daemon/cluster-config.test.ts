@@ -11,7 +11,10 @@ import {
   parseHostsErlang,
   readCookieFile,
 } from '../../src/daemon/cluster-config.ts';
+import { Clusters } from '../../src/daemon/clusters.ts';
 import { parseDaemonArgs } from '../../src/daemon/options.ts';
+import { silentLogger } from '../../src/log.ts';
+import { certPaths, makeCerts } from '../distribution/tls-helpers.ts';
 import { ClusterError } from '../../src/errors.ts';
 
 const MEMBERSHIP = { ca: 'ca.pem', cert: 'h1/cert.pem', key: 'h1/key.pem' };
@@ -134,4 +137,36 @@ test('.hosts.erlang: quoted atoms and strings ending in a dot, comments skipped'
   const text =
     "% the hosts\n'10.0.0.2'.\n\"h3.example\".  % third\nplainhost.\n'10.0.0.2'.\n'bad host'.\n% 'commented'.\n";
   assert.deepEqual(parseHostsErlang(text), ['10.0.0.2', 'h3.example', 'plainhost']);
+});
+
+test("a cluster's TLS files are read at start-up: an unusable one stops the daemon, named", () => {
+  const dir = makeCerts(['10.0.0.1']);
+  try {
+    const own = certPaths(dir, '10.0.0.1');
+    const catalog = { entries: () => [], find: () => undefined };
+    const clusters = (tls: unknown) =>
+      new Clusters(
+        parseClustersConfig(
+          JSON.stringify({
+            host: '10.0.0.1',
+            membership: own,
+            clusters: { shop: { cookieFile: 'c', tls } },
+          }),
+          dir,
+        ),
+        catalog,
+        silentLogger,
+      );
+    assert.ok(clusters(own) instanceof Clusters);
+    assert.throws(
+      () => clusters({ ...own, cert: 'missing.pem' }),
+      (err: unknown) =>
+        err instanceof ClusterError &&
+        err.code === 'CLUSTER_CONFIG' &&
+        /^clusters\.shop\.tls: cannot read the cert file .*missing\.pem/.test(err.message),
+    );
+    assert.throws(() => clusters({ ca: own.ca, cert: own.cert, key: own.ca }), /clusters\.shop\.tls: /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -257,6 +257,8 @@ test(
     );
     assert.match(logLines(log(), 'WARN', rogue)[0]!, /cluster=rogue.*unknown ca/i);
     assert.match(logLines(log(), 'WARN', plain)[0]!, /cluster=plain.*give the cluster a tls key/);
+    // The first retry one interval later, however long the node was silent while it started.
+    for (const node of [rogue, plain]) assert.match(logLines(log(), 'WARN', node)[0]!, / retryInSeconds=1 /);
     // Several passes later, still one line each.
     const from = Math.min(await passes('rogue'), await passes('plain'));
     await waitFor(
