@@ -22,8 +22,10 @@ export async function runDaemon(args: string[]): Promise<number> {
     format: settings.logFormat,
     base: { component: 'eid' },
   });
-  const daemon = new Daemon({ ...settings, logger });
+  let daemon: Daemon;
   try {
+    // The constructor reads the clusters' certificate files: an unusable one stops the daemon here.
+    daemon = new Daemon({ ...settings, logger });
     await daemon.start();
   } catch (err) {
     logger.error('cannot start', { error: err });

@@ -1,14 +1,15 @@
 /**
  * The clusters file of `eid daemon --clusters FILE` (docs/clusters.md, "Configuration"): which
  * clusters this daemon forms, where each cluster's cookie is, which other hosts it spans, and the
- * mutual-TLS files of the membership endpoint. Reading only; no sockets. Unknown keys are refused
- * by name, so a misspelt or not-yet-supported setting (a cluster's `tls`) never passes silently.
+ * mutual-TLS files of the membership endpoint, and a cluster's TLS distribution files. Reading
+ * only; no sockets. Unknown keys are refused by name, so a misspelt setting never passes silently.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import net from 'node:net';
 import { ClusterError } from '../errors.ts';
 import { isPort } from '../ports.ts';
+import type { DistributionTlsOptions } from '../distribution/tls-optfile.ts';
 
 /** The membership endpoint's default port (TCP, mutual TLS). */
 export const DEFAULT_MEMBERSHIP_PORT = 4370;
@@ -40,6 +41,12 @@ export interface ClusterConfig {
   /** A DNS name whose A/AAAA records are further hosts, resolved at every reconcile. */
   dns: string | undefined;
   reconcileIntervalMs: number;
+  /**
+   * TLS distribution (the members run -proto_dist inet_tls): the hidden node dials them over TLS
+   * only. The `tls` key's `sslDistOptfile`, `ca`, `cert`, `key`, as `eid ping`'s flags of the same
+   * names; undefined: plain distribution.
+   */
+  tls: DistributionTlsOptions | undefined;
 }
 
 export interface ClustersConfig {
@@ -62,11 +69,6 @@ function object(value: unknown, where: string, allowed: readonly string[]): Reco
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw bad(`${where}: not an object`);
   for (const key of Object.keys(value)) {
-    if (key === 'tls' && where.startsWith('clusters.'))
-      throw bad(
-        `${where}.tls: TLS distribution for clusters is not supported yet; ` +
-          'remove the key (docs/clusters.md, "TLS distribution")',
-      );
     if (!allowed.includes(key)) throw bad(`${where}: unknown key '${key}' (known: ${allowed.join(', ')})`);
   }
   return value as Record<string, unknown>;
@@ -87,11 +89,30 @@ function hostName(value: unknown, where: string): string {
   return h;
 }
 
+/** A cluster's `tls` key: an OTP ssl_dist_optfile and/or PEM files, paths from the clusters file's folder. */
+function parseTls(value: unknown, where: string, base: string): DistributionTlsOptions {
+  const t = object(value, where, ['sslDistOptfile', 'ca', 'cert', 'key']);
+  const path = (key: string) => {
+    const p = optionalText(t[key], `${where}.${key}`);
+    return p === undefined ? undefined : resolve(base, p);
+  };
+  const [optfile, ca, cert, key] = [path('sslDistOptfile'), path('ca'), path('cert'), path('key')];
+  if ((cert === undefined) !== (key === undefined)) throw bad(`${where}: cert and key go together`);
+  if (optfile === undefined && ca === undefined)
+    throw bad(`${where}: name the CA that signs the members' certificates (ca, or sslDistOptfile)`);
+  return {
+    ...(optfile === undefined ? {} : { optfile }),
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+  };
+}
+
 function parseCluster(name: string, value: unknown, base: string, self: string): ClusterConfig {
   const where = `clusters.${name}`;
   if (!CLUSTER_NAME.test(name))
     throw bad(`${where}: a cluster name is letters, digits, _ and - (63 at most)`);
-  const c = object(value, where, ['cookieFile', 'hosts', 'hostsFile', 'dns', 'reconcileInterval']);
+  const c = object(value, where, ['cookieFile', 'hosts', 'hostsFile', 'dns', 'reconcileInterval', 'tls']);
   const hosts = c['hosts'] ?? [];
   if (!Array.isArray(hosts)) throw bad(`${where}.hosts: a list of hosts`);
   const interval = c['reconcileInterval'] ?? DEFAULT_RECONCILE_INTERVAL_MS / 1000;
@@ -106,6 +127,7 @@ function parseCluster(name: string, value: unknown, base: string, self: string):
     hostsFile: hostsFile === undefined ? undefined : resolve(base, hostsFile),
     dns,
     reconcileIntervalMs: Math.round(interval * 1000),
+    tls: c['tls'] === undefined ? undefined : parseTls(c['tls'], `${where}.tls`, base),
   };
 }
 

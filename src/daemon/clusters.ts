@@ -7,12 +7,14 @@ import { readFile } from 'node:fs/promises';
 import { lookup } from 'node:dns/promises';
 import type { AddressInfo } from 'node:net';
 import type { CatalogEntry } from '../docker/inspect.ts';
+import { ClusterError } from '../errors.ts';
+import { DistributionTls } from '../distribution/tls.ts';
 import type { Logger } from '../log.ts';
 import { parseHostsErlang, type ClusterConfig, type ClustersConfig } from './cluster-config.ts';
 import { fetchMembership } from './membership-client.ts';
 import { MEMBERSHIP_VERSION, type ClusterView, type MembershipDocument } from './membership-document.ts';
 import { MembershipServer, readTlsFiles } from './membership-server.ts';
-import { Reconciler } from './reconciler.ts';
+import { Reconciler, type ClusterObserver } from './reconciler.ts';
 
 /** What the clusters need of the catalog. */
 export interface ClusterCatalog {
@@ -31,17 +33,30 @@ export async function peerHosts(cluster: ClusterConfig, self: string): Promise<s
   return [...hosts];
 }
 
+/** Reads a cluster's TLS distribution files once, so an unusable one stops the daemon at start-up. */
+function checkDistributionTls(cluster: ClusterConfig, log: Logger): void {
+  if (cluster.tls === undefined) return;
+  try {
+    new DistributionTls(cluster.tls, log);
+  } catch (err) {
+    throw new ClusterError('CLUSTER_CONFIG', `clusters.${cluster.name}.tls: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
 export class Clusters {
   readonly #config: ClustersConfig;
   readonly #reconcilers: Reconciler[];
   readonly #server: MembershipServer;
   readonly #log: Logger;
 
-  constructor(config: ClustersConfig, catalog: ClusterCatalog, log: Logger) {
+  constructor(config: ClustersConfig, catalog: ClusterCatalog, log: Logger, observer?: ClusterObserver) {
     this.#config = config;
     this.#log = log;
     // Read now, so a missing or unreadable certificate stops the daemon at start-up.
     const credentials = readTlsFiles(config.membership);
+    for (const cluster of config.clusters) checkDistributionTls(cluster, log);
     this.#reconcilers = config.clusters.map(
       (cluster) =>
         new Reconciler({
@@ -51,6 +66,7 @@ export class Clusters {
           find: (alias) => catalog.find(alias),
           peerHosts: () => peerHosts(cluster, config.host),
           fetchPeer: (host) => fetchMembership(host, config.membership.port, credentials),
+          observer,
           log,
         }),
     );

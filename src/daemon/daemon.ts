@@ -10,6 +10,7 @@ import { silentLogger, type Logger } from '../log.ts';
 import { CatalogSource } from './catalog-source.ts';
 import type { ClustersConfig } from './cluster-config.ts';
 import { Clusters } from './clusters.ts';
+import { registerClusterMetrics } from './cluster-metrics.ts';
 import { DaemonMetrics, MetricsServer, type MetricsSnapshot } from './metrics.ts';
 import type { InheritedSockets } from './activation.ts';
 import type { AddressInfo } from 'node:net';
@@ -90,8 +91,17 @@ export class Daemon {
               metrics.observeLookup(outcome === 'source' ? 'container' : outcome, seconds),
           }),
     });
+    const clusters = options.clusters;
+    const observer =
+      metrics === undefined || clusters === undefined
+        ? undefined
+        : registerClusterMetrics(
+            metrics.registry,
+            clusters.clusters.map((c) => c.name),
+            () => this.clusters!.document(),
+          );
     this.clusters =
-      options.clusters === undefined ? undefined : new Clusters(options.clusters, this.catalog, this.#log);
+      clusters === undefined ? undefined : new Clusters(clusters, this.catalog, this.#log, observer);
     this.#metrics = metrics === undefined ? undefined : new MetricsServer(() => this.snapshot(), metrics);
   }
 

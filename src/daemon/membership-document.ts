@@ -23,8 +23,13 @@ export type MemberState =
   | 'pending'
   /** Its node did not answer (connection refused, timeout). */
   | 'unreachable'
-  /** Its node refused the daemon's handshake: the cookie file does not match it. */
+  /**
+   * Its node refused the daemon's connection: the cookie file does not match it, or TLS (a
+   * certificate either side refuses, or TLS distribution on one side only).
+   */
   | 'refused';
+
+export const MEMBER_STATES: readonly MemberState[] = ['up', 'pending', 'unreachable', 'refused'];
 
 export interface Member {
   /** Full node name; null until the daemon has learned it. */

@@ -3,7 +3,8 @@
  * container change) one pass:
  *  1. reads the cookie file (a changed cookie restarts the hidden node; the cookie is never logged);
  *  2. connects a hidden TS node to every member on this host (only this host: its resolver refuses
- *     any other) and asks each for nodes() and whether it runs with -connect_all false;
+ *     any other; over TLS only, for a cluster with TLS distribution) and asks each for nodes() and
+ *     whether it runs with -connect_all false;
  *  3. fetches the other hosts' members from their membership endpoints (membership-document.ts
  *     keeps only members of this cluster named for that host);
  *  4. asks each local member, by rpc net_kernel:connect_node/1, to connect the members it lacks.
@@ -12,6 +13,7 @@
  */
 import net from 'node:net';
 import { DistError, EidError } from '../errors.ts';
+import { TlsError } from '../distribution/errors.ts';
 import { atom, Atom, Tuple, type Term } from '../etf/terms.ts';
 import { Node } from '../distribution/node.ts';
 import { splitNodeName } from '../distribution/handshake.ts';
@@ -34,7 +36,17 @@ export interface ReconcilerDeps {
   peerHosts(): Promise<string[]>;
   /** A host's membership document, as JSON text. */
   fetchPeer(host: string): Promise<string>;
+  /** Told of each pass and each connect_node asked for (the daemon's metrics). */
+  observer?: ClusterObserver | undefined;
   log: Logger;
+}
+
+/** What a member was asked to connect came to. */
+export type ConnectOutcome = 'connected' | 'failed';
+
+export interface ClusterObserver {
+  reconciled(cluster: string, seconds: number): void;
+  connected(cluster: string, outcome: ConnectOutcome): void;
 }
 
 /** Waits for one rpc: nodes() and the like answer at once; connect_node may take a setup time. */
@@ -62,6 +74,29 @@ function aliases(entry: CatalogEntry): string[] {
 function atomNames(t: Term): string[] {
   return Array.isArray(t) ? t.filter((a): a is Atom => a instanceof Atom).map((a) => a.name) : [];
 }
+
+/**
+ * Why a member refused the hidden node's connection, when it said so: a cookie that does not
+ * match, or TLS (a certificate either side refuses, or one side speaking TLS and the other not).
+ * Undefined for silence and closes, which a container still starting also gives.
+ */
+function refusal(err: unknown): string | undefined {
+  if (!(err instanceof EidError)) return undefined;
+  if (err.code === 'DIST_HANDSHAKE_REJECTED' || err.code === 'DIST_HANDSHAKE_BAD_COOKIE')
+    return "it refused the daemon's handshake: the cluster's cookie file does not match the node's cookie";
+  if (err.code === 'DIST_HANDSHAKE_PROTOCOL')
+    return `${err.message}; give the cluster a tls key (docs/clusters.md, "TLS distribution")`;
+  if (err instanceof TlsError && err.code === 'DIST_TLS_HANDSHAKE' && !unanswered(err.reason))
+    return `TLS distribution refused: ${err.message}`;
+  return undefined;
+}
+
+/**
+ * A TLS failure that is not a refusal: the network's (ECONNREFUSED ...), or one a node still
+ * starting gives too (Docker's proxy accepts, then closes; a stall).
+ */
+const unanswered = (reason: string) =>
+  reason === 'PEER_CLOSED' || reason === 'TIMEOUT' || /^E[A-Z]+$/.test(reason);
 
 /** `{ok, [["false"]]}` from init:get_argument(connect_all), or `{ok, false}` from the kernel env. */
 function saysFalse(t: Term): boolean {
@@ -141,7 +176,11 @@ export class Reconciler {
   #schedule(delayMs: number): void {
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
+      const started = process.hrtime.bigint();
       this.#running = this.#pass()
+        .then(() =>
+          this.#deps.observer?.reconciled(this.name, Number(process.hrtime.bigint() - started) / 1e9),
+        )
         .catch((err: unknown) =>
           this.#log.error('cluster reconcile failed', { cluster: this.name, error: err }),
         )
@@ -229,20 +268,31 @@ export class Reconciler {
         file,
       });
       await this.#node.stop();
+      this.#node = undefined;
       this.#names.clear();
       this.#mesh.clear();
       this.#memberBackoff.forget(() => true);
     }
     this.#cookie = cookie;
-    this.#node = await Node.start({
-      name: `eid_${this.name}@${this.#deps.host}`,
-      cookie,
-      hidden: true,
-      port: 0,
-      listenHost: '127.0.0.1',
-      epmd: { register: false },
-      resolver: this.#resolver(),
-    });
+    const { tls } = this.#deps.cluster;
+    try {
+      this.#node = await Node.start({
+        name: `eid_${this.name}@${this.#deps.host}`,
+        cookie,
+        hidden: true,
+        port: 0,
+        listenHost: '127.0.0.1',
+        epmd: { register: false },
+        resolver: this.#resolver(),
+        // With TLS every dial is TLS: the node has no plain-TCP fallback.
+        ...(tls === undefined ? {} : { distributionTls: tls }),
+      });
+    } catch (err) {
+      // TLS files that became unusable (checked at start-up, so only after a change).
+      this.#report('node', (err as Error).message, 'cluster not formed: its hidden node cannot start', {});
+      return undefined;
+    }
+    this.#report('node', undefined, 'cluster hidden node started again', {});
     return this.#node;
   }
 
@@ -296,17 +346,21 @@ export class Reconciler {
       this.#report(key, undefined, 'cluster member reachable again', { node: name });
       return { ...base, node: name, mesh, state: 'up', connected: atomNames(visible) };
     } catch (err) {
-      const refused =
-        err instanceof EidError &&
-        ['DIST_HANDSHAKE_REJECTED', 'DIST_HANDSHAKE_BAD_COOKIE'].includes(err.code);
+      const refusedBecause = refusal(err);
+      const refused = refusedBecause !== undefined;
       const reached = this.#reached.has(entry.id);
+      // A first refusal after silence (a node that took its time to start) waits one interval,
+      // then 2, 4 ...: the silent attempts before it do not count towards the doubling.
+      if (refused && this.#reported.get(key) !== refusedBecause) this.#memberBackoff.succeeded(entry.id);
       const { failures, waitMs } = this.#memberBackoff.failed(
         entry.id,
         refused || reached ? 0 : STARTUP_FAILURES,
       );
-      const reason = refused
-        ? "it refused the daemon's handshake: the cluster's cookie file does not match the node's cookie"
-        : `it did not answer: ${err instanceof EidError ? err.code : String(err)}`;
+      const reason =
+        refusedBecause ??
+        (err instanceof TlsError
+          ? `it did not answer over TLS: ${err.code} (a node still starting, or one without TLS distribution)`
+          : `it did not answer: ${err instanceof EidError ? err.code : String(err)}`);
       const fields = { node: name ?? short(entry.id), retryInSeconds: waitMs / 1000 };
       // A container that just started may not be listening yet: silence is worth a warning only
       // once it lasts, or when the node had answered before.
@@ -401,7 +455,9 @@ export class Reconciler {
         } catch (err) {
           result = atom(err instanceof EidError ? err.code : 'error');
         }
-        if (result === true || (result instanceof Atom && result.name === 'true')) {
+        const connected = result === true || (result instanceof Atom && result.name === 'true');
+        this.#deps.observer?.connected(this.name, connected ? 'connected' : 'failed');
+        if (connected) {
           m.connected.push(target);
           this.#pairBackoff.succeeded(pair);
           this.#log.debug('cluster nodes connected', { cluster: this.name, node: self, peer: target });

@@ -18,6 +18,7 @@ import {
   HOST_MOUNTS,
   ROOT,
   evalOnHost,
+  logLines,
   upHosts,
   type DaemonProcess,
   type Host,
@@ -78,18 +79,7 @@ function writeConfig(self: Host, peer: Host): string {
 
 /** `eid daemon --clusters` from the build (bin/eid.js, as users run it; it starts faster than from source). */
 async function startDaemon(host: Host): Promise<DaemonProcess> {
-  const args = [
-    'daemon',
-    '--docker',
-    host.endpoint,
-    '--log-level',
-    'debug',
-    // The log lines below are read as a person reads them (pretty); off a terminal the default is JSON.
-    '--log-format',
-    'pretty',
-    '--clusters',
-    configs.get(host)!,
-  ];
+  const args = [...host.daemonArgs(), '--clusters', configs.get(host)!];
   const daemon = await host.adopt(host.spawn(process.execPath, [eidBin, ...args]), /Docker catalog synced/);
   daemons.set(host, daemon);
   return daemon;
@@ -196,10 +186,6 @@ async function status(host: Host, cluster: string): Promise<ClusterStatus> {
   }
 }
 
-/** The log lines that contain every one of `texts`. */
-const lines = (log: string, ...texts: string[]) =>
-  log.split('\n').filter((l) => texts.every((t) => l.includes(t)));
-
 test(
   'six containers with no clustering code become one full mesh, and eid status shows it',
   { timeout: 180_000 },
@@ -280,8 +266,8 @@ test(
     const log = () => daemons.get(hosts.h1)!.log();
     await waitFor(
       () =>
-        lines(log(), 'WARN', `node=${wrongCookieNode}`, 'cookie file does not match').length > 0 &&
-        lines(log(), 'WARN', `node=${silentNode}`, 'it did not answer').length > 0,
+        logLines(log(), 'WARN', `node=${wrongCookieNode}`, 'cookie file does not match').length > 0 &&
+        logLines(log(), 'WARN', `node=${silentNode}`, 'it did not answer').length > 0,
       'the two failure lines',
       SETTLE_MS,
     );
@@ -291,11 +277,11 @@ test(
     assert.deepEqual(states, ['refused', 'unreachable']);
     const silent = `node=${silentNode}`;
     const wrongCookie = `node=${wrongCookieNode}`;
-    assert.equal(lines(log(), 'WARN', silent, 'it did not answer').length, 1, log());
-    assert.equal(lines(log(), 'WARN', wrongCookie, 'cookie file does not match').length, 1, log());
+    assert.equal(logLines(log(), 'WARN', silent, 'it did not answer').length, 1, log());
+    assert.equal(logLines(log(), 'WARN', wrongCookie, 'cookie file does not match').length, 1, log());
     // A node slow to boot may have been "not answering" once before its cookie was seen; never more.
-    assert.ok(lines(log(), 'WARN', wrongCookie, 'it did not answer').length <= 1, log());
-    assert.ok(lines(log(), 'WARN', 'cluster=wrong').length <= 3, log());
+    assert.ok(logLines(log(), 'WARN', wrongCookie, 'it did not answer').length <= 1, log());
+    assert.ok(logLines(log(), 'WARN', 'cluster=wrong').length <= 3, log());
     assert.doesNotMatch(log(), new RegExp(COOKIE));
     assert.doesNotMatch(log(), /notthecookie/);
   },
@@ -333,7 +319,7 @@ test('a daemon restart changes nothing for the running nodes', { timeout: 180_00
     downs.split('\n').map((l) => l.trim()),
     shop.map(() => '[]'),
   );
-  assert.equal(lines(restarted.log(), 'cluster nodes connected').length, 0, restarted.log());
+  assert.equal(logLines(restarted.log(), 'cluster nodes connected').length, 0, restarted.log());
 });
 
 test('a replaced container joins, and the cluster is one mesh again', { timeout: 180_000 }, async () => {
@@ -353,7 +339,7 @@ test('a cut link between the hosts heals once it is back', { timeout: 240_000 },
     // Ticks find the cut: host 1's nodes see only each other.
     await waitFor(() => isMesh(local), 'host 1 nodes to lose host 2', SETTLE_MS);
     await waitFor(
-      () => lines(daemons.get(h1)!.log(), 'cluster peer host unreachable').length > 0,
+      () => logLines(daemons.get(h1)!.log(), 'cluster peer host unreachable').length > 0,
       'the unreachable-host line',
       SETTLE_MS,
     );
@@ -363,9 +349,13 @@ test('a cut link between the hosts heals once it is back', { timeout: 240_000 },
   await waitForMesh(shop, 'the mesh to heal');
   const log = daemons.get(h1)!.log();
   // One line when the host went away, one when it came back, per cluster spanning it.
-  assert.equal(lines(log, 'cluster peer host unreachable').filter((l) => l.includes('shop')).length, 1, log);
+  assert.equal(
+    logLines(log, 'cluster peer host unreachable').filter((l) => l.includes('shop')).length,
+    1,
+    log,
+  );
   assert.ok(
-    lines(log, 'cluster peer host reachable again').some((l) => l.includes('shop')),
+    logLines(log, 'cluster peer host reachable again').some((l) => l.includes('shop')),
     log,
   );
 });

@@ -80,6 +80,10 @@ export interface DaemonProcess {
   stop(): Promise<void>;
 }
 
+/** The lines of a log that contain every one of `texts`. */
+export const logLines = (log: string, ...texts: string[]): string[] =>
+  log.split('\n').filter((l) => texts.every((t) => l.includes(t)));
+
 export class Host {
   readonly index: 1 | 2;
   readonly ip: string;
@@ -174,25 +178,19 @@ export class Host {
   }
 
   /**
+   * `eid daemon`'s arguments for this host's Docker, logging at debug in the pretty format (the
+   * tests read its lines as a person does; off a terminal the default is JSON).
+   */
+  daemonArgs(): string[] {
+    return ['daemon', '--docker', this.endpoint, '--log-level', 'debug', '--log-format', 'pretty'];
+  }
+
+  /**
    * `eid daemon` on this host, as a process in its namespace; resolves once the catalog first synced.
    * `args` come last, so they can override --docker; `env` adds variables (DOCKER_TLS_VERIFY, say).
    */
   async startDaemon(args: string[] = [], env: Record<string, string> = {}): Promise<DaemonProcess> {
-    const child = this.spawn(
-      process.execPath,
-      [
-        ...eidFromSource(),
-        'daemon',
-        '--docker',
-        this.endpoint,
-        '--log-level',
-        'debug',
-        '--log-format',
-        'pretty',
-        ...args,
-      ],
-      env,
-    );
+    const child = this.spawn(process.execPath, [...eidFromSource(), ...this.daemonArgs(), ...args], env);
     return this.#track(child, /Docker catalog synced/);
   }
 

@@ -69,7 +69,7 @@ export const PortSlices = {
     status: [46950, 46999],
   },
   /** Self-forming clusters: membership endpoints in the root namespace, eid status. */
-  clusters: { daemon: [47000, 47099], status: [47100, 47199] },
+  clusters: { daemon: [47000, 47099], status: [47100, 47199], tls: [47200, 47299] },
   /** npm run soak (never npm test). */
   soak: {
     /** soak/lib.ts takes 44600-44699, soak/fragments.ts 44700-44749. */
