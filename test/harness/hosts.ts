@@ -215,7 +215,9 @@ export class Host {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`daemon on host ${this.index} not ready:\n${output}`)),
-        30_000,
+        // A liveness bound: a daemon run from source compiles its TypeScript first, which took
+        // over 30 s with three Docker-host files in flight on two cores.
+        90_000,
       );
       const onData = (chunk: Buffer) => {
         output += chunk.toString();
