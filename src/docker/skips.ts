@@ -4,6 +4,7 @@
  * (`eid_skipped_containers{reason=...}`) for as long as it stays skipped.
  */
 import type { Logger } from '../log.ts';
+import type { ContainerAbout } from './inspect.ts';
 
 /** Why a container, or one of its names, is not served. */
 export const SkipReasons = {
@@ -32,6 +33,8 @@ export interface Skip {
   id: string;
   reason: SkipReason;
   name?: string | undefined;
+  /** The container, for display, when the skip leaves it out of the catalog. */
+  about?: ContainerAbout | undefined;
 }
 
 const keyOf = (s: Skip) => `${s.reason}\0${s.id}\0${s.name ?? ''}`;
@@ -67,6 +70,11 @@ export class SkippedContainers {
         ...(skip.name === undefined ? {} : { name: skip.name }),
       });
     }
+  }
+
+  /** The skips now in force. */
+  current(): Skip[] {
+    return [...this.#current.values()];
   }
 
   /** Distinct containers skipped, by reason (every reason present, zero included). */

@@ -69,6 +69,9 @@ function doc(host: string, members: Member[], cluster = 'shop'): MembershipDocum
     host,
     generated: new Date().toISOString(),
     clusters: [{ name: cluster, reconcileIntervalMs: 3000, lastReconcile: null, members, hosts: [] }],
+    containers: [],
+    registered: [],
+    peers: [],
   };
 }
 
