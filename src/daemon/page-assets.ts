@@ -49,7 +49,8 @@ td { overflow-wrap: anywhere; }
 .warn { color: var(--warn); }
 .bad { color: var(--bad); }
 .dim, .none { color: var(--dim); }
-.mono { font-family: ui-monospace, monospace; font-size: 12px; }
+.mono { font-family: ui-monospace, monospace; font-size: 12px; white-space: nowrap; }
+td.mono div { white-space: pre-wrap; }
 .cluster { display: flex; gap: 16px; align-items: flex-start; flex-wrap: wrap; margin-bottom: 8px; }
 .cluster svg { flex: 0 0 auto; border: 1px solid var(--line); border-radius: 4px; }
 .cluster table { flex: 1 1 400px; width: auto; }

@@ -96,7 +96,7 @@ export const PAGE_SCRIPT = String.raw`'use strict';
   }
 
   function graph(list) {
-    var size = 300, mid = size / 2, radius = list.length > 1 ? 105 : 0;
+    var size = 240, mid = size / 2, radius = list.length > 1 ? 85 : 0;
     var svg = document.createElementNS(SVG, 'svg');
     svg.setAttribute('width', size); svg.setAttribute('height', size);
     svg.setAttribute('viewBox', '0 0 ' + size + ' ' + size);
