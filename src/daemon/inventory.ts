@@ -72,7 +72,8 @@ export function hostContainers(
     name: e.about?.name ?? e.name,
     image: e.about?.image ?? '',
     labels: e.about?.labels ?? {},
-    names: aliasesOf(e),
+    // Every container also answers to its ID: the usual node name is ShortID@HostIP.
+    names: [...new Set([...aliasesOf(e), e.id.slice(0, SHORT)])],
     node: nodes.get(e.id.slice(0, SHORT)) ?? null,
     cluster: e.cluster ?? null,
     nodePort: e.nodePort,
@@ -112,7 +113,7 @@ function readContainer(value: unknown): HostContainer {
   const raw = field(value, 'labels');
   if (typeof raw === 'object' && raw !== null && !Array.isArray(raw))
     for (const [k, v] of Object.entries(raw).slice(0, 64))
-      if (typeof v === 'string') labels[text(k)] = text(v);
+      if (typeof v === 'string' && k !== '__proto__') labels[text(k)] = text(v);
   const node = field(value, 'node');
   return {
     id: text(field(value, 'id')),

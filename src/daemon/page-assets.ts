@@ -51,9 +51,10 @@ td { overflow-wrap: anywhere; }
 .dim, .none { color: var(--dim); }
 .mono { font-family: ui-monospace, monospace; font-size: 12px; white-space: nowrap; }
 td.mono div { white-space: pre-wrap; }
-.cluster { display: flex; gap: 16px; align-items: flex-start; flex-wrap: wrap; margin-bottom: 8px; }
+#clusters { display: grid; grid-template-columns: repeat(auto-fit, minmax(600px, 1fr)); gap: 0 24px; }
+.cluster { display: flex; gap: 12px; align-items: flex-start; margin-bottom: 8px; }
 .cluster svg { flex: 0 0 auto; border: 1px solid var(--line); border-radius: 4px; }
-.cluster table { flex: 1 1 400px; width: auto; }
+.cluster table { flex: 1 1 auto; width: auto; }
 svg .edge { stroke: var(--ok); stroke-width: 2; }
 svg .missing { stroke: var(--bad); stroke-width: 1.5; stroke-dasharray: 4 3; }
 svg circle { stroke: #fff; stroke-width: 2; }

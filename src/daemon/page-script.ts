@@ -92,18 +92,19 @@ export const PAGE_SCRIPT = String.raw`'use strict';
     view.hosts.forEach(function (h) {
       h.members.forEach(function (m) { out.push(Object.assign({ host: h.host }, m)); });
     });
-    return out.filter(function (m) { return m.node; });
+    // A member whose node name is not known yet (not reached, refused) shows by its container.
+    return out.map(function (m) { m.key = m.node || 'container ' + m.container; return m; });
   }
 
   function graph(list) {
-    var size = 240, mid = size / 2, radius = list.length > 1 ? 85 : 0;
+    var size = 180, mid = size / 2, radius = list.length > 1 ? 58 : 0;
     var svg = document.createElementNS(SVG, 'svg');
     svg.setAttribute('width', size); svg.setAttribute('height', size);
     svg.setAttribute('viewBox', '0 0 ' + size + ' ' + size);
     var at = {};
     list.forEach(function (m, i) {
       var a = (2 * Math.PI * i) / list.length - Math.PI / 2;
-      at[m.node] = [mid + radius * Math.cos(a), mid + radius * Math.sin(a)];
+      at[m.key] = [mid + radius * Math.cos(a), mid + radius * Math.sin(a)];
     });
     function linked(a, b) { return a.connected.indexOf(b.node) >= 0 || b.connected.indexOf(a.node) >= 0; }
     for (var i = 0; i < list.length; i++) for (var j = i + 1; j < list.length; j++) {
@@ -113,23 +114,23 @@ export const PAGE_SCRIPT = String.raw`'use strict';
       var line = document.createElementNS(SVG, 'line');
       line.setAttribute('class', up ? 'edge' : 'missing');
       line.setAttribute('data-from', a.node); line.setAttribute('data-to', b.node);
-      line.setAttribute('x1', at[a.node][0]); line.setAttribute('y1', at[a.node][1]);
-      line.setAttribute('x2', at[b.node][0]); line.setAttribute('y2', at[b.node][1]);
+      line.setAttribute('x1', at[a.key][0]); line.setAttribute('y1', at[a.key][1]);
+      line.setAttribute('x2', at[b.key][0]); line.setAttribute('y2', at[b.key][1]);
       svg.appendChild(line);
     }
     list.forEach(function (m) {
       var c = document.createElementNS(SVG, 'circle');
-      c.setAttribute('cx', at[m.node][0]); c.setAttribute('cy', at[m.node][1]); c.setAttribute('r', 9);
+      c.setAttribute('cx', at[m.key][0]); c.setAttribute('cy', at[m.key][1]); c.setAttribute('r', 9);
       c.setAttribute('class', m.state !== 'up' ? 'down' : m.mesh ? 'up' : 'solo');
-      c.setAttribute('data-node', m.node);
+      c.setAttribute('data-node', m.key);
       var title = document.createElementNS(SVG, 'title');
-      title.textContent = m.node + ' (' + m.state + ')';
+      title.textContent = m.key + ' (' + m.state + ')';
       c.appendChild(title);
       svg.appendChild(c);
       var t = document.createElementNS(SVG, 'text');
-      t.setAttribute('x', at[m.node][0]); t.setAttribute('y', at[m.node][1] + 22);
+      t.setAttribute('x', at[m.key][0]); t.setAttribute('y', at[m.key][1] + 22);
       t.setAttribute('text-anchor', 'middle');
-      t.textContent = m.node.split('@')[0].slice(0, 14);
+      t.textContent = m.key.split('@')[0].slice(0, 14);
       svg.appendChild(t);
     });
     return svg;
@@ -144,21 +145,26 @@ export const PAGE_SCRIPT = String.raw`'use strict';
       var section = el('section');
       section.setAttribute('data-cluster', view.name);
       var down = view.hosts.filter(function (h) { return !h.reachable; }).map(function (h) { return h.host; });
-      section.appendChild(el('h3', 'cluster ' + view.name + ': ' + list.length + ' nodes' +
-        (down.length ? ', hosts not answering: ' + down.join(', ') : '') +
-        ' · last pass ' + ago(view.lastReconcile)));
+      var svg = graph(list);
+      var missing = svg.querySelectorAll('line.missing').length;
+      var notUp = list.filter(function (m) { return m.state !== 'up'; }).length;
+      var bad = down.length + missing + notUp;
+      section.appendChild(el('h3', 'cluster ' + view.name + ': ' + list.length + ' nodes, ' +
+        (bad ? [missing ? missing + ' links missing' : '', notUp ? notUp + ' nodes not up' : '',
+          down.length ? 'hosts not answering: ' + down.join(', ') : ''].filter(Boolean).join(', ')
+          : 'one full mesh') + ' · last pass ' + ago(view.lastReconcile), bad ? 'bad' : ''));
       var wrap = el('div', null, 'cluster');
-      wrap.appendChild(graph(list));
+      wrap.appendChild(svg);
       var table = el('table');
-      table.appendChild(row(['Node', 'Host', 'State', 'Connected', 'Memory', 'Processes', 'Run queue']
+      table.appendChild(row(['Node', 'State', 'Connected', 'Memory', 'Processes', 'Run queue']
         .map(function (h) { return el('th', h); })));
       list.forEach(function (m) {
         var s = m.stats;
-        table.appendChild(row([el('td', m.node, 'mono'), el('td', m.host, 'mono'),
-          el('td', m.state + (m.mesh ? '' : ' (-connect_all false)'), m.state === 'up' ? 'ok' : 'bad'),
+        table.appendChild(row([el('td', m.key, 'mono'),
+          el('td', m.state + (m.mesh ? '' : ' (not meshed: -connect_all false)'), m.state === 'up' ? 'ok' : 'bad'),
           el('td', m.connected.length + ' of ' + (list.length - 1)),
           el('td', s ? mb(s.memoryBytes) : '-', 'mem'), el('td', s ? s.processes : '-', 'procs'),
-          el('td', s ? s.runQueue : '-', 'runq')], { 'data-node': m.node }));
+          el('td', s ? s.runQueue : '-', 'runq')], { 'data-node': m.key }));
       });
       wrap.appendChild(table);
       section.appendChild(wrap);

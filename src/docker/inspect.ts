@@ -9,7 +9,9 @@ import net from 'node:net';
 import { isLoopback, unmapped } from '../epmd/address.ts';
 import { isPort, parsePort } from '../ports.ts';
 import { isContainerId } from './events.ts';
-import type { Skip } from './skips.ts';
+import type { ContainerAbout, Skip } from './skips.ts';
+
+export type { ContainerAbout } from './skips.ts';
 
 /** Label overriding the node port for one container. */
 export const PORT_LABEL = 'eid.port';
@@ -52,14 +54,6 @@ export interface CatalogEntry {
   cluster?: string | undefined;
   /** What the operator sees of it (image, eid.* labels); for display only, never for lookups. */
   about?: ContainerAbout | undefined;
-}
-
-/** A container as an operator knows it: display only (the cluster page, `eid status`). */
-export interface ContainerAbout {
-  name: string;
-  image: string;
-  /** Its eid.* labels as Docker holds them, well-formed or not (at most LABEL_TEXT_MAX characters each). */
-  labels: Record<string, string>;
 }
 
 /** Longest label value kept for display; a longer one is cut. */

@@ -4,7 +4,6 @@
  * (`eid_skipped_containers{reason=...}`) for as long as it stays skipped.
  */
 import type { Logger } from '../log.ts';
-import type { ContainerAbout } from './inspect.ts';
 
 /** Why a container, or one of its names, is not served. */
 export const SkipReasons = {
@@ -27,6 +26,14 @@ export const SkipReasons = {
 export type SkipReason = keyof typeof SkipReasons;
 
 export const SKIP_REASONS = Object.keys(SkipReasons) as SkipReason[];
+
+/** A container as an operator knows it: display only (the cluster page, `eid status`). */
+export interface ContainerAbout {
+  name: string;
+  image: string;
+  /** Its eid.* labels as Docker holds them, well-formed or not (cut to 256 characters each). */
+  labels: Record<string, string>;
+}
 
 /** One skipped container, and the name concerned when the skip is about one name. */
 export interface Skip {
