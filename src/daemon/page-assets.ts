@@ -51,8 +51,9 @@ td { overflow-wrap: anywhere; }
 .dim, .none { color: var(--dim); }
 .mono { font-family: ui-monospace, monospace; font-size: 12px; white-space: nowrap; }
 td.mono div { white-space: pre-wrap; }
-#clusters { display: grid; grid-template-columns: repeat(auto-fit, minmax(600px, 1fr)); gap: 0 24px; }
-.cluster { display: flex; gap: 12px; align-items: flex-start; margin-bottom: 8px; }
+#clusters { display: grid; grid-template-columns: repeat(auto-fit, minmax(580px, 1fr)); gap: 0 24px; }
+#clusters > section { min-width: 0; }
+.cluster { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; margin-bottom: 8px; }
 .cluster svg { flex: 0 0 auto; border: 1px solid var(--line); border-radius: 4px; }
 .cluster table { flex: 1 1 auto; width: auto; }
 svg .edge { stroke: var(--ok); stroke-width: 2; }
@@ -61,6 +62,6 @@ svg circle { stroke: #fff; stroke-width: 2; }
 svg circle.up { fill: var(--ok); }
 svg circle.solo { fill: var(--dim); }
 svg circle.down { fill: var(--bad); }
-svg text { font: 11px ui-monospace, monospace; fill: #1f2328; }
+svg text { font: 10px ui-monospace, monospace; fill: #1f2328; }
 footer { margin-top: 16px; color: var(--dim); }
 `;

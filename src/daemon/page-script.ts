@@ -97,7 +97,7 @@ export const PAGE_SCRIPT = String.raw`'use strict';
   }
 
   function graph(list) {
-    var size = 180, mid = size / 2, radius = list.length > 1 ? 58 : 0;
+    var size = 160, mid = size / 2, radius = list.length > 1 ? 50 : 0;
     var svg = document.createElementNS(SVG, 'svg');
     svg.setAttribute('width', size); svg.setAttribute('height', size);
     svg.setAttribute('viewBox', '0 0 ' + size + ' ' + size);
@@ -130,7 +130,7 @@ export const PAGE_SCRIPT = String.raw`'use strict';
       var t = document.createElementNS(SVG, 'text');
       t.setAttribute('x', at[m.key][0]); t.setAttribute('y', at[m.key][1] + 22);
       t.setAttribute('text-anchor', 'middle');
-      t.textContent = m.key.split('@')[0].slice(0, 14);
+      t.textContent = m.key.split('@')[0].slice(0, 12);
       svg.appendChild(t);
     });
     return svg;
@@ -156,13 +156,13 @@ export const PAGE_SCRIPT = String.raw`'use strict';
       var wrap = el('div', null, 'cluster');
       wrap.appendChild(svg);
       var table = el('table');
-      table.appendChild(row(['Node', 'State', 'Connected', 'Memory', 'Processes', 'Run queue']
+      table.appendChild(row(['Node', 'State', 'Links', 'Memory', 'Procs', 'Run q.']
         .map(function (h) { return el('th', h); })));
       list.forEach(function (m) {
         var s = m.stats;
         table.appendChild(row([el('td', m.key, 'mono'),
           el('td', m.state + (m.mesh ? '' : ' (not meshed: -connect_all false)'), m.state === 'up' ? 'ok' : 'bad'),
-          el('td', m.connected.length + ' of ' + (list.length - 1)),
+          el('td', m.connected.length + '/' + (list.length - 1)),
           el('td', s ? mb(s.memoryBytes) : '-', 'mem'), el('td', s ? s.processes : '-', 'procs'),
           el('td', s ? s.runQueue : '-', 'runq')], { 'data-node': m.key }));
       });
