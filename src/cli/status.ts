@@ -37,7 +37,7 @@ Without --cluster: what the daemon's cluster page shows (docs/operating.md), as 
 it knows, each one's containers with their image, node, published port and whether the catalog
 serves them (and why not), the nodes registered on the hosts, and each cluster's nodes with who
 they are connected to and their memory, process count and run queue. From the daemon's HTTP port
-(eid daemon --metrics), GET /v1/membership; --json prints that document as it is.
+(the daemon's metrics address), GET /v1/membership; --json prints that document as it is.
 
 With --cluster: the cluster's members on every host, each member's state, and which members it is
 not connected to, from the membership endpoints of the daemons (docs/clusters.md).

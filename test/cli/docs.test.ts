@@ -222,7 +222,7 @@ const DOCUMENTED_FLAGS: Record<string, string[]> = {
   ping: ['--cookie', '--name', '--epmd-port', '--listen-port', '--timeout', '--help'],
   rpc: ['--json', '--cookie', '--name', '--epmd-port', '--listen-port', '--timeout', '--help'],
   remsh: ['--eval', '--yes', '--cookie', '--name', '--epmd-port', '--listen-port', '--timeout', '--help'],
-  status: ['--cluster', '--clusters', '--json', '--timeout', '--help'],
+  status: ['--host', '--cluster', '--clusters', '--json', '--timeout', '--help'],
 };
 const BOOLEAN_FLAGS = new Set(['--help', '--json', '--relaxed-command-check', '--yes']);
 
