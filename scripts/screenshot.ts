@@ -9,12 +9,19 @@
  */
 import { waitFor } from '../test/support/processes.ts';
 import { ROOT } from '../test/harness/hosts.ts';
-import { openBrowser, startPageCluster } from '../test/harness/page-cluster.ts';
+import { existsSync } from 'node:fs';
+import { CHROMIUM, openBrowser, startPageCluster } from '../test/harness/page-cluster.ts';
 
 const SET = Number(process.env['EID_SET'] ?? 24);
 const PORT = 9369;
 const OUT = `${ROOT}docs/cluster.png`;
 
+if (!existsSync(CHROMIUM)) {
+  process.stderr.write(
+    `screenshot: ${CHROMIUM} is missing; apt-get install -y chromium (Debian's package)\n`,
+  );
+  process.exit(1);
+}
 const cluster = await startPageCluster(SET, [String(PORT), String(PORT)]);
 try {
   const browser = await openBrowser(cluster.hosts.h1, cluster.dir);
