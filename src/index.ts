@@ -96,6 +96,7 @@ export {
   NAME_LABEL,
   CLUSTER_LABEL,
   type CatalogEntry,
+  type ContainerAbout,
   type CatalogOptions,
   type CatalogStats,
 } from './docker/index.ts';
@@ -152,4 +153,8 @@ export {
   type Member,
   type MemberState,
   type PeerHost,
+  type HostContainer,
+  type NodeStats,
+  type PeerInventory,
+  type RegisteredNodeInfo,
 } from './daemon/index.ts';

@@ -94,6 +94,7 @@ const VALUES = [
 const TYPES = [
   'BytesErrorCode',
   'CatalogEntry',
+  'ContainerAbout',
   'CatalogOptions',
   'CatalogStats',
   'CliErrorCode',
@@ -141,6 +142,10 @@ const TYPES = [
   'NodeEvents',
   'NodeOptions',
   'PeerHost',
+  'HostContainer',
+  'NodeStats',
+  'PeerInventory',
+  'RegisteredNodeInfo',
   'PubSubHandler',
   'PubSubOptions',
   'RegisteredNode',

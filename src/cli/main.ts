@@ -36,7 +36,7 @@ const commands: Record<string, Command> = {
     run: async (args) => (await import('./remsh.ts')).run(args),
   },
   status: {
-    summary: "show a cluster's members on every host and who is connected to whom",
+    summary: "show the hosts, containers and nodes the daemon sees, or one cluster's mesh (--cluster)",
     run: async (args) => (await import('./status.ts')).run(args),
   },
 };

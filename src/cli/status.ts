@@ -16,22 +16,45 @@ import { readTlsFiles } from '../daemon/membership-server.ts';
 import { EidError } from '../errors.ts';
 import { escapeControls } from '../log.ts';
 import { cliError, integerOption, runCommand } from './command.ts';
+import { renderTable, type Colour } from './table.ts';
+import { fetchHostDocument, formatHostStatus } from './status-host.ts';
+import { parseListenAddress } from '../daemon/metrics.ts';
 
-export const usage = `Usage: eid status --cluster NAME [options]
+/** Where the daemon's HTTP port answers, from --host or EID_METRICS (a wildcard means this host). */
+function daemonAddress(text: string | undefined): { host: string; port: number } {
+  if (text === undefined || text === '')
+    throw cliError("--host ADDR:PORT is required (the daemon's --metrics), or set EID_METRICS");
+  const at = parseListenAddress(/^\d+$/.test(text) ? `127.0.0.1:${text}` : text);
+  if (at === undefined || at.port === 0) throw cliError(`--host: expected ADDR:PORT, got '${text}'`);
+  const host = at.host === '0.0.0.0' ? '127.0.0.1' : at.host === '::' ? '::1' : at.host;
+  return { host, port: at.port };
+}
 
-Shows the cluster's members on every host, each member's state, and which members it is not
-connected to, from the membership endpoints of the daemons (docs/clusters.md).
+export const usage = `Usage: eid status [--host ADDR:PORT] [--json]
+       eid status --cluster NAME [--clusters FILE] [--json]
+
+Without --cluster: what the daemon's cluster page shows (docs/operating.md), as tables: the hosts
+it knows, each one's containers with their image, node, published port and whether the catalog
+serves them (and why not), the nodes registered on the hosts, and each cluster's nodes with who
+they are connected to and their memory, process count and run queue. From the daemon's HTTP port
+(the daemon's metrics address), GET /v1/membership; --json prints that document as it is.
+
+With --cluster: the cluster's members on every host, each member's state, and which members it is
+not connected to, from the membership endpoints of the daemons (docs/clusters.md).
 
 Options:
-  --cluster NAME    the cluster (required)
-  --clusters FILE   the daemon's clusters file, for this host's name, port and certificates
-                    (default: EID_CLUSTERS)
-  --json            print the JSON status document instead of a table
+  --host ADDR:PORT  the daemon's HTTP port (default: EID_METRICS, as the daemon reads it; a bare
+                    port or a wildcard address means 127.0.0.1)
+  --cluster NAME    one cluster, across hosts, over the membership endpoints
+  --clusters FILE   with --cluster: the daemon's clusters file, for this host's name, port and
+                    certificates (default: EID_CLUSTERS)
+  --json            print the JSON document instead of tables
   --timeout MS      per-host deadline (default 5000)
   --help            show this help
 
-Exit status: 0 when the cluster is one full mesh, 3 when it is not (yet), 1 when this host's
-daemon does not answer.
+Exit status: without --cluster, 0 when the daemon answered, 1 when it did not; with --cluster,
+0 when the cluster is one full mesh, 3 when it is not (yet), 1 when this host's daemon does not
+answer.
 `;
 
 /** One host's part of the status. */
@@ -72,19 +95,17 @@ export function clusterStatus(cluster: string, hosts: HostStatus[]): ClusterStat
   return { version: MEMBERSHIP_VERSION, cluster, converged, hosts };
 }
 
-const COLOURS = { green: 32, yellow: 33, red: 31, dim: 2 } as const;
-
 /** The status as a terminal table; `colour` only when writing to a terminal. */
 export function formatStatus(status: ClusterStatus, colour: boolean): string {
-  const paint = (c: keyof typeof COLOURS, text: string) =>
-    colour ? `\x1b[${COLOURS[c]}m${text}\x1b[0m` : text;
   const missing = missingPeers(status.hosts);
   const rows: string[][] = [['HOST', 'NODE', 'CONTAINER', 'STATE', 'MESH', 'NOT CONNECTED TO']];
-  const states: string[] = [''];
+  const colours: (Colour | undefined)[] = [undefined];
+  const colourOf = (state: string): Colour =>
+    state === 'up' ? 'green' : state === 'partial' || state === 'pending' ? 'yellow' : 'red';
   for (const h of status.hosts) {
     if (!h.reachable) {
       rows.push([h.host, '-', '-', 'host unreachable', '-', h.error ?? '']);
-      states.push('unreachable');
+      colours.push('red');
     }
     for (const m of h.members) {
       const gaps = m.node === null ? [] : (missing.get(m.node) ?? []);
@@ -96,25 +117,13 @@ export function formatStatus(status: ClusterStatus, colour: boolean): string {
         m.mesh ? 'yes' : 'no (-connect_all false)',
         gaps.length === 0 ? (m.state === 'up' ? '-' : '') : gaps.join(' '),
       ]);
-      states.push(m.state === 'up' && gaps.length === 0 ? 'up' : m.state === 'up' ? 'partial' : m.state);
+      colours.push(
+        colourOf(m.state === 'up' && gaps.length === 0 ? 'up' : m.state === 'up' ? 'partial' : m.state),
+      );
     }
   }
-  const clean = rows.map((r) => r.map((cell) => escapeControls(cell)));
-  const widths = clean[0]!.map((_, i) => Math.max(...clean.map((r) => r[i]!.length)));
-  const lines = clean.map((r, i) => {
-    const line = r
-      .map((cell, j) => (j === r.length - 1 ? cell : cell.padEnd(widths[j]!)))
-      .join('  ')
-      .trimEnd();
-    if (i === 0) return paint('dim', line);
-    const state = states[i];
-    return paint(
-      state === 'up' ? 'green' : state === 'partial' || state === 'pending' ? 'yellow' : 'red',
-      line,
-    );
-  });
   const head = `cluster ${escapeControls(status.cluster)}: ${status.converged ? 'one full mesh' : 'not a full mesh yet'}`;
-  return [head, ...lines, ''].join('\n');
+  return [head, ...renderTable(rows, colours, colour), ''].join('\n');
 }
 
 const unreachable = (host: string, error: string): HostStatus => ({
@@ -136,6 +145,7 @@ export async function run(args: string[]): Promise<number> {
       options: {
         cluster: { type: 'string' },
         clusters: { type: 'string' },
+        host: { type: 'string' },
         json: { type: 'boolean' },
         timeout: { type: 'string' },
         help: { type: 'boolean' },
@@ -145,12 +155,22 @@ export async function run(args: string[]): Promise<number> {
       process.stdout.write(usage);
       return 0;
     }
-    const cluster = values.cluster;
-    if (cluster === undefined) throw cliError('--cluster NAME is required');
-    const file = values.clusters ?? process.env['EID_CLUSTERS'];
-    if (file === undefined || file === '') throw cliError('--clusters FILE (or EID_CLUSTERS) is required');
     const timeoutMs =
       values.timeout === undefined ? 5_000 : integerOption('--timeout', values.timeout, 1, 600_000);
+    const colour = process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined;
+    const cluster = values.cluster;
+    if (cluster === undefined) {
+      if (values.clusters !== undefined) throw cliError('--clusters goes with --cluster NAME');
+      const { host, port } = daemonAddress(values.host ?? process.env['EID_METRICS']);
+      const doc = await fetchHostDocument(host, port, timeoutMs);
+      process.stdout.write(
+        values.json === true ? `${JSON.stringify(doc, null, 2)}\n` : formatHostStatus(doc, colour),
+      );
+      return 0;
+    }
+    if (values.host !== undefined) throw cliError('--host and --cluster go separately');
+    const file = values.clusters ?? process.env['EID_CLUSTERS'];
+    if (file === undefined || file === '') throw cliError('--clusters FILE (or EID_CLUSTERS) is required');
     const config = readClustersConfig(file);
     const credentials = readTlsFiles(config.membership);
     const fetchDoc = async (host: string) =>
@@ -188,9 +208,7 @@ export async function run(args: string[]): Promise<number> {
     );
     const status = clusterStatus(cluster, [...hosts, ...others]);
     process.stdout.write(
-      values.json === true
-        ? `${JSON.stringify(status, null, 2)}\n`
-        : formatStatus(status, process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined),
+      values.json === true ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status, colour),
     );
     return status.converged ? 0 : 3;
   });

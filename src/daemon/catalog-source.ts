@@ -107,6 +107,11 @@ export class CatalogSource implements NameSource {
   }
 
   /** Containers whose name a local node holds. */
+  /** Containers whose name a locally registered node holds (reason `name_taken`). */
+  skips(): Skip[] {
+    return this.#skipped.current();
+  }
+
   nameTaken(): number {
     return this.#skipped.counts().name_taken;
   }

@@ -12,14 +12,24 @@ import { DistributionTls } from '../distribution/tls.ts';
 import type { Logger } from '../log.ts';
 import { parseHostsErlang, type ClusterConfig, type ClustersConfig } from './cluster-config.ts';
 import { fetchMembership } from './membership-client.ts';
-import { MEMBERSHIP_VERSION, type ClusterView, type MembershipDocument } from './membership-document.ts';
+import type { ClusterView, MembershipDocument, PeerInventory } from './membership-document.ts';
+import { membershipDocument, readPeerInventory, type HostSource } from './inventory.ts';
 import { MembershipServer, readTlsFiles } from './membership-server.ts';
 import { Reconciler, type ClusterObserver } from './reconciler.ts';
 
 /** What the clusters need of the catalog. */
-export interface ClusterCatalog {
+export interface ClusterCatalog extends HostSource {
   entries(): CatalogEntry[];
   find(name: string): CatalogEntry | undefined;
+}
+
+/** The last membership fetch from one other host. */
+interface PeerReply {
+  ok: boolean;
+  /** ISO time of the last good reply. */
+  lastSeen: string | null;
+  error: string | null;
+  json: string;
 }
 
 /** The other hosts of `cluster` now: its static list, its .hosts.erlang file and its DNS name's records. */
@@ -50,10 +60,14 @@ export class Clusters {
   readonly #reconcilers: Reconciler[];
   readonly #server: MembershipServer;
   readonly #log: Logger;
+  readonly #catalog: ClusterCatalog;
+  /** Every other host's last reply (the reconcilers fetch them), for the local view's peers. */
+  readonly #replies = new Map<string, PeerReply>();
 
   constructor(config: ClustersConfig, catalog: ClusterCatalog, log: Logger, observer?: ClusterObserver) {
     this.#config = config;
     this.#log = log;
+    this.#catalog = catalog;
     // Read now, so a missing or unreadable certificate stops the daemon at start-up.
     const credentials = readTlsFiles(config.membership);
     for (const cluster of config.clusters) checkDistributionTls(cluster, log);
@@ -65,7 +79,7 @@ export class Clusters {
           members: () => catalog.entries().filter((e) => e.cluster === cluster.name),
           find: (alias) => catalog.find(alias),
           peerHosts: () => peerHosts(cluster, config.host),
-          fetchPeer: (host) => fetchMembership(host, config.membership.port, credentials),
+          fetchPeer: (host) => this.#fetch(host, credentials),
           observer,
           log,
         }),
@@ -82,13 +96,39 @@ export class Clusters {
     const spans = (v: ClusterView, i: number) =>
       v.hosts.some((h) => clientNames!.includes(h.host)) ||
       this.#config.clusters[i]!.hosts.some((h) => clientNames!.includes(h));
-    const views = this.#reconcilers.map((r) => r.view()).filter((v, i) => own || spans(v, i));
-    return {
-      version: MEMBERSHIP_VERSION,
-      host: this.#config.host,
-      generated: new Date().toISOString(),
-      clusters: views,
-    };
+    const all = this.#reconcilers.map((r) => r.view());
+    const views = all.filter((v, i) => own || spans(v, i));
+    return membershipDocument(
+      this.#config.host,
+      this.#catalog,
+      { views, all, peers: own ? this.#peers() : [] },
+      own ? undefined : new Set(views.map((v) => v.name)),
+    );
+  }
+
+  /** One other host's membership document; every cluster's reconciler fetches it each pass. */
+  async #fetch(host: string, credentials: ReturnType<typeof readTlsFiles>): Promise<string> {
+    const previous = this.#replies.get(host);
+    try {
+      const json = await fetchMembership(host, this.#config.membership.port, credentials);
+      this.#replies.set(host, { ok: true, lastSeen: new Date().toISOString(), error: null, json });
+      return json;
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      this.#replies.set(host, { ok: false, lastSeen: previous?.lastSeen ?? null, error, json: '' });
+      throw err;
+    }
+  }
+
+  /** The other hosts' containers and registered nodes, as last heard; an unreachable host lists none. */
+  #peers(): PeerInventory[] {
+    return [...this.#replies].map(([host, r]) => ({
+      host,
+      reachable: r.ok,
+      lastSeen: r.lastSeen,
+      error: r.error,
+      ...readPeerInventory(r.json),
+    }));
   }
 
   /** A container changed on this host. */

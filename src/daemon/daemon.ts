@@ -9,11 +9,14 @@ import { EpmdServer, type EpmdConnectionLimits } from '../epmd/server.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { CatalogSource } from './catalog-source.ts';
 import type { ClustersConfig } from './cluster-config.ts';
-import { Clusters } from './clusters.ts';
+import { Clusters, type ClusterCatalog } from './clusters.ts';
 import { registerClusterMetrics } from './cluster-metrics.ts';
 import { DaemonMetrics, MetricsServer, type MetricsSnapshot } from './metrics.ts';
 import type { InheritedSockets } from './activation.ts';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { membershipDocument, type HostSource } from './inventory.ts';
+import type { MembershipDocument } from './membership-document.ts';
 
 export interface DaemonOptions {
   port?: number;
@@ -22,7 +25,10 @@ export interface DaemonOptions {
   /** DOCKER_HOST-style endpoint. */
   docker: string;
   nodePort?: number;
+  /** The HTTP port: /metrics, /healthz, the cluster page and its document (off when absent). */
   metrics?: { host: string; port: number };
+  /** Serve the page and its document to clients other than loopback ones (docs/operating.md). */
+  exposePage?: boolean;
   /** Connection caps and timeouts of the EPMD server (its defaults where absent). */
   limits?: EpmdConnectionLimits;
   /** Listening sockets passed by socket activation: served instead of `port`/`addresses` (and `metrics`). */
@@ -55,6 +61,7 @@ export class Daemon {
   readonly #log: Logger;
   readonly #resyncIntervalMs: number;
   readonly #startedAt = Date.now();
+  readonly #host: HostSource;
 
   constructor(options: DaemonOptions) {
     this.#options = options;
@@ -91,6 +98,13 @@ export class Daemon {
               metrics.observeLookup(outcome === 'source' ? 'container' : outcome, seconds),
           }),
     });
+    const host: HostSource & ClusterCatalog = {
+      entries: () => this.catalog.entries(),
+      find: (name) => this.catalog.find(name),
+      skips: () => [...this.catalog.skips(), ...this.#source.skips()],
+      registered: () => this.server.registered(),
+    };
+    this.#host = host;
     const clusters = options.clusters;
     const observer =
       metrics === undefined || clusters === undefined
@@ -100,9 +114,21 @@ export class Daemon {
             clusters.clusters.map((c) => c.name),
             () => this.clusters!.document(),
           );
-    this.clusters =
-      clusters === undefined ? undefined : new Clusters(clusters, this.catalog, this.#log, observer);
-    this.#metrics = metrics === undefined ? undefined : new MetricsServer(() => this.snapshot(), metrics);
+    this.clusters = clusters === undefined ? undefined : new Clusters(clusters, host, this.#log, observer);
+    this.#metrics =
+      metrics === undefined
+        ? undefined
+        : new MetricsServer(() => this.snapshot(), metrics, {
+            document: () => this.document(),
+            exposed: options.exposePage === true,
+          });
+  }
+
+  /** The membership document of the local view: what the page and `eid status --host` show. */
+  document(): MembershipDocument {
+    this.#source.recheck();
+    if (this.clusters !== undefined) return this.clusters.document();
+    return membershipDocument(hostname(), this.#host, { views: [], all: [], peers: [] });
   }
 
   snapshot(): MetricsSnapshot {

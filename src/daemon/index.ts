@@ -9,4 +9,8 @@ export {
   type Member,
   type MemberState,
   type PeerHost,
+  type HostContainer,
+  type NodeStats,
+  type PeerInventory,
+  type RegisteredNodeInfo,
 } from './membership-document.ts';

@@ -43,6 +43,59 @@ export interface Member {
   state: MemberState;
   /** Visible nodes it is connected to (its nodes()), when up. */
   connected: string[];
+  /** Its load, asked by rpc at most once per STATS_INTERVAL_MS; absent until first asked. */
+  stats?: NodeStats | undefined;
+}
+
+/** A member node's load, read through the daemon's hidden node. */
+export interface NodeStats {
+  /** erlang:memory(total), bytes. */
+  memoryBytes: number;
+  /** erlang:system_info(process_count). */
+  processes: number;
+  /** erlang:statistics(run_queue): processes ready to run, all schedulers. */
+  runQueue: number;
+  /** ISO time they were read. */
+  at: string;
+}
+
+/** A container on a host that looks like an Erlang node (it names the node port or has eid.* labels). */
+export interface HostContainer {
+  /** Container ID, short form. */
+  id: string;
+  name: string;
+  image: string;
+  /** Its eid.* labels, raw: untrusted text, shown as text. */
+  labels: Record<string, string>;
+  /** The names before the @ it answers to for lookups (empty when not served). */
+  names: string[];
+  /** Its node's full name when a cluster reconcile learned it, else null. */
+  node: string | null;
+  /** Its well-formed eid.cluster label, or null. */
+  cluster: string | null;
+  /** The container port its node listens on, and the host port publishing it (null: none served). */
+  nodePort: number | null;
+  hostPort: number | null;
+  /** Whether the catalog answers lookups for it (perhaps not under every name: see skips). */
+  served: boolean;
+  /** Why it, or one of its names, is not served (src/docker/skips.ts reasons). */
+  skips: { reason: string; text: string; name: string | null }[];
+}
+
+/** A node registered with this host's EPMD server itself (not in a container the catalog knows). */
+export interface RegisteredNodeInfo {
+  name: string;
+  port: number;
+}
+
+/** What this host's daemon last heard from another host's daemon (the local view only). */
+export interface PeerInventory {
+  host: string;
+  reachable: boolean;
+  lastSeen: string | null;
+  error: string | null;
+  containers: HostContainer[];
+  registered: RegisteredNodeInfo[];
 }
 
 /** This daemon's view of another host of the cluster. */
@@ -73,6 +126,12 @@ export interface MembershipDocument {
   host: string;
   generated: string;
   clusters: ClusterView[];
+  /** This host's Erlang-node containers (to another host: only those of clusters it shares, and unlabelled ones). */
+  containers: HostContainer[];
+  /** Nodes registered with this host's EPMD server. */
+  registered: RegisteredNodeInfo[];
+  /** The other hosts' containers and nodes as their daemons last said (the local view only; else empty). */
+  peers: PeerInventory[];
 }
 
 function refuse(host: string, message: string): ClusterError {
@@ -81,7 +140,7 @@ function refuse(host: string, message: string): ClusterError {
   });
 }
 
-const field = (value: unknown, key: string): unknown =>
+export const field = (value: unknown, key: string): unknown =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
     ? (value as Record<string, unknown>)[key]
     : undefined;
@@ -90,6 +149,29 @@ const field = (value: unknown, key: string): unknown =>
 export interface RemoteMember {
   node: string;
   mesh: boolean;
+  /** What the peer says the member is connected to, and its load: shown, never dialled. */
+  connected: string[];
+  stats: NodeStats | undefined;
+}
+
+/** A well-formed node name of at most 255 characters before and after the @. */
+export function isNodeName(value: unknown): value is string {
+  if (typeof value !== 'string' || value.length > 511) return false;
+  const parts = splitNodeName(value);
+  return parts !== undefined && /^[A-Za-z0-9_.-]{1,255}$/.test(parts.alive);
+}
+
+const count = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+
+/** A peer's figures for one member, when every one is a whole non-negative number. */
+export function readStats(value: unknown): NodeStats | undefined {
+  const [memoryBytes, processes, runQueue, at] = ['memoryBytes', 'processes', 'runQueue', 'at'].map((k) =>
+    field(value, k),
+  );
+  if (!count(memoryBytes) || !count(processes) || !count(runQueue) || typeof at !== 'string')
+    return undefined;
+  return { memoryBytes, processes, runQueue, at: at.slice(0, 40) };
 }
 
 /**
@@ -121,7 +203,15 @@ export function readPeerMembers(json: string, cluster: string, host: string): Re
     const parts = splitNodeName(node);
     if (parts === undefined || parts.host !== host || !/^[A-Za-z0-9_.-]{1,255}$/.test(parts.alive)) continue;
     if (out.some((o) => o.node === node)) continue;
-    out.push({ node, mesh: field(m, 'mesh') !== false });
+    const connected = field(m, 'connected');
+    out.push({
+      node,
+      mesh: field(m, 'mesh') !== false,
+      connected: Array.isArray(connected)
+        ? connected.slice(0, MAX_MEMBERS_PER_HOST * 4).filter(isNodeName)
+        : [],
+      stats: readStats(field(m, 'stats')),
+    });
   }
   return out;
 }

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { SKIP_REASONS, type SkipReason } from '../docker/skips.ts';
 import { parseListenPort } from '../ports.ts';
 import { closeServer, listenOn } from './http-listen.ts';
+import { isPagePath, servePage, type PageOptions } from './page.ts';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface DaemonCounters {
@@ -194,10 +195,14 @@ export function parseListenAddress(text: string): { host: string; port: number }
 export class MetricsServer {
   readonly #server: http.Server;
 
-  constructor(snapshot: () => MetricsSnapshot, metrics = new DaemonMetrics(snapshot)) {
+  /** `page`: also serve the cluster page and its document (page.ts). */
+  constructor(snapshot: () => MetricsSnapshot, metrics = new DaemonMetrics(snapshot), page?: PageOptions) {
     this.#server = http.createServer((req, res) => {
+      const path = (req.url ?? '').split('?')[0] ?? '';
       if (req.method !== 'GET') {
         res.writeHead(405).end();
+      } else if (page !== undefined && isPagePath(path)) {
+        servePage(req, res, path, page);
       } else if (req.url === '/metrics') {
         metrics.render().then(
           (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),

@@ -25,7 +25,12 @@ Options (environment variable in brackets):
   --docker ENDPOINT   unix:///path or tcp://host:port (default: DOCKER_HOST, else the local socket) [EID_DOCKER]
   --node-port N       container port Erlang nodes listen on (12345); aliases --erlang-port, --erlang_port
                       (the original design's spelling) [EID_NODE_PORT, alias EID_ERLANG_PORT]
-  --metrics ADDR:PORT serve Prometheus /metrics and /healthz there (off) [EID_METRICS]
+  --metrics [ADDR:]PORT
+                      the HTTP port: Prometheus /metrics, /healthz, and the cluster page at / with
+                      its document /v1/membership (off; ADDR defaults to 127.0.0.1) [EID_METRICS]
+  --expose-page       serve the cluster page and /v1/membership to other hosts too, not only to
+                      this host's loopback: they show every container and node, with no login
+                      (docs/operating.md) [EID_EXPOSE_PAGE=1]
   --max-connections N open EPMD connections at most, registrations included (1024) [EID_MAX_CONNECTIONS]
   --max-connections-per-source N
                       open connections at most from one IPv4 address or IPv6 /64, registrations
@@ -53,6 +58,7 @@ const FLAGS = {
   'erlang-port': 'nodePort',
   erlang_port: 'nodePort',
   metrics: 'metrics',
+  'expose-page': 'exposePage',
   'max-connections': 'maxConnections',
   'max-connections-per-source': 'maxConnectionsPerSource',
   'packet-timeout': 'packetTimeoutMs',
@@ -71,6 +77,7 @@ const ENV: Record<Setting, readonly string[]> = {
   docker: ['EID_DOCKER'],
   nodePort: ['EID_NODE_PORT', 'EID_ERLANG_PORT'],
   metrics: ['EID_METRICS'],
+  exposePage: ['EID_EXPOSE_PAGE'],
   maxConnections: ['EID_MAX_CONNECTIONS'],
   maxConnectionsPerSource: ['EID_MAX_CONNECTIONS_PER_SOURCE'],
   packetTimeoutMs: ['EID_PACKET_TIMEOUT'],
@@ -118,7 +125,8 @@ export function parseDaemonArgs(
     const m = /^--([a-z_-]+)(?:=(.*))?$/.exec(arg);
     const setting = m === null ? undefined : FLAGS[m[1] as keyof typeof FLAGS];
     if (m === null || setting === undefined) throw bad(`unknown option '${arg}'`);
-    const value = m[2] ?? args[++i];
+    // The one switch: present means on (`--expose-page=0` means off).
+    const value = setting === 'exposePage' ? (m[2] ?? '1') : (m[2] ?? args[++i]);
     if (value === undefined) throw bad(`${arg} needs a value`);
     given.set(setting, [...(given.get(setting) ?? []), value]);
   }
@@ -136,9 +144,16 @@ export function parseDaemonArgs(
   const nodePort = get('nodePort');
   const addresses = given.get('address') ?? (get('address') ?? '').split(/[\s,]+/).filter((a) => a !== '');
   const metricsText = get('metrics');
-  const metrics = metricsText === undefined ? undefined : parseListenAddress(metricsText);
+  // A bare port listens on loopback: the page shows what runs where, so other hosts get it only when asked.
+  const metrics =
+    metricsText === undefined
+      ? undefined
+      : parseListenAddress(/^\d+$/.test(metricsText) ? `127.0.0.1:${metricsText}` : metricsText);
   if (metricsText !== undefined && metrics === undefined)
-    throw bad(`--metrics: expected ADDR:PORT, got '${metricsText}'`);
+    throw bad(`--metrics: expected PORT or ADDR:PORT, got '${metricsText}'`);
+  const expose = get('exposePage');
+  if (expose !== undefined && !['0', '1', 'true', 'false'].includes(expose))
+    throw bad(`--expose-page: 1 or 0, got '${expose}'`);
   const resync = get('resyncInterval');
   // Whole seconds, 1 to a day: a resync lists and inspects every container.
   const resyncSeconds = resync === undefined ? undefined : /^\d{1,5}$/.test(resync) ? Number(resync) : NaN;
@@ -165,6 +180,7 @@ export function parseDaemonArgs(
     docker: get('docker') ?? defaultEndpoint(env),
     nodePort: nodePort === undefined ? DEFAULT_NODE_PORT : portNumber('--node-port', nodePort),
     metrics,
+    exposePage: expose === '1' || expose === 'true',
     limits,
     inherited: inheritedSockets(env, pid),
     ...(resyncSeconds === undefined ? {} : { resyncIntervalMs: resyncSeconds * 1000 }),

@@ -22,7 +22,13 @@ import { portFor, type CatalogEntry } from '../docker/inspect.ts';
 import type { Logger } from '../log.ts';
 import { Backoff } from './backoff.ts';
 import { readCookieFile, type ClusterConfig } from './cluster-config.ts';
-import { readPeerMembers, type ClusterView, type Member, type PeerHost } from './membership-document.ts';
+import {
+  readPeerMembers,
+  type ClusterView,
+  type Member,
+  type NodeStats,
+  type PeerHost,
+} from './membership-document.ts';
 
 export interface ReconcilerDeps {
   /** This host as node names spell it. */
@@ -59,6 +65,11 @@ const MAX_BACKOFF_MS = 60_000;
  * starting) before its silence is worth a warning and the waits between attempts start doubling.
  */
 const STARTUP_FAILURES = 10;
+/**
+ * A member's load (memory, processes, run queue) is asked at most this often, and only during a
+ * pass: page views and `eid status` read the cached figures and never cause an rpc.
+ */
+export const STATS_INTERVAL_MS = 10_000;
 /** Container changes within this window start one pass, not many. */
 const KICK_DELAY_MS = 250;
 
@@ -118,6 +129,8 @@ export class Reconciler {
   readonly #names = new Map<string, string>();
   /** Whether a member's node takes part in the mesh (false: -connect_all false), by node name. */
   readonly #mesh = new Map<string, boolean>();
+  /** The last load figures read, by node name. */
+  readonly #stats = new Map<string, NodeStats>();
   /** Containers whose node answered at least once. */
   readonly #reached = new Set<string>();
   readonly #memberBackoff: Backoff<string>;
@@ -216,6 +229,7 @@ export class Reconciler {
       if (!ids.has(id)) {
         this.#names.delete(id);
         this.#mesh.delete(name);
+        this.#stats.delete(name);
         this.#reached.delete(id);
       }
     this.#memberBackoff.forget((id) => !ids.has(id));
@@ -344,7 +358,8 @@ export class Reconciler {
       this.#reached.add(entry.id);
       this.#memberBackoff.succeeded(entry.id);
       this.#report(key, undefined, 'cluster member reachable again', { node: name });
-      return { ...base, node: name, mesh, state: 'up', connected: atomNames(visible) };
+      const stats = await this.#load(node, name);
+      return { ...base, node: name, mesh, state: 'up', connected: atomNames(visible), stats };
     } catch (err) {
       const refusedBecause = refusal(err);
       const refused = refusedBecause !== undefined;
@@ -368,6 +383,28 @@ export class Reconciler {
         this.#report(key, reason, 'cluster member not reached', fields);
       else this.#log.debug('cluster member not reached yet', { cluster: this.name, ...fields, reason });
       return { ...base, state: refused ? 'refused' : 'unreachable' };
+    }
+  }
+
+  /** The member's load, read again once the cached figures are STATS_INTERVAL_MS old; a failed read keeps the old ones. */
+  async #load(node: Node, name: string): Promise<NodeStats | undefined> {
+    const cached = this.#stats.get(name);
+    if (cached !== undefined && Date.now() - Date.parse(cached.at) < STATS_INTERVAL_MS) return cached;
+    try {
+      const [memory, processes, runQueue] = await Promise.all([
+        node.rpc(name, 'erlang', 'memory', [atom('total')], QUERY_TIMEOUT_MS),
+        node.rpc(name, 'erlang', 'system_info', [atom('process_count')], QUERY_TIMEOUT_MS),
+        node.rpc(name, 'erlang', 'statistics', [atom('run_queue')], QUERY_TIMEOUT_MS),
+      ]);
+      const whole = (t: Term) => (typeof t === 'number' ? t : typeof t === 'bigint' ? Number(t) : -1);
+      const figures = [memory, processes, runQueue].map(whole) as [number, number, number];
+      if (figures.some((n) => n < 0)) return cached;
+      const [memoryBytes, processCount, queue] = figures;
+      const stats = { memoryBytes, processes: processCount, runQueue: queue, at: new Date().toISOString() };
+      this.#stats.set(name, stats);
+      return stats;
+    } catch {
+      return cached;
     }
   }
 
@@ -424,7 +461,8 @@ export class Reconciler {
           name: '',
           mesh: m.mesh,
           state: 'up',
-          connected: [],
+          connected: m.connected,
+          stats: m.stats,
         })),
       };
     } catch (err) {

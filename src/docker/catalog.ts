@@ -169,6 +169,11 @@ export class DockerCatalog {
     return [...this.#table.entries()];
   }
 
+  /** Why containers (or some of their names) are not served now; see skips.ts. */
+  skips(): Skip[] {
+    return this.#skipped.current();
+  }
+
   stats(): CatalogStats {
     return {
       size: this.#table.size,

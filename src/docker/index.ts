@@ -11,3 +11,4 @@ export {
   type CatalogOptions,
   type CatalogStats,
 } from './catalog.ts';
+export type { ContainerAbout } from './inspect.ts';

@@ -9,7 +9,9 @@ import net from 'node:net';
 import { isLoopback, unmapped } from '../epmd/address.ts';
 import { isPort, parsePort } from '../ports.ts';
 import { isContainerId } from './events.ts';
-import type { Skip } from './skips.ts';
+import type { ContainerAbout, Skip } from './skips.ts';
+
+export type { ContainerAbout } from './skips.ts';
 
 /** Label overriding the node port for one container. */
 export const PORT_LABEL = 'eid.port';
@@ -50,6 +52,28 @@ export interface CatalogEntry {
   bindings?: readonly HostBinding[] | undefined;
   /** Its `eid.cluster` label, when it has a well-formed one. */
   cluster?: string | undefined;
+  /** What the operator sees of it (image, eid.* labels); for display only, never for lookups. */
+  about?: ContainerAbout | undefined;
+}
+
+/** Longest label value kept for display; a longer one is cut. */
+const LABEL_TEXT_MAX = 256;
+
+/** The container's name, image and eid.* labels from an inspect reply, as untrusted text. */
+export function aboutContainer(info: InspectReply | null | undefined): ContainerAbout {
+  const name = info?.Name;
+  const image = field(info?.Config, 'Image');
+  const labels = field(info?.Config, 'Labels');
+  const eid: Record<string, string> = {};
+  if (typeof labels === 'object' && labels !== null)
+    for (const [key, value] of Object.entries(labels).slice(0, 64))
+      if (key.startsWith('eid.') && typeof value === 'string')
+        eid[key.slice(0, LABEL_TEXT_MAX)] = value.slice(0, LABEL_TEXT_MAX);
+  return {
+    name: typeof name === 'string' ? name.replace(/^\//, '').slice(0, LABEL_TEXT_MAX) : '',
+    image: typeof image === 'string' ? image.slice(0, LABEL_TEXT_MAX) : '',
+    labels: eid,
+  };
 }
 
 /** One published binding: a host address and port. */
@@ -203,7 +227,8 @@ export function readContainer(
     field(labels, NAME_LABEL) !== undefined ||
     field(labels, CLUSTER_LABEL) !== undefined;
   const port = portLabel === undefined ? nodePort : textPort(portLabel);
-  if (port === undefined || !isPort(port)) return { skip: { id, reason: 'bad_port_label' } };
+  const about = aboutContainer(info);
+  if (port === undefined || !isPort(port)) return { skip: { id, reason: 'bad_port_label', about } };
   const key = `${port}/tcp`;
   const ports = field(info?.NetworkSettings, 'Ports');
   const exposed =
@@ -217,12 +242,12 @@ export function readContainer(
     if (hostPort === undefined || typeof ip !== 'string') continue;
     all.push({ address: IPV4_ANY.has(ip) ? IPV4_WILDCARD : ip, port: hostPort });
   }
-  if (all.length === 0) return exposed ? { skip: { id, reason: 'no_node_port' } } : undefined;
+  if (all.length === 0) return exposed ? { skip: { id, reason: 'no_node_port', about } } : undefined;
   const wildcard = (a: string) => a === IPV4_WILDCARD || a === IPV6_ANY;
   const bindings = all.filter(
     (b) => wildcard(b.address) || isLoopback(b.address) || served.length === 0 || served.includes(b.address),
   );
-  if (bindings.length === 0) return { skip: { id, reason: 'unserved_address' } };
+  if (bindings.length === 0) return { skip: { id, reason: 'unserved_address', about } };
   const remote = bindings.filter((b) => !isLoopback(b.address));
   const hostPort =
     chooseBinding(
@@ -242,6 +267,7 @@ export function readContainer(
     hostPort,
     bindings,
     ...(typeof cluster === 'string' && isValidLookupName(cluster) ? { cluster } : {}),
+    about,
   };
   return remote.length === 0 ? { entry, skip: { id, reason: 'loopback_only' } } : { entry };
 }

@@ -27,11 +27,21 @@ export type SkipReason = keyof typeof SkipReasons;
 
 export const SKIP_REASONS = Object.keys(SkipReasons) as SkipReason[];
 
+/** A container as an operator knows it: display only (the cluster page, `eid status`). */
+export interface ContainerAbout {
+  name: string;
+  image: string;
+  /** Its eid.* labels as Docker holds them, well-formed or not (cut to 256 characters each). */
+  labels: Record<string, string>;
+}
+
 /** One skipped container, and the name concerned when the skip is about one name. */
 export interface Skip {
   id: string;
   reason: SkipReason;
   name?: string | undefined;
+  /** The container, for display, when the skip leaves it out of the catalog. */
+  about?: ContainerAbout | undefined;
 }
 
 const keyOf = (s: Skip) => `${s.reason}\0${s.id}\0${s.name ?? ''}`;
@@ -67,6 +77,11 @@ export class SkippedContainers {
         ...(skip.name === undefined ? {} : { name: skip.name }),
       });
     }
+  }
+
+  /** The skips now in force. */
+  current(): Skip[] {
+    return [...this.#current.values()];
   }
 
   /** Distinct containers skipped, by reason (every reason present, zero included). */

@@ -236,7 +236,7 @@ const DOCUMENTED_FLAGS: Record<string, string[]> = {
     '--timeout',
     '--help',
   ],
-  status: ['--cluster', '--clusters', '--json', '--timeout', '--help'],
+  status: ['--host', '--cluster', '--clusters', '--json', '--timeout', '--help'],
 };
 const BOOLEAN_FLAGS = new Set(['--help', '--json', '--relaxed-command-check', '--yes', '--no-history']);
 

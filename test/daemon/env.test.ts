@@ -145,7 +145,7 @@ test('a bad EID_* value is a usage error naming the setting (exit 2)', { timeout
     ['EID_PORT', 'x', /--port: not a port number: 'x'/],
     ['EID_NODE_PORT', '70000', /--node-port: not a port number: '70000'/],
     ['EID_ERLANG_PORT', '-1', /--node-port: not a port number: '-1'/],
-    ['EID_METRICS', 'nowhere', /--metrics: expected ADDR:PORT, got 'nowhere'/],
+    ['EID_METRICS', 'nowhere', /--metrics: expected PORT or ADDR:PORT, got 'nowhere'/],
     ['EID_LOG_LEVEL', 'loud', /--log-level: one of/],
     ['EID_LOG_FORMAT', 'xml', /--log-format: pretty, json or auto/],
   ] as const) {

@@ -82,3 +82,19 @@ test('settings: --resync-interval (EID_RESYNC_INTERVAL) in whole seconds', () =>
     );
   }
 });
+
+test('settings: --metrics PORT listens on 127.0.0.1; ADDR:PORT as given; --expose-page is a switch', () => {
+  assert.deepEqual(parseDaemonArgs(['--metrics', '9369'], {}).metrics, { host: '127.0.0.1', port: 9369 });
+  assert.deepEqual(parseDaemonArgs([], { EID_METRICS: '0.0.0.0:9369' }).metrics, {
+    host: '0.0.0.0',
+    port: 9369,
+  });
+  assert.equal(parseDaemonArgs(['--metrics', '9369'], {}).exposePage, false);
+  assert.equal(parseDaemonArgs(['--expose-page', '--metrics', '9369'], {}).exposePage, true);
+  assert.equal(parseDaemonArgs([], { EID_EXPOSE_PAGE: '1' }).exposePage, true);
+  assert.equal(parseDaemonArgs(['--expose-page=0'], { EID_EXPOSE_PAGE: '1' }).exposePage, false);
+  assert.throws(
+    () => parseDaemonArgs(['--expose-page=yes'], {}),
+    (e: unknown) => e instanceof EidError && e.code === 'CLI_USAGE',
+  );
+});

@@ -69,6 +69,9 @@ function doc(host: string, members: Member[], cluster = 'shop'): MembershipDocum
     host,
     generated: new Date().toISOString(),
     clusters: [{ name: cluster, reconcileIntervalMs: 3000, lastReconcile: null, members, hosts: [] }],
+    containers: [],
+    registered: [],
+    peers: [],
   };
 }
 
@@ -97,8 +100,8 @@ test('a peer with a certificate of the private CA gets the document, and its mem
   const port = await serve(files(good, HOST), () => doc(HOST, [member(`a@${HOST}`), member(`b@${HOST}`)]));
   const json = await fetchMembership(HOST, port, credentials(files(good, HOST)));
   assert.deepEqual(readPeerMembers(json, 'shop', HOST), [
-    { node: `a@${HOST}`, mesh: true },
-    { node: `b@${HOST}`, mesh: true },
+    { node: `a@${HOST}`, mesh: true, connected: [], stats: undefined },
+    { node: `b@${HOST}`, mesh: true, connected: [], stats: undefined },
   ]);
 });
 
@@ -149,8 +152,8 @@ test('forged members are dropped: other hosts, other clusters, bad names, not up
   forged.clusters.push(...doc(HOST, [member(`intruder@${HOST}`)], 'other').clusters);
   const json = JSON.stringify(forged);
   assert.deepEqual(readPeerMembers(json, 'shop', HOST), [
-    { node: `ok@${HOST}`, mesh: true },
-    { node: `solo@${HOST}`, mesh: false },
+    { node: `ok@${HOST}`, mesh: true, connected: [], stats: undefined },
+    { node: `solo@${HOST}`, mesh: false, connected: [], stats: undefined },
   ]);
   assert.deepEqual(readPeerMembers(json, 'nosuch', HOST), []);
   const refused = (text: string, pattern: RegExp) =>

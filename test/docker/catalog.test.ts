@@ -132,6 +132,8 @@ test('inspect → entry: node port from --node-port or the eid.port label; stopp
     nodePort: 12345,
     hostPort: 32768,
     bindings: [{ address: '0.0.0.0', port: 32768 }],
+    // For display (the cluster page): the reply has no image here; eid.* labels as written.
+    about: { name: 'web', image: '', labels: { 'eid.name': 'api' } },
   });
   const labelled = inspectInfo({
     labels: { 'eid.port': '9000' },
