@@ -93,7 +93,7 @@ test('settings: bad values are usage errors', () => {
     ['--port', '0'],
     ['--port', '70000'],
     ['--node-port', 'x'],
-    ['--metrics', '9100'],
+    ['--metrics', 'localhost:99999'],
     ['--log-level', 'loud'],
     ['--log-format', 'xml'],
     ['--frobnicate'],
