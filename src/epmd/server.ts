@@ -484,9 +484,16 @@ export class EpmdServer {
     return reply;
   }
 
-  /** Sends a whole reply and closes the connection (stock clients read until the close). */
+  /**
+   * Sends a whole reply and closes the connection (stock clients read until the close). When the
+   * system took the reply at once (the usual case) the socket closes in the same turn, as epmd's
+   * write-then-close: the kernel sends the reply, then the FIN. `end()` would wait a turn of the
+   * event loop for the socket to be writable before its shutdown, which is what the client waits for.
+   */
   private reply(socket: net.Socket, bytes: Buffer): void {
-    socket.end(bytes, () => socket.destroy());
+    socket.write(bytes);
+    if (socket.writableLength === 0) socket.destroy();
+    else socket.end(() => socket.destroy());
   }
 
   private refuseRemote(socket: net.Socket, what: string): undefined {
