@@ -11,6 +11,7 @@ import {
   DEFAULT_MAX_FRAME,
   FrameDecoder,
   MAX_HANDSHAKE_FRAME,
+  type Frame,
   TICK_FRAME,
   encodeHandshakeFrame,
   type PrefixSize,
@@ -208,10 +209,10 @@ export class Connection {
           if (this.isUp) break;
           frames = this.frames.drain(true);
         }
-        if (this.isUp) this.onAllFrames(this.frames.drain());
+        if (this.isUp) this.onAllFrames(this.frames.drainSplit());
         return;
       }
-      this.onAllFrames(this.frames.push(chunk));
+      this.onAllFrames(this.frames.pushSplit(chunk));
     } catch (err) {
       const error =
         err instanceof DistError
@@ -270,11 +271,11 @@ export class Connection {
   }
 
   /** Handles `frames`, then whatever the decoder still holds (it throws there on a bad frame). */
-  private onAllFrames(frames: Buffer[]): void {
-    for (let batch = frames; batch.length > 0; batch = this.frames.drain()) this.onFrames(batch);
+  private onAllFrames(frames: Frame[]): void {
+    for (let batch = frames; batch.length > 0; batch = this.frames.drainSplit()) this.onFrames(batch);
   }
 
-  private onFrames(frames: Buffer[]): void {
+  private onFrames(frames: Frame[]): void {
     for (const frame of frames) {
       if (this.state !== 'up') return;
       if (frame.length === 0) continue; // tick

@@ -8,6 +8,12 @@ import type { InboundBudget } from './inbound-budget.ts';
 
 export type PrefixSize = 2 | 4;
 
+/**
+ * A connected-mode frame as it arrived: one buffer, or, when it spans reads, the views of the
+ * reads it spans, in order (never copied: the caller copies them once, where they go).
+ */
+export type Frame = Buffer | Buffer[];
+
 /** Largest handshake frame we accept: a name (up to 255 bytes by OTP) plus fixed fields. */
 export const MAX_HANDSHAKE_FRAME = 1024;
 /**
@@ -80,7 +86,28 @@ export class FrameDecoder {
 
   /** Returns frames already buffered (after a mode switch). */
   drain(stopAfterFirst = false): Buffer[] {
-    const frames: Buffer[] = [];
+    return this.collect(stopAfterFirst, false) as Buffer[];
+  }
+
+  /**
+   * {@link push}, but a frame that spans reads comes out as the views of its reads instead of a
+   * copy (a 64 KiB fragment nearly always spans two 64 KiB reads).
+   */
+  pushSplit(chunk: Uint8Array): Frame[] {
+    if (chunk.length > 0) {
+      this.pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+      this.pendingBytes += chunk.length;
+    }
+    return this.collect(false, true);
+  }
+
+  /** {@link drain} with frames as {@link pushSplit} returns them. */
+  drainSplit(): Frame[] {
+    return this.collect(false, true);
+  }
+
+  private collect(stopAfterFirst: boolean, split: boolean): Frame[] {
+    const frames: Frame[] = [];
     for (;;) {
       if (this.needed < 0) {
         if (this.pendingBytes < this.prefixSize) break;
@@ -108,7 +135,7 @@ export class FrameDecoder {
         this.needed = length;
       }
       if (this.pendingBytes < this.needed) break;
-      frames.push(this.take(this.needed));
+      frames.push(split ? this.takeSplit(this.needed) : this.take(this.needed));
       this.needed = -1;
       if (this.reserved > 0) {
         this.budget?.give(this.reserved);
@@ -121,6 +148,12 @@ export class FrameDecoder {
 
   /** Removes and returns the first `n` buffered bytes (a view when they sit in one chunk). */
   private take(n: number): Buffer {
+    const parts = this.takeSplit(n);
+    return Array.isArray(parts) ? Buffer.concat(parts, n) : parts;
+  }
+
+  /** Removes the first `n` buffered bytes: a view when they sit in one chunk, else views of each. */
+  private takeSplit(n: number): Frame {
     if (n === 0) return Buffer.alloc(0);
     const first = this.pending[0]!;
     if (first.length >= n) {
@@ -130,18 +163,21 @@ export class FrameDecoder {
       this.pendingBytes -= n;
       return out;
     }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
+    const parts: Buffer[] = [];
+    for (let left = n; left > 0;) {
       const head = this.pending[0]!;
-      const part = Math.min(head.length, n - filled);
-      head.copy(out, filled, 0, part);
-      filled += part;
-      if (part === head.length) this.pending.shift();
-      else this.pending[0] = head.subarray(part);
+      if (head.length <= left) {
+        parts.push(head);
+        this.pending.shift();
+        left -= head.length;
+      } else {
+        parts.push(head.subarray(0, left));
+        this.pending[0] = head.subarray(left);
+        left = 0;
+      }
     }
     this.pendingBytes -= n;
-    return out;
+    return parts;
   }
 }
 

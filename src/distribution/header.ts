@@ -102,6 +102,18 @@ interface Reassembly {
   next: bigint;
 }
 
+/** An 'F' header: version, tag, sequence id and fragment id. */
+const NEXT_FRAGMENT_HEAD = 18;
+
+/**
+ * A fragment's bytes to hold until its message is whole: a view when it is at least half of the
+ * read it is part of, else a copy, so that what a peer makes us hold stays within twice what the
+ * reassembly budget counts (a view keeps its whole read alive).
+ */
+function held(part: Uint8Array): Uint8Array {
+  return part.length * 2 >= part.buffer.byteLength ? part : new Uint8Array(part);
+}
+
 function headerError(code: DistErrorCode, message: string, cause?: unknown): DistError {
   return new DistError(code, message, cause === undefined ? {} : { cause });
 }
@@ -142,9 +154,24 @@ export class HeaderDecoder {
 
   /**
    * Decodes one connected-mode frame body (not a tick). Returns the message, or undefined
-   * while a fragmented message is incomplete. Throws {@link DistError} on bad input.
+   * while a fragmented message is incomplete. Throws {@link DistError} on bad input. A frame that
+   * spans reads may come as the views of its parts (FrameDecoder.pushSplit): a later fragment's
+   * parts are held as they are, anything else is joined first.
    */
-  decode(frame: Uint8Array): DistMessage | undefined {
+  decode(frame: Uint8Array | readonly Uint8Array[]): DistMessage | undefined {
+    let more: readonly Uint8Array[] = [];
+    if (!(frame instanceof Uint8Array)) {
+      const first = frame[0] ?? new Uint8Array(0);
+      if (
+        frame.length > 1 &&
+        first.length >= NEXT_FRAGMENT_HEAD &&
+        first[0] === HeaderTag.VERSION &&
+        first[1] === HeaderTag.FRAGMENT_NEXT
+      ) {
+        more = frame.slice(1);
+        frame = first;
+      } else frame = frame.length === 1 ? first : Buffer.concat(frame);
+    }
     const r = new Reader(frame);
     try {
       if (r.u8('version') !== HeaderTag.VERSION)
@@ -158,7 +185,7 @@ export class HeaderDecoder {
         case HeaderTag.FRAGMENT_FIRST:
           return this.firstFragment(r);
         case HeaderTag.FRAGMENT_NEXT:
-          return this.nextFragment(r);
+          return this.nextFragment(r, more);
         default:
           return r.fail(`unknown distribution header ${kind}`, 'header kind', 1);
       }
@@ -193,7 +220,7 @@ export class HeaderDecoder {
 
   /**
    * Options for the message in the rest of `r`. Its bytes are never reused (socket reads,
-   * frames spanning reads and reassembled messages are buffers of their own), so large
+   * frames joined from several reads and reassembled messages are buffers of their own), so large
    * binaries may be views of them.
    */
   private decodeOptions(r: Reader, atomCache?: (Atom | undefined)[]): DecodeOptions {
@@ -253,14 +280,14 @@ export class HeaderDecoder {
         `more than ${this.maxSequences} fragmented messages in flight`,
       );
     }
-    // Views, not copies: each frame is its own buffer (a socket read or a reassembled frame).
     const chunk = r.bytes(r.remaining);
     this.charge(chunk.length);
-    this.sequences.set(seq, { refs, chunks: [chunk], bytes: chunk.length, next: fragments - 1n });
+    this.sequences.set(seq, { refs, chunks: [held(chunk)], bytes: chunk.length, next: fragments - 1n });
     return undefined;
   }
 
-  private nextFragment(r: Reader): DistMessage | undefined {
+  /** An 'F' frame: its head in `r`, its data the rest of `r` and then `more` (the reads it spans). */
+  private nextFragment(r: Reader, more: readonly Uint8Array[]): DistMessage | undefined {
     const seq = r.u64('sequence id');
     const id = r.u64('fragment id');
     const entry = this.sequences.get(seq);
@@ -272,19 +299,20 @@ export class HeaderDecoder {
         `sequence ${seq}: fragment ${id} arrived, expected ${entry.next}`,
       );
     }
-    const data = r.bytes(r.remaining);
+    const parts = [r.bytes(r.remaining), ...more];
+    const length = parts.reduce((n, p) => n + p.length, 0);
     if (id !== 1n) {
-      this.charge(data.length);
-      entry.chunks.push(data);
-      entry.bytes += data.length;
+      this.charge(length);
+      for (const p of parts) if (p.length > 0) entry.chunks.push(held(p));
+      entry.bytes += length;
       entry.next = id - 1n;
       return undefined;
     }
     this.sequences.delete(seq);
     this.reassemblyBytes -= entry.bytes;
     this.budget?.give(entry.bytes);
-    entry.chunks.push(data);
-    const whole = Buffer.concat(entry.chunks, entry.bytes + data.length);
+    // The one copy of the message's bytes: into a buffer of its own, so its binaries may be views.
+    const whole = Buffer.concat([...entry.chunks, ...parts], entry.bytes + length);
     return this.decodeBody(new Reader(whole), entry.refs);
   }
 

@@ -418,7 +418,7 @@ export class EpmdServer {
         if (!local()) return this.refuseRemote(socket, 'ALIVE2_REQ');
         return this.register(socket, request);
       case 'portPlease2':
-        this.reply(socket, this.port2Reply(request.name, socket.localAddress, this.connections.get(socket)));
+        this.reply(socket, this.port2Reply(request.name, socket, this.connections.get(socket)));
         return undefined;
       case 'names':
         this.reply(socket, encodeNamesReply(this.port, this.names()));
@@ -458,16 +458,17 @@ export class EpmdServer {
 
   /**
    * The PORT2_RESP for `name`. An entry from the source that the wire cannot carry (a port past
-   * 65535, say) is treated like a failing source: logged, and answered as not registered.
+   * 65535, say) is treated like a failing source: logged, and answered as not registered. The
+   * socket's local address (a getsockname call) is asked only when the source needs it.
    */
-  private port2Reply(name: string, localAddress: string | undefined, conn: Connection | undefined): Buffer {
+  private port2Reply(name: string, socket: net.Socket, conn: Connection | undefined): Buffer {
     const registered = this.nodes.get(name);
     let reply: Buffer;
     let outcome: LookupOutcome = 'registered';
     if (registered !== undefined) {
       reply = registered.port2Reply;
     } else {
-      const entry = this.lookup(name, localAddress);
+      const entry = this.lookup(name, this.options.source === undefined ? undefined : socket.localAddress);
       outcome = entry === undefined ? 'unknown' : 'source';
       try {
         reply = encodePort2Reply(entry);
@@ -484,9 +485,16 @@ export class EpmdServer {
     return reply;
   }
 
-  /** Sends a whole reply and closes the connection (stock clients read until the close). */
+  /**
+   * Sends a whole reply and closes the connection (stock clients read until the close). When the
+   * system took the reply at once (the usual case) the socket closes in the same turn, as epmd's
+   * write-then-close: the kernel sends the reply, then the FIN. `end()` would wait a turn of the
+   * event loop for the socket to be writable before its shutdown, which is what the client waits for.
+   */
   private reply(socket: net.Socket, bytes: Buffer): void {
-    socket.end(bytes, () => socket.destroy());
+    socket.write(bytes);
+    if (socket.writableLength === 0) socket.destroy();
+    else socket.end(() => socket.destroy());
   }
 
   private refuseRemote(socket: net.Socket, what: string): undefined {

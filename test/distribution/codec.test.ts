@@ -522,6 +522,74 @@ describe('headers', () => {
   });
 
   test(
+    'fragmented messages decode from frames that span reads, the stream fed in pieces of every size down to one byte',
+    { timeout: 60_000 },
+    () => {
+      const enc = new HeaderEncoder({ atomCache: true, fragments: true, fragmentSize: 1000 });
+      const big = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7) & 0xff));
+      const payloads = [tuple(atom('first'), big), tuple(atom('second'), big.subarray(0, 3000))];
+      const w = new Writer();
+      const parts: Buffer[] = [];
+      for (const p of payloads) {
+        const large = enc.encode(w, send(p).control, p);
+        parts.push(w.toBuffer(), ...(large?.buffers ?? []));
+        w.reset();
+      }
+      const stream = Buffer.concat(parts);
+      for (const size of [1, 2, 3, 17, 999, 1000, 1001, 1030, 4096, stream.length]) {
+        const budget = new InboundBudget(1 << 20);
+        const fd = new FrameDecoder({ prefixSize: 4, maxFrame: 1 << 20, budget });
+        const dec = new HeaderDecoder({ budget });
+        const reads: Uint8Array[] = [];
+        const got: Term[] = [];
+        for (let at = 0; at < stream.length; at += size) {
+          // Each read in a buffer of its own, as a socket delivers them.
+          const read = new Uint8Array(stream.subarray(at, at + size));
+          reads.push(read);
+          for (const f of fd.pushSplit(read)) {
+            const m = f.length === 0 ? undefined : dec.decode(f);
+            if (m !== undefined) got.push(m.payload!);
+          }
+        }
+        const label = `reads of ${size} bytes`;
+        assert.equal(got.length, 2, label);
+        // The messages own their bytes: the reads may be reused.
+        for (const read of reads) read.fill(0);
+        got.forEach((m, i) => assert.ok(termEquals(m, payloads[i]!), label));
+        assert.equal(dec.pendingBytes, 0, label);
+        assert.equal(budget.heldBytes, 0, label);
+      }
+    },
+  );
+
+  test("a fragment's small share of a large read is copied, not held as a view of the read", () => {
+    const dec = new HeaderDecoder();
+    const fragment = (id: number, data: Buffer): Buffer => {
+      const w = new Writer();
+      w.u8(131);
+      w.u8(id === 3 ? HeaderTag.FRAGMENT_FIRST : HeaderTag.FRAGMENT_NEXT);
+      w.u64(1n);
+      w.u64(BigInt(id));
+      if (id === 3) w.u8(0);
+      w.bytes(data);
+      return w.toBuffer();
+    };
+    const message = Buffer.concat([
+      encode(tuple(ControlOp.SEND, atom(''), pid), { versionByte: false }),
+      encode(Buffer.alloc(300, 7), { versionByte: false }),
+    ]);
+    assert.equal(dec.decode(fragment(3, message.subarray(0, 100))), undefined);
+    // The second fragment spans two reads: its first 130 bytes end a read of 64 KiB.
+    const second = fragment(2, message.subarray(100, 250));
+    const read = Buffer.alloc(64 * 1024, 0xee);
+    second.copy(read, read.length - 130, 0, 130);
+    assert.equal(dec.decode([read.subarray(read.length - 130), second.subarray(130)]), undefined);
+    read.fill(0);
+    const whole = dec.decode(fragment(1, message.subarray(250)));
+    assert.deepEqual(whole?.payload, Buffer.alloc(300, 7));
+  });
+
+  test(
     'large binaries go out as their own chunks: frames byte-identical to copying them, at every size around the thresholds',
     { timeout: 60_000 },
     () => {

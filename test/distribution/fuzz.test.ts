@@ -15,6 +15,7 @@ import { DEFAULT_FLAGS, DistFlags } from '../../src/distribution/flags.ts';
 import { DistError } from '../../src/errors.ts';
 import { Writer } from '../../src/bytes.ts';
 import { atom, Pid, Reference, Tuple, type Term } from '../../src/etf/terms.ts';
+import { termEquals } from '../../src/etf/index.ts';
 import { termArb } from '../etf/arbitraries.ts';
 import { chunksOf, fuzzing, mutate, randomBytes, rng } from '../fuzz.ts';
 import { fragmentBody, sameSignal } from './helpers.ts';
@@ -387,6 +388,50 @@ test('headers: mutated sessions (frames changed, dropped, repeated, reordered, u
       playHeaders(frames, `session ${index} seed ${seed}`, keepGoing);
     }),
     runs(4_000),
+  );
+});
+
+test('headers: the frames of a mutated session, read from a stream cut anywhere (frames that span reads come as parts), decode as the whole frames do', () => {
+  fc.assert(
+    fc.property(
+      fc.nat(SESSIONS.length - 1),
+      fc.nat(),
+      fc.array(fc.nat(), { maxLength: 40 }),
+      // A byte at a time is slow on the larger sessions: one run in eight.
+      fc.nat(7).map((n) => n === 0),
+      (index, seed, cuts, oneByteAtATime) => {
+        const label = `session ${index} seed ${seed}`;
+        // Empty frames are ticks on a stream; the frames here are messages.
+        const frames = mutateSequence(SESSIONS[index]!, rng(seed)).filter((f) => f.length > 0);
+        const whole = playHeaders(frames, label, true);
+        const fd = new FrameDecoder({ prefixSize: 4, maxFrame: 1 << 20 });
+        const dec = new HeaderDecoder(HEADER_LIMITS);
+        const stream = Buffer.concat(frames.map((f) => prefixed(4, f)));
+        const messages: DistMessage[] = [];
+        let errors = 0;
+        for (const chunk of chunksOf(stream, cuts, oneByteAtATime)) {
+          // Each read in a buffer of its own, as a socket delivers them.
+          for (const frame of fd.pushSplit(new Uint8Array(chunk))) {
+            const m = guarded(label, () => dec.decode(frame));
+            assert.ok(dec.pendingBytes <= HEADER_LIMITS.maxReassemblyBytes, `${label}: bytes held`);
+            if (m instanceof DistError) errors++;
+            else if (m !== undefined) messages.push(m);
+          }
+        }
+        assert.equal(errors, whole.errors, label);
+        assert.equal(messages.length, whole.messages.length, label);
+        messages.forEach((m, i) => {
+          const w = whole.messages[i]!;
+          assert.ok(termEquals(m.control, w.control), label);
+          assert.ok(
+            (m.payload === undefined && w.payload === undefined) ||
+              (m.payload !== undefined && w.payload !== undefined && termEquals(m.payload, w.payload)),
+            label,
+          );
+        });
+      },
+    ),
+    runs(250),
   );
 });
 

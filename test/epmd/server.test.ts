@@ -157,16 +157,17 @@ describe('registration', () => {
 });
 
 describe('name source extension point', () => {
+  const entry = (name: string, port: number): NodeEntry => ({
+    name,
+    port,
+    nodeType: 77,
+    protocol: 0,
+    highestVersion: 6,
+    lowestVersion: 5,
+    extra: new Uint8Array(0),
+  });
+
   test('answers names not registered locally; local registrations win; bad names and a failing source are contained', async () => {
-    const entry = (name: string, port: number): NodeEntry => ({
-      name,
-      port,
-      nodeType: 77,
-      protocol: 0,
-      highestVersion: 6,
-      lowestVersion: 5,
-      extra: new Uint8Array(0),
-    });
     let failing = false;
     const catalog = new Map([
       ['web', entry('web', 43100)],
@@ -235,6 +236,24 @@ describe('name source extension point', () => {
       isEpmdError('EPMD_NOT_REGISTERED'),
     );
     assert.equal((await epmdPortPlease('fine', '127.0.0.1', { epmdPort: server.port })).port, 43103);
+  });
+
+  test('a name source is told the address the lookup arrived on', async () => {
+    const asked: (string | undefined)[] = [];
+    const source: NameSource = {
+      lookup: (name, localAddress) => {
+        asked.push(localAddress);
+        return name === 'here' ? entry('here', 43104) : undefined;
+      },
+      names: () => [],
+    };
+    const server = await startServer({ source });
+    assert.equal((await epmdPortPlease('here', '127.0.0.1', { epmdPort: server.port })).port, 43104);
+    const reg = await epmdRegister('local', 43105, { epmdPort: server.port });
+    // A registered name is answered without asking the source.
+    assert.equal((await epmdPortPlease('local', '127.0.0.1', { epmdPort: server.port })).port, 43105);
+    assert.deepEqual(asked, ['127.0.0.1']);
+    await reg.close();
   });
 });
 
