@@ -2,8 +2,9 @@
  * Just enough of OTP's `global` name server for a visible TS node to be a well-behaved member
  * of a cluster running `global` (global_name_server on every visible node, OTP 25+ protocol
  * version 8): it answers the connect handshake (init_connect, lock_set, exchange, resolved) as
- * a node that registers no global names, grants and releases locks, accepts name registrations
- * made by others, and honours `remove_connection` (prevent_overlapping_partitions). Without
+ * a node that registers no global names, tells the nodes it knew about a node it synced with
+ * (new_nodes), grants and releases locks, accepts name registrations made by others, and
+ * honours `remove_connection` (prevent_overlapping_partitions). Without
  * this, global:sync/0 and global:register_name/2 on OTP nodes would wait forever for us.
  */
 import { compareTerms } from '../etf/order.ts';
@@ -74,6 +75,10 @@ const A = {
   lock_set: atom('lock_set'),
   exchange: atom('exchange'),
   resolved: atom('resolved'),
+  new_nodes: atom('new_nodes'),
+  global: atom('global'),
+  vsn: atom('vsn'),
+  lock: atom('lock'),
   unused: atom('unused'),
   in_sync: atom('in_sync'),
   yes: atom('yes'),
@@ -96,8 +101,14 @@ export class GlobalServer {
   private readonly locks = new Map<string, { requester: string; pids: Map<string, Pid> }>();
   /** Every global name this node knows, its own registrations included. */
   readonly names = new Map<string, NameEntry>();
-  /** Nodes this node's `global` is in sync with (OTP's known list). */
-  private readonly known = new Set<string>();
+  /** Nodes this node's `global` is in sync with (OTP's known map), with their protocol versions. */
+  private readonly known = new Map<string, number>();
+  /** Peers' protocol versions (from init_connect), until they are known. */
+  private readonly hisVersions = new Map<string, number>();
+  /** The lock id a connecting peer's locker set ({global, sorted lockers}), for new_nodes. */
+  private readonly lockIds = new Map<string, Term>();
+  /** The ops our exchange_names made for a connecting peer (resolved waits for them). */
+  private readonly exchanges = new Map<string, Promise<Tuple[]>>();
   private readonly maxNames: number;
   private readonly maxLocks: number;
   /** What was refused: the first of each kind logged at once, the repeats summarised. */
@@ -158,6 +169,9 @@ export class GlobalServer {
   nodeDown(node: string): void {
     this.myTags.delete(node);
     this.hisTags.delete(node);
+    this.hisVersions.delete(node);
+    this.lockIds.delete(node);
+    this.exchanges.delete(node);
     for (const [resource, lock] of this.locks) {
       for (const [pk, pid] of lock.pids) if (pid.node.name === node) lock.pids.delete(pk);
       if (lock.pids.size === 0) this.locks.delete(resource);
@@ -229,12 +243,12 @@ export class GlobalServer {
     const self = this.host.nodeAtom.name;
     try {
       for (let attempt = 0; attempt < MAX_LOCK_ATTEMPTS; attempt++) {
-        const known = [...this.known];
+        const known = [...this.known.keys()];
         const nodes = [self, ...known];
         const boss = nodes.reduce((a, b) => (compareTerms(atom(a), atom(b)) >= 0 ? a : b));
         if (await this.lockOn(id, [boss], registrar)) {
           const all = await this.lockOn(id, nodes, registrar);
-          if (all && [...this.known].every((n) => known.includes(n))) {
+          if (all && [...this.known.keys()].every((n) => known.includes(n))) {
             try {
               return await fn(known, registrar);
             } finally {
@@ -298,7 +312,11 @@ export class GlobalServer {
     if (is(kind, 'init_connect') && b instanceof Atom) {
       // {init_connect, {Vsn, HisTag}, Node, {locker, _, HisKnown, HisLocker}}
       const node = b.name;
-      if (a instanceof Tuple) this.hisTags.set(node, a.elements[1] as Term);
+      if (a instanceof Tuple) {
+        this.hisTags.set(node, a.elements[1] as Term);
+        const vsn = a.elements[0];
+        if (typeof vsn === 'number') this.hisVersions.set(node, vsn);
+      }
       const mine = tuple(GLOBAL_PROTOCOL, this.tagFor(node));
       const locker = tuple(A.locker, A.no_longer_a_pid, [], this.host.locker.pid);
       this.host.castGlobal(node, tuple(A.init_connect, mine, this.host.nodeAtom, locker));
@@ -308,6 +326,9 @@ export class GlobalServer {
       // Their locker locked both sides: agree, and send our names ({Name, Pid, Method}).
       const node = a.node.name;
       const hisTag = this.hisTags.get(node) ?? d ?? 0;
+      // OTP's locker_lock_id: both lockers lock their partitions under this one id.
+      const lockers = [a, this.host.locker.pid].sort(compareTerms);
+      this.lockIds.set(node, tuple(A.global, lockers));
       this.host.castGlobal(node, tuple(A.lock_set, this.host.locker.pid, true, [], hisTag as Term));
       const ours = [...this.names].map(([name, e]) => tuple(atom(name), e.pid, e.method));
       this.host.castGlobal(node, tuple(A.exchange, this.host.nodeAtom, ours, [], hisTag as Term));
@@ -316,24 +337,60 @@ export class GlobalServer {
     if (is(kind, 'exchange') && a instanceof Atom && Array.isArray(b)) {
       // Their names: exchange_names, then our resolved (the ops they must apply).
       const node = a.name;
-      void this.exchange(node, b).catch((err: unknown) =>
+      const ops = this.exchange(node, b);
+      this.exchanges.set(node, ops);
+      ops.catch((err: unknown) =>
         this.host.logger.warn('global: name exchange failed', { node, error: String(err) }),
       );
       return;
     }
     if (is(kind, 'resolved') && a instanceof Atom && Array.isArray(c)) {
-      // {resolved, Node, HisResolved, HisKnown, unused, NamesExt, Tag}: apply its ops, sync with the nodes it knows.
-      if (Array.isArray(b)) this.doOps(b);
-      this.addKnown([a, ...c]);
-      this.syncOthers(c);
+      // {resolved, Node, HisResolved, HisKnown, unused, NamesExt, Tag}
+      this.resolved(a, Array.isArray(b) ? b : [], c).catch((err: unknown) =>
+        this.host.logger.warn('global: resolved failed', { node: a.name, error: String(err) }),
+      );
       return;
     }
     if (is(kind, 'new_nodes') && Array.isArray(d)) {
       // {new_nodes, Node, Ops, NamesExt, Nodes, ExtraInfo}: a node synced with others.
       if (Array.isArray(b)) this.doOps(b);
-      this.addKnown(d);
-      this.syncOthers(d);
+      // As OTP: in_sync only to the nodes new to us (one to a node already in sync with us
+      // would cancel a session it may have going with us).
+      this.syncOthers(this.addKnown(d));
     }
+  }
+
+  /**
+   * resolved: the peer's ops applied, in sync with the nodes it knows; and, as the node that
+   * took the peer in, new_nodes to every node we knew before, naming the peer and its known
+   * nodes. The peer already took our known nodes as its own (from our resolved) and told them
+   * in_sync, which ends their own sessions with it: without new_nodes from us they would never
+   * know it, and global:sync/0 on the peer would wait for them forever.
+   */
+  private async resolved(peer: Atom, hisResolved: Term[], hisKnown: Term[]): Promise<void> {
+    const node = peer.name;
+    const ours = (await this.exchanges.get(node)?.catch(() => [])) ?? [];
+    this.exchanges.delete(node);
+    // One new_nodes per session its locker set up with ours (not one per resolved sent to us).
+    const lockId = this.lockIds.get(node);
+    this.lockIds.delete(node);
+    this.doOps(hisResolved);
+    const before = [...this.known.keys()].filter((n) => n !== node);
+    this.syncOthers(hisKnown);
+    const newNodes = [peer, ...hisKnown];
+    this.addKnown(newNodes);
+    const vsn = Math.min(this.hisVersions.get(node) ?? GLOBAL_PROTOCOL, GLOBAL_PROTOCOL);
+    if (lockId === undefined) return;
+    const extraInfo = [tuple(A.vsn, vsn), tuple(A.lock, lockId)];
+    const message = tuple(
+      A.new_nodes,
+      this.host.nodeAtom,
+      [...ours, ...hisResolved],
+      [],
+      this.versioned(newNodes),
+      extraInfo,
+    );
+    for (const n of before) this.host.castGlobal(n, message);
   }
 
   /** global's sync_others: tell each node (connecting if needed) that we are in sync with it. */
@@ -346,12 +403,31 @@ export class GlobalServer {
     }
   }
 
-  private addKnown(nodes: Term[]): void {
+  /** add_to_known: the nodes ({Node, Vsn} or Node) that were not known yet, now known. */
+  private addKnown(nodes: Term[]): Atom[] {
+    const added: Atom[] = [];
     for (const entry of nodes) {
-      const n = entry instanceof Tuple ? entry.elements[0] : entry;
-      if (n instanceof Atom && n.name !== this.host.nodeAtom.name && this.known.size < this.maxNames)
-        this.known.add(n.name);
+      const [n, v] = entry instanceof Tuple ? entry.elements : [entry];
+      if (!(n instanceof Atom) || n.name === this.host.nodeAtom.name || this.known.has(n.name)) continue;
+      if (this.known.size >= this.maxNames) break;
+      const vsn = typeof v === 'number' && v > 0 ? v : (this.hisVersions.get(n.name) ?? 0);
+      this.known.set(n.name, vsn);
+      added.push(n);
     }
+    return added;
+  }
+
+  /** make_node_vsn_list: [{Node, Vsn}], the versions as we know them (0: unknown). */
+  private versioned(nodes: Term[]): Tuple[] {
+    const out: Tuple[] = [];
+    for (const entry of nodes) {
+      const [n, v] = entry instanceof Tuple ? entry.elements : [entry];
+      if (!(n instanceof Atom)) continue;
+      const vsn =
+        typeof v === 'number' && v > 0 ? v : (this.known.get(n.name) ?? this.hisVersions.get(n.name) ?? 0);
+      out.push(tuple(n, vsn));
+    }
+    return out;
   }
 
   /** do_ops: {insert, {Name, Pid, Method}} and {delete, Name}. */
@@ -376,7 +452,7 @@ export class GlobalServer {
    * the default resolver keeps the pid on the smaller node name and kills the other). The winner
    * goes into our ops (theirs won) or theirs (ours won); the larger node waits for those ops.
    */
-  private async exchange(node: string, theirs: Term[]): Promise<void> {
+  private async exchange(node: string, theirs: Term[]): Promise<Tuple[]> {
     const ops: Tuple[] = [];
     const res: Tuple[] = [];
     const insert = (name: Term, pid: Term, method: Term) => tuple(atom('insert'), tuple(name, pid, method));
@@ -402,11 +478,12 @@ export class GlobalServer {
     }
     this.doOps(ops);
     const hisTag = this.hisTags.get(node) ?? 0;
-    const known = [...this.known].map((n) => atom(n));
+    const known = [...this.known].map(([n, vsn]) => tuple(atom(n), vsn));
     this.host.castGlobal(
       node,
       tuple(A.resolved, this.host.nodeAtom, res, known, A.unused, [], hisTag as Term),
     );
+    return ops;
   }
 
   /** resolve_it(Method, Name, TheirPid, OurPid) on the node of our pid. */

@@ -112,3 +112,34 @@ test(
     assert.ok((await visibleFrom(ts, b)).includes(ts.name));
   },
 );
+
+test(
+  'the TS node syncing with B while A and B are still connecting: A learns B from us (new_nodes)',
+  { timeout: 60_000 },
+  async (t) => {
+    // The race cluster.test.ts's setup used to lose now and then, forced: A's global is held
+    // still while B connects to A and we sync with B. B learns A from our `resolved` (we know A)
+    // and tells A it is in sync, which ends A's own session with B; only our new_nodes to A can
+    // then make A know B, and without it global:sync() on B waits for A forever.
+    const n = ++clusters;
+    const a = await f.startErl(`cluster_a${n}`);
+    const b = await f.startErl(`cluster_b${n}`);
+    const ts = await f.startNode(`ts_cluster${n}`);
+    t.after(() => Promise.all([ts.stop(), a.proc.kill(), b.proc.kill()]));
+    assert.equal(await a.eval(ts, 'global:sync()'), atom('ok'));
+    await a.eval(ts, 'sys:suspend(global_name_server)');
+    try {
+      assert.equal(await b.eval(ts, `net_adm:ping('${a.name}')`), atom('pong'));
+      assert.equal(await ts.ping(b.name), true);
+      const knownOnB = async () =>
+        ((await b.eval(ts, 'gen_server:call(global_name_server, get_known)')) as Atom[]).map((x) => x.name);
+      await waitFor(async () => (await knownOnB()).includes(a.name), 'B knowing A through the TS node');
+    } finally {
+      await a.eval(ts, 'sys:resume(global_name_server)');
+    }
+    assert.equal(await b.eval(ts, 'global:sync()'), atom('ok'));
+    assert.equal(await a.eval(ts, 'global:sync()'), atom('ok'));
+    const knownOnA = (await a.eval(ts, 'gen_server:call(global_name_server, get_known)')) as Atom[];
+    assert.deepEqual(knownOnA.map((x) => x.name).sort(), [b.name, ts.name].sort());
+  },
+);
