@@ -374,7 +374,7 @@ export class GlobalServer {
     // One new_nodes per session its locker set up with ours (not one per resolved sent to us).
     const lockId = this.lockIds.get(node);
     this.lockIds.delete(node);
-    this.doOps(hisResolved);
+    const theirs = this.doOps(hisResolved);
     const before = [...this.known.keys()].filter((n) => n !== node);
     this.syncOthers(hisKnown);
     const newNodes = [peer, ...hisKnown];
@@ -385,7 +385,7 @@ export class GlobalServer {
     const message = tuple(
       A.new_nodes,
       this.host.nodeAtom,
-      [...ours, ...hisResolved],
+      [...ours, ...theirs],
       [],
       this.versioned(newNodes),
       extraInfo,
@@ -431,18 +431,23 @@ export class GlobalServer {
   }
 
   /** do_ops: {insert, {Name, Pid, Method}} and {delete, Name}. */
-  private doOps(ops: Term[]): void {
+  /** Returns the well-formed ops, the only ones passed on in new_nodes. */
+  private doOps(ops: Term[]): Tuple[] {
+    const done: Tuple[] = [];
     for (const op of ops) {
-      if (!(op instanceof Tuple)) continue;
+      if (!(op instanceof Tuple) || op.length !== 2) continue;
       const [kind, what] = op.elements;
-      if (is(kind, 'insert') && what instanceof Tuple) {
-        const [name, pid, method] = what.elements;
-        if (name instanceof Atom && pid instanceof Pid)
-          this.insert(name.name, pid, method ?? DEFAULT_RESOLVER);
+      if (is(kind, 'insert') && what instanceof Tuple && what.length === 3) {
+        const [name, pid, method] = what.elements as [Term, Term, Term];
+        if (!(name instanceof Atom) || !(pid instanceof Pid)) continue;
+        this.insert(name.name, pid, method);
+        done.push(op);
       } else if (is(kind, 'delete') && what instanceof Atom) {
         this.remove(what.name);
+        done.push(op);
       }
     }
+    return done;
   }
 
   /**
