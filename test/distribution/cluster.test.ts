@@ -31,16 +31,19 @@ interface Cluster {
 
 let clusters = 0;
 
-/**
- * A cluster of its own for each test (names never reused): OTP nodes A and B connected to each
- * other and to the TS node, global synced on both.
- */
-async function startCluster(t: TestContext): Promise<Cluster> {
+/** Nodes of their own for each test (names never reused): OTP nodes A and B, the TS node. */
+async function startNodes(t: TestContext): Promise<{ a: ErlNode; b: ErlNode; ts: Node }> {
   const n = ++clusters;
   const a = await f.startErl(`cluster_a${n}`);
   const b = await f.startErl(`cluster_b${n}`);
   const ts = await f.startNode(`ts_cluster${n}`);
   t.after(() => Promise.all([ts.stop(), a.proc.kill(), b.proc.kill()]));
+  return { a, b, ts };
+}
+
+/** A and B connected to each other and to the TS node, global synced on both. */
+async function startCluster(t: TestContext): Promise<Cluster> {
+  const { a, b, ts } = await startNodes(t);
   const downs: string[] = [];
   ts.on('nodedown', (name) => downs.push(name));
   assert.equal(await a.eval(ts, `net_adm:ping('${b.name}')`), atom('pong'));
@@ -117,15 +120,11 @@ test(
   'the TS node syncing with B while A and B are still connecting: A learns B from us (new_nodes)',
   { timeout: 60_000 },
   async (t) => {
-    // The race cluster.test.ts's setup used to lose now and then, forced: A's global is held
+    // The race startCluster used to lose now and then, forced: A's global is held
     // still while B connects to A and we sync with B. B learns A from our `resolved` (we know A)
     // and tells A it is in sync, which ends A's own session with B; only our new_nodes to A can
     // then make A know B, and without it global:sync() on B waits for A forever.
-    const n = ++clusters;
-    const a = await f.startErl(`cluster_a${n}`);
-    const b = await f.startErl(`cluster_b${n}`);
-    const ts = await f.startNode(`ts_cluster${n}`);
-    t.after(() => Promise.all([ts.stop(), a.proc.kill(), b.proc.kill()]));
+    const { a, b, ts } = await startNodes(t);
     assert.equal(await a.eval(ts, 'global:sync()'), atom('ok'));
     await a.eval(ts, 'sys:suspend(global_name_server)');
     try {
