@@ -312,6 +312,11 @@ export class GlobalServer {
     if (is(kind, 'init_connect') && b instanceof Atom) {
       // {init_connect, {Vsn, HisTag}, Node, {locker, _, HisKnown, HisLocker}}
       const node = b.name;
+      if (!this.hisTags.has(node) && this.hisTags.size >= this.maxNames) {
+        // Each connecting node costs a few entries until it is known or down: bounded as names are.
+        this.refused.count('too many connecting nodes', { node, limit: this.maxNames });
+        return;
+      }
       if (a instanceof Tuple) {
         this.hisTags.set(node, a.elements[1] as Term);
         const vsn = a.elements[0];
@@ -322,8 +327,9 @@ export class GlobalServer {
       this.host.castGlobal(node, tuple(A.init_connect, mine, this.host.nodeAtom, locker));
       return;
     }
-    if (is(kind, 'lock_set') && a instanceof Pid && b === true) {
-      // Their locker locked both sides: agree, and send our names ({Name, Pid, Method}).
+    if (is(kind, 'lock_set') && a instanceof Pid && b === true && this.hisTags.has(a.node.name)) {
+      // Their locker locked both sides (only ever after their init_connect, which our reply to it
+      // set off): agree, and send our names ({Name, Pid, Method}).
       const node = a.node.name;
       const hisTag = this.hisTags.get(node) ?? d ?? 0;
       // OTP's locker_lock_id: both lockers lock their partitions under this one id.
@@ -334,7 +340,7 @@ export class GlobalServer {
       this.host.castGlobal(node, tuple(A.exchange, this.host.nodeAtom, ours, [], hisTag as Term));
       return;
     }
-    if (is(kind, 'exchange') && a instanceof Atom && Array.isArray(b)) {
+    if (is(kind, 'exchange') && a instanceof Atom && Array.isArray(b) && this.hisTags.has(a.name)) {
       // Their names: exchange_names, then our resolved (the ops they must apply).
       const node = a.name;
       const ops = this.exchange(node, b);

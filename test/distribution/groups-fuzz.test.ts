@@ -114,3 +114,28 @@ test('random pg and global messages never throw nor grow state past the limits',
     runs(400),
   );
 });
+
+test('init_connect from ever new node names: what global keeps per connecting node stays bounded', async () => {
+  const global = (ts as unknown as { global: { hisTags: Map<string, Term> } }).global;
+  const before = global.hisTags.size;
+  for (let i = 0; i < 100; i++) {
+    const init = new Tuple([
+      atom('init_connect'),
+      new Tuple([8, i]),
+      atom(`ghost${i}@nowhere`),
+      new Tuple([atom('locker'), atom('no_longer_a_pid'), [], new Pid(atom('fuzz_peer@127.0.0.1'), 1, 0, 1)]),
+    ]);
+    ts.send('global_name_server', new Tuple([atom('$gen_cast'), init]));
+  }
+  // A lock_set and an exchange naming a node that never sent init_connect are ignored outright.
+  ts.send(
+    'global_name_server',
+    new Tuple([
+      atom('$gen_cast'),
+      new Tuple([atom('lock_set'), new Pid(atom('never@nowhere'), 1, 0, 1), true, [], 1]),
+    ]),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.ok(global.hisTags.size <= Math.max(30, before), `${global.hisTags.size} connecting nodes kept`);
+  assert.ok(!global.hisTags.has('never@nowhere'));
+});
