@@ -92,6 +92,13 @@ function is(t: Term | undefined, name: string): boolean {
   return t instanceof Atom && t.name === name;
 }
 
+/** An entry of a known-nodes list: `{Node, Vsn}` (Vsn when positive) or a bare `Node`. */
+function knownEntry(entry: Term): { node: Atom; vsn: number | undefined } | undefined {
+  const [node, vsn] = entry instanceof Tuple ? entry.elements : [entry];
+  if (!(node instanceof Atom)) return undefined;
+  return { node, vsn: typeof vsn === 'number' && vsn > 0 ? vsn : undefined };
+}
+
 export class GlobalServer {
   /** Our sync tag toward each node, and theirs. */
   private readonly myTags = new Map<string, number>();
@@ -402,8 +409,8 @@ export class GlobalServer {
   /** global's sync_others: tell each node (connecting if needed) that we are in sync with it. */
   private syncOthers(nodes: Term[]): void {
     for (const entry of nodes) {
-      const n = entry instanceof Tuple ? entry.elements[0] : entry;
-      if (n instanceof Atom && n.name !== this.host.nodeAtom.name) {
+      const n = knownEntry(entry)?.node;
+      if (n !== undefined && n.name !== this.host.nodeAtom.name) {
         this.host.castGlobal(n.name, tuple(A.in_sync, this.host.nodeAtom, true));
       }
     }
@@ -413,11 +420,12 @@ export class GlobalServer {
   private addKnown(nodes: Term[]): Atom[] {
     const added: Atom[] = [];
     for (const entry of nodes) {
-      const [n, v] = entry instanceof Tuple ? entry.elements : [entry];
-      if (!(n instanceof Atom) || n.name === this.host.nodeAtom.name || this.known.has(n.name)) continue;
+      const known = knownEntry(entry);
+      if (known === undefined) continue;
+      const { node: n, vsn } = known;
+      if (n.name === this.host.nodeAtom.name || this.known.has(n.name)) continue;
       if (this.known.size >= this.maxNames) break;
-      const vsn = typeof v === 'number' && v > 0 ? v : (this.hisVersions.get(n.name) ?? 0);
-      this.known.set(n.name, vsn);
+      this.known.set(n.name, vsn ?? this.hisVersions.get(n.name) ?? 0);
       added.push(n);
     }
     return added;
@@ -427,17 +435,15 @@ export class GlobalServer {
   private versioned(nodes: Term[]): Tuple[] {
     const out: Tuple[] = [];
     for (const entry of nodes) {
-      const [n, v] = entry instanceof Tuple ? entry.elements : [entry];
-      if (!(n instanceof Atom)) continue;
-      const vsn =
-        typeof v === 'number' && v > 0 ? v : (this.known.get(n.name) ?? this.hisVersions.get(n.name) ?? 0);
-      out.push(tuple(n, vsn));
+      const known = knownEntry(entry);
+      if (known === undefined) continue;
+      const { node: n, vsn } = known;
+      out.push(tuple(n, vsn ?? this.known.get(n.name) ?? this.hisVersions.get(n.name) ?? 0));
     }
     return out;
   }
 
-  /** do_ops: {insert, {Name, Pid, Method}} and {delete, Name}. */
-  /** Returns the well-formed ops, the only ones passed on in new_nodes. */
+  /** do_ops: {insert, {Name, Pid, Method}} and {delete, Name}; returns the well-formed ops, the only ones passed on in new_nodes. */
   private doOps(ops: Term[]): Tuple[] {
     const done: Tuple[] = [];
     for (const op of ops) {

@@ -38,18 +38,17 @@ interface StringSlices {
 /** The text of `length` bytes at `from` when they are valid UTF-8, else undefined. */
 export function utf8Text(buf: Buffer, from: number, length: number): string | undefined {
   const end = from + length;
-  if (length <= SHORT_TEXT) {
-    if (length <= TINY_TEXT) {
-      // Short ASCII is read into a reused array of char codes: cheaper than a call into C++.
-      const codes = CHAR_CODES[length]!;
-      let i = 0;
-      for (; i < length; i++) {
-        const c = buf[from + i]!;
-        if (c >= 0x80) break;
-        codes[i] = c;
-      }
-      if (i === length) return fromCharCodes(...codes);
+  if (length <= TINY_TEXT) {
+    // Short ASCII is read into a reused array of char codes: cheaper than a call into C++.
+    const codes = CHAR_CODES[length]!;
+    let i = 0;
+    for (; i < length; i++) {
+      const c = buf[from + i]!;
+      if (c >= 0x80) break;
+      codes[i] = c;
     }
+    if (i === length) return fromCharCodes(...codes);
+  } else if (length <= SHORT_TEXT) {
     let i = from;
     while (i < end && buf[i]! < 0x80) i++;
     if (i === end) return (buf as unknown as StringSlices).latin1Slice(from, end);
