@@ -9,6 +9,7 @@ import { parseDaemonArgs } from '../../src/daemon/options.ts';
 import { parseListenAddress, renderMetrics } from '../../src/daemon/metrics.ts';
 import { eidFromSource } from '../harness/hosts.ts';
 import { metricSamples } from '../support/metrics.ts';
+import { waitFor } from '../support/processes.ts';
 import { PortSlices, portAllocator } from '../support/ports.ts';
 
 const run = promisify(execFile);
@@ -140,15 +141,18 @@ async function metrics(port: number): Promise<Record<string, number>> {
   return Object.fromEntries(metricSamples(text));
 }
 
-/** Resolves once `read()` matches, polling every 100 ms for 15 s at most. */
+/**
+ * Resolves once `read()` matches. A liveness bound: the daemon runs from source (tsx compiles it
+ * first, over 30 s with three Docker-host files in flight on two cores) and erl boots under load.
+ */
 async function waitUntil(read: () => string, pattern: RegExp, what: string): Promise<void> {
-  for (let i = 0; i < 150 && !pattern.test(read()); i++) await sleep(100);
+  await waitFor(() => pattern.test(read()), what, 90_000).catch(() => undefined);
   assert.match(read(), pattern, what);
 }
 
 test(
   'without a reachable Docker it serves as plain EPMD, says so once, and keeps trying',
-  { timeout: 120_000 },
+  { timeout: 240_000 },
   async () => {
     const epmdPort = await nextPort();
     const metricsPort = await nextPort();
