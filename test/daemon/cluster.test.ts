@@ -4,7 +4,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   evalOnHost,
   upHosts,
@@ -13,6 +12,7 @@ import {
   type NodeContainer,
   type TestHosts,
 } from '../harness/hosts.ts';
+import { waitFor } from '../support/processes.ts';
 
 const COOKIE = 'eidclustertest';
 const METRICS = '127.0.0.1:9100';
@@ -42,14 +42,8 @@ async function nodeHostnames(host: Host): Promise<string[]> {
   return (await host.docker(['inspect', '-f', '{{.Config.Hostname}}', ...ids])).split('\n');
 }
 
-/** Polls `condition` (every 200 ms, 30 s at most): for state that settles in the background. */
-async function waitFor(condition: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if (await condition()) return;
-    await sleep(200);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
+/** Liveness bound for state that settles in the background (Docker events, a dockerd restart). */
+const SETTLE_MS = 60_000;
 
 async function metric(host: Host, name: string): Promise<number> {
   const text = await host.exec('curl', ['-sf', `http://${METRICS}/metrics`]);
@@ -156,7 +150,15 @@ test(
     const late = await hosts.h2.startNode({ cookie: COOKIE });
     await assertReaches(peer, late);
 
+    const known = await metric(hosts.h2, 'eid_catalog_containers');
     await hosts.h2.docker(['rm', '-f', late.id]);
+    // `docker rm` returns before the daemon has read the event; the lookup below is meant to find
+    // the container gone from the catalog, not to race the event stream.
+    await waitFor(
+      async () => (await metric(hosts.h2, 'eid_catalog_containers')) < known,
+      'the daemon to drop the removed container',
+      SETTLE_MS,
+    );
     const misses = await metric(hosts.h2, 'eid_lookup_misses_total');
     const out = await peer.host.evalIn(
       peer,
@@ -187,13 +189,18 @@ test(
       await waitFor(
         async () => (await metric(hosts.h2, 'eid_docker_connected')) === 0,
         'daemon to see Docker gone',
+        SETTLE_MS,
       );
       // While Docker is away the daemon answers from what it knew (the container lives on).
       await assertReaches(peer, node);
     } finally {
       await hosts.startDocker(hosts.h2);
     }
-    await waitFor(async () => (await metric(hosts.h2, 'eid_docker_connected')) === 1, 'catalog to resync');
+    await waitFor(
+      async () => (await metric(hosts.h2, 'eid_docker_connected')) === 1,
+      'catalog to resync',
+      SETTLE_MS,
+    );
     assert.ok((await metric(hosts.h2, 'eid_docker_reconnects_total')) > reconnects);
     assert.match(daemons.get(hosts.h2)!.log(), /Docker catalog synced[^\n]*\n(.|\n)*Docker catalog synced/);
 
