@@ -43,9 +43,12 @@ async function startCatalog(t: TestContext): Promise<{ catalog: DockerCatalog; s
   return { catalog, source: new CatalogSource(catalog) };
 }
 
-/** Waits for the catalog to reach a state that events bring in the background. */
+/**
+ * Waits for the catalog to reach a state that events bring in the background: 60 s, a liveness
+ * bound (a loaded dockerd can take seconds to stop, restart or report a container).
+ */
 async function until<T>(read: () => T, ok: (value: T) => boolean, what: string): Promise<T> {
-  for (let i = 0; i < 150; i++) {
+  for (let i = 0; i < 600; i++) {
     const value = read();
     if (ok(value)) return value;
     await sleep(100);
