@@ -142,7 +142,8 @@ describe('configuration', () => {
       copyFileSync(paths.key, join(own, 'key.pem'));
       const node = await f.startNode('ts_rotate', {
         distributionTls: { ca: bundle, cert: join(own, 'cert.pem'), key: join(own, 'key.pem') },
-        connectTimeoutMs: 5000,
+        // A liveness bound for the TLS handshakes with OTP below (seconds on a loaded machine).
+        connectTimeoutMs: 20_000,
       });
       await assert.rejects(node.connect(erl.name), (err: unknown) => err instanceof TlsError);
       // The operator drops in a certificate of the cluster's CA: no restart.
