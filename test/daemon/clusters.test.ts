@@ -196,7 +196,13 @@ test(
       'eid status to say converged',
       SETTLE_MS,
     );
-    const doc = await status(hosts.h2, 'shop');
+    // Host 2's daemon reports its members as of its last pass: asked until it has seen the mesh too.
+    let doc = await status(hosts.h2, 'shop');
+    await waitFor(
+      async () => (doc = await status(hosts.h2, 'shop')).converged,
+      'eid status on host 2 to say converged',
+      SETTLE_MS,
+    );
     assert.deepEqual(
       doc.hosts.map((h) => h.host),
       [hosts.h2.ip, hosts.h1.ip],
@@ -281,7 +287,9 @@ test(
     assert.equal(logLines(log(), 'WARN', wrongCookie, 'cookie file does not match').length, 1, log());
     // A node slow to boot may have been "not answering" once before its cookie was seen; never more.
     assert.ok(logLines(log(), 'WARN', wrongCookie, 'it did not answer').length <= 1, log());
-    assert.ok(logLines(log(), 'WARN', 'cluster=wrong').length <= 3, log());
+    // Member lines only: host 2's daemon, started beside this one, may first have been
+    // "cluster peer host unreachable" once (its membership endpoint not yet listening).
+    assert.ok(logLines(log(), 'WARN', 'cluster=wrong', 'cluster member').length <= 3, log());
     assert.doesNotMatch(log(), new RegExp(COOKIE));
     assert.doesNotMatch(log(), /notthecookie/);
   },
@@ -311,7 +319,7 @@ test('a daemon restart changes nothing for the running nodes', { timeout: 180_00
   const query = shop
     .map(
       (c, i) =>
-        `{eidwatch, '${c.node}'} ! {get, self()}, receive {downs, D${i}} -> io:format("~w~n", [D${i}]) after 5000 -> io:format("timeout~n") end`,
+        `{eidwatch, '${c.node}'} ! {get, self()}, receive {downs, D${i}} -> io:format("~w~n", [D${i}]) after 30000 -> io:format("timeout~n") end`,
     )
     .join(', ');
   const downs = await evalOnHost(hosts.h1, COOKIE, query);
