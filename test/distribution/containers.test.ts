@@ -226,7 +226,8 @@ test(
     child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+      // A liveness bound: tsx compiles the probe first (over 30 s on a loaded two-core machine).
+      const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
       child.once('exit', (c) => {
         clearTimeout(timer);
         resolve(c);

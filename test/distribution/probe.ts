@@ -28,7 +28,19 @@ const node = await Node.start({
   netTicktime: 4,
   ...(config.port === undefined ? {} : { port: config.port }),
 });
-node.expose('js', { hello: (who) => Buffer.from(`hello ${formatTerm(who)} from ts`) });
+/**
+ * The remote process of the DOWN check waits at this gate (in rpc:call to js:hold) until it is
+ * monitored, then exits normally: alive for as long as the monitor takes to arrive, however slow.
+ */
+let gate = Promise.resolve();
+let openGate: () => void = () => undefined;
+node.expose('js', {
+  hello: (who) => Buffer.from(`hello ${formatTerm(who)} from ts`),
+  hold: async () => {
+    await gate;
+    return atom('ok');
+  },
+});
 try {
   for (const target of config.targets) {
     const r: Record<string, unknown> = {};
@@ -61,12 +73,15 @@ try {
     r.erpcBack = await callBack('erpc');
     const down = await new Promise<Term>((resolve) => {
       node.spawn(async (self) => {
-        const pid = (await node.rpc(target, 'erlang', 'spawn', [atom('timer'), atom('sleep'), [50]])) as Term;
+        gate = new Promise<void>((opened) => (openGate = opened));
+        const hold = [atom(node.name), atom('js'), atom('hold'), []];
+        const pid = (await node.rpc(target, 'erlang', 'spawn', [atom('rpc'), atom('call'), hold])) as Term;
         self.monitor(pid as Tuple);
+        openGate();
         resolve(
           await self.receive(
             (m) => m instanceof Tuple && m.elements[0] instanceof Atom && m.elements[0].name === 'DOWN',
-            5000,
+            30_000,
           ),
         );
       });
