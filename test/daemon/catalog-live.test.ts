@@ -229,7 +229,14 @@ test('item 13: 50 containers started at once are all resolvable', { timeout: 600
 });
 
 test('/healthz says ok, and the sync age is reported', async () => {
-  assert.equal((await host.exec('curl', ['-sf', `http://${METRICS}/healthz`])).trim(), 'ok');
+  // With --resync-interval 2 the catalog counts as stale after 6 s without a completed sync; a
+  // sync that began while the 50 containers above existed inspects all of them, which a loaded
+  // dockerd can stretch past that. Docker is up: healthz must come to say ok.
+  let health = '';
+  await eventually(
+    async () => (health = (await host.exec('curl', ['-sf', `http://${METRICS}/healthz`])).trim()) === 'ok',
+    '/healthz to say ok',
+  ).catch(() => assert.equal(health, 'ok'));
   assert.ok((await metric('eid_catalog_sync_age_seconds')) <= 10);
 });
 
