@@ -298,6 +298,9 @@ export class Reconciler {
         listenHost: '127.0.0.1',
         epmd: { register: false },
         resolver: this.#resolver(),
+        // Latency does not matter here, and the EPMD server in this process loses lookups when
+        // the event loop spins (docs/performance.md, EPMD: busy polling).
+        busyPollMicros: 0,
         // With TLS every dial is TLS: the node has no plain-TCP fallback.
         ...(tls === undefined ? {} : { distributionTls: tls }),
       });

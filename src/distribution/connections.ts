@@ -7,6 +7,7 @@ import { randomInt } from 'node:crypto';
 import type { Server, Socket } from 'node:net';
 import { DistError, EidError } from '../errors.ts';
 import type { Logger, LogSummary } from '../log.ts';
+import { busyPoll } from './busy-poll.ts';
 import { Connection } from './connection.ts';
 import type { Signal } from './control.ts';
 import { SendQueueFullError } from './errors.ts';
@@ -47,6 +48,8 @@ export interface ConnectionsOptions {
   server: Server;
   /** TCP (default) or TLS (tls.ts). */
   transport?: DistTransport;
+  /** Keep the event loop polling this long after each read (µs; 0: never), see busy-poll.ts. */
+  busyPollMicros: number;
 }
 
 /** What happens on the connections, for the node to act on. */
@@ -397,7 +400,11 @@ export class Connections implements Peers {
         },
       },
     );
-    socket.on('data', (chunk: Buffer) => conn.feed(chunk));
+    const pollMicros = this.options.busyPollMicros;
+    socket.on('data', (chunk: Buffer) => {
+      busyPoll.touch(pollMicros);
+      conn.feed(chunk);
+    });
     socket.on('error', (err) => conn.transportClosed(err));
     socket.on('close', () => {
       this.sockets.delete(socket);

@@ -18,6 +18,7 @@ import { toJS, type TermsMode } from '../etf/js.ts';
 import { atom, type Atom, Pid, type Reference, tuple, type Term } from '../etf/terms.ts';
 import { LogSummary, silentLogger, type Logger } from '../log.ts';
 import { DEFAULT_NODE_PORT, nodePortFromEnv } from '../ports.ts';
+import { DEFAULT_BUSY_POLL_MICROS, isBusyPollWindow, MAX_BUSY_POLL_MICROS } from './busy-poll.ts';
 import { Caller } from './calls.ts';
 import { DEFAULT_SETUP_MS, type Connection } from './connection.ts';
 import { Connections, MAX_CREATION } from './connections.ts';
@@ -73,6 +74,13 @@ export interface NodeOptions {
   netTicktime?: number;
   /** Connection setup timeout in ms (default 7000, OTP's net_setuptime). */
   connectTimeoutMs?: number;
+  /**
+   * After each read from another node, keep the event loop polling for this many microseconds
+   * instead of sleeping in epoll_wait, as BEAM's schedulers spin before they sleep (`+sbwt`): a
+   * reply that comes back within the window is read without waking the loop. An integer from 0
+   * (never) to 1000; default 20 (docs/node.md, "Busy polling").
+   */
+  busyPollMicros?: number;
   /**
    * TLS distribution (OTP's `-proto_dist inet_tls`): every connection, dialled or accepted, runs
    * inside TLS with these certificates and checks (docs/tls.md). Not the Docker resolver's `tls`.
@@ -188,6 +196,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     resolver: Resolver;
     tickTimeMs: number;
     connectTimeoutMs: number;
+    busyPollMicros: number;
     logger: Logger;
     server: Server;
     registration: KeptRegistration | undefined;
@@ -299,6 +308,12 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
     const parts = splitNodeName(name);
     if (parts === undefined)
       throw new DistError('DIST_BAD_NODE_NAME', `'${options.name}' is not a valid node name`);
+    const busyPollMicros = options.busyPollMicros ?? DEFAULT_BUSY_POLL_MICROS;
+    if (!isBusyPollWindow(busyPollMicros))
+      throw new DistError(
+        'DIST_BADARG',
+        `busyPollMicros must be an integer from 0 to ${MAX_BUSY_POLL_MICROS}, not ${busyPollMicros}`,
+      );
     const logger = options.logger ?? silentLogger;
     // Bad TLS options fail here, before anything listens.
     const tls =
@@ -356,6 +371,7 @@ export class Node extends EventEmitter<NodeEvents> implements ProcessHost {
       resolver: options.resolver ?? new EpmdResolver(epmdCall),
       tickTimeMs: (options.netTicktime ?? DEFAULT_NET_TICKTIME_S) * 1000,
       connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_SETUP_MS,
+      busyPollMicros,
       logger,
       server,
       registration,
