@@ -415,7 +415,7 @@ async function main(): Promise<void> {
     run.notes.push(
       `counts: small ${SMALL}, gen_call and pubsub ${Math.ceil(SMALL / 2)}, 1 MB binaries ${BIG}, round trips ${RTT}`,
       'GenServer call: {\'$gen_call\', {Pid, Ref}, {get, <<"user:42">>}}; PubSub broadcast: {forward_to_local, <<"room:1">>, %Phoenix.Socket.Broadcast{} with a 2-key payload map, \'Elixir.Phoenix.PubSub\'}',
-      'limit frames are pass-through frames (no atom cache), written in chunks of about 64 KiB',
+      'limit frames are pass-through frames (no atom cache), written in chunks of about 64 KiB; for BEAM→TS Node dials the gen_tcp sender and reads with onread into one 1 MiB buffer',
     );
   } finally {
     await node.stop();
