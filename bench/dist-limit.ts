@@ -1,8 +1,8 @@
 /**
  * The limit for the distribution rows: the same byte stream over plain TCP between Node and the
  * BEAM, with no distribution protocol on either side. Frames are pre-encoded once; Node writes
- * them into a `gen_tcp` sink, or a `gen_tcp` sender writes them into a Node socket that only
- * counts bytes, or an Erlang echo returns each frame.
+ * them into a `gen_tcp` sink, or Node reads them from a `gen_tcp` sender and only counts bytes, or
+ * an Erlang echo returns each frame.
  */
 import net from 'node:net';
 import { once } from 'node:events';
@@ -48,25 +48,37 @@ export async function writeToSink(port: number, chunk: Buffer, times: number): P
 }
 
 /**
- * BEAM → Node: a server that counts `bytes` bytes on one connection, then answers one byte.
- * `send` gets the port and starts the BEAM sender (which returns its own microseconds).
+ * BEAM → Node: microseconds for Node to read `bytes` bytes from the `gen_tcp` sender listening on
+ * the port `listen` starts. Node dials it and reads into one buffer of its own (the `onread` socket
+ * option): without a buffer allocated per read it reads with a fraction of the CPU time of
+ * `'data'` events and up to 1 MiB a read, the most plain Node can take in (docs/performance.md,
+ * "Distribution").
  */
-export async function readFromBeam(bytes: number, send: (port: number) => Promise<number>): Promise<number> {
-  const server = net.createServer((socket) => {
+export async function readFromBeam(bytes: number, listen: () => Promise<number>): Promise<number> {
+  const port = await listen();
+  const buffer = Buffer.allocUnsafe(1024 * 1024);
+  return new Promise((resolve, reject) => {
     let left = bytes;
-    socket.on('data', (d: Buffer) => {
-      left -= d.length;
-      if (left <= 0) socket.end(Buffer.from([1]));
+    const t0 = process.hrtime.bigint();
+    const socket = net.connect({
+      port,
+      host: '127.0.0.1',
+      noDelay: true,
+      onread: {
+        buffer,
+        // Returning false would pause the socket.
+        callback: (n) => {
+          left -= n;
+          if (left <= 0) {
+            resolve(Number(process.hrtime.bigint() - t0) / 1000);
+            socket.end(Buffer.from([1]));
+          }
+          return true;
+        },
+      },
     });
-    socket.on('error', () => undefined);
+    socket.on('error', reject);
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  try {
-    return await send((server.address() as net.AddressInfo).port);
-  } finally {
-    server.close();
-  }
 }
 
 /** Node ↔ BEAM: microseconds for `k` sequential round trips of `frame` through the Erlang echo on `port`. */

@@ -8,9 +8,10 @@
  * A (TS→BEAM) or for B (BEAM→TS). The Erlang side (bench/eid_bench.erl) is compiled with erlc.
  *
  * Usage: npm run bench:dist [-- --quick --rounds N --small N --rtt N --big N --json PATH]
+ *        npm run bench:dist -- --sender-profile [--rounds N]   (no rows: see senderProfile)
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,7 @@ const { common, values } = parseBenchArgs({
   small: { type: 'string' },
   rtt: { type: 'string' },
   big: { type: 'string' },
+  'sender-profile': { type: 'boolean' },
 });
 const count = (v: string | undefined, full: number, quick: number) =>
   v === undefined ? (common.quick ? quick : full) : Number(v);
@@ -229,7 +231,7 @@ async function rateRows(run: BenchRun, { node, a, b }: Trio, shape: Shape, overT
     rawIn: async () =>
       raw(await writeToSink(await onBeam(node, b, 'tcp_sink', [chunk.length * times]), chunk, times)),
     rawOut: async () =>
-      raw(await readFromBeam(chunk.length * times, (p) => onBeam(node, a, 'tcp_send', [p, chunk, times]))),
+      raw(await readFromBeam(chunk.length * times, () => onBeam(node, a, 'tcp_source', [chunk, times]))),
   };
   const s = await alternate(sides, common.rounds);
   const [tsToBeam, beamToTs, beamToBeam] = [s.tsToBeam!, s.beamToTs!, s.beamToBeam!];
@@ -323,6 +325,47 @@ async function tlsRows(run: BenchRun, dir: string, epmdPort: number): Promise<vo
   }
 }
 
+/** CPU milliseconds (user + system, all threads) the process `pid` has used so far. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * `--sender-profile`: what the sending BEAM node does toward another BEAM node and toward the TS
+ * node, same shape and count (eid_bench:send_profiled/3: its runtime, writes on the dist socket,
+ * busy_dist_port events, scheduler microstates), and the receiver's CPU time. Printed, not rows.
+ */
+async function senderProfile({ node, a, b }: Trio): Promise<void> {
+  const receivers = [
+    ['BEAM', b, await onBeam(node, b, 'os_pid', [])],
+    ['TS', node.name, process.pid],
+  ] as const;
+  for (const shape of shapes(node).filter((x) => x.id === 'gen-call' || x.id === 'binary-1m')) {
+    for (let round = 1; round <= common.rounds; round++) {
+      for (const [peer, dest, pid] of receivers) {
+        const before = cpuMs(pid);
+        const args = [tuple(atom('eid_sink'), atom(dest)), shape.count, shape.message];
+        const profile = (await node.rpc(a, 'eid_bench', 'send_profiled', args)) as Map<Term, Term>;
+        const receiverMs = cpuMs(pid) - before;
+        const get = (key: string) =>
+          [...profile].find(([k]) => k instanceof Atom && k.name === key)?.[1] as number;
+        // Percentages come back as floats; an integral one is a wrapped float, hence Number().
+        const states = [...(get('sched') as unknown as Map<Atom, unknown>)]
+          .map(([state, pct]) => [state.name, Number(pct)] as const)
+          .filter(([, pct]) => pct >= 1)
+          .map(([state, pct]) => `${state} ${pct}%`)
+          .join(', ');
+        console.log(
+          `${shape.name} BEAM→${peer}, round ${round}: ${Math.round(shape.count / (get('us') / 1e6))}/s; ` +
+            `sender: runtime ${get('runtime_ms')} ms, ${get('send_cnt')} writes of ${Math.round(get('send_oct') / get('send_cnt'))} bytes, ` +
+            `busy_dist_port ${get('busy_dist_port')}, schedulers ${states}; receiver CPU ${receiverMs} ms`,
+        );
+      }
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'eid-bench-'));
   execFileSync('erlc', ['-o', dir, fileURLToPath(new URL('eid_bench.erl', import.meta.url))]);
@@ -352,6 +395,10 @@ async function main(): Promise<void> {
     node.register('eid_echo', spawnEcho(node));
     await node.connect(a);
     await node.connect(b);
+    if (values['sender-profile'] === true) {
+      await senderProfile({ node, a, b });
+      return;
+    }
     for (const shape of shapes(node)) await rateRows(run, { node, a, b }, shape, false);
     await rttRow(run, { node, a, b }, false);
     await tlsRows(run, dir, epmdPort);
@@ -368,7 +415,7 @@ async function main(): Promise<void> {
     run.notes.push(
       `counts: small ${SMALL}, gen_call and pubsub ${Math.ceil(SMALL / 2)}, 1 MB binaries ${BIG}, round trips ${RTT}`,
       'GenServer call: {\'$gen_call\', {Pid, Ref}, {get, <<"user:42">>}}; PubSub broadcast: {forward_to_local, <<"room:1">>, %Phoenix.Socket.Broadcast{} with a 2-key payload map, \'Elixir.Phoenix.PubSub\'}',
-      'limit frames are pass-through frames (no atom cache), written in chunks of about 64 KiB',
+      'limit frames are pass-through frames (no atom cache), written in chunks of about 64 KiB; for BEAM→TS Node dials the gen_tcp sender and reads with onread into one 1 MiB buffer',
     );
   } finally {
     await node.stop();

@@ -1,7 +1,7 @@
 %% The Erlang side of bench/dist.ts: a sink, an echo, a timed sender and a timed round trip for
 %% distribution, and the raw TCP counterparts that measure the limit (no distribution at all).
 -module(eid_bench).
--export([sink/0, echo/0, send_n/3, rtt/2, os_pid/0, tcp_sink/1, tcp_send/3, tcp_echo/1]).
+-export([sink/0, echo/0, send_n/3, rtt/2, os_pid/0, tcp_sink/1, tcp_source/2, tcp_echo/1, send_profiled/3]).
 
 sink() -> receive {expect, N, ReplyTo} -> drain(N), ReplyTo ! sink_done, sink() end.
 drain(0) -> ok;
@@ -27,6 +27,43 @@ rtt_loop(_, 0) -> ok;
 rtt_loop(Dest, K) -> Dest ! {self(), ping}, receive ping -> rtt_loop(Dest, K - 1) end.
 
 os_pid() -> list_to_integer(os:getpid()).
+
+%% send_n/3 with what this (sending) node did meanwhile, to compare one peer with another
+%% (bench/dist.ts --sender-profile): its runtime, the schedulers' microstates (msacc, percent),
+%% busy_dist_port events and the dist socket's writes (send_cnt, send_oct).
+send_profiled(Dest = {_, Node}, N, Msg) ->
+    true = net_kernel:connect_node(Node),
+    Port = proplists:get_value(Node, erlang:system_info(dist_ctrl)),
+    Keys = [send_cnt, send_oct],
+    {ok, S0} = inet:getstat(Port, Keys),
+    Self = self(),
+    Counter = spawn(fun() -> count_busy(0, Self) end),
+    erlang:system_monitor(Counter, [busy_dist_port]),
+    msacc:start(),
+    {R0, _} = erlang:statistics(runtime),
+    Us = send_n(Dest, N, Msg),
+    {R1, _} = erlang:statistics(runtime),
+    msacc:stop(),
+    erlang:system_monitor(undefined),
+    Counter ! stop,
+    Busy = receive {busy, B} -> B end,
+    {ok, S1} = inet:getstat(Port, Keys),
+    Sched = lists:foldl(
+        fun(#{type := scheduler, counters := C}, Acc) ->
+               maps:fold(fun(K, V, A) -> maps:update_with(K, fun(X) -> X + V end, V, A) end, Acc, C);
+           (_, Acc) -> Acc
+        end, #{}, msacc:stats()),
+    Total = max(1, lists:sum(maps:values(Sched))),
+    #{us => Us, runtime_ms => R1 - R0, busy_dist_port => Busy,
+      send_cnt => proplists:get_value(send_cnt, S1) - proplists:get_value(send_cnt, S0),
+      send_oct => proplists:get_value(send_oct, S1) - proplists:get_value(send_oct, S0),
+      sched => maps:map(fun(_, V) -> round(1000 * V / Total) / 10 end, Sched)}.
+
+count_busy(N, Parent) ->
+    receive
+        {monitor, _, busy_dist_port, _} -> count_busy(N + 1, Parent);
+        stop -> Parent ! {busy, N}
+    end.
 
 -define(TCP, [binary, {active, false}, {nodelay, true}, {ip, {127, 0, 0, 1}}]).
 
@@ -58,11 +95,10 @@ serve(Handle) ->
     end),
     receive {port, Port} -> Port end.
 
-%% Microseconds to send Chunk Times times to 127.0.0.1:Port until the receiver's one-byte answer.
-tcp_send(Port, Chunk, Times) ->
-    {ok, S} = gen_tcp:connect({127, 0, 0, 1}, Port, ?TCP),
-    T0 = erlang:monotonic_time(microsecond),
-    [ok = gen_tcp:send(S, Chunk) || _ <- lists:seq(1, Times)],
-    {ok, <<1>>} = gen_tcp:recv(S, 1),
-    gen_tcp:close(S),
-    erlang:monotonic_time(microsecond) - T0.
+%% Listens (like tcp_sink/1) and returns the port: it sends Chunk Times times to the one connection
+%% it accepts, then waits for the receiver's one-byte answer (the receiver times it).
+tcp_source(Chunk, Times) ->
+    serve(fun(S) ->
+        [ok = gen_tcp:send(S, Chunk) || _ <- lists:seq(1, Times)],
+        {ok, <<1>>} = gen_tcp:recv(S, 1)
+    end).

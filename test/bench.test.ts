@@ -66,6 +66,37 @@ test('npm run bench -- --quick (etf, epmd, dist) writes a summary every row of w
   assert.equal(dist.rows.find((r) => r.id === 'dist.rtt')?.better, 'lower');
 });
 
+test('npm run bench:dist -- --sender-profile: the sending BEAM node toward a BEAM node and toward the TS node', async () => {
+  const { stdout } = await run(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      root('bench/dist.ts'),
+      '--sender-profile',
+      '--rounds',
+      '1',
+      '--small',
+      '200',
+      '--big',
+      '2',
+    ],
+    { timeout: 300_000, maxBuffer: 16 << 20 },
+  );
+  // One line per shape and peer; the sender's dist socket counters cover at least the messages' bytes.
+  for (const [shape, leastBytes] of [
+    ['GenServer call', 100 * 40],
+    ['1 MB binaries', 2 * 1024 * 1024],
+  ] as const)
+    for (const peer of ['BEAM', 'TS']) {
+      const line = stdout.split('\n').find((l) => l.startsWith(`${shape} BEAM→${peer}, round 1:`));
+      assert.ok(line !== undefined, `${shape} BEAM→${peer} in:\n${stdout}`);
+      const [, writes, average] = /(\d+) writes of (\d+) bytes/.exec(line) ?? [];
+      assert.ok(Number(writes) * (Number(average) + 1) >= leastBytes, line);
+      assert.match(line, /busy_dist_port \d+, schedulers .*; receiver CPU \d+ ms$/);
+    }
+});
+
 test('npm run bench:docs fills both templates from a summary', async () => {
   const performance = join(dir, 'performance.md');
   const readme = join(dir, 'README.md');
