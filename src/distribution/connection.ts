@@ -117,6 +117,8 @@ export class Connection {
   private setupTimer: NodeJS.Timeout | undefined;
   private readSinceTick = false;
   private wroteSinceTick = false;
+  /** A signal went out since the last read (takeSentSinceRead). */
+  private sentSinceRead = false;
   private silentTicks = 0;
   private readonly logger: Logger;
   private readonly maxFrame: number;
@@ -193,6 +195,18 @@ export class Connection {
    * `chunk` is kept by reference (frames and large received binaries are views of it), so it
    * must not be modified afterwards; socket reads never are.
    */
+  /**
+   * Whether a signal went out on this connection since the last call, which starts the count
+   * again. Called at each read: a read that follows a send is part of an exchange (a reply, the
+   * next call), where the peer's next bytes come back within microseconds; the reads of a one-way
+   * stream are not.
+   */
+  takeSentSinceRead(): boolean {
+    const sent = this.sentSinceRead;
+    this.sentSinceRead = false;
+    return sent;
+  }
+
   feed(chunk: Uint8Array): void {
     if (this.state === 'closed') return;
     this.readSinceTick = true;
@@ -367,6 +381,7 @@ export class Connection {
     const { control, payload } = encodeSignal(signal, this.flags);
     const large = encoder.encode(this.out, control, payload);
     this.wroteSinceTick = true;
+    this.sentSinceRead = true;
     if (large !== undefined) {
       // Keep the order: what is batched goes first, then the large message's buffers (frame
       // heads, its own bytes and the binaries it references), all in one writev.

@@ -402,7 +402,9 @@ export class Connections implements Peers {
     );
     const pollMicros = this.options.busyPollMicros;
     socket.on('data', (chunk: Buffer) => {
-      busyPoll.touch(pollMicros);
+      // Only in an exchange: between the reads of a one-way stream (1 MB binaries from a BEAM
+      // node) a spinning loop takes the CPU the sender needs (docs/performance.md, Distribution).
+      if (conn.takeSentSinceRead()) busyPoll.touch(pollMicros);
       conn.feed(chunk);
     });
     socket.on('error', (err) => conn.transportClosed(err));

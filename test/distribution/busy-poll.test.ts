@@ -13,7 +13,7 @@ import {
   isBusyPollWindow,
   MAX_BUSY_POLL_MICROS,
 } from '../../src/distribution/busy-poll.ts';
-import { DistError, Node, StaticResolver, atom, tuple } from '../../src/index.ts';
+import { DistError, Node, Pid, StaticResolver, Tuple, atom, tuple } from '../../src/index.ts';
 import { waitFor } from '../support/processes.ts';
 
 /** A poller on a clock and a queue of scheduled spins that the test advances. */
@@ -109,8 +109,16 @@ describe('NodeOptions.busyPollMicros', () => {
     }
   });
 
-  /** Two nodes on free ports; the receiver says whether the poller was armed when a message arrived. */
-  async function armedOnDelivery(receiverMicros: number | undefined, tag: string): Promise<boolean> {
+  /**
+   * Two nodes on free ports; the sender sends two messages, the receiver says whether the poller
+   * was armed when the second arrived. With `reply` the receiver answers the first before the
+   * second comes: an exchange; without, the two are a one-way stream.
+   */
+  async function armedOnSecondDelivery(
+    receiverMicros: number | undefined,
+    reply: boolean,
+    tag: string,
+  ): Promise<boolean> {
     const resolver = new StaticResolver({});
     const common = { cookie: 'bp', resolver, epmd: { register: false }, listenHost: '127.0.0.1', port: 0 };
     const sender = await Node.start({ ...common, name: `bp_send_${tag}@127.0.0.1`, busyPollMicros: 0 });
@@ -121,29 +129,45 @@ describe('NodeOptions.busyPollMicros', () => {
     });
     try {
       for (const n of [sender, receiver]) resolver.set(n.name, { host: '127.0.0.1', port: n.port });
+      let firstDone = false;
       let armed: boolean | undefined;
       const sink = receiver.spawn(async (self) => {
+        const first = await self.receive();
+        const back = first instanceof Tuple ? first.at(0) : undefined;
+        if (reply && back instanceof Pid) self.send(back, atom('thanks'));
+        firstDone = true;
         await self.receive();
         // Delivery runs in the turn of the socket read, before any scheduled spin.
         armed = busyPoll.spinning;
       });
       receiver.register('bp_sink', sink);
       assert.ok(await sender.ping(receiver.name));
-      await waitFor(() => !busyPoll.spinning, 'the handshake window to pass', 5000);
-      const from = sender.spawn(() => new Promise<void>(() => undefined));
-      from.send(tuple(atom('bp_sink'), atom(receiver.name)), atom('hello'));
-      await waitFor(() => armed !== undefined, 'the message to arrive', 10_000);
+      let thanked = false;
+      const from = sender.spawn(async (self) => {
+        await self.receive();
+        thanked = true;
+      });
+      const to = tuple(atom('bp_sink'), atom(receiver.name));
+      from.send(to, tuple(from.pid, atom('hello')));
+      await waitFor(() => firstDone && (!reply || thanked), 'the first message (and its answer)', 10_000);
+      await waitFor(() => !busyPoll.spinning, 'the window of the first read to pass', 5000);
+      from.send(to, tuple(from.pid, atom('again')));
+      await waitFor(() => armed !== undefined, 'the second message to arrive', 10_000);
       return armed!;
     } finally {
       await Promise.all([sender.stop(), receiver.stop()]);
     }
   }
 
-  test('by default a read from another node keeps the event loop polling', async () => {
-    assert.equal(await armedOnDelivery(undefined, 'default'), true);
+  test('by default a read in an exchange (the node sent since its last read) keeps the event loop polling', async () => {
+    assert.equal(await armedOnSecondDelivery(undefined, true, 'default'), true);
+  });
+
+  test('the reads of a one-way stream do not: nothing was sent since the last read', async () => {
+    assert.equal(await armedOnSecondDelivery(undefined, false, 'oneway'), false);
   });
 
   test('with 0 a node never keeps the loop polling', async () => {
-    assert.equal(await armedOnDelivery(0, 'off'), false);
+    assert.equal(await armedOnSecondDelivery(0, true, 'off'), false);
   });
 });
