@@ -92,11 +92,15 @@ function is(t: Term | undefined, name: string): boolean {
   return t instanceof Atom && t.name === name;
 }
 
-/** An entry of a known-nodes list: `{Node, Vsn}` (Vsn when positive) or a bare `Node`. */
-function knownEntry(entry: Term): { node: Atom; vsn: number | undefined } | undefined {
-  const [node, vsn] = entry instanceof Tuple ? entry.elements : [entry];
-  if (!(node instanceof Atom)) return undefined;
-  return { node, vsn: typeof vsn === 'number' && vsn > 0 ? vsn : undefined };
+/**
+ * The well-formed entries of a known-nodes list: `{Node, Vsn}` (Vsn when positive) or a bare
+ * `Node`; anything else is skipped.
+ */
+function* knownEntries(entries: Term[]): Generator<{ node: Atom; vsn: number | undefined }> {
+  for (const entry of entries) {
+    const [node, vsn] = entry instanceof Tuple ? entry.elements : [entry];
+    if (node instanceof Atom) yield { node, vsn: typeof vsn === 'number' && vsn > 0 ? vsn : undefined };
+  }
 }
 
 export class GlobalServer {
@@ -408,21 +412,16 @@ export class GlobalServer {
 
   /** global's sync_others: tell each node (connecting if needed) that we are in sync with it. */
   private syncOthers(nodes: Term[]): void {
-    for (const entry of nodes) {
-      const n = knownEntry(entry)?.node;
-      if (n !== undefined && n.name !== this.host.nodeAtom.name) {
+    for (const { node: n } of knownEntries(nodes)) {
+      if (n.name !== this.host.nodeAtom.name)
         this.host.castGlobal(n.name, tuple(A.in_sync, this.host.nodeAtom, true));
-      }
     }
   }
 
   /** add_to_known: the nodes ({Node, Vsn} or Node) that were not known yet, now known. */
   private addKnown(nodes: Term[]): Atom[] {
     const added: Atom[] = [];
-    for (const entry of nodes) {
-      const known = knownEntry(entry);
-      if (known === undefined) continue;
-      const { node: n, vsn } = known;
+    for (const { node: n, vsn } of knownEntries(nodes)) {
       if (n.name === this.host.nodeAtom.name || this.known.has(n.name)) continue;
       if (this.known.size >= this.maxNames) break;
       this.known.set(n.name, vsn ?? this.hisVersions.get(n.name) ?? 0);
@@ -433,14 +432,9 @@ export class GlobalServer {
 
   /** make_node_vsn_list: [{Node, Vsn}], the versions as we know them (0: unknown). */
   private versioned(nodes: Term[]): Tuple[] {
-    const out: Tuple[] = [];
-    for (const entry of nodes) {
-      const known = knownEntry(entry);
-      if (known === undefined) continue;
-      const { node: n, vsn } = known;
-      out.push(tuple(n, vsn ?? this.known.get(n.name) ?? this.hisVersions.get(n.name) ?? 0));
-    }
-    return out;
+    return [...knownEntries(nodes)].map(({ node: n, vsn }) =>
+      tuple(n, vsn ?? this.known.get(n.name) ?? this.hisVersions.get(n.name) ?? 0),
+    );
   }
 
   /** do_ops: {insert, {Name, Pid, Method}} and {delete, Name}; returns the well-formed ops, the only ones passed on in new_nodes. */
