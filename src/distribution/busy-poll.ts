@@ -1,6 +1,7 @@
 /**
- * Busy polling after reads from other nodes, as BEAM's schedulers spin briefly before they sleep
- * (`+sbwt`).
+ * Busy polling after reads in an exchange with another node, as BEAM's schedulers spin briefly
+ * before they sleep (`+sbwt`). Which reads count is the connections' choice (connections.ts:
+ * those that follow a send on the same connection).
  *
  * An event loop with nothing to do sleeps in epoll_wait, and the next packet pays for waking it
  * (on a VM, an idle vCPU halts and the host must run it again). In a request-reply exchange the

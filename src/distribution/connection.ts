@@ -191,11 +191,6 @@ export class Connection {
   }
 
   /**
-   * Feeds bytes read from the transport. Never throws: bad input closes the connection.
-   * `chunk` is kept by reference (frames and large received binaries are views of it), so it
-   * must not be modified afterwards; socket reads never are.
-   */
-  /**
    * Whether a signal went out on this connection since the last call, which starts the count
    * again. Called at each read: a read that follows a send is part of an exchange (a reply, the
    * next call), where the peer's next bytes come back within microseconds; the reads of a one-way
@@ -207,6 +202,11 @@ export class Connection {
     return sent;
   }
 
+  /**
+   * Feeds bytes read from the transport. Never throws: bad input closes the connection.
+   * `chunk` is kept by reference (frames and large received binaries are views of it), so it
+   * must not be modified afterwards; socket reads never are.
+   */
   feed(chunk: Uint8Array): void {
     if (this.state === 'closed') return;
     this.readSinceTick = true;

@@ -48,7 +48,7 @@ export interface ConnectionsOptions {
   server: Server;
   /** TCP (default) or TLS (tls.ts). */
   transport?: DistTransport;
-  /** Keep the event loop polling this long after each read (µs; 0: never), see busy-poll.ts. */
+  /** Keep the event loop polling this long after a read in an exchange (µs; 0: never), see busy-poll.ts. */
   busyPollMicros: number;
 }
 

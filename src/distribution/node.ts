@@ -75,10 +75,11 @@ export interface NodeOptions {
   /** Connection setup timeout in ms (default 7000, OTP's net_setuptime). */
   connectTimeoutMs?: number;
   /**
-   * After each read from another node, keep the event loop polling for this many microseconds
-   * instead of sleeping in epoll_wait, as BEAM's schedulers spin before they sleep (`+sbwt`): a
-   * reply that comes back within the window is read without waking the loop. An integer from 0
-   * (never) to 1000; default 20 (docs/node.md, "Busy polling").
+   * After a read from a node this node has sent to since its previous read (an exchange), keep
+   * the event loop polling for this many microseconds instead of sleeping in epoll_wait, as BEAM's
+   * schedulers spin before they sleep (`+sbwt`): a reply that comes back within the window is
+   * read without waking the loop. An integer from 0 (never) to 1000; default 20 (docs/node.md,
+   * "Busy polling").
    */
   busyPollMicros?: number;
   /**
