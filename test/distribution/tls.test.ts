@@ -10,6 +10,7 @@ import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { COOKIE, Fixture, run, type ErlNode } from './helpers.ts';
 import { certPaths, erlTlsArgs, makeCerts, writeOptfile } from './tls-helpers.ts';
+import { Doc } from '../support/doc-blocks.ts';
 import { PortSlices } from '../support/ports.ts';
 import { eidBin, type Outcome } from '../support/processes.ts';
 import type { Node } from '../../src/distribution/node.ts';
@@ -229,3 +230,48 @@ const flags = (p: { ca: string; cert: string; key: string }) => [
   '--tls-key',
   p.key,
 ];
+
+describe("docs/tls.md step 6: OTP's read buffer", () => {
+  test(
+    'OTP nodes with the documented line read their TLS distribution sockets with 256 KiB, dialled and accepted; 10 MB goes both ways',
+    { timeout: 120_000 },
+    async () => {
+      const line = new Doc('docs/tls.md').block('### 6. Throughput: a larger read buffer', '').trim();
+      const flags = line.split(/\s+/);
+      const a = await f.startErl('otp_tls_buf_a', { extra: [...erlTlsArgs(optfile), ...flags] });
+      const b = await f.startErl('otp_tls_buf_b', { extra: [...erlTlsArgs(optfile), ...flags] });
+      // The buffer of each connected TCP socket of a node, by the remote or local port that names it.
+      const buffers = async (node: ErlNode, side: 'peer' | 'local', port: number) =>
+        (await node.eval(
+          ts,
+          `[B || P <- erlang:ports(), erlang:port_info(P, name) =:= {name, "tcp_inet"},
+                 {ok, {_, Remote}} <- [inet:peername(P)], {ok, {_, Local}} <- [inet:sockname(P)],
+                 ${side === 'peer' ? 'Remote' : 'Local'} =:= Port, {ok, [{buffer, B}]} <- [inet:getopts(P, [buffer])]]`,
+          { Port: port },
+        )) as number[];
+      assert.equal(await ts.ping(a.name), true);
+      assert.equal(await a.eval(ts, `net_adm:ping('${b.name}')`), atom('pong'));
+      // global meshes the nodes, so a node may hold more than one such socket: all must read alike.
+      const allRead = async (bytes: number, what: string, ...where: Parameters<typeof buffers>) => {
+        const seen = await buffers(...where);
+        assert.ok(seen.length > 0 && seen.every((x) => x === bytes), `${what}: ${JSON.stringify(seen)}`);
+      };
+      await allRead(262_144, 'a dialled b with the connect option', a, 'peer', b.port);
+      await allRead(262_144, 'b accepted a with the listen option', b, 'local', b.port);
+      await allRead(262_144, 'a accepted the TS node with it', a, 'local', a.port);
+      assert.equal(await ts.ping(erl.name), true);
+      await allRead(1460, 'a node without the line reads 1460 bytes', erl, 'local', erl.port);
+
+      const bin = randomBytes(10 * 1024 * 1024);
+      const md5 = createHash('md5').update(bin).digest();
+      assert.ok(termEquals(await ts.rpc(a.name, 'erlang', 'md5', [bin]), md5), 'TS → a: the same bytes');
+      const there = await a.eval(
+        ts,
+        `Bin = crypto:strong_rand_bytes(10 * 1024 * 1024), rpc:call('${b.name}', erlang, md5, [Bin]) =:= erlang:md5(Bin)`,
+      );
+      assert.equal(there, true, 'a → b: the same bytes');
+      const back = await ts.rpc(a.name, 'erlang', 'list_to_binary', [[bin]]);
+      assert.ok(Buffer.isBuffer(back) && back.equals(bin), 'a → TS: the same bytes');
+    },
+  );
+});
