@@ -3,7 +3,8 @@
  * Node↔BEAM TCP carrying the same frames as the limit (bench/dist-limit.ts).
  * Rows: throughput both ways for several message shapes (a small tuple, a GenServer call, a
  * Phoenix.PubSub broadcast, 1 MB binaries) and the round-trip latency; then small messages, 1 MB
- * binaries and the round trip again with every node on TLS distribution (their limit: raw TCP, no TLS).
+ * binaries and the round trip again with every node on TLS distribution (their limit: raw TCP, no TLS),
+ * and the 1 MB rows once more with the OTP nodes reading 256 KiB per call (docs/tls.md step 6).
  * Two OTP nodes (A sends, B receives) give the BEAM→BEAM anchor; the TS node stands in for
  * A (TS→BEAM) or for B (BEAM→TS). The Erlang side (bench/eid_bench.erl) is compiled with erlc.
  *
@@ -212,11 +213,31 @@ const onBeam = async (node: Node, target: string, fn: string, args: Term[]) =>
 // Frames as a peer would send them to a registered name (REG_SEND: {6, From, '', To}).
 const regSend = (a: string, to: string) => tuple(6, new Pid(atom(a), 1, 0, 1), atom(''), atom(to));
 
+/** How a row's nodes are connected: its id and name suffixes, and what its raw TCP limit lacks. */
+interface Link {
+  id: string;
+  label: string;
+  limitNote: string;
+}
+const PLAIN: Link = { id: '', label: '', limitNote: '' };
+const TLS: Link = { id: '.tls', label: ' over TLS', limitNote: ' (no TLS)' };
+/** TLS with the OTP nodes reading 256 KiB per call (docs/tls.md step 6) instead of 1460 bytes. */
+const TLS_BUFFER: Link = {
+  id: '.tls-buffer',
+  label: ' over TLS, BEAM reads 256 KiB',
+  limitNote: ' (no TLS)',
+};
+/** docs/tls.md step 6's node flags. */
+const READ_BUFFER_FLAGS = [
+  ...['-kernel', 'inet_dist_listen_options', '[{buffer,262144}]'],
+  ...['inet_dist_connect_options', '[{buffer,262144}]'],
+];
+
 /**
  * One shape's rows, TS→BEAM and BEAM→TS against BEAM→BEAM, with the raw TCP limit. Over TLS the
  * limit is still raw TCP without TLS: a ceiling that encryption can only lower.
  */
-async function rateRows(run: BenchRun, { node, a, b }: Trio, shape: Shape, overTls: boolean): Promise<void> {
+async function rateRows(run: BenchRun, { node, a, b }: Trio, shape: Shape, link: Link): Promise<void> {
   const n = shape.count;
   const atB = (name: string) => tuple(atom(name), atom(b));
   const atTs = (name: string) => tuple(atom(name), atom(node.name));
@@ -236,21 +257,19 @@ async function rateRows(run: BenchRun, { node, a, b }: Trio, shape: Shape, overT
   const s = await alternate(sides, common.rounds);
   const [tsToBeam, beamToTs, beamToBeam] = [s.tsToBeam!, s.beamToTs!, s.beamToBeam!];
   const unit = shape.megabytes === undefined ? 'msgs/s' : 'MB/s';
-  const tls = overTls ? ' over TLS' : '';
-  const noTls = overTls ? ' (no TLS)' : '';
   const directions = [
-    ['ts-beam', 'TS→BEAM', tsToBeam, `raw TCP Node→gen_tcp${noTls}`, s.rawIn],
-    ['beam-ts', 'BEAM→TS', beamToTs, `raw TCP gen_tcp→Node${noTls}`, s.rawOut],
+    ['ts-beam', 'TS→BEAM', tsToBeam, `raw TCP Node→gen_tcp${link.limitNote}`, s.rawIn],
+    ['beam-ts', 'BEAM→TS', beamToTs, `raw TCP gen_tcp→Node${link.limitNote}`, s.rawOut],
   ] as const;
   for (const [way, arrow, eid, limitName, limit] of directions) {
     run.add({
-      ...{ id: `dist${overTls ? '.tls' : ''}.${shape.id}.${way}`, name: `${shape.name} ${arrow}${tls}` },
+      ...{ id: `dist${link.id}.${shape.id}.${way}`, name: `${shape.name} ${arrow}${link.label}` },
       ...{
         unit,
         better: 'higher',
         measure: 'rate',
         eid,
-        anchorName: `BEAM→BEAM${tls}`,
+        anchorName: `BEAM→BEAM${link.label}`,
         anchor: beamToBeam,
       },
       ...(limit === undefined ? {} : { limitName, limit }),
@@ -259,7 +278,7 @@ async function rateRows(run: BenchRun, { node, a, b }: Trio, shape: Shape, overT
 }
 
 /** The round-trip row, with the raw TCP echo as the limit (over TLS too: a ceiling TLS can only lower). */
-async function rttRow(run: BenchRun, { node, a, b }: Trio, overTls: boolean): Promise<void> {
+async function rttRow(run: BenchRun, { node, a, b }: Trio, link: Link): Promise<void> {
   const atB = (name: string) => tuple(atom(name), atom(b));
   const pingFrame = passThroughFrame(regSend(a, 'eid_echo'), tuple(new Pid(atom(a), 1, 0, 1), atom('ping')));
   const perTrip = (us: number) => ({ us: us / RTT });
@@ -270,25 +289,25 @@ async function rttRow(run: BenchRun, { node, a, b }: Trio, overTls: boolean): Pr
       perTrip(await echoRoundTrips(await onBeam(node, b, 'tcp_echo', [pingFrame.length]), pingFrame, RTT)),
   };
   const rtt = await alternate(sides, common.rounds);
-  const tls = overTls ? ' over TLS' : '';
   run.add({
-    ...{ id: `dist${overTls ? '.tls' : ''}.rtt`, name: `round trip {self(), ping} TS↔BEAM${tls}` },
+    ...{ id: `dist${link.id}.rtt`, name: `round trip {self(), ping} TS↔BEAM${link.label}` },
     ...{
       unit: 'µs',
       better: 'lower',
       measure: 'us',
       eid: rtt.ts!,
-      anchorName: `BEAM→BEAM${tls}`,
+      anchorName: `BEAM→BEAM${link.label}`,
       anchor: rtt.beam!,
     },
-    limitName: `raw TCP echo Node↔gen_tcp${overTls ? ' (no TLS)' : ''}`,
+    limitName: `raw TCP echo Node↔gen_tcp${link.limitNote}`,
     limit: rtt.raw!,
   });
 }
 
 /**
  * The TLS rows: every node on TLS distribution (docs/tls.md's certificates and ssl_dist_optfile),
- * small messages and 1 MB binaries both ways and the round trip, against BEAM→BEAM over TLS.
+ * small messages and 1 MB binaries both ways and the round trip, against BEAM→BEAM over TLS; then
+ * 1 MB binaries both ways with two more OTP nodes that read 256 KiB per call (docs/tls.md step 6).
  */
 async function tlsRows(run: BenchRun, dir: string, epmdPort: number): Promise<void> {
   const certs = join(dir, 'certs');
@@ -317,9 +336,18 @@ async function tlsRows(run: BenchRun, dir: string, epmdPort: number): Promise<vo
     node.register('eid_echo', spawnEcho(node));
     await node.connect(a);
     await node.connect(b);
-    for (const shape of shapes(node).filter((x) => x.id === 'small' || x.id === 'binary-1m'))
-      await rateRows(run, { node, a, b }, shape, true);
-    await rttRow(run, { node, a, b }, true);
+    const [small, big] = [
+      shapes(node).find((x) => x.id === 'small')!,
+      shapes(node).find((x) => x.id === 'binary-1m')!,
+    ];
+    for (const shape of [small, big]) await rateRows(run, { node, a, b }, shape, TLS);
+    await rttRow(run, { node, a, b }, TLS);
+    // The same 1 MB rows with both OTP nodes reading 256 KiB per call, as docs/tls.md recommends.
+    const bufferedA = await startErl('tls_a_buffer', epmdPort, dir, [...tlsArgs, ...READ_BUFFER_FLAGS]);
+    const bufferedB = await startErl('tls_b_buffer', epmdPort, dir, [...tlsArgs, ...READ_BUFFER_FLAGS]);
+    await node.connect(bufferedA);
+    await node.connect(bufferedB);
+    await rateRows(run, { node, a: bufferedA, b: bufferedB }, big, TLS_BUFFER);
   } finally {
     await node.stop();
   }
@@ -399,8 +427,8 @@ async function main(): Promise<void> {
       await senderProfile({ node, a, b });
       return;
     }
-    for (const shape of shapes(node)) await rateRows(run, { node, a, b }, shape, false);
-    await rttRow(run, { node, a, b }, false);
+    for (const shape of shapes(node)) await rateRows(run, { node, a, b }, shape, PLAIN);
+    await rttRow(run, { node, a, b }, PLAIN);
     await tlsRows(run, dir, epmdPort);
 
     const beamPeaks = await Promise.all(

@@ -64,6 +64,11 @@ test('npm run bench -- --quick (etf, epmd, dist) writes a summary every row of w
     for (const way of ['ts-beam', 'beam-ts'])
       assert.ok(dist.rows.some((r) => r.id === `dist.${shape}.${way}`));
   assert.equal(dist.rows.find((r) => r.id === 'dist.rtt')?.better, 'lower');
+  // Over TLS, and 1 MB again with OTP reading 256 KiB per call (docs/tls.md step 6), each against its own anchor.
+  for (const link of ['tls', 'tls-buffer'])
+    for (const way of ['ts-beam', 'beam-ts'])
+      assert.ok(dist.rows.some((r) => r.id === `dist.${link}.binary-1m.${way}`));
+  assert.match(dist.rows.find((r) => r.id === 'dist.tls-buffer.binary-1m.ts-beam')!.anchorName, /256 KiB/);
 });
 
 test('npm run bench:dist -- --sender-profile: the sending BEAM node toward a BEAM node and toward the TS node', async () => {
