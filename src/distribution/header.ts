@@ -148,8 +148,8 @@ export class HeaderDecoder {
    * Decodes one connected-mode frame body (not a tick). Returns the message, or undefined
    * while a fragmented message is incomplete. Throws {@link DistError} on bad input. A frame that
    * spans reads may come as the views of its parts (FrameDecoder.pushSplit): a later fragment's
-   * parts are copied into its message as they are, anything else is joined first. A `transient`
-   * frame (a view of a buffer that is reused after this call) is never kept nor viewed.
+   * parts are copied into its message one by one, anything else is joined first. Nothing of a
+   * `transient` frame (a view of a buffer reused after this call) is kept: its binaries are copies.
    */
   decode(frame: Uint8Array | readonly Uint8Array[], transient = false): DistMessage | undefined {
     let more: readonly Uint8Array[] = [];
