@@ -205,7 +205,7 @@ export class Connection {
   /**
    * Feeds bytes read from the transport. Never throws: bad input closes the connection.
    * `chunk` is kept by reference (frames and large received binaries are views of it), so it
-   * must not be modified afterwards; socket reads never are.
+   * must not be modified afterwards; 'data' reads never are.
    */
   feed(chunk: Uint8Array): void {
     if (this.state === 'closed') return;
@@ -228,14 +228,43 @@ export class Connection {
       }
       this.onAllFrames(this.frames.pushSplit(chunk));
     } catch (err) {
-      const error =
-        err instanceof DistError
-          ? err
-          : new DistError('DIST_INTERNAL', `connection failed: ${(err as Error).message}`, { cause: err });
-      if (err instanceof HandshakeError)
-        for (const f of err.send) this.transport.write(encodeHandshakeFrame(f, this.handshakePrefix));
-      this.close(error.code, error);
+      this.failed(err);
     }
+  }
+
+  /**
+   * Where the transport should read next, for a reader that reads into buffers it is given
+   * (`onread`): the rest of a long frame being collected, or undefined for its own buffer.
+   */
+  readTarget(): Uint8Array | undefined {
+    return this.state === 'up' ? this.frames.readTarget() : undefined;
+  }
+
+  /**
+   * {@link feed} for a reader that reuses its buffer (`onread`): the first `n` bytes of `read`
+   * (its own buffer or the last {@link readTarget}) are valid only during this call and never kept.
+   */
+  feedRead(read: Uint8Array, n: number): void {
+    if (this.state !== 'up') {
+      this.feed(Buffer.from(read.subarray(0, n)));
+      return;
+    }
+    this.readSinceTick = true;
+    try {
+      this.onAllFrames(this.frames.pushRead(read, n));
+    } catch (err) {
+      this.failed(err);
+    }
+  }
+
+  private failed(err: unknown): void {
+    const error =
+      err instanceof DistError
+        ? err
+        : new DistError('DIST_INTERNAL', `connection failed: ${(err as Error).message}`, { cause: err });
+    if (err instanceof HandshakeError)
+      for (const f of err.send) this.transport.write(encodeHandshakeFrame(f, this.handshakePrefix));
+    this.close(error.code, error);
   }
 
   /** The transport closed or failed under us. */
@@ -293,7 +322,7 @@ export class Connection {
     for (const frame of frames) {
       if (this.state !== 'up') return;
       if (frame.length === 0) continue; // tick
-      const message = this.headers.decode(frame);
+      const message = this.headers.decode(frame, !Array.isArray(frame) && this.frames.isTransient(frame));
       if (message === undefined) continue;
       this.handlers.signal(this, decodeSignal(message));
     }

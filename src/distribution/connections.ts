@@ -358,13 +358,27 @@ export class Connections implements Peers {
     peer: string,
   ): Connection {
     let ready = false;
-    // Failures and an initiator's `ready` come only after this returns: `conn` is set by then.
+    const pollMicros = this.options.busyPollMicros;
+    // Only in an exchange: between the reads of a one-way stream (1 MB binaries from a BEAM
+    // node) a spinning loop takes the CPU the sender needs (docs/performance.md, Distribution).
+    const poll = () => {
+      if (conn.takeSentSinceRead()) busyPoll.touch(pollMicros);
+    };
+    // Failures, reads and an initiator's `ready` come only after this returns: `conn` is set by then.
     const socket = open({
       ready: () => {
         ready = true;
         if (role === 'initiator') conn.start();
       },
       fail: (error) => conn.close(error.code, error),
+      reads: {
+        // Asked first while the socket is set up, before `conn` is.
+        target: () => (ready ? conn.readTarget() : undefined),
+        read: (into, n) => {
+          poll();
+          conn.feedRead(into, n);
+        },
+      },
     });
     this.sockets.add(socket);
     const conn = new Connection(
@@ -400,11 +414,9 @@ export class Connections implements Peers {
         },
       },
     );
-    const pollMicros = this.options.busyPollMicros;
+    // A transport that reads with `onread` emits no 'data'.
     socket.on('data', (chunk: Buffer) => {
-      // Only in an exchange: between the reads of a one-way stream (1 MB binaries from a BEAM
-      // node) a spinning loop takes the CPU the sender needs (docs/performance.md, Distribution).
-      if (conn.takeSentSinceRead()) busyPoll.touch(pollMicros);
+      poll();
       conn.feed(chunk);
     });
     socket.on('error', (err) => conn.transportClosed(err));

@@ -21,12 +21,23 @@ export const MAX_HANDSHAKE_FRAME = 1024;
  * only peers without DFLAG_FRAGMENTS send larger frames (docs/node.md, "Limits").
  */
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
+/**
+ * Frames read with {@link FrameDecoder.pushRead} that span reads are collected into one of two
+ * buffers the decoder reuses while they are at most this large (a 64 KiB fragment fits); larger
+ * ones get a buffer of their own.
+ */
+const REUSED_FRAME_BYTES = 256 * 1024;
+/** What is left of a frame being collected is read straight into it from this many bytes on. */
+const DIRECT_READ_BYTES = 4 * 1024;
 
 export interface FrameDecoderOptions {
   prefixSize: PrefixSize;
   maxFrame: number;
   /** The node-wide bound: a frame still arriving holds its declared length of it. */
   budget?: InboundBudget | undefined;
+  /** {@link FrameDecoder.pushRead}'s sizes (REUSED_FRAME_BYTES, DIRECT_READ_BYTES): tests make them small. */
+  reusedFrameBytes?: number;
+  directReadBytes?: number;
 }
 
 /**
@@ -43,11 +54,25 @@ export class FrameDecoder {
   private readonly budget: InboundBudget | undefined;
   /** What this decoder holds of the budget: the declared length of a frame still arriving. */
   private reserved = 0;
+  // pushRead's state: the frame being collected (`needed` bytes, `filled` of them in), a length
+  // prefix split by a read, the two reused buffers, and the view handed out to read into.
+  private collecting: Buffer | undefined;
+  private filled = 0;
+  private readonly head = Buffer.alloc(4);
+  private headFill = 0;
+  private reused: [Buffer | undefined, Buffer | undefined] = [undefined, undefined];
+  private reusedNext = 0;
+  private target: Uint8Array | undefined;
+  private transientFrom: ArrayBufferLike | undefined;
+  private readonly reusedFrameBytes: number;
+  private readonly directReadBytes: number;
 
   constructor(options: FrameDecoderOptions) {
     this.prefixSize = options.prefixSize;
     this.maxFrame = options.maxFrame;
     this.budget = options.budget;
+    this.reusedFrameBytes = options.reusedFrameBytes ?? REUSED_FRAME_BYTES;
+    this.directReadBytes = options.directReadBytes ?? DIRECT_READ_BYTES;
   }
 
   /** Drops what is buffered and gives its share of the budget back (the connection closed). */
@@ -57,6 +82,11 @@ export class FrameDecoder {
     this.pending = [];
     this.pendingBytes = 0;
     this.needed = -1;
+    this.collecting = undefined;
+    this.filled = 0;
+    this.headFill = 0;
+    this.target = undefined;
+    this.reused = [undefined, undefined];
   }
 
   /** Switches to 4-byte frames after the handshake; leftover bytes are kept and reparsed. */
@@ -67,7 +97,7 @@ export class FrameDecoder {
   }
 
   get buffered(): number {
-    return this.pendingBytes;
+    return this.pendingBytes + this.filled + this.headFill;
   }
 
   /**
@@ -104,6 +134,160 @@ export class FrameDecoder {
   /** {@link drain} with frames as {@link pushSplit} returns them. */
   drainSplit(): Frame[] {
     return this.collect(false, true);
+  }
+
+  /**
+   * Where the next read should go: the rest of the frame being collected (so it is read straight
+   * into its buffer), or undefined (into the reader's own buffer).
+   */
+  readTarget(): Uint8Array | undefined {
+    const c = this.collecting;
+    if (c === undefined || this.needed - this.filled < this.directReadBytes) return undefined;
+    this.target = c.subarray(this.filled, this.needed);
+    return this.target;
+  }
+
+  /**
+   * Connected mode for reads into a buffer that is reused afterwards (`onread`): the first `n`
+   * bytes of `read`, either the reader's own buffer (valid only during this call, never kept) or
+   * the last {@link readTarget}. Returns whole frames that are valid only until the next call
+   * on this decoder unless {@link isTransient} says otherwise. Same errors as {@link push}.
+   */
+  pushRead(read: Uint8Array, n: number): Buffer[] {
+    const target = this.target;
+    this.target = undefined;
+    if (read === target) {
+      this.transientFrom = undefined;
+      this.filled += n;
+      return this.filled === this.needed ? [this.collected()] : [];
+    }
+    this.transientFrom = read.buffer;
+    const chunk = read.subarray(0, n);
+    if (this.collecting === undefined && (this.pendingBytes > 0 || this.needed >= 0)) {
+      // Bytes left from push (the handshake's last read): finish what they started the old way.
+      const frames = this.push(Buffer.from(chunk));
+      this.adoptPending();
+      return frames;
+    }
+    const frames: Buffer[] = [];
+    let at = 0;
+    if (this.collecting !== undefined) {
+      at = Math.min(this.needed - this.filled, n);
+      this.collecting.set(chunk.subarray(0, at), this.filled);
+      this.filled += at;
+      if (this.filled < this.needed) return frames;
+      frames.push(this.collected());
+    }
+    while (at < n) {
+      if (this.headFill > 0 || n - at < this.prefixSize) {
+        const take = Math.min(this.prefixSize - this.headFill, n - at);
+        this.head.set(chunk.subarray(at, at + take), this.headFill);
+        this.headFill += take;
+        at += take;
+        if (this.headFill < this.prefixSize) break;
+        this.headFill = 0;
+        if (!this.startFrame(this.prefixLength(this.head, 0), chunk, at, frames)) break;
+      } else {
+        const length = this.prefixLength(chunk, at);
+        at += this.prefixSize;
+        if (!this.startFrame(length, chunk, at, frames)) break;
+      }
+      if (this.collecting !== undefined) break;
+      frames.push(Buffer.from(chunk.buffer, chunk.byteOffset + at, this.needed));
+      at += this.needed;
+      this.needed = -1;
+    }
+    return frames;
+  }
+
+  /** Whether a frame from {@link pushRead} is only valid until the next call (a view of a read or of a reused buffer). */
+  isTransient(frame: Buffer): boolean {
+    const b = frame.buffer;
+    return b === this.transientFrom || b === this.reused[0]?.buffer || b === this.reused[1]?.buffer;
+  }
+
+  private prefixLength(bytes: Uint8Array, at: number): number {
+    const b0 = bytes[at]!;
+    const b1 = bytes[at + 1]!;
+    if (this.prefixSize === 2) return (b0 << 8) | b1;
+    return (b0 * 0x1000000 + (b1 << 16) + (bytes[at + 2]! << 8) + bytes[at + 3]!) >>> 0;
+  }
+
+  /**
+   * A frame of `length` bytes begins at `chunk[at]` (its prefix read). Sets `needed`; a frame not
+   * whole in `chunk` is reserved and collected from here on. A refused frame's prefix and the rest
+   * of `chunk` go to `pending` (copied) for {@link collect} to refuse it as {@link push} does: at
+   * once when no frame came before it, else at the next drain. Returns false then.
+   */
+  private startFrame(length: number, chunk: Uint8Array, at: number, frames: Buffer[]): boolean {
+    const whole = length <= chunk.length - at;
+    if (length > this.maxFrame || (!whole && this.budget !== undefined && !this.budget.fits(length))) {
+      const prefix = Buffer.alloc(this.prefixSize);
+      if (this.prefixSize === 2) prefix.writeUInt16BE(length);
+      else prefix.writeUInt32BE(length);
+      this.pending = [prefix, Buffer.from(chunk.subarray(at))];
+      this.pendingBytes = this.prefixSize + chunk.length - at;
+      if (frames.length === 0) frames.push(...this.push(new Uint8Array(0)));
+      return false;
+    }
+    this.needed = length;
+    if (whole) return true;
+    if (this.budget !== undefined) {
+      this.budget.take(length, 'a frame');
+      this.reserved = length;
+    }
+    this.collecting = this.frameBuffer(length);
+    this.filled = chunk.length - at;
+    this.collecting.set(chunk.subarray(at), 0);
+    return true;
+  }
+
+  /** A buffer to collect a frame of `length` bytes in: the reused one not handed out last, or one of its own. */
+  private frameBuffer(length: number): Buffer {
+    if (length > this.reusedFrameBytes) return Buffer.allocUnsafeSlow(length);
+    const i = this.reusedNext;
+    this.reusedNext = 1 - i;
+    const have = this.reused[i];
+    if (have !== undefined && have.length >= length) return have;
+    const grown = Buffer.allocUnsafeSlow(
+      Math.max(length, Math.min(2 * (have?.length ?? 0), this.reusedFrameBytes)),
+    );
+    this.reused[i] = grown;
+    return grown;
+  }
+
+  /** The frame collected is whole: hands it out and gives its share of the budget back. */
+  private collected(): Buffer {
+    const frame = this.collecting!.subarray(0, this.needed);
+    this.collecting = undefined;
+    this.filled = 0;
+    this.needed = -1;
+    if (this.reserved > 0) {
+      this.budget?.give(this.reserved);
+      this.reserved = 0;
+    }
+    return frame;
+  }
+
+  /** After push: a frame it left half read continues in a buffer of its own (pending holds copies). */
+  private adoptPending(): void {
+    // A refused frame stays in pending: the next drain throws.
+    if (this.needed < 0 && this.pendingBytes >= this.prefixSize) return;
+    if (this.needed < 0) {
+      for (const part of this.pending) {
+        this.head.set(part, this.headFill);
+        this.headFill += part.length;
+      }
+    } else {
+      this.collecting = this.frameBuffer(this.needed);
+      this.filled = 0;
+      for (const part of this.pending) {
+        this.collecting.set(part, this.filled);
+        this.filled += part.length;
+      }
+    }
+    this.pending = [];
+    this.pendingBytes = 0;
   }
 
   private collect(stopAfterFirst: boolean, split: boolean): Frame[] {

@@ -96,23 +96,15 @@ export interface HeaderDecoderOptions {
 
 interface Reassembly {
   refs: (Atom | undefined)[];
-  chunks: Uint8Array[];
-  bytes: number;
+  /** The message's own buffer; fragments are copied in as they arrive. Its length is what is charged. */
+  message: Buffer;
+  filled: number;
   /** The fragment id the next 'F' must carry (they count down to 1). */
   next: bigint;
 }
 
 /** An 'F' header: version, tag, sequence id and fragment id. */
 const NEXT_FRAGMENT_HEAD = 18;
-
-/**
- * A fragment's bytes to hold until its message is whole: a view when it is at least half of the
- * read it is part of, else a copy, so that what a peer makes us hold stays within twice what the
- * reassembly budget counts (a view keeps its whole read alive).
- */
-function held(part: Uint8Array): Uint8Array {
-  return part.length * 2 >= part.buffer.byteLength ? part : new Uint8Array(part);
-}
 
 function headerError(code: DistErrorCode, message: string, cause?: unknown): DistError {
   return new DistError(code, message, cause === undefined ? {} : { cause });
@@ -136,7 +128,7 @@ export class HeaderDecoder {
     this.maxDepth = options.maxDepth;
   }
 
-  /** Bytes held for unfinished fragmented messages. */
+  /** Bytes held for unfinished fragmented messages (the buffers reserved for them). */
   get pendingBytes(): number {
     return this.reassemblyBytes;
   }
@@ -156,9 +148,10 @@ export class HeaderDecoder {
    * Decodes one connected-mode frame body (not a tick). Returns the message, or undefined
    * while a fragmented message is incomplete. Throws {@link DistError} on bad input. A frame that
    * spans reads may come as the views of its parts (FrameDecoder.pushSplit): a later fragment's
-   * parts are held as they are, anything else is joined first.
+   * parts are copied into its message one by one, anything else is joined first. Nothing of a
+   * `transient` frame (a view of a buffer reused after this call) is kept: its binaries are copies.
    */
-  decode(frame: Uint8Array | readonly Uint8Array[]): DistMessage | undefined {
+  decode(frame: Uint8Array | readonly Uint8Array[], transient = false): DistMessage | undefined {
     let more: readonly Uint8Array[] = [];
     if (!(frame instanceof Uint8Array)) {
       const first = frame[0] ?? new Uint8Array(0);
@@ -179,11 +172,11 @@ export class HeaderDecoder {
       const kind = r.u8('header kind');
       switch (kind) {
         case HeaderTag.PASS_THROUGH:
-          return this.decodePassThrough(r);
+          return this.decodePassThrough(r, transient);
         case HeaderTag.NORMAL:
-          return this.decodeBody(r, this.readAtomCacheRefs(r));
+          return this.decodeBody(r, this.readAtomCacheRefs(r), transient);
         case HeaderTag.FRAGMENT_FIRST:
-          return this.firstFragment(r);
+          return this.firstFragment(r, transient);
         case HeaderTag.FRAGMENT_NEXT:
           return this.nextFragment(r, more);
         default:
@@ -195,8 +188,8 @@ export class HeaderDecoder {
     }
   }
 
-  private decodePassThrough(r: Reader): DistMessage {
-    const opts = this.decodeOptions(r);
+  private decodePassThrough(r: Reader, transient: boolean): DistMessage {
+    const opts = this.decodeOptions(r, transient);
     if (r.u8('version') !== HeaderTag.VERSION) r.fail('control message without version 131', 'version');
     const control = decodeFrom(r, opts);
     if (r.remaining === 0) return { control, payload: undefined };
@@ -206,8 +199,8 @@ export class HeaderDecoder {
     return { control, payload };
   }
 
-  private decodeBody(r: Reader, refs: (Atom | undefined)[]): DistMessage {
-    const opts = this.decodeOptions(r, refs);
+  private decodeBody(r: Reader, refs: (Atom | undefined)[], transient: boolean): DistMessage {
+    const opts = this.decodeOptions(r, transient, refs);
     const control = decodeFrom(r, opts);
     const payload = r.remaining === 0 ? undefined : decodeFrom(r, opts);
     this.expectEnd(r);
@@ -219,12 +212,12 @@ export class HeaderDecoder {
   }
 
   /**
-   * Options for the message in the rest of `r`. Its bytes are never reused (socket reads,
-   * frames joined from several reads and reassembled messages are buffers of their own), so large
-   * binaries may be views of them.
+   * Options for the message in the rest of `r`. Unless `transient`, its bytes are never reused
+   * ('data' reads, frames joined from several reads and reassembled messages are buffers of
+   * their own), so large binaries may be views of them.
    */
-  private decodeOptions(r: Reader, atomCache?: (Atom | undefined)[]): DecodeOptions {
-    const binaryViews = Math.max(VIEW_BINARY_BYTES, Math.ceil(r.remaining / 2));
+  private decodeOptions(r: Reader, transient: boolean, atomCache?: (Atom | undefined)[]): DecodeOptions {
+    const binaryViews = transient ? false : Math.max(VIEW_BINARY_BYTES, Math.ceil(r.remaining / 2));
     // One budget for the control message and the payload together (docs/etf.md, "Decode budget").
     const cost = Math.min(defaultTermCost(r.remaining), MAX_MESSAGE_COST);
     const opts: DecodeOptions = { binaryViews, budget: { remaining: cost } };
@@ -261,7 +254,7 @@ export class HeaderDecoder {
     return refs;
   }
 
-  private firstFragment(r: Reader): DistMessage | undefined {
+  private firstFragment(r: Reader, transient: boolean): DistMessage | undefined {
     const seq = r.u64('sequence id');
     const fragments = r.u64('fragment id');
     if (fragments === 0n) r.fail('fragment id 0', 'fragment id');
@@ -272,7 +265,7 @@ export class HeaderDecoder {
       );
     }
     const refs = this.readAtomCacheRefs(r);
-    if (fragments === 1n) return this.decodeBody(r, refs);
+    if (fragments === 1n) return this.decodeBody(r, refs, transient);
     if (this.sequences.has(seq)) throw headerError('DIST_FRAGMENT_ORDER', `sequence ${seq} started twice`);
     if (this.sequences.size >= this.maxSequences) {
       throw headerError(
@@ -280,9 +273,15 @@ export class HeaderDecoder {
         `more than ${this.maxSequences} fragmented messages in flight`,
       );
     }
-    const chunk = r.bytes(r.remaining);
-    this.charge(chunk.length);
-    this.sequences.set(seq, { refs, chunks: [held(chunk)], bytes: chunk.length, next: fragments - 1n });
+    const data = r.bytes(r.remaining);
+    // Room for the whole message if its fragments are all as large as the first (OTP's are,
+    // but the last), when that fits the limits; else for this fragment, grown as more arrive.
+    const announced = Number(fragments) * data.length;
+    const size = this.fits(announced) ? announced : data.length;
+    this.charge(size);
+    const message = Buffer.allocUnsafeSlow(size);
+    message.set(data, 0);
+    this.sequences.set(seq, { refs, message, filled: data.length, next: fragments - 1n });
     return undefined;
   }
 
@@ -301,19 +300,48 @@ export class HeaderDecoder {
     }
     const parts = [r.bytes(r.remaining), ...more];
     const length = parts.reduce((n, p) => n + p.length, 0);
+    if (entry.filled + length > entry.message.length) this.grow(entry, length, id);
+    for (const p of parts) {
+      entry.message.set(p, entry.filled);
+      entry.filled += p.length;
+    }
     if (id !== 1n) {
-      this.charge(length);
-      for (const p of parts) if (p.length > 0) entry.chunks.push(held(p));
-      entry.bytes += length;
       entry.next = id - 1n;
       return undefined;
     }
     this.sequences.delete(seq);
-    this.reassemblyBytes -= entry.bytes;
-    this.budget?.give(entry.bytes);
-    // The one copy of the message's bytes: into a buffer of its own, so its binaries may be views.
-    const whole = Buffer.concat([...entry.chunks, ...parts], entry.bytes + length);
-    return this.decodeBody(new Reader(whole), entry.refs);
+    this.reassemblyBytes -= entry.message.length;
+    this.budget?.give(entry.message.length);
+    // The message's own buffer, never reused: its binaries may be views.
+    return this.decodeBody(new Reader(entry.message.subarray(0, entry.filled)), entry.refs, false);
+  }
+
+  /**
+   * A fragment of `length` bytes does not fit what `entry` reserved: room for it and the `id - 1`
+   * fragments still to come at its size, at most twice the room it had (so a peer announcing
+   * small fragments and sending large ones costs a few copies, not one per fragment), else all
+   * the limits have left. Charged before it is allocated.
+   */
+  private grow(entry: Reassembly, length: number, id: bigint): void {
+    const had = entry.message.length;
+    const least = entry.filled + length;
+    let size = Math.max(least, Math.min(least + Number(id - 1n) * length, 2 * had));
+    if (!this.fits(size - had)) size = Math.max(least, had + this.room());
+    this.charge(size - had);
+    const message = Buffer.allocUnsafeSlow(size);
+    message.set(entry.message.subarray(0, entry.filled), 0);
+    entry.message = message;
+  }
+
+  /** What the reassembly limit and the node-wide budget have left. */
+  private room(): number {
+    const own = this.maxReassemblyBytes - this.reassemblyBytes;
+    return this.budget === undefined ? own : Math.min(own, this.budget.limit - this.budget.heldBytes);
+  }
+
+  /** Whether `n` more bytes would pass both the reassembly limit and the node-wide budget. */
+  private fits(n: number): boolean {
+    return this.reassemblyBytes + n <= this.maxReassemblyBytes && (this.budget?.fits(n) ?? true);
   }
 
   /** Counts `n` more bytes held; a fragment over the budget is refused before it is counted (it is not held). */

@@ -13,7 +13,21 @@ export interface TransportEvents {
   ready(): void;
   /** Setting the stream up failed (a refused certificate, a peer that is not TLS ...). */
   fail(error: DistError): void;
+  /**
+   * Where a transport that reads into buffers (Node's `onread`) reports its reads instead of
+   * emitting 'data': `read` gets the first `n` bytes of `into`, valid only during the call;
+   * `target` names the buffer for the next read, if not the transport's own.
+   */
+  readonly reads?: ReadSink;
 }
+
+export interface ReadSink {
+  target(): Uint8Array | undefined;
+  read(into: Uint8Array, n: number): void;
+}
+
+/** The buffer a dialled TCP connection reads into when its reader names none (one read's most). */
+const READ_BUFFER_BYTES = 64 * 1024;
 
 export interface DistTransport {
   readonly name: 'tcp' | 'tls';
@@ -33,7 +47,23 @@ export const tcpTransport: DistTransport = {
   name: 'tcp',
   handshakePrefix: 2,
   dial(host, port, _nodeHost, events) {
-    const socket = netConnect({ host, port, noDelay: true });
+    // Node 20 has `onread` only for sockets it dials: accepted ones keep 'data' events.
+    const reads = events.reads;
+    let own: Buffer | undefined;
+    const socket = netConnect({
+      host,
+      port,
+      noDelay: true,
+      ...(reads !== undefined && {
+        onread: {
+          buffer: () => reads.target() ?? (own ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)),
+          callback: (n: number, into: Uint8Array) => {
+            reads.read(into, n);
+            return true;
+          },
+        },
+      }),
+    });
     socket.once('connect', () => events.ready());
     return socket;
   },

@@ -687,17 +687,56 @@ describe('headers', () => {
     const hundred = Buffer.alloc(100);
     assert.equal(one.decode(fragment(HeaderTag.FRAGMENT_FIRST, 1, 3, ctl)), undefined);
     assert.equal(two.decode(fragment(HeaderTag.FRAGMENT_FIRST, 1, 3, hundred)), undefined);
-    assert.equal(budget.heldBytes, ctl.length + 100);
+    // The first reserves its whole message (3 fragments of its size); the second's 300 did not
+    // fit, so it holds its first fragment and must grow for the next.
+    assert.equal(budget.heldBytes, 3 * ctl.length + 100);
     assert.throws(
       () => two.decode(fragment(HeaderTag.FRAGMENT_NEXT, 1, 2, hundred)),
       (e: unknown) => e instanceof DistError && e.code === 'DIST_INBOUND_LIMIT',
     );
     two.release();
-    assert.equal(budget.heldBytes, ctl.length);
+    assert.equal(budget.heldBytes, 3 * ctl.length);
     assert.equal(one.decode(fragment(HeaderTag.FRAGMENT_NEXT, 1, 2, body)), undefined);
     const whole = one.decode(fragment(HeaderTag.FRAGMENT_NEXT, 1, 1, Buffer.alloc(0)));
     assert.ok(whole !== undefined && termEquals(whole.payload!, atom('hi')));
     assert.equal(budget.heldBytes, 0);
+  });
+
+  test('a fragmented message reserves fragment count x first fragment size; a larger fragment grows it within the limits', () => {
+    const data = Buffer.concat([ctl, encode(Buffer.alloc(250, 7), { versionByte: false })]);
+    const [a, b, c] = [data.subarray(0, 60), data.subarray(60, 100), data.subarray(100)];
+    const dec = new HeaderDecoder({ maxReassemblyBytes: 1000 });
+    assert.equal(dec.decode(fragment(HeaderTag.FRAGMENT_FIRST, 1, 3, a)), undefined);
+    assert.equal(dec.pendingBytes, 180, "three fragments of the first one's size");
+    assert.equal(dec.decode(fragment(HeaderTag.FRAGMENT_NEXT, 1, 2, b)), undefined);
+    assert.equal(dec.pendingBytes, 180);
+    // The last fragment is larger than the room left: the message grows for it.
+    const whole = dec.decode(fragment(HeaderTag.FRAGMENT_NEXT, 1, 1, c));
+    assert.deepEqual(whole?.payload, Buffer.alloc(250, 7));
+    assert.equal(dec.pendingBytes, 0);
+    // An announcement over the limit holds only its first fragment; growing past the limit is refused.
+    const small = new HeaderDecoder({ maxReassemblyBytes: 120 });
+    assert.equal(small.decode(fragment(HeaderTag.FRAGMENT_FIRST, 1, 3, a)), undefined);
+    assert.equal(small.pendingBytes, 60);
+    assert.equal(small.decode(fragment(HeaderTag.FRAGMENT_NEXT, 1, 2, b)), undefined);
+    assert.equal(small.pendingBytes, 120, 'grown to what the limit has left');
+    assert.throws(
+      () => small.decode(fragment(HeaderTag.FRAGMENT_NEXT, 1, 1, c)),
+      (e: unknown) => e instanceof DistError && e.code === 'DIST_FRAGMENT_LIMIT',
+    );
+    assert.equal(small.pendingBytes, 120, 'the refused fragment is not counted');
+  });
+
+  test('a message announced in tiny fragments and sent in large ones grows a few times, not once per fragment', () => {
+    const dec = new HeaderDecoder({ maxReassemblyBytes: 4 * 1024 * 1024, maxFragments: 1 << 16 });
+    assert.equal(dec.decode(fragment(HeaderTag.FRAGMENT_FIRST, 1, 60_000, Buffer.alloc(1))), undefined);
+    const sizes = new Set<number>();
+    for (let id = 59_999; id > 59_000; id--) {
+      assert.equal(dec.decode(fragment(HeaderTag.FRAGMENT_NEXT, 1, id, Buffer.alloc(1024))), undefined);
+      sizes.add(dec.pendingBytes);
+    }
+    assert.ok(sizes.size <= 14, `${sizes.size} sizes`);
+    assert.ok(dec.pendingBytes <= 4 * 1024 * 1024);
   });
 
   test(

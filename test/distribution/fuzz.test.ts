@@ -13,6 +13,7 @@ import { HeaderDecoder, HeaderEncoder, HeaderTag, type DistMessage } from '../..
 import { ControlOp, ControlShape, decodeSignal, encodeSignal } from '../../src/distribution/control.ts';
 import { DEFAULT_FLAGS, DistFlags } from '../../src/distribution/flags.ts';
 import { DistError } from '../../src/errors.ts';
+import { InboundBudget } from '../../src/distribution/inbound-budget.ts';
 import { Writer } from '../../src/bytes.ts';
 import { atom, Pid, Reference, Tuple, type Term } from '../../src/etf/terms.ts';
 import { termEquals } from '../../src/etf/index.ts';
@@ -135,6 +136,150 @@ test('framing: any split of any stream gives the same frames, each within the ca
     runs(3_000),
   );
   assert.ok(errors > 0, 'some streams declared a frame over the cap');
+});
+
+/**
+ * Reads `stream` as a socket with `onread` would, at the points `chunksOf` cuts it: each read into
+ * `fd.readTarget()` when it names one, else into one buffer of the reader's own, which is
+ * overwritten after every read (data read into it is valid only during the call). `onFrames`
+ * gets each read's frames (and a deferred error's drain) during the call; errors end the stream.
+ */
+function readInto(
+  fd: FrameDecoder,
+  stream: Buffer,
+  cuts: number[],
+  oneByteAtATime: boolean,
+  onFrames: (frames: Buffer[]) => void,
+  ownBytes = 256,
+): DistError | undefined {
+  const own = Buffer.alloc(ownBytes);
+  for (const chunk of chunksOf(stream, cuts, oneByteAtATime)) {
+    for (let at = 0; at < chunk.length;) {
+      const into = fd.readTarget() ?? own;
+      const n = Math.min(into.length, chunk.length - at);
+      into.set(chunk.subarray(at, at + n));
+      at += n;
+      const out = guarded('pushRead', () => fd.pushRead(into, n));
+      if (out instanceof DistError) return out;
+      onFrames(out);
+      const rest = guarded('drain', () => fd.drain());
+      if (rest instanceof DistError) return rest;
+      onFrames(rest);
+      own.fill(0xee);
+    }
+  }
+  return undefined;
+}
+
+test('framing: reads into a reused buffer (onread) give the frames and errors of push at any split; frames not transient stay intact', () => {
+  fc.assert(
+    fc.property(streamArb, fc.nat(40), ({ maxFrame, parts, cuts, oneByteAtATime }, reused) => {
+      // Connected mode only (pushRead's), so 4-byte prefixes.
+      const stream = Buffer.concat(
+        parts.map((p) => ('body' in p ? prefixed(4, p.body) : Buffer.from(p.raw))),
+      );
+      const whole = framesOneByOne(stream, 4, maxFrame);
+      const budget = new InboundBudget(700);
+      const fd = new FrameDecoder({
+        prefixSize: 4,
+        maxFrame,
+        budget,
+        reusedFrameBytes: reused,
+        directReadBytes: 1,
+      });
+      const copies: Buffer[] = [];
+      const kept: { frame: Buffer; copy: Buffer }[] = [];
+      const error = readInto(fd, stream, cuts, oneByteAtATime, (frames) => {
+        for (const frame of frames) {
+          const copy = Buffer.from(frame);
+          copies.push(copy);
+          if (!fd.isTransient(frame)) kept.push({ frame, copy });
+        }
+        assert.ok(budget.heldBytes <= maxFrame, `${budget.heldBytes} bytes held, cap ${maxFrame}`);
+      });
+      assert.deepEqual(
+        copies,
+        whole.frames.map((f) => Buffer.from(f)),
+      );
+      // The budget (700) is never short of a frame within the cap (600): the same errors as push.
+      assert.equal(error?.code, whole.error?.code);
+      for (const { frame, copy } of kept) assert.deepEqual(Buffer.from(frame), copy);
+      fd.release();
+      assert.equal(budget.heldBytes, 0);
+    }),
+    runs(3_000),
+  );
+});
+
+test('framing: reads into a reused buffer refuse a frame past the node-wide budget as push does, after the frames before it', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.nat(300), { minLength: 1, maxLength: 6 }),
+      fc.array(fc.nat(), { maxLength: 8 }),
+      (sizes, cuts) => {
+        const stream = Buffer.concat(sizes.map((n, i) => prefixed(4, Buffer.alloc(n, i))));
+        const push = new FrameDecoder({ prefixSize: 4, maxFrame: 1000, budget: new InboundBudget(150) });
+        const pushed: Buffer[] = [];
+        let pushError: DistError | undefined;
+        for (const chunk of chunksOf(stream, cuts)) {
+          const out = guarded('push', () => push.push(new Uint8Array(chunk)));
+          if (out instanceof DistError) {
+            pushError = out;
+            break;
+          }
+          pushed.push(...out.map((f) => Buffer.from(f)));
+          // A refused frame after whole ones in the same chunk: the next drain throws.
+          const rest = guarded('drain', () => push.drain());
+          if (rest instanceof DistError) {
+            pushError = rest;
+            break;
+          }
+        }
+        const budget = new InboundBudget(150);
+        const fd = new FrameDecoder({ prefixSize: 4, maxFrame: 1000, budget, directReadBytes: 1 });
+        const read: Buffer[] = [];
+        // Reads as large as push's chunks: whether a frame is whole in one decides the budget check.
+        const error = readInto(
+          fd,
+          stream,
+          cuts,
+          false,
+          (frames) => read.push(...frames.map((f) => Buffer.from(f))),
+          stream.length,
+        );
+        assert.deepEqual(read, pushed);
+        assert.equal(error?.code, pushError?.code);
+        assert.ok(budget.heldBytes <= 150);
+      },
+    ),
+    runs(1_000),
+  );
+});
+
+test('framing: reads into a reused buffer carry on a frame that push started (the last read of the handshake)', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 5 }),
+      fc.nat(),
+      fc.array(fc.nat(), { maxLength: 8 }),
+      (bodies, split, cuts) => {
+        const stream = Buffer.concat(bodies.map((b) => prefixed(4, b)));
+        const at = split % (stream.length + 1);
+        const fd = new FrameDecoder({ prefixSize: 4, maxFrame: 1024, directReadBytes: 1 });
+        const got = fd.push(stream.subarray(0, at)).map((f) => Buffer.from(f));
+        const error = readInto(fd, stream.subarray(at), cuts, false, (frames) =>
+          got.push(...frames.map((f) => Buffer.from(f))),
+        );
+        assert.equal(error, undefined);
+        assert.deepEqual(
+          got,
+          bodies.map((b) => Buffer.from(b)),
+        );
+        assert.equal(fd.buffered, 0);
+      },
+    ),
+    runs(2_000),
+  );
 });
 
 test('framing: handshake frames, then a switch to 4-byte frames mid-chunk, at any split', () => {
@@ -371,6 +516,37 @@ function playHeaders(
   return { messages, errors };
 }
 
+/** A session's frames decoded one by one as they come off a stream, to compare with {@link playHeaders}. */
+class Played {
+  readonly messages: DistMessage[] = [];
+  errors = 0;
+  private readonly dec = new HeaderDecoder(HEADER_LIMITS);
+
+  constructor(private readonly label: string) {}
+
+  decode(frame: Buffer | Buffer[], transient: boolean): void {
+    const m = guarded(this.label, () => this.dec.decode(frame, transient));
+    assert.ok(this.dec.pendingBytes <= HEADER_LIMITS.maxReassemblyBytes, `${this.label}: bytes held`);
+    if (m instanceof DistError) this.errors++;
+    else if (m !== undefined) this.messages.push(m);
+  }
+
+  assertSame(whole: { messages: DistMessage[]; errors: number }): void {
+    const label = this.label;
+    assert.equal(this.errors, whole.errors, label);
+    assert.equal(this.messages.length, whole.messages.length, label);
+    this.messages.forEach((m, i) => {
+      const w = whole.messages[i]!;
+      assert.ok(termEquals(m.control, w.control), label);
+      assert.ok(
+        (m.payload === undefined && w.payload === undefined) ||
+          (m.payload !== undefined && w.payload !== undefined && termEquals(m.payload, w.payload)),
+        label,
+      );
+    });
+  }
+}
+
 test('headers: the unmutated sessions decode, fragments included', () => {
   assert.ok(SESSIONS.some((s) => s.some((f) => f[1] === HeaderTag.FRAGMENT_FIRST)));
   assert.ok(SESSIONS.some((s) => s.some((f) => f[1] === HeaderTag.PASS_THROUGH)));
@@ -391,48 +567,97 @@ test('headers: mutated sessions (frames changed, dropped, repeated, reordered, u
   );
 });
 
+/** A mutated session as a stream, and what its whole frames decode to. */
+function sessionStream(index: number, seed: number) {
+  const label = `session ${index} seed ${seed}`;
+  // Empty frames are ticks on a stream; the frames here are messages.
+  const frames = mutateSequence(SESSIONS[index]!, rng(seed)).filter((f) => f.length > 0);
+  const stream = Buffer.concat(frames.map((f) => prefixed(4, f)));
+  return { label, stream, whole: playHeaders(frames, label, true), played: new Played(label) };
+}
+
+/** A session, its seed, where its stream is cut, and whether a byte at a time (slow on the larger sessions: one run in eight). */
+const cutSessionArbs = [
+  fc.nat(SESSIONS.length - 1),
+  fc.nat(),
+  fc.array(fc.nat(), { maxLength: 40 }),
+  fc.nat(7).map((n) => n === 0),
+] as const;
+
 test('headers: the frames of a mutated session, read from a stream cut anywhere (frames that span reads come as parts), decode as the whole frames do', () => {
   fc.assert(
+    fc.property(...cutSessionArbs, (index, seed, cuts, oneByteAtATime) => {
+      const { stream, whole, played } = sessionStream(index, seed);
+      const fd = new FrameDecoder({ prefixSize: 4, maxFrame: 1 << 20 });
+      for (const chunk of chunksOf(stream, cuts, oneByteAtATime)) {
+        // Each read in a buffer of its own, as a socket delivers them.
+        for (const frame of fd.pushSplit(new Uint8Array(chunk))) played.decode(frame, false);
+      }
+      played.assertSame(whole);
+    }),
+    runs(250),
+  );
+});
+
+test('headers: the frames of a mutated session, read into a reused buffer (onread) cut anywhere, decode as the whole frames do and stay intact after later reads', () => {
+  fc.assert(
     fc.property(
-      fc.nat(SESSIONS.length - 1),
-      fc.nat(),
-      fc.array(fc.nat(), { maxLength: 40 }),
-      // A byte at a time is slow on the larger sessions: one run in eight.
-      fc.nat(7).map((n) => n === 0),
-      (index, seed, cuts, oneByteAtATime) => {
-        const label = `session ${index} seed ${seed}`;
-        // Empty frames are ticks on a stream; the frames here are messages.
-        const frames = mutateSequence(SESSIONS[index]!, rng(seed)).filter((f) => f.length > 0);
-        const whole = playHeaders(frames, label, true);
-        const fd = new FrameDecoder({ prefixSize: 4, maxFrame: 1 << 20 });
-        const dec = new HeaderDecoder(HEADER_LIMITS);
-        const stream = Buffer.concat(frames.map((f) => prefixed(4, f)));
-        const messages: DistMessage[] = [];
-        let errors = 0;
-        for (const chunk of chunksOf(stream, cuts, oneByteAtATime)) {
-          // Each read in a buffer of its own, as a socket delivers them.
-          for (const frame of fd.pushSplit(new Uint8Array(chunk))) {
-            const m = guarded(label, () => dec.decode(frame));
-            assert.ok(dec.pendingBytes <= HEADER_LIMITS.maxReassemblyBytes, `${label}: bytes held`);
-            if (m instanceof DistError) errors++;
-            else if (m !== undefined) messages.push(m);
-          }
-        }
-        assert.equal(errors, whole.errors, label);
-        assert.equal(messages.length, whole.messages.length, label);
-        messages.forEach((m, i) => {
-          const w = whole.messages[i]!;
-          assert.ok(termEquals(m.control, w.control), label);
-          assert.ok(
-            (m.payload === undefined && w.payload === undefined) ||
-              (m.payload !== undefined && w.payload !== undefined && termEquals(m.payload, w.payload)),
-            label,
-          );
+      ...cutSessionArbs,
+      fc.constantFrom(0, 512, 1 << 20),
+      (index, seed, cuts, oneByteAtATime, reused) => {
+        const { label, stream, whole, played } = sessionStream(index, seed);
+        const fd = new FrameDecoder({
+          prefixSize: 4,
+          maxFrame: 1 << 20,
+          reusedFrameBytes: reused,
+          directReadBytes: 1,
         });
+        const error = readInto(fd, stream, cuts, oneByteAtATime, (out) => {
+          for (const frame of out) played.decode(frame, fd.isTransient(frame));
+        });
+        assert.equal(error, undefined, label);
+        // Compared after every read: a message holding a view of a reused buffer would differ.
+        played.assertSame(whole);
       },
     ),
     runs(250),
   );
+});
+
+test('headers: large binaries read into a reused buffer (whole in a read, or collected across reads) are the bytes sent after every later read', () => {
+  const control = new Tuple([ControlOp.REG_SEND, pid, atom(''), atom('sink')]);
+  for (const fragments of [false, true]) {
+    const enc = new HeaderEncoder({ atomCache: true, fragments });
+    const sent = [1, 2, 3, 4].map((i) => Buffer.alloc(100_000 + i * 7_000, i));
+    const w = new Writer();
+    const parts: Uint8Array[] = [];
+    for (const binary of sent) {
+      const large = enc.encode(w, control, binary);
+      parts.push(Buffer.from(w.view()), ...(large?.buffers ?? []).map((b) => Buffer.from(b)));
+      w.reset();
+    }
+    const stream = Buffer.concat(parts);
+    for (const ownBytes of [stream.length, 4096, 70_000]) {
+      const fd = new FrameDecoder({ prefixSize: 4, maxFrame: 1 << 20 });
+      const dec = new HeaderDecoder();
+      const got: Term[] = [];
+      const error = readInto(
+        fd,
+        stream,
+        [],
+        false,
+        (frames) => {
+          for (const frame of frames) {
+            const m = dec.decode(frame, fd.isTransient(frame));
+            if (m?.payload !== undefined) got.push(m.payload);
+          }
+        },
+        ownBytes,
+      );
+      assert.equal(error, undefined);
+      assert.deepEqual(got, sent, `fragments ${fragments}, reads of ${ownBytes} bytes`);
+    }
+  }
 });
 
 /** Small enough that random sequences run into every limit. */

@@ -238,7 +238,6 @@ export async function handshakePeer(
 ): Promise<{ socket: net.Socket; closed: Promise<void> }> {
   const socket = net.connect({ host: '127.0.0.1', port: target.port });
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  socket.on('error', () => undefined);
   const hs = new Handshake('initiator', {
     thisName: name,
     cookie,
@@ -246,7 +245,45 @@ export async function handshakePeer(
     creation: 1,
     peerName: target.name,
   });
-  await new Promise<void>((resolve, reject) => {
+  socket.once('connect', () => {
+    for (const out of hs.start()) socket.write(encodeHandshakeFrame(out));
+  });
+  await completeHandshake(socket, hs);
+  return { socket, closed };
+}
+
+/**
+ * A raw listener named `name` on 127.0.0.1: each socket dialled to it completes a real handshake
+ * (as acceptor) and goes to `onPeer`; what follows is up to the test, byte by byte.
+ */
+export async function acceptingPeer(
+  name: string,
+  port: number,
+  onPeer: (socket: net.Socket, closed: Promise<void>) => void,
+  cookie = COOKIE,
+): Promise<net.Server> {
+  const server = net.createServer((socket) => {
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const hs = new Handshake('acceptor', {
+      thisName: name,
+      cookie,
+      flags: DEFAULT_FLAGS | DistFlags.PUBLISHED,
+      creation: 1,
+    });
+    hs.start();
+    completeHandshake(socket, hs).then(
+      () => onPeer(socket, closed),
+      () => socket.destroy(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return server;
+}
+
+/** Runs `hs` over `socket`'s handshake frames until it is done (the initiator has sent its first). */
+function completeHandshake(socket: net.Socket, hs: Handshake): Promise<void> {
+  socket.on('error', () => undefined);
+  return new Promise<void>((resolve, reject) => {
     const frames = new FrameDecoder({ prefixSize: 2, maxFrame: 1024 });
     const onData = (chunk: Buffer): void => {
       try {
@@ -263,12 +300,8 @@ export async function handshakePeer(
       }
     };
     socket.on('data', onData);
-    socket.once('connect', () => {
-      for (const out of hs.start()) socket.write(encodeHandshakeFrame(out));
-    });
     socket.once('close', () => reject(new Error('closed during handshake')));
   });
-  return { socket, closed };
 }
 
 /** A connected-mode frame: 4-byte length, then `body`. */

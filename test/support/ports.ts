@@ -70,6 +70,8 @@ export const PortSlices = {
   },
   /** Self-forming clusters: membership endpoints in the root namespace, eid status. */
   clusters: { daemon: [47000, 47099], status: [47100, 47199], tls: [47200, 47299] },
+  /** Reading with `onread` on the connections a TS node dials. */
+  receivePath: { onread: [47300, 47349] },
   /** npm run soak (never npm test). */
   soak: {
     /** soak/lib.ts takes 44600-44699, soak/fragments.ts 44700-44749. */
