@@ -63,6 +63,8 @@ const MAX_BACKOFF_MS = 60_000;
 /**
  * A member never reached is tried once per interval this many times (its node may still be
  * starting) before its silence is worth a warning and the waits between attempts start doubling.
+ * A peer host never reached gets as many quiet fetches: daemons started together cannot all
+ * listen before the first pass of the others.
  */
 const STARTUP_FAILURES = 10;
 /**
@@ -133,6 +135,10 @@ export class Reconciler {
   readonly #stats = new Map<string, NodeStats>();
   /** Containers whose node answered at least once. */
   readonly #reached = new Set<string>();
+  /** Peer hosts whose membership endpoint answered at least once. */
+  readonly #hostsReached = new Set<string>();
+  /** Failed fetches of each peer host not reached yet, for its quiet start (STARTUP_FAILURES). */
+  readonly #hostFailures = new Map<string, number>();
   readonly #memberBackoff: Backoff<string>;
   readonly #pairBackoff: Backoff<string>;
   /** Reasons logged once until they change: cookie file, unreachable hosts, refusing members. */
@@ -241,6 +247,12 @@ export class Reconciler {
     });
     const peers = await Promise.all(hosts.map((h) => this.#fetch(h)));
     this.#hosts = new Map(peers.map((p) => [p.host, p]));
+    // A host no longer listed is forgotten: should it come back, it starts quiet again.
+    for (const host of [...this.#hostsReached, ...this.#hostFailures.keys()])
+      if (!this.#hosts.has(host)) {
+        this.#hostsReached.delete(host);
+        this.#hostFailures.delete(host);
+      }
     const meshed = (m: { node: string | null; mesh: boolean; state: string }) =>
       m.node !== null && m.mesh && m.state === 'up';
     const targets = [...locals, ...peers.filter((p) => p.reachable).flatMap((p) => p.members)]
@@ -449,6 +461,8 @@ export class Reconciler {
     const previous = this.#hosts.get(host);
     try {
       const members = readPeerMembers(await this.#deps.fetchPeer(host), this.name, host);
+      this.#hostsReached.add(host);
+      this.#hostFailures.delete(host);
       if (previous !== undefined && !previous.reachable)
         // Pairs that failed while the host was away are worth trying at once.
         this.#pairBackoff.forget((pair) => pair.endsWith(`@${host}`));
@@ -470,14 +484,19 @@ export class Reconciler {
       };
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      this.#report(
-        `host ${host}`,
-        reason,
-        'cluster peer host unreachable; its members are not dialled until it answers',
-        {
-          host,
-        },
-      );
+      const failures = this.#hostsReached.has(host)
+        ? STARTUP_FAILURES
+        : (this.#hostFailures.get(host) ?? 0) + 1;
+      if (failures < STARTUP_FAILURES) {
+        this.#hostFailures.set(host, failures);
+        this.#log.debug('cluster peer host not reached yet', { cluster: this.name, host, failures, reason });
+      } else
+        this.#report(
+          `host ${host}`,
+          reason,
+          'cluster peer host unreachable; its members are not dialled until it answers',
+          { host },
+        );
       return { host, reachable: false, lastSeen: previous?.lastSeen ?? null, error: reason, members: [] };
     }
   }

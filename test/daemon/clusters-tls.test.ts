@@ -332,6 +332,12 @@ test(
       shown.split('\n').includes(`eid_cluster_members{cluster="tlsshop",host="${h2.ip}",state="up"} 2`),
       shown,
     );
+    // The address without a daemon is reported once, after its quiet start (10 fetches).
+    await waitFor(
+      () => logLines(daemons.get(h1)!.log(), 'cluster peer host unreachable', NO_DAEMON).length > 0,
+      'the unreachable-host line for the address without a daemon',
+      SETTLE_MS,
+    );
     const log = daemons.get(h1)!.log();
     assert.equal(logLines(log, 'cluster peer host unreachable', NO_DAEMON).length, 1, log);
     assert.doesNotMatch(log, new RegExp(COOKIE));

@@ -287,8 +287,8 @@ test(
     assert.equal(logLines(log(), 'WARN', wrongCookie, 'cookie file does not match').length, 1, log());
     // A node slow to boot may have been "not answering" once before its cookie was seen; never more.
     assert.ok(logLines(log(), 'WARN', wrongCookie, 'it did not answer').length <= 1, log());
-    // Member lines only: host 2's daemon, started beside this one, may first have been
-    // "cluster peer host unreachable" once (its membership endpoint not yet listening).
+    // Member lines only: a daemon started more than 10 intervals before the other (a slow start
+    // under load) logs "cluster peer host unreachable" once, after its quiet start.
     assert.ok(logLines(log(), 'WARN', 'cluster=wrong', 'cluster member').length <= 3, log());
     assert.doesNotMatch(log(), new RegExp(COOKIE));
     assert.doesNotMatch(log(), /notthecookie/);

@@ -69,7 +69,13 @@ export const PortSlices = {
     status: [46950, 46999],
   },
   /** Self-forming clusters: membership endpoints in the root namespace, eid status. */
-  clusters: { daemon: [47000, 47099], status: [47100, 47199], tls: [47200, 47299] },
+  clusters: {
+    daemon: [47000, 47099],
+    status: [47100, 47199],
+    tls: [47200, 47299],
+    /** test/daemon/peer-hosts.test.ts: a peer host's membership endpoint on 127.0.0.1. */
+    peerHosts: [47350, 47359],
+  },
   /** Reading with `onread` on the connections a TS node dials. */
   receivePath: { onread: [47300, 47349] },
   /** npm run soak (never npm test). */
