@@ -213,15 +213,25 @@ export class Reconciler {
     }, delayMs);
   }
 
-  /** Logs `message` at `level` once per distinct reason for `key`; `undefined` reason: it ended. */
-  #report(key: string, reason: string | undefined, message: string, fields: Record<string, unknown>): void {
+  /**
+   * Logs `message` for `key` as a warning with its `reason`, once until `same` (the reason unless
+   * given) changes; an undefined reason means it ended, logged once at info.
+   */
+  #report(
+    key: string,
+    reason: string | undefined,
+    message: string,
+    fields: Record<string, unknown>,
+    same: string | undefined = reason,
+  ): void {
+    // `same` is what must change for another line: the reason, or a state whose reasons vary.
     const before = this.#reported.get(key);
-    if (reason === before) return;
-    if (reason === undefined) {
+    if (same === before) return;
+    if (same === undefined) {
       this.#reported.delete(key);
       this.#log.info(message, { cluster: this.name, ...fields });
     } else {
-      this.#reported.set(key, reason);
+      this.#reported.set(key, same);
       this.#log.warn(message, { cluster: this.name, ...fields, reason });
     }
   }
@@ -496,6 +506,8 @@ export class Reconciler {
           reason,
           'cluster peer host unreachable; its members are not dialled until it answers',
           { host },
+          // One line per outage: a cut link first times out, then fails at once (ENETUNREACH).
+          'unreachable',
         );
       return { host, reachable: false, lastSeen: previous?.lastSeen ?? null, error: reason, members: [] };
     }

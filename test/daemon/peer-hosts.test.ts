@@ -33,7 +33,11 @@ after(async () => {
 });
 
 /** A reconciler for one cluster with no local members and one peer host, whose endpoint is `port`. */
-function reconcile(port: number): { lines: string[]; count: (msg: string) => number } {
+function reconcile(port: number): {
+  reconciler: Reconciler;
+  lines: string[];
+  count: (msg: string) => number;
+} {
   const lines: string[] = [];
   const reconciler = new Reconciler({
     host: '127.0.0.1',
@@ -56,13 +60,14 @@ function reconcile(port: number): { lines: string[]; count: (msg: string) => num
   stops.push(() => reconciler.stop());
   const count = (msg: string) =>
     lines.filter((l) => (JSON.parse(l) as { msg: string }).msg.startsWith(msg)).length;
-  return { lines, count };
+  return { reconciler, lines, count };
 }
 
-/** The peer's membership endpoint, up. */
-async function servePeer(port: number): Promise<Server> {
-  const body = JSON.stringify({ version: MEMBERSHIP_VERSION, host: PEER, clusters: [] });
-  const server = createServer((_req, res) => res.end(body));
+const MEMBERSHIP = JSON.stringify({ version: MEMBERSHIP_VERSION, host: PEER, clusters: [] });
+
+/** The peer's membership endpoint, up; it answers `reply.body`, which a test may change. */
+async function servePeer(port: number, reply = { body: MEMBERSHIP }): Promise<Server> {
+  const server = createServer((_req, res) => res.end(reply.body));
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   stops.push(() => closePeer(server));
   return server;
@@ -78,9 +83,9 @@ function closePeer(server: Server): Promise<void> {
 
 const level = (line: string) => (JSON.parse(line) as { level: string }).level;
 
-test('a peer host never reached: nine quiet fetches at debug, then one warning; once reached, its next failure warns at once', async () => {
+test('a peer host never reached: nine quiet fetches at debug, then one warning; once reached, its next failure warns at once, one line per outage whatever its reasons', async () => {
   const port = await nextPort();
-  const { lines, count } = reconcile(port);
+  const { reconciler, lines, count } = reconcile(port);
   await waitFor(() => count(UNREACHABLE) === 1, 'the warning after the quiet start', 20_000);
   const before = lines.slice(
     0,
@@ -98,11 +103,18 @@ test('a peer host never reached: nine quiet fetches at debug, then one warning; 
   assert.equal(count(UNREACHABLE), 1, lines.join('\n'));
   assert.equal(count(QUIET), passes, 'no quiet fetches once the warning is out');
 
-  const server = await servePeer(port);
+  const reply = { body: MEMBERSHIP };
+  const server = await servePeer(port, reply);
   await waitFor(() => count(BACK) === 1, 'the host to be reachable again', 20_000);
-  await closePeer(server);
+  // It fails again, for one reason and then another: one warning for the outage.
+  reply.body = 'not a membership document';
   await waitFor(() => count(UNREACHABLE) === 2, 'the warning when a reached host fails', 20_000);
   assert.equal(count(QUIET), passes, 'a host that answered once gets no quiet start');
+  await closePeer(server);
+  const error = () => reconciler.view().hosts[0]?.error ?? '';
+  await waitFor(() => error().includes('fetch failed'), 'the second reason', 20_000);
+  assert.equal(count(UNREACHABLE), 2, lines.join('\n'));
+  assert.match(lines.filter((l) => l.includes(UNREACHABLE))[1]!, /not JSON/);
 });
 
 test('a peer host that answers within its quiet start leaves nothing above debug', async () => {
