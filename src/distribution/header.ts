@@ -52,6 +52,12 @@ export const SPLICE_BINARY_BYTES = 64 * 1024;
  * view keeps the whole message alive, so only binaries that are most of it get one.
  */
 export const VIEW_BINARY_BYTES = 64 * 1024;
+/** A reassembled message with more of its buffer spare (or an eighth) gets copies: views pin it. */
+const VIEW_SPARE_BYTES = 64 * 1024;
+/** A first fragment reserves room for at most this many of its size (OTP's messages to 2 MiB). */
+const RESERVE_FRAGMENTS = 32;
+/** Grows of one message that aim at its announced size; later ones at least double the buffer. */
+const AIMED_GROWS = 2;
 const BODY_CAPACITY = 64 * 1024;
 const MAX_BODY_CAPACITY = 16 * 1024 * 1024;
 const MAX_SPARE = 4;
@@ -101,6 +107,8 @@ interface Reassembly {
   filled: number;
   /** The fragment id the next 'F' must carry (they count down to 1). */
   next: bigint;
+  /** Times the buffer grew (HeaderDecoder.grow). */
+  grows: number;
 }
 
 /** An 'F' header: version, tag, sequence id and fragment id. */
@@ -188,8 +196,8 @@ export class HeaderDecoder {
     }
   }
 
-  private decodePassThrough(r: Reader, transient: boolean): DistMessage {
-    const opts = this.decodeOptions(r, transient);
+  private decodePassThrough(r: Reader, copies: boolean): DistMessage {
+    const opts = this.decodeOptions(r, copies);
     if (r.u8('version') !== HeaderTag.VERSION) r.fail('control message without version 131', 'version');
     const control = decodeFrom(r, opts);
     if (r.remaining === 0) return { control, payload: undefined };
@@ -199,8 +207,8 @@ export class HeaderDecoder {
     return { control, payload };
   }
 
-  private decodeBody(r: Reader, refs: (Atom | undefined)[], transient: boolean): DistMessage {
-    const opts = this.decodeOptions(r, transient, refs);
+  private decodeBody(r: Reader, refs: (Atom | undefined)[], copies: boolean): DistMessage {
+    const opts = this.decodeOptions(r, copies, refs);
     const control = decodeFrom(r, opts);
     const payload = r.remaining === 0 ? undefined : decodeFrom(r, opts);
     this.expectEnd(r);
@@ -212,12 +220,13 @@ export class HeaderDecoder {
   }
 
   /**
-   * Options for the message in the rest of `r`. Unless `transient`, its bytes are never reused
-   * ('data' reads, frames joined from several reads and reassembled messages are buffers of
-   * their own), so large binaries may be views of them.
+   * Options for the message in the rest of `r`. Unless `copies` (a transient frame, or a
+   * reassembled message in a buffer mostly spare), its bytes are a buffer of its own, never
+   * reused ('data' reads, frames joined from several reads, reassembled messages), so large
+   * binaries may be views of them.
    */
-  private decodeOptions(r: Reader, transient: boolean, atomCache?: (Atom | undefined)[]): DecodeOptions {
-    const binaryViews = transient ? false : Math.max(VIEW_BINARY_BYTES, Math.ceil(r.remaining / 2));
+  private decodeOptions(r: Reader, copies: boolean, atomCache?: (Atom | undefined)[]): DecodeOptions {
+    const binaryViews = copies ? false : Math.max(VIEW_BINARY_BYTES, Math.ceil(r.remaining / 2));
     // One budget for the control message and the payload together (docs/etf.md, "Decode budget").
     const cost = Math.min(defaultTermCost(r.remaining), MAX_MESSAGE_COST);
     const opts: DecodeOptions = { binaryViews, budget: { remaining: cost } };
@@ -275,13 +284,14 @@ export class HeaderDecoder {
     }
     const data = r.bytes(r.remaining);
     // Room for the whole message if its fragments are all as large as the first (OTP's are,
-    // but the last), when that fits the limits; else for this fragment, grown as more arrive.
-    const announced = Number(fragments) * data.length;
-    const size = this.fits(announced) ? announced : data.length;
+    // but the last), up to RESERVE_FRAGMENTS of them and when that fits the limits; else for
+    // this fragment. Grown as more arrive.
+    const wanted = Math.min(Number(fragments), RESERVE_FRAGMENTS) * data.length;
+    const size = this.fits(wanted) ? wanted : data.length;
     this.charge(size);
     const message = Buffer.allocUnsafeSlow(size);
     message.set(data, 0);
-    this.sequences.set(seq, { refs, message, filled: data.length, next: fragments - 1n });
+    this.sequences.set(seq, { refs, message, filled: data.length, next: fragments - 1n, grows: 0 });
     return undefined;
   }
 
@@ -312,20 +322,27 @@ export class HeaderDecoder {
     this.sequences.delete(seq);
     this.reassemblyBytes -= entry.message.length;
     this.budget?.give(entry.message.length);
-    // The message's own buffer, never reused: its binaries may be views.
-    return this.decodeBody(new Reader(entry.message.subarray(0, entry.filled)), entry.refs, false);
+    // The message's own buffer, never reused: its binaries may be views, unless much of the
+    // buffer is spare (a view would keep it all alive), then they are copies.
+    const spare = entry.message.length - entry.filled;
+    const copies = spare > Math.max(VIEW_SPARE_BYTES, entry.filled / 8);
+    return this.decodeBody(new Reader(entry.message.subarray(0, entry.filled)), entry.refs, copies);
   }
 
   /**
-   * A fragment of `length` bytes does not fit what `entry` reserved: room for it and the `id - 1`
-   * fragments still to come at its size, at most twice the room it had (so a peer announcing
-   * small fragments and sending large ones costs a few copies, not one per fragment), else all
-   * the limits have left. Charged before it is allocated.
+   * A fragment of `length` bytes does not fit what `entry` reserved. The last one gets just its
+   * room. Else the first AIMED_GROWS grows aim at room for the `id - 1` fragments still to come
+   * at its size, at most four times the room it had (an honest message ends in a buffer of its
+   * size); later ones at least double it (a peer overflowing it a byte at a time costs a few
+   * copies, not one per fragment). What the limits have left when that does not fit. Charged
+   * before it is allocated.
    */
   private grow(entry: Reassembly, length: number, id: bigint): void {
     const had = entry.message.length;
     const least = entry.filled + length;
-    let size = Math.max(least, Math.min(least + Number(id - 1n) * length, 2 * had));
+    const aimed = Math.min(least + Number(id - 1n) * length, 4 * had);
+    const floor = entry.grows++ < AIMED_GROWS ? least : Math.max(least, 2 * had);
+    let size = id === 1n ? least : Math.max(floor, aimed);
     if (!this.fits(size - had)) size = Math.max(least, had + this.room());
     this.charge(size - had);
     const message = Buffer.allocUnsafeSlow(size);

@@ -739,6 +739,85 @@ describe('headers', () => {
     assert.ok(dec.pendingBytes <= 4 * 1024 * 1024);
   });
 
+  test('a peer that overflows a full message by a byte, then fills it exactly, and so on: what is copied stays within the bytes received', () => {
+    const dec = new HeaderDecoder({ maxReassemblyBytes: 4 * 1024 * 1024 });
+    let received = 16 * 1024;
+    let copied = 0;
+    assert.equal(dec.decode(fragment(HeaderTag.FRAGMENT_FIRST, 1, 401, Buffer.alloc(received))), undefined);
+    for (let id = 400; id > 1; id--) {
+      const had = dec.pendingBytes;
+      const size = id % 2 === 0 ? 1 : had - received;
+      try {
+        dec.decode(fragment(HeaderTag.FRAGMENT_NEXT, 1, id, Buffer.alloc(size)));
+      } catch (e) {
+        // The limit ends it, once the peer has sent about that much.
+        assert.ok(e instanceof DistError && e.code === 'DIST_FRAGMENT_LIMIT', String(e));
+        break;
+      }
+      received += size;
+      // A grow copies what the buffer held: at most its old size.
+      if (dec.pendingBytes > had) copied += had;
+    }
+    assert.ok(copied <= 2 * received, `${copied} bytes copied for ${received} received`);
+  });
+
+  test('a first fragment reserves at most 32 fragments of its size; an honest message grows once, to its size', () => {
+    const budget = new InboundBudget();
+    const dec = new HeaderDecoder({ budget });
+    assert.equal(dec.decode(fragment(HeaderTag.FRAGMENT_FIRST, 1, 65_535, Buffer.alloc(1024))), undefined);
+    assert.equal(dec.pendingBytes, 32 * 1024);
+    assert.equal(budget.heldBytes, 32 * 1024);
+    dec.release();
+    // 100 fragments of 1000 bytes: room for 32, then for the 68 still to come.
+    const big = Buffer.alloc(99_000, 4);
+    const data = Buffer.concat([ctl, encode(big, { versionByte: false })]);
+    const size = Math.ceil(data.length / 100);
+    const sizes = new Set<number>();
+    let whole;
+    for (let i = 0; i < 100; i++) {
+      const kind = i === 0 ? HeaderTag.FRAGMENT_FIRST : HeaderTag.FRAGMENT_NEXT;
+      whole = dec.decode(fragment(kind, 2, 100 - i, data.subarray(i * size, (i + 1) * size)));
+      sizes.add(dec.pendingBytes);
+    }
+    assert.deepEqual([...sizes], [32 * size, 100 * size, 0]);
+    const got = whole?.payload as Buffer;
+    assert.deepEqual(got, big);
+    assert.ok(got.buffer.byteLength > got.length, 'a view of its message: the buffer was its size');
+    assert.equal(budget.heldBytes, 0);
+  });
+
+  test('a message announced large and sent small: its binary is a copy, not a view of the buffer reserved for it', () => {
+    const big = Buffer.alloc(70_000, 3);
+    const dec = new HeaderDecoder();
+    const data = Buffer.concat([ctl, encode(big, { versionByte: false })]);
+    let whole = dec.decode(fragment(HeaderTag.FRAGMENT_FIRST, 1, 900, data));
+    for (let id = 899; id >= 1; id--)
+      whole = dec.decode(fragment(HeaderTag.FRAGMENT_NEXT, 1, id, Buffer.alloc(0)));
+    const got = whole?.payload as Buffer;
+    assert.deepEqual(got, big);
+    assert.ok(got.buffer.byteLength <= 2 * got.length, `holds ${got.buffer.byteLength} bytes`);
+  });
+
+  test('a transient frame (a view of a reused buffer) gives copies of its binaries, in every header form', () => {
+    const big = Buffer.alloc(70_000, 5);
+    const payload = encode(big, { versionByte: false });
+    const forms: Record<string, Buffer> = {
+      normal: Buffer.concat([Buffer.from([131, HeaderTag.NORMAL, 0]), ctl, payload]),
+      'pass-through': Buffer.concat([
+        Buffer.from([131, HeaderTag.PASS_THROUGH, 131]),
+        ctl,
+        Buffer.from([131]),
+        payload,
+      ]),
+      'a first fragment of one': fragment(HeaderTag.FRAGMENT_FIRST, 1, 1, Buffer.concat([ctl, payload])),
+    };
+    for (const [form, frame] of Object.entries(forms)) {
+      const m = new HeaderDecoder().decode(frame, true);
+      frame.fill(0);
+      assert.deepEqual(m?.payload, big, form);
+    }
+  });
+
   test(
     'bad input: unknown header, refs to empty cache entries, refs out of range',
     { timeout: 60_000 },
