@@ -4,7 +4,7 @@
  * Rows: throughput both ways for several message shapes (a small tuple, a GenServer call, a
  * Phoenix.PubSub broadcast, 1 MB binaries) and the round-trip latency; then small messages, 1 MB
  * binaries and the round trip again with every node on TLS distribution (their limit: raw TCP, no TLS),
- * and the 1 MB rows once more with the OTP nodes reading 256 KiB per call (docs/tls.md step 6).
+ * and those TLS rows once more with the OTP nodes reading 256 KiB per call (docs/tls.md step 6).
  * Two OTP nodes (A sends, B receives) give the BEAM→BEAM anchor; the TS node stands in for
  * A (TS→BEAM) or for B (BEAM→TS). The Erlang side (bench/eid_bench.erl) is compiled with erlc.
  *
@@ -307,7 +307,7 @@ async function rttRow(run: BenchRun, { node, a, b }: Trio, link: Link): Promise<
 /**
  * The TLS rows: every node on TLS distribution (docs/tls.md's certificates and ssl_dist_optfile),
  * small messages and 1 MB binaries both ways and the round trip, against BEAM→BEAM over TLS; then
- * 1 MB binaries both ways with two more OTP nodes that read 256 KiB per call (docs/tls.md step 6).
+ * the same with two more OTP nodes that read 256 KiB per call (docs/tls.md step 6).
  */
 async function tlsRows(run: BenchRun, dir: string, epmdPort: number): Promise<void> {
   const certs = join(dir, 'certs');
@@ -342,12 +342,14 @@ async function tlsRows(run: BenchRun, dir: string, epmdPort: number): Promise<vo
     ];
     for (const shape of [small, big]) await rateRows(run, { node, a, b }, shape, TLS);
     await rttRow(run, { node, a, b }, TLS);
-    // The same 1 MB rows with both OTP nodes reading 256 KiB per call, as docs/tls.md recommends.
+    // The same rows with both OTP nodes reading 256 KiB per call, as docs/tls.md recommends.
     const bufferedA = await startErl('tls_a_buffer', epmdPort, dir, [...tlsArgs, ...READ_BUFFER_FLAGS]);
     const bufferedB = await startErl('tls_b_buffer', epmdPort, dir, [...tlsArgs, ...READ_BUFFER_FLAGS]);
     await node.connect(bufferedA);
     await node.connect(bufferedB);
-    await rateRows(run, { node, a: bufferedA, b: bufferedB }, big, TLS_BUFFER);
+    for (const shape of [small, big])
+      await rateRows(run, { node, a: bufferedA, b: bufferedB }, shape, TLS_BUFFER);
+    await rttRow(run, { node, a: bufferedA, b: bufferedB }, TLS_BUFFER);
   } finally {
     await node.stop();
   }

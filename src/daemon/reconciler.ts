@@ -63,8 +63,10 @@ const MAX_BACKOFF_MS = 60_000;
 /**
  * A member never reached is tried once per interval this many times (its node may still be
  * starting) before its silence is worth a warning and the waits between attempts start doubling.
- * A peer host never reached gets as many quiet fetches: daemons started together cannot all
- * listen before the first pass of the others.
+ * A peer host never reached is quiet as long (daemons started together cannot all listen before
+ * the others' first pass): its first STARTUP_FAILURES - 1 failed fetches are logged at debug, and
+ * so are all in its first STARTUP_FAILURES - 2 intervals, however many passes container changes
+ * start meanwhile.
  */
 const STARTUP_FAILURES = 10;
 /**
@@ -137,8 +139,8 @@ export class Reconciler {
   readonly #reached = new Set<string>();
   /** Peer hosts whose membership endpoint answered at least once. */
   readonly #hostsReached = new Set<string>();
-  /** Failed fetches of each peer host not reached yet, for its quiet start (STARTUP_FAILURES). */
-  readonly #hostFailures = new Map<string, number>();
+  /** Failed fetches of each peer host not reached yet, and when the first was (its quiet start). */
+  readonly #hostFailures = new Map<string, { count: number; since: number }>();
   readonly #memberBackoff: Backoff<string>;
   readonly #pairBackoff: Backoff<string>;
   /** Reasons logged once until they change: cookie file, unreachable hosts, refusing members. */
@@ -257,12 +259,14 @@ export class Reconciler {
     });
     const peers = await Promise.all(hosts.map((h) => this.#fetch(h)));
     this.#hosts = new Map(peers.map((p) => [p.host, p]));
-    // A host no longer listed is forgotten: should it come back, it starts quiet again.
+    // A host no longer listed is forgotten, its warning too: should it come back, it starts quiet again.
     for (const host of [...this.#hostsReached, ...this.#hostFailures.keys()])
       if (!this.#hosts.has(host)) {
         this.#hostsReached.delete(host);
         this.#hostFailures.delete(host);
       }
+    for (const key of [...this.#reported.keys()])
+      if (key.startsWith('host ') && !this.#hosts.has(key.slice(5))) this.#reported.delete(key);
     const meshed = (m: { node: string | null; mesh: boolean; state: string }) =>
       m.node !== null && m.mesh && m.state === 'up';
     const targets = [...locals, ...peers.filter((p) => p.reachable).flatMap((p) => p.members)]
@@ -494,11 +498,8 @@ export class Reconciler {
       };
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      const failures = this.#hostsReached.has(host)
-        ? STARTUP_FAILURES
-        : (this.#hostFailures.get(host) ?? 0) + 1;
-      if (failures < STARTUP_FAILURES) {
-        this.#hostFailures.set(host, failures);
+      if (this.#quietStart(host)) {
+        const failures = this.#hostFailures.get(host)!.count;
         this.#log.debug('cluster peer host not reached yet', { cluster: this.name, host, failures, reason });
       } else
         this.#report(
@@ -511,6 +512,17 @@ export class Reconciler {
         );
       return { host, reachable: false, lastSeen: previous?.lastSeen ?? null, error: reason, members: [] };
     }
+  }
+
+  /** Counts a failed fetch of `host`: true while it is in its quiet start (never reached, not for long). */
+  #quietStart(host: string): boolean {
+    if (this.#hostsReached.has(host)) return false;
+    const failed = this.#hostFailures.get(host) ?? { count: 0, since: Date.now() };
+    failed.count++;
+    this.#hostFailures.set(host, failed);
+    // The count rules at one pass per interval; the time when container changes add passes.
+    const quietMs = (STARTUP_FAILURES - 2) * this.#interval;
+    return failed.count < STARTUP_FAILURES || Date.now() - failed.since < quietMs;
   }
 
   /** Asks local member `m` to connect every target it is not connected to. */

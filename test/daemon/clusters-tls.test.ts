@@ -332,7 +332,7 @@ test(
       shown.split('\n').includes(`eid_cluster_members{cluster="tlsshop",host="${h2.ip}",state="up"} 2`),
       shown,
     );
-    // The address without a daemon is reported once, after its quiet start (10 fetches).
+    // The address without a daemon is reported once, after its quiet start (9 quiet fetches).
     await waitFor(
       () => logLines(daemons.get(h1)!.log(), 'cluster peer host unreachable', NO_DAEMON).length > 0,
       'the unreachable-host line for the address without a daemon',

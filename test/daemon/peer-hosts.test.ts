@@ -32,13 +32,25 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A reconciler for one cluster with no local members and one peer host, whose endpoint is `port`. */
-function reconcile(port: number): {
+interface Reconciling {
   reconciler: Reconciler;
   lines: string[];
   count: (msg: string) => number;
-} {
+  /** Resolves once `n` more passes have ended. */
+  passes: (n: number) => Promise<void>;
+  stop: () => Promise<void>;
+}
+
+/**
+ * A reconciler for one cluster with no local members and one peer host, whose endpoint is `port`.
+ * `serveAfter`: the endpoint comes up right after that many failed fetches (so a test's timing
+ * is set by fetches, not by the clock).
+ */
+function reconcile(port: number, options: { intervalMs?: number; serveAfter?: number } = {}): Reconciling {
   const lines: string[] = [];
+  let ended = 0;
+  const waiting: { at: number; resolve: () => void }[] = [];
+  let failed = 0;
   const reconciler = new Reconciler({
     host: '127.0.0.1',
     cluster: {
@@ -47,20 +59,36 @@ function reconcile(port: number): {
       hosts: [PEER],
       hostsFile: undefined,
       dns: undefined,
-      reconcileIntervalMs: 40,
+      reconcileIntervalMs: options.intervalMs ?? 40,
       tls: undefined,
     },
     members: () => [],
     find: () => undefined,
     peerHosts: () => Promise.resolve([PEER]),
-    fetchPeer: async () => (await fetch(`http://127.0.0.1:${port}/v1/membership`)).text(),
+    fetchPeer: async () => {
+      try {
+        return await (await fetch(`http://127.0.0.1:${port}/v1/membership`)).text();
+      } catch (err) {
+        if (++failed === options.serveAfter) await servePeer(port);
+        throw err;
+      }
+    },
+    observer: {
+      reconciled: () => {
+        ended++;
+        for (const w of waiting.filter((x) => x.at <= ended)) w.resolve();
+      },
+      connected: () => undefined,
+    },
     log: createLogger({ level: 'debug', format: 'json', write: (line) => lines.push(line) }),
   });
   reconciler.start();
-  stops.push(() => reconciler.stop());
+  const stop = () => reconciler.stop();
+  stops.push(stop);
   const count = (msg: string) =>
     lines.filter((l) => (JSON.parse(l) as { msg: string }).msg.startsWith(msg)).length;
-  return { reconciler, lines, count };
+  const passes = (n: number) => new Promise<void>((resolve) => waiting.push({ at: ended + n, resolve }));
+  return { reconciler, lines, count, passes, stop };
 }
 
 const MEMBERSHIP = JSON.stringify({ version: MEMBERSHIP_VERSION, host: PEER, clusters: [] });
@@ -85,7 +113,7 @@ const level = (line: string) => (JSON.parse(line) as { level: string }).level;
 
 test('a peer host never reached: nine quiet fetches at debug, then one warning; once reached, its next failure warns at once, one line per outage whatever its reasons', async () => {
   const port = await nextPort();
-  const { reconciler, lines, count } = reconcile(port);
+  const { reconciler, lines, count, passes, stop } = reconcile(port);
   await waitFor(() => count(UNREACHABLE) === 1, 'the warning after the quiet start', 20_000);
   const before = lines.slice(
     0,
@@ -98,10 +126,10 @@ test('a peer host never reached: nine quiet fetches at debug, then one warning; 
   );
   assert.equal(level(lines.find((l) => l.includes(UNREACHABLE))!), 'warn');
   // Later failures of the same kind say nothing more.
-  const passes = count(QUIET);
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  const quiet = count(QUIET);
+  await passes(5);
   assert.equal(count(UNREACHABLE), 1, lines.join('\n'));
-  assert.equal(count(QUIET), passes, 'no quiet fetches once the warning is out');
+  assert.equal(count(QUIET), quiet, 'no quiet fetches once the warning is out');
 
   const reply = { body: MEMBERSHIP };
   const server = await servePeer(port, reply);
@@ -109,33 +137,38 @@ test('a peer host never reached: nine quiet fetches at debug, then one warning; 
   // It fails again, for one reason and then another: one warning for the outage.
   reply.body = 'not a membership document';
   await waitFor(() => count(UNREACHABLE) === 2, 'the warning when a reached host fails', 20_000);
-  assert.equal(count(QUIET), passes, 'a host that answered once gets no quiet start');
+  assert.equal(count(QUIET), quiet, 'a host that answered once gets no quiet start');
   await closePeer(server);
   const error = () => reconciler.view().hosts[0]?.error ?? '';
   await waitFor(() => error().includes('fetch failed'), 'the second reason', 20_000);
   assert.equal(count(UNREACHABLE), 2, lines.join('\n'));
   assert.match(lines.filter((l) => l.includes(UNREACHABLE))[1]!, /not JSON/);
+  await stop();
 });
 
 test('a peer host that answers within its quiet start leaves nothing above debug', async () => {
-  const port = await nextPort();
-  const { lines, count } = reconcile(port);
-  await waitFor(() => count(QUIET) >= 3, 'a few quiet fetches', 20_000);
-  await servePeer(port);
-  // Reached: the quiet lines stop (a pass in flight may add one).
-  await waitFor(
-    async () => {
-      const seen = count(QUIET);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      return count(QUIET) === seen;
-    },
-    'the host to answer',
-    20_000,
-  );
-  assert.ok(count(QUIET) < 10, lines.join('\n'));
+  const { lines, count, passes, stop } = reconcile(await nextPort(), { serveAfter: 3 });
+  await waitFor(() => count(QUIET) >= 3, 'three quiet fetches', 20_000);
+  await passes(3);
+  assert.equal(count(QUIET), 3, lines.join('\n'));
   assert.deepEqual(
     lines.filter((l) => level(l) !== 'debug' && l.includes('peer host')),
     [],
     'no warning, and no "reachable again" for a warning never given',
   );
+  await stop();
+});
+
+test('container changes that add passes do not shorten the quiet start', async () => {
+  // One pass per 2 s, and a kick (a container change: a pass 250 ms later) every 300 ms.
+  const { reconciler, lines, count, stop } = reconcile(await nextPort(), { intervalMs: 2000 });
+  const kicks = setInterval(() => reconciler.kick(), 300);
+  try {
+    await waitFor(() => count(QUIET) >= 12, 'twelve failed fetches', 30_000);
+  } finally {
+    clearInterval(kicks);
+  }
+  // Counted alone, the tenth failure would have warned; the quiet start lasts 8 intervals.
+  assert.equal(count(UNREACHABLE), 0, lines.join('\n'));
+  await stop();
 });
