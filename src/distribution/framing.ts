@@ -77,8 +77,7 @@ export class FrameDecoder {
 
   /** Drops what is buffered and gives its share of the budget back (the connection closed). */
   release(): void {
-    this.budget?.give(this.reserved);
-    this.reserved = 0;
+    this.giveBack();
     this.pending = [];
     this.pendingBytes = 0;
     this.needed = -1;
@@ -206,6 +205,7 @@ export class FrameDecoder {
     return b === this.transientFrom || b === this.reused[0]?.buffer || b === this.reused[1]?.buffer;
   }
 
+  /** The frame length in the prefix at `bytes[at]` (2 or 4 bytes, big-endian). */
   private prefixLength(bytes: Uint8Array, at: number): number {
     const b0 = bytes[at]!;
     const b1 = bytes[at + 1]!;
@@ -221,7 +221,7 @@ export class FrameDecoder {
    */
   private startFrame(length: number, chunk: Uint8Array, at: number, frames: Buffer[]): boolean {
     const whole = length <= chunk.length - at;
-    if (length > this.maxFrame || (!whole && this.budget !== undefined && !this.budget.fits(length))) {
+    if (this.refuses(length, whole)) {
       const prefix = Buffer.alloc(this.prefixSize);
       if (this.prefixSize === 2) prefix.writeUInt16BE(length);
       else prefix.writeUInt32BE(length);
@@ -232,10 +232,7 @@ export class FrameDecoder {
     }
     this.needed = length;
     if (whole) return true;
-    if (this.budget !== undefined) {
-      this.budget.take(length, 'a frame');
-      this.reserved = length;
-    }
+    this.reserve(length);
     this.collecting = this.frameBuffer(length);
     this.filled = chunk.length - at;
     this.collecting.set(chunk.subarray(at), 0);
@@ -262,11 +259,27 @@ export class FrameDecoder {
     this.collecting = undefined;
     this.filled = 0;
     this.needed = -1;
-    if (this.reserved > 0) {
-      this.budget?.give(this.reserved);
-      this.reserved = 0;
-    }
+    this.giveBack();
     return frame;
+  }
+
+  /** A frame not here yet is held while it arrives: it takes its declared length from the budget. */
+  private reserve(length: number): void {
+    if (this.budget === undefined) return;
+    this.budget.take(length, 'a frame');
+    this.reserved = length;
+  }
+
+  /** Gives back what the frame being collected held of the budget (it arrived, or the connection closed). */
+  private giveBack(): void {
+    if (this.reserved === 0) return;
+    this.budget?.give(this.reserved);
+    this.reserved = 0;
+  }
+
+  /** Whether a frame of `length` bytes is refused: over the cap, or not here yet and over the budget. */
+  private refuses(length: number, whole: boolean): boolean {
+    return length > this.maxFrame || (!whole && this.budget !== undefined && !this.budget.fits(length));
   }
 
   /** After push: a frame it left half read continues in a buffer of its own (pending holds copies). */
@@ -296,10 +309,9 @@ export class FrameDecoder {
       if (this.needed < 0) {
         if (this.pendingBytes < this.prefixSize) break;
         const prefix = this.take(this.prefixSize);
-        const length = this.prefixSize === 2 ? prefix.readUInt16BE(0) : prefix.readUInt32BE(0);
-        // A frame not here yet is held while it arrives: it takes its length from the budget.
-        const budget = length > this.pendingBytes ? this.budget : undefined;
-        if (length > this.maxFrame || (budget !== undefined && !budget.fits(length))) {
+        const length = this.prefixLength(prefix, 0);
+        const whole = length <= this.pendingBytes;
+        if (this.refuses(length, whole)) {
           if (frames.length > 0) {
             // Whole frames before the bad one are handed over first; the next drain throws.
             this.pending.unshift(prefix);
@@ -312,19 +324,13 @@ export class FrameDecoder {
               `frame of ${length} bytes exceeds the limit of ${this.maxFrame}`,
             );
         }
-        if (budget !== undefined) {
-          budget.take(length, 'a frame');
-          this.reserved = length;
-        }
+        if (!whole) this.reserve(length);
         this.needed = length;
       }
       if (this.pendingBytes < this.needed) break;
       frames.push(split ? this.takeSplit(this.needed) : this.take(this.needed));
       this.needed = -1;
-      if (this.reserved > 0) {
-        this.budget?.give(this.reserved);
-        this.reserved = 0;
-      }
+      this.giveBack();
       if (stopAfterFirst) break;
     }
     return frames;

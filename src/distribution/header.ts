@@ -358,7 +358,7 @@ export class HeaderDecoder {
 
   /** Whether `n` more bytes would pass both the reassembly limit and the node-wide budget. */
   private fits(n: number): boolean {
-    return this.reassemblyBytes + n <= this.maxReassemblyBytes && (this.budget?.fits(n) ?? true);
+    return n <= this.room();
   }
 
   /** Counts `n` more bytes held; a fragment over the budget is refused before it is counted (it is not held). */
