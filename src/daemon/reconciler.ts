@@ -137,8 +137,6 @@ export class Reconciler {
   readonly #stats = new Map<string, NodeStats>();
   /** Containers whose node answered at least once. */
   readonly #reached = new Set<string>();
-  /** Peer hosts whose membership endpoint answered at least once. */
-  readonly #hostsReached = new Set<string>();
   /** Failed fetches of each peer host not reached yet, and when the first was (its quiet start). */
   readonly #hostFailures = new Map<string, { count: number; since: number }>();
   readonly #memberBackoff: Backoff<string>;
@@ -259,12 +257,10 @@ export class Reconciler {
     });
     const peers = await Promise.all(hosts.map((h) => this.#fetch(h)));
     this.#hosts = new Map(peers.map((p) => [p.host, p]));
-    // A host no longer listed is forgotten, its warning too: should it come back, it starts quiet again.
-    for (const host of [...this.#hostsReached, ...this.#hostFailures.keys()])
-      if (!this.#hosts.has(host)) {
-        this.#hostsReached.delete(host);
-        this.#hostFailures.delete(host);
-      }
+    // A host no longer listed is forgotten (its entry in #hosts, which said whether it was ever
+    // reached, its failures and its warning): should it come back, it starts quiet again.
+    for (const host of [...this.#hostFailures.keys()])
+      if (!this.#hosts.has(host)) this.#hostFailures.delete(host);
     for (const key of [...this.#reported.keys()])
       if (key.startsWith('host ') && !this.#hosts.has(key.slice(5))) this.#reported.delete(key);
     const meshed = (m: { node: string | null; mesh: boolean; state: string }) =>
@@ -475,7 +471,6 @@ export class Reconciler {
     const previous = this.#hosts.get(host);
     try {
       const members = readPeerMembers(await this.#deps.fetchPeer(host), this.name, host);
-      this.#hostsReached.add(host);
       this.#hostFailures.delete(host);
       if (previous !== undefined && !previous.reachable)
         // Pairs that failed while the host was away are worth trying at once.
@@ -498,7 +493,7 @@ export class Reconciler {
       };
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      if (this.#quietStart(host)) {
+      if (this.#quietStart(host, previous)) {
         const failures = this.#hostFailures.get(host)!.count;
         this.#log.debug('cluster peer host not reached yet', { cluster: this.name, host, failures, reason });
       } else
@@ -514,9 +509,12 @@ export class Reconciler {
     }
   }
 
-  /** Counts a failed fetch of `host`: true while it is in its quiet start (never reached, not for long). */
-  #quietStart(host: string): boolean {
-    if (this.#hostsReached.has(host)) return false;
+  /**
+   * Counts a failed fetch of `host` (`previous`: what the last pass saw of it): true while it is in
+   * its quiet start (never reached, not for long).
+   */
+  #quietStart(host: string, previous: PeerHost | undefined): boolean {
+    if (previous?.lastSeen != null) return false;
     const failed = this.#hostFailures.get(host) ?? { count: 0, since: Date.now() };
     failed.count++;
     this.#hostFailures.set(host, failed);
