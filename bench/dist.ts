@@ -336,10 +336,8 @@ async function tlsRows(run: BenchRun, dir: string, epmdPort: number): Promise<vo
     node.register('eid_echo', spawnEcho(node));
     await node.connect(a);
     await node.connect(b);
-    const [small, big] = [
-      shapes(node).find((x) => x.id === 'small')!,
-      shapes(node).find((x) => x.id === 'binary-1m')!,
-    ];
+    const all = shapes(node);
+    const [small, big] = [all.find((x) => x.id === 'small')!, all.find((x) => x.id === 'binary-1m')!];
     for (const shape of [small, big]) await rateRows(run, { node, a, b }, shape, TLS);
     await rttRow(run, { node, a, b }, TLS);
     // The same rows with both OTP nodes reading 256 KiB per call, as docs/tls.md recommends.
